@@ -1,0 +1,296 @@
+//! The data that flows through berth's pipeline.
+//!
+//! Loading and rendering a stack (`berth-stack`) produce a [`Stack`]: its settings and the
+//! [`Object`]s it would apply, each carrying the file and position it came from. Every later
+//! step — checks, wave planning, apply, simulation — reads this model and nothing else, so it
+//! stays small and free of I/O. Nothing here talks to a cluster.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A position in a source file, 1-based like a compiler's (line 1, column 1 is the first byte).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Pos {
+    pub line: u32,
+    pub column: u32,
+    /// Byte offset into [`SourceFile::text`], for snippet rendering.
+    pub offset: u32,
+}
+
+/// A file a stack was read from, with its text kept for snippets in findings.
+///
+/// `path` is what findings print: relative to the stack folder when the file is inside it.
+/// Output of `helm template` is a source file too (its path names the chart and template).
+#[derive(Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: Arc<str>,
+}
+
+/// Where an object came from, which decides how later steps treat it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum Origin {
+    /// A document in one of the stack's manifest files.
+    Manifest,
+    /// Rendered from a Helm chart component.
+    Chart { chart: String },
+    /// A Secret berth built from the stack's `secrets:` section; its data is sensitive and is
+    /// never printed, written to disk or put into a plan.
+    StackSecret,
+}
+
+/// One Kubernetes object as berth will apply it, with the positions of its fields.
+///
+/// `positions` maps a JSON pointer (`/spec/template/spec/containers/0/image`) to where that
+/// node starts in `file`; [`Object::pos`] falls back to the nearest ancestor that has one, so
+/// objects built by berth itself (whose pointers are not in the file) still point somewhere
+/// useful.
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub value: Value,
+    pub file: Arc<SourceFile>,
+    /// Index of the YAML document within `file` (0-based).
+    pub doc: usize,
+    /// The component the object belongs to (`components:` key in berth.yaml, or the folder
+    /// name for a plain folder of manifests).
+    pub component: String,
+    pub origin: Origin,
+    pub positions: Arc<BTreeMap<String, Pos>>,
+}
+
+impl Object {
+    pub fn api_version(&self) -> &str {
+        self.value.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn kind(&self) -> &str {
+        self.value.get("kind").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The API group: `apps` for `apps/v1`, `` for `v1`.
+    pub fn group(&self) -> &str {
+        group_of(self.api_version())
+    }
+
+    pub fn name(&self) -> &str {
+        self.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The namespace written in the object (after rendering set the default), if any.
+    pub fn namespace(&self) -> Option<&str> {
+        self.value.pointer("/metadata/namespace").and_then(Value::as_str)
+    }
+
+    /// The identity berth uses for this object across render, apply, inventory and prune.
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey {
+            group: self.group().to_string(),
+            kind: self.kind().to_string(),
+            namespace: self.namespace().map(str::to_string),
+            name: self.name().to_string(),
+        }
+    }
+
+    /// Where the node at `pointer` starts, or its nearest ancestor's position, or the start of
+    /// the document.
+    pub fn pos(&self, pointer: &str) -> Pos {
+        let mut p = pointer;
+        loop {
+            if let Some(pos) = self.positions.get(p) {
+                return *pos;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return self.positions.get("").copied().unwrap_or_default(),
+            }
+        }
+    }
+
+    /// `Kind/name` or `Kind/namespace/name`, for messages.
+    pub fn display_name(&self) -> String {
+        self.key().to_string()
+    }
+}
+
+/// `apps` for `apps/v1`, the empty string for the core group (`v1`).
+pub fn group_of(api_version: &str) -> &str {
+    match api_version.rsplit_once('/') {
+        Some((g, _)) => g,
+        None => "",
+    }
+}
+
+/// Identity of an object: group, kind, namespace (None for cluster-scoped) and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectKey {
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{}/{}", self.kind, ns, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// A cloud profile: what portable intents (load balancers, storage) turn into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Eks,
+    Aks,
+    Gke,
+    #[default]
+    Local,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 4] = [Profile::Eks, Profile::Aks, Profile::Gke, Profile::Local];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Eks => "eks",
+            Profile::Aks => "aks",
+            Profile::Gke => "gke",
+            Profile::Local => "local",
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown profile `{s}` (expected eks, aks, gke or local)"))
+    }
+}
+
+/// An object the stack uses but does not own (`external:` in berth.yaml).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalRef {
+    pub kind: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// A component of the stack, as far as ordering and reporting need it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Component {
+    pub name: String,
+    /// Components that must be healthy before this one is applied.
+    pub after: Vec<String>,
+    /// Turned off under the stack's profile: shown in `plan`, not rendered or applied.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// `cluster:` in berth.yaml: what `berth cluster config` and `berth simulate` work from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterSpec {
+    pub name: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub zones: Vec<String>,
+    #[serde(default)]
+    pub node_groups: Vec<NodeGroupSpec>,
+}
+
+/// One node group of `cluster.nodeGroups`. With `perZone`, one group per zone is meant, each
+/// with these min/max.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeGroupSpec {
+    pub name: String,
+    pub instance_type: String,
+    #[serde(default)]
+    pub min: u32,
+    pub max: u32,
+    #[serde(default)]
+    pub per_zone: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A loaded and rendered stack: everything the steps after rendering need.
+#[derive(Clone, Debug)]
+pub struct Stack {
+    pub name: String,
+    /// The stack folder (or the folder of plain manifests).
+    pub root: PathBuf,
+    /// Default namespace for namespaced objects that name none.
+    pub namespace: String,
+    /// Target Kubernetes minor version, `"1.33"`.
+    pub kubernetes: String,
+    pub profile: Profile,
+    pub components: Vec<Component>,
+    pub objects: Vec<Object>,
+    pub external: Vec<ExternalRef>,
+    pub cluster: Option<ClusterSpec>,
+    /// Values after overrides, without secrets: recorded in revisions.
+    pub values: BTreeMap<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(value: Value, positions: &[(&str, u32)]) -> Object {
+        Object {
+            value,
+            file: Arc::new(SourceFile { path: "a.yaml".into(), text: "".into() }),
+            doc: 0,
+            component: "c".into(),
+            origin: Origin::Manifest,
+            positions: Arc::new(
+                positions
+                    .iter()
+                    .map(|(p, l)| (p.to_string(), Pos { line: *l, column: 1, offset: 0 }))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn pos_falls_back_to_nearest_ancestor() {
+        let o = obj(serde_json::json!({}), &[("", 1), ("/spec", 5), ("/spec/replicas", 6)]);
+        assert_eq!(o.pos("/spec/replicas").line, 6);
+        assert_eq!(o.pos("/spec/template/spec").line, 5);
+        assert_eq!(o.pos("/status").line, 1);
+    }
+
+    #[test]
+    fn key_and_group() {
+        let o = obj(
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "shop"}}),
+            &[],
+        );
+        assert_eq!(o.group(), "apps");
+        assert_eq!(o.key().to_string(), "Deployment/shop/web");
+        assert_eq!(group_of("v1"), "");
+    }
+}
