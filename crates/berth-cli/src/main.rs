@@ -1,7 +1,14 @@
 //! `berth`: takes a stack of services onto Kubernetes in one command.
 //!
 //! This crate only parses the command line and hands each command to the library crate that
-//! does the work; it turns their typed errors into messages and exit codes.
+//! does the work; it turns their typed errors into messages and exit codes. One file per
+//! command lives in `cmd/`; options shared by several commands live in `args.rs`.
+
+mod args;
+mod cmd;
+mod exit;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -16,8 +23,17 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// A local Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver, controller-manager,
+    /// scheduler and kwok nodes in three zones), built from source on first use; no Docker.
+    #[command(subcommand)]
+    Local(cmd::local::LocalCommand),
+}
 
-fn main() {
-    let _cli = Cli::parse();
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Local(c) => cmd::local::run(c),
+    };
+    exit::finish(result)
 }
