@@ -294,3 +294,71 @@ mod tests {
         assert_eq!(group_of("v1"), "");
     }
 }
+
+/// How serious a finding is. `Error` stops `up` before its first write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Rules whose findings mean the input itself is broken (exit code 2, nothing applied),
+/// rather than a stack that loads but is wrong (exit code 1).
+pub const BAD_INPUT_RULES: &[&str] =
+    &["yaml-syntax", "stack-file", "missing-file", "placeholder", "dependency-cycle"];
+
+/// One problem found in a stack, pointing at the source. Produced by loading (`yaml-syntax`,
+/// `stack-file`, ...), by rendering and by the checks; printed by `berth check` as a compiler
+/// would (human), or as JSON/SARIF with the stable fields `rule`, `severity`, `file`, `line`,
+/// `column`, `message`, `fix`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    /// The file, as the user should read it (relative to the stack when inside it).
+    pub file: PathBuf,
+    pub line: u32,
+    pub column: u32,
+    /// What is wrong, in one sentence, naming the object.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+    /// Byte offset and length of the offending text in the file, for snippets (not in JSON).
+    #[serde(skip)]
+    pub span: Option<(u32, u32)>,
+    /// The file's text, for snippets (not in JSON).
+    #[serde(skip)]
+    pub source: Option<Arc<SourceFile>>,
+}
+
+impl Finding {
+    /// A finding at the node `pointer` of `object`.
+    pub fn at(
+        rule: &str,
+        severity: Severity,
+        object: &Object,
+        pointer: &str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Finding {
+        let pos = object.pos(pointer);
+        Finding {
+            rule: rule.to_string(),
+            severity,
+            file: object.file.path.clone(),
+            line: pos.line,
+            column: pos.column,
+            message: message.into(),
+            fix: fix.into(),
+            span: Some((pos.offset, 0)),
+            source: Some(object.file.clone()),
+        }
+    }
+
+    /// True when this finding means the input could not be read as a stack (exit code 2).
+    pub fn is_bad_input(&self) -> bool {
+        self.severity == Severity::Error && BAD_INPUT_RULES.contains(&self.rule.as_str())
+    }
+}
