@@ -1,0 +1,10 @@
+//! Loading and rendering a stack: `berth.yaml` (or a plain folder of manifests), its manifest
+//! files and Helm charts → the [`berth_model::Stack`] of objects berth would apply, plus
+//! findings for everything that could not be read.
+//!
+//! Loading keeps going after the first problem, like a compiler: one broken file does not hide
+//! the others.
+
+pub mod manifest;
+
+pub use manifest::parse_manifest_str;
