@@ -8,3 +8,5 @@
 pub mod manifest;
 
 pub use manifest::parse_manifest_str;
+pub mod secrets;
+pub mod stackfile;
