@@ -246,6 +246,7 @@ pub(crate) fn expand(
                     index: doc.index,
                     value: item,
                     positions,
+                    quoted: Default::default(),
                 };
                 findings.push(shape_finding(file, &sub, &p));
             }

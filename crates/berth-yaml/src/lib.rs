@@ -17,7 +17,7 @@
 
 mod scalar;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use berth_model::Pos;
 use granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
@@ -51,6 +51,10 @@ pub struct Document {
     pub value: Value,
     /// JSON pointer → position of the node (of the key, for mapping members).
     pub positions: BTreeMap<String, Pos>,
+    /// Pointers of the string values that were written quoted or as block scalars and
+    /// contain a `$`. Placeholder substitution needs this: `"${port}"` stays text, while a
+    /// plain `${port}` takes the value's type.
+    pub quoted: BTreeSet<String>,
 }
 
 /// What went wrong while reading YAML.
@@ -111,14 +115,11 @@ pub fn parse_with(text: &str, options: &Options) -> Parsed {
                 }
                 Event::DocumentEnd => {
                     if let Some(b) = builder.take()
-                        && let Some((value, positions)) = b.finish()
-                        && !value.is_null()
+                        && let Some(mut document) = b.finish()
+                        && !document.value.is_null()
                     {
-                        out.documents.push(Document {
-                            index: doc_index,
-                            value,
-                            positions,
-                        });
+                        document.index = doc_index;
+                        out.documents.push(document);
                     }
                     doc_index += 1;
                     Ok(())
@@ -142,6 +143,12 @@ pub fn parse_with(text: &str, options: &Options) -> Parsed {
         }
     }
     out
+}
+
+/// Read a lone plain scalar (`--set name=value` text) the way a plain YAML scalar is read:
+/// `3` is a number, `yes` a boolean, `nginx:1.2` text. Errors for values JSON cannot hold.
+pub fn resolve_plain_scalar(text: &str) -> Result<Value, String> {
+    scalar::resolve(text, true, ScalarTag::None)
 }
 
 /// RFC 6901 escaping of one pointer token.
@@ -238,6 +245,7 @@ struct Builder<'t> {
     nodes: u64,
     alias_nodes: u64,
     root: Option<Value>,
+    quoted: BTreeSet<String>,
 }
 
 impl<'t> Builder<'t> {
@@ -251,11 +259,13 @@ impl<'t> Builder<'t> {
             nodes: 0,
             alias_nodes: 0,
             root: None,
+            quoted: BTreeSet::new(),
         }
     }
 
-    fn finish(self) -> Option<(Value, BTreeMap<String, Pos>)> {
-        self.root.map(|v| (v, self.positions))
+    fn finish(self) -> Option<Document> {
+        let value = self.root?;
+        Some(Document { index: 0, value, positions: self.positions, quoted: self.quoted })
     }
 
     fn err(&self, kind: ErrorKind, pos: Pos, message: impl Into<String>) -> Error {
@@ -283,7 +293,10 @@ impl<'t> Builder<'t> {
                 self.nodes += 1;
                 let value = scalar_value(&text, style, tag.as_deref())
                     .map_err(|m| self.err(ErrorKind::Value, pos, m))?;
-                self.child_pointer(pos);
+                let pointer = self.child_pointer(pos);
+                if style != ScalarStyle::Plain && value.as_str().is_some_and(|s| s.contains('$')) {
+                    self.quoted.insert(pointer);
+                }
                 if anchor != 0 {
                     self.anchors.insert(
                         anchor,

@@ -270,3 +270,17 @@ fn no_panic_on_garbage() {
         let _ = parse(input);
     }
 }
+
+#[test]
+fn quoted_dollar_strings_are_remembered() {
+    let d = one("a: \"${x}\"\nb: ${x}\nc: '$y'\nd: |\n  ${z}\ne: \"plain\"\n");
+    let q: Vec<&str> = d.quoted.iter().map(String::as_str).collect();
+    assert_eq!(q, ["/a", "/c", "/d"]);
+}
+
+#[test]
+fn lone_scalars_for_set() {
+    assert_eq!(resolve_plain_scalar("3").unwrap(), json!(3));
+    assert_eq!(resolve_plain_scalar("nginx:1.2").unwrap(), json!("nginx:1.2"));
+    assert_eq!(resolve_plain_scalar("").unwrap(), Value::Null);
+}
