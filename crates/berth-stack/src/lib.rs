@@ -8,5 +8,14 @@
 pub mod manifest;
 
 pub use manifest::parse_manifest_str;
+pub mod helm;
+pub mod kinds;
+pub mod load;
+pub mod profiles;
 pub mod secrets;
+pub mod sources;
 pub mod stackfile;
+pub mod substitute;
+
+pub use load::{LoadOptions, Loaded, load};
+pub use secrets::{SecretData, SecretMode, SecretSource, SecretValue};

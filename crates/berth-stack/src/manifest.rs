@@ -72,6 +72,26 @@ pub(crate) fn parse_documents(file: &Arc<SourceFile>) -> FileDocuments {
     }
 }
 
+/// The position of `pointer`, or of its nearest ancestor that has one, or line 1 column 1.
+pub(crate) fn nearest(positions: &BTreeMap<String, Pos>, pointer: &str) -> Pos {
+    let mut p = pointer;
+    loop {
+        if let Some(pos) = positions.get(p) {
+            return *pos;
+        }
+        match p.rfind('/') {
+            Some(i) => p = &p[..i],
+            None => {
+                return positions.get("").copied().unwrap_or(Pos {
+                    line: 1,
+                    column: 1,
+                    offset: 0,
+                });
+            }
+        }
+    }
+}
+
 /// A finding at a position of a file.
 pub(crate) fn finding_at(
     file: &Arc<SourceFile>,

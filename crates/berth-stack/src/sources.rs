@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_model::{Finding, Object, Origin, Pos, Severity, SourceFile};
+use berth_model::{Finding, Object, Origin, Severity, SourceFile};
 use serde_json::Value;
 
 use crate::manifest::{check_shape, expand, finding_at, parse_documents};
@@ -40,13 +40,23 @@ const TOOL_CONFIG_GROUPS: &[(&str, &str)] = &[
         "kustomize.config.k8s.io",
         "berth does not run kustomize; list the manifests the kustomization names instead",
     ),
-    ("eksctl.io", "this is an eksctl cluster file; describe the cluster under `cluster:` in berth.yaml"),
-    ("kind.x-k8s.io", "this is a kind cluster configuration; `berth local up` starts a local cluster"),
+    (
+        "eksctl.io",
+        "this is an eksctl cluster file; describe the cluster under `cluster:` in berth.yaml",
+    ),
+    (
+        "kind.x-k8s.io",
+        "this is a kind cluster configuration; `berth local up` starts a local cluster",
+    ),
 ];
 
 /// The YAML files under `path` (itself, when it is a file), sorted, without hidden entries.
 /// With `skip_charts`, folders holding a `Chart.yaml` are left out and reported in `skipped`.
-pub fn collect_files(path: &Path, skip_charts: bool, skipped: &mut Vec<PathBuf>) -> std::io::Result<Vec<PathBuf>> {
+pub fn collect_files(
+    path: &Path,
+    skip_charts: bool,
+    skipped: &mut Vec<PathBuf>,
+) -> std::io::Result<Vec<PathBuf>> {
     let meta = std::fs::metadata(path)?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
@@ -75,11 +85,17 @@ fn walk(
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
         .collect();
     entries.sort();
     for entry in entries {
-        let Ok(meta) = std::fs::metadata(&entry) else { continue };
+        let Ok(meta) = std::fs::metadata(&entry) else {
+            continue;
+        };
         if meta.is_dir() {
             walk(&entry, skip_charts, out, skipped, seen)?;
         } else if meta.is_file() && is_yaml(&entry) {
@@ -95,35 +111,14 @@ fn is_yaml(p: &Path) -> bool {
 
 /// The path a finding prints: relative to the stack root when inside it.
 pub fn display_path(root: &Path, path: &Path) -> PathBuf {
-    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Read one manifest file into objects of `component`.
-pub fn read_manifest_file(
-    root: &Path,
-    path: &Path,
-    component: &str,
-    strictness: Strictness,
-    objects: &mut Vec<Object>,
-    findings: &mut Vec<Finding>,
-) {
-    let shown = display_path(root, path);
-    let text = match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(_) => {
-                findings.push(file_finding(&shown, MISSING_FILE, "this file is not UTF-8 text", "save it as UTF-8"));
-                return;
-            }
-        },
-        Err(e) => {
-            findings.push(file_finding(&shown, MISSING_FILE, &format!("cannot read this file: {e}"), "check the path and its permissions"));
-            return;
-        }
-    };
-    let file = Arc::new(SourceFile { path: shown, text: Arc::from(text) });
-    read_source(&file, component, &Origin::Manifest, strictness, objects, findings);
-}
+/// A change made to each document before it becomes objects (placeholder substitution).
+pub(crate) type Transform<'a> =
+    dyn Fn(&Arc<SourceFile>, &mut berth_yaml::Document, &mut Vec<Finding>) + 'a;
 
 /// Read the documents of an already loaded source (a manifest file or `helm template` output).
 pub(crate) fn read_source(
@@ -131,18 +126,34 @@ pub(crate) fn read_source(
     component: &str,
     origin: &Origin,
     strictness: Strictness,
+    transform: Option<&Transform<'_>>,
     objects: &mut Vec<Object>,
     findings: &mut Vec<Finding>,
 ) {
     let docs = parse_documents(file);
     findings.extend(docs.findings);
-    for doc in docs.documents {
+    for mut doc in docs.documents {
         let pos = doc.positions.get("").copied().unwrap_or_default();
-        let api_version = doc.value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let api_version = doc
+            .value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let group = berth_model::group_of(api_version);
         if let Some((_, why)) = TOOL_CONFIG_GROUPS.iter().find(|(g, _)| *g == group) {
-            let kind = doc.value.get("kind").and_then(Value::as_str).unwrap_or("object");
-            findings.push(finding_at(file, SKIPPED, Severity::Info, pos, format!("skipped {kind} ({api_version}): not applied to a cluster"), *why));
+            let kind = doc
+                .value
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("object");
+            findings.push(finding_at(
+                file,
+                SKIPPED,
+                Severity::Info,
+                pos,
+                format!("skipped {kind} ({api_version}): not applied to a cluster"),
+                *why,
+            ));
             continue;
         }
         let not_an_object = match &doc.value {
@@ -160,11 +171,21 @@ pub(crate) fn read_source(
             ));
             continue;
         }
+        if let Some(t) = transform {
+            t(file, &mut doc, findings);
+        }
         match check_shape(&doc.value) {
             Ok(()) => objects.extend(expand(file, doc, component, origin, findings)),
             Err(p) => {
                 let pos = doc.positions.get(p.pointer).copied().unwrap_or(pos);
-                findings.push(finding_at(file, crate::manifest::MANIFEST_SHAPE, Severity::Error, pos, p.message, p.fix));
+                findings.push(finding_at(
+                    file,
+                    crate::manifest::MANIFEST_SHAPE,
+                    Severity::Error,
+                    pos,
+                    p.message,
+                    p.fix,
+                ));
             }
         }
     }
@@ -174,7 +195,11 @@ pub(crate) fn read_source(
 pub(crate) fn file_finding(path: &Path, rule: &str, message: &str, fix: &str) -> Finding {
     Finding {
         rule: rule.to_string(),
-        severity: if rule == SKIPPED { Severity::Info } else { Severity::Error },
+        severity: if rule == SKIPPED {
+            Severity::Info
+        } else {
+            Severity::Error
+        },
         file: path.to_path_buf(),
         line: 1,
         column: 1,
@@ -183,9 +208,4 @@ pub(crate) fn file_finding(path: &Path, rule: &str, message: &str, fix: &str) ->
         span: None,
         source: None,
     }
-}
-
-/// A finding at a position of a loaded file with a given severity.
-pub(crate) fn at(file: &Arc<SourceFile>, rule: &str, severity: Severity, pos: Pos, message: String, fix: &str) -> Finding {
-    finding_at(file, rule, severity, pos, message, fix)
 }

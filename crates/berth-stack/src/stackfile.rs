@@ -269,22 +269,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn pos(&self, pointer: &str) -> Pos {
-        let mut p = pointer;
-        loop {
-            if let Some(pos) = self.positions.get(p) {
-                return *pos;
-            }
-            match p.rfind('/') {
-                Some(i) => p = &p[..i],
-                None => {
-                    return Pos {
-                        line: 1,
-                        column: 1,
-                        offset: 0,
-                    };
-                }
-            }
-        }
+        crate::manifest::nearest(&self.positions, pointer)
     }
 
     fn finding_at_pos(&self, pos: Pos, message: String, fix: &str) -> Finding {
@@ -561,7 +546,10 @@ fn explain_serde_error(msg: &str) -> (String, String) {
     }
     if !msg.contains("expected") {
         // An `expecting = "..."` text of an untagged enum.
-        return (format!("expected {msg}"), "see the stack file format in PRODUCT.md".to_string());
+        return (
+            format!("expected {msg}"),
+            "see the stack file format in PRODUCT.md".to_string(),
+        );
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or("");
