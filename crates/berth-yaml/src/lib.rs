@@ -180,9 +180,8 @@ fn scan_error(text: &str, e: &ScanError) -> Error {
             .take_while(|c| !c.is_whitespace() && *c != ',')
             .collect();
         message = format!(
-            "`{token}` is read as a YAML alias (`*name` refers to an anchor `&name`), and there \
-             is no anchor `{}`; a value that starts with `*` must be quoted, e.g. \"{token}\"",
-            token.trim_start_matches('*')
+            "`{token}` is read as a YAML alias (`*name` refers to an anchor `&name`) and no \
+             such anchor exists; a value that starts with `*` must be quoted, e.g. \"{token}\""
         );
     } else if message.contains("cannot start any token")
         && text.as_bytes().get(pos.offset as usize) == Some(&b'\t')
