@@ -15,7 +15,10 @@
 //! kube-rs) is built on: one YAML parser in the binary, no `unsafe`, fuzzed upstream, with
 //! byte-accurate spans and document-level error recovery that a compiler-like loader needs.
 
+mod emit;
 mod scalar;
+
+pub use emit::to_yaml;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -264,7 +267,12 @@ impl<'t> Builder<'t> {
 
     fn finish(self) -> Option<Document> {
         let value = self.root?;
-        Some(Document { index: 0, value, positions: self.positions, quoted: self.quoted })
+        Some(Document {
+            index: 0,
+            value,
+            positions: self.positions,
+            quoted: self.quoted,
+        })
     }
 
     fn err(&self, kind: ErrorKind, pos: Pos, message: impl Into<String>) -> Error {

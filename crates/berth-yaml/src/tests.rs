@@ -281,6 +281,9 @@ fn quoted_dollar_strings_are_remembered() {
 #[test]
 fn lone_scalars_for_set() {
     assert_eq!(resolve_plain_scalar("3").unwrap(), json!(3));
-    assert_eq!(resolve_plain_scalar("nginx:1.2").unwrap(), json!("nginx:1.2"));
+    assert_eq!(
+        resolve_plain_scalar("nginx:1.2").unwrap(),
+        json!("nginx:1.2")
+    );
     assert_eq!(resolve_plain_scalar("").unwrap(), Value::Null);
 }
