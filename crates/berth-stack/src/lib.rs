@@ -19,3 +19,4 @@ pub mod substitute;
 
 pub use load::{LoadOptions, Loaded, load};
 pub use secrets::{SecretData, SecretMode, SecretSource, SecretValue};
+pub mod output;
