@@ -232,7 +232,8 @@ fn go_parse_int(s: &str) -> Option<i64> {
 
 /// Go's `strconv.ParseUint(s, 0, 64)`: no sign allowed.
 fn go_parse_uint(s: &str) -> Option<u64> {
-    let lower = |p: &str| s.len() > 2 && s[..2].eq_ignore_ascii_case(p);
+    // Compare bytes: `s` may start with a multi-byte character (found by fuzzing).
+    let lower = |p: &str| s.len() > 2 && s.as_bytes()[..2].eq_ignore_ascii_case(p.as_bytes());
     let (radix, digits) = if lower("0x") {
         (16, &s[2..])
     } else if lower("0o") {
