@@ -155,8 +155,12 @@ pub fn resolve_plain_scalar(text: &str) -> Result<Value, String> {
 }
 
 /// RFC 6901 escaping of one pointer token.
-pub fn escape_pointer_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
+pub fn escape_pointer_token(token: &str) -> std::borrow::Cow<'_, str> {
+    if token.contains(['~', '/']) {
+        token.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        token.into()
+    }
 }
 
 fn pos_of(text: &str, m: &granit_parser::Marker) -> Pos {
@@ -243,7 +247,9 @@ struct Builder<'t> {
     options: &'t Options,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
-    positions: BTreeMap<String, Pos>,
+    /// Collected in document order, sorted into a map once at the end (much cheaper than
+    /// inserting into a map node by node).
+    positions: Vec<(String, Pos)>,
     nodes: u64,
     alias_nodes: u64,
     root: Option<Value>,
@@ -257,7 +263,7 @@ impl<'t> Builder<'t> {
             options,
             stack: Vec::new(),
             anchors: HashMap::new(),
-            positions: BTreeMap::new(),
+            positions: Vec::new(),
             nodes: 0,
             alias_nodes: 0,
             root: None,
@@ -270,7 +276,7 @@ impl<'t> Builder<'t> {
         Some(Document {
             index: 0,
             value,
-            positions: self.positions,
+            positions: self.positions.into_iter().collect(),
             quoted: self.quoted,
         })
     }
@@ -436,7 +442,12 @@ impl<'t> Builder<'t> {
         };
         if !merge && map.contains_key(&name) {
             let member = format!("{pointer}/{}", escape_pointer_token(&name));
-            let first = self.positions.get(&member).map(|p| p.line).unwrap_or(0);
+            let first = self
+                .positions
+                .iter()
+                .rev()
+                .find(|(p, _)| *p == member)
+                .map_or(0, |(_, pos)| pos.line);
             let message = format!(
                 "duplicate key `{name}` (first on line {first}); kubectl rejects a mapping \
                  with the same key twice: keep one"
@@ -502,7 +513,20 @@ impl<'t> Builder<'t> {
                 None => (pointer.clone(), pos),
             },
         };
-        self.positions.insert(pointer.clone(), at);
+        // `<<` itself is no member: its value is merged into the mapping.
+        let is_merge = matches!(
+            self.stack.last(),
+            Some(Frame {
+                kind: FrameKind::Map {
+                    key: Some(Key { merge: true, .. }),
+                    ..
+                },
+                ..
+            })
+        );
+        if !is_merge {
+            self.positions.push((pointer.clone(), at));
+        }
         pointer
     }
 
@@ -515,15 +539,11 @@ impl<'t> Builder<'t> {
                 ..
             }) => items.push(value),
             Some(Frame {
-                pointer,
                 kind: FrameKind::Map { map, key, merges },
                 ..
             }) => {
                 if let Some(k) = key.take() {
                     if k.merge {
-                        // `<<` itself is not a member; drop the position recorded for it.
-                        let member = format!("{pointer}/{}", escape_pointer_token(&k.name));
-                        self.positions.remove(&member);
                         merges.push((value, k.pos));
                     } else {
                         map.insert(k.name, value);
@@ -559,7 +579,7 @@ impl<'t> Builder<'t> {
             for (k, v) in source {
                 if !map.contains_key(&k) {
                     self.positions
-                        .insert(format!("{pointer}/{}", escape_pointer_token(&k)), at);
+                        .push((format!("{pointer}/{}", escape_pointer_token(&k)), at));
                     map.insert(k, v);
                 }
             }
