@@ -1,7 +1,7 @@
 //! Multi-document YAML → one JSON value per document, plus where every node came from.
 //!
 //! berth reads manifests the way kubectl does, so that what `berth check` sees is what the API
-//! server will get: scalars are resolved like go-yaml v2 / YAML 1.1 (see [`scalar`]), anchors
+//! server will get: scalars are resolved like go-yaml v2 / YAML 1.1 (see the `scalar` module), anchors
 //! and aliases are expanded (under a budget, against alias bombs), merge keys `<<` are applied
 //! and duplicate keys are errors. Alongside each value comes a position index from JSON pointer
 //! to [`Pos`]: a mapping member maps to the position of its *key* (a finding on
