@@ -78,9 +78,11 @@ pub enum ErrorKind {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{}: {message}", pos.line, pos.column)]
 pub struct Error {
+    /// What kind of problem it is.
     pub kind: ErrorKind,
     /// One or two sentences for the user: what is wrong and, where we can tell, how to fix it.
     pub message: String,
+    /// Where it is (1-based line and column, byte offset).
     pub pos: Pos,
     /// Index of the document the error is in.
     pub doc: usize,
@@ -89,7 +91,9 @@ pub struct Error {
 /// Every document that could be read, and every error met on the way.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Parsed {
+    /// The non-empty documents that could be read, in order.
     pub documents: Vec<Document>,
+    /// The errors met, in order; each abandoned (the rest of) its document.
     pub errors: Vec<Error>,
 }
 
