@@ -46,16 +46,27 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Exit> {
         _ => {
             print_findings(&loaded.findings, false);
             let n = loaded.findings.iter().filter(|f| f.is_bad_input()).count();
-            return Err(fail(Exit::BadInput, format!("the stack cannot be loaded ({n} problem(s) above)")));
+            return Err(fail(
+                Exit::BadInput,
+                format!("the stack cannot be loaded ({n} problem(s) above)"),
+            ));
         }
     };
     let rt = tokio::runtime::Runtime::new()?;
     let diagnoses = rt.block_on(async {
         let client = client(&args.cluster).await?;
-        match tokio::time::timeout(args.timeout, berth_doctor::diagnose(&client, &stack.objects)).await {
+        match tokio::time::timeout(
+            args.timeout,
+            berth_doctor::diagnose(&client, &stack.objects),
+        )
+        .await
+        {
             Ok(Ok(d)) => Ok(d),
             Ok(Err(e)) => Err(fail(Exit::Cluster, e.to_string())),
-            Err(_) => Err(fail(Exit::Cluster, format!("the cluster did not answer within {:?}", args.timeout))),
+            Err(_) => Err(fail(
+                Exit::Cluster,
+                format!("the cluster did not answer within {:?}", args.timeout),
+            )),
         }
     })?;
     for d in &diagnoses {
@@ -65,14 +76,24 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Exit> {
         }
     }
     if matches!(args.format, Format::Human) {
-        let errors = diagnoses.iter().filter(|d| d.severity == Severity::Error).count();
+        let errors = diagnoses
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
         if diagnoses.is_empty() {
-            eprintln!("berth: {} objects checked, nothing to report", stack.objects.len());
+            eprintln!(
+                "berth: {} objects checked, nothing to report",
+                stack.objects.len()
+            );
         } else {
             eprintln!("berth: {} diagnoses ({errors} errors)", diagnoses.len());
         }
     }
-    Ok(if diagnoses.iter().any(|d| d.severity == Severity::Error) { Exit::Failed } else { Exit::Ok })
+    Ok(if diagnoses.iter().any(|d| d.severity == Severity::Error) {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
 }
 
 /// A client by kubectl's rules (`--kubeconfig`, `$KUBECONFIG`, `~/.kube/config`, `--context`),
@@ -80,10 +101,17 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Exit> {
 async fn client(args: &ClusterArgs) -> anyhow::Result<kube::Client> {
     let cluster_err = |e: String| fail(Exit::Cluster, e);
     if args.local {
-        let status = berth_local::up(&berth_local::Options::default()).await.map_err(|e| cluster_err(e.to_string()))?;
-        return berth_local::client(&status.kubeconfig).await.map_err(|e| cluster_err(e.to_string()));
+        let status = berth_local::up(&berth_local::Options::default())
+            .await
+            .map_err(|e| cluster_err(e.to_string()))?;
+        return berth_local::client(&status.kubeconfig)
+            .await
+            .map_err(|e| cluster_err(e.to_string()));
     }
-    let opts = kube::config::KubeConfigOptions { context: args.context.clone(), ..Default::default() };
+    let opts = kube::config::KubeConfigOptions {
+        context: args.context.clone(),
+        ..Default::default()
+    };
     let config = match &args.kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)

@@ -15,7 +15,11 @@ pub(crate) const ID_NOT_FOUND: &str = "not-found";
 /// The one diagnosis to give when none of the stack's objects exist: every other rule would
 /// only repeat it.
 pub(crate) fn nothing_applied(ctx: &Ctx<'_>) -> Option<Diagnosis> {
-    if ctx.stack.is_empty() || ctx.stack.iter().any(|o| ctx.live(o).is_some()) {
+    // Unserved kinds have their own diagnosis (`crd-missing`), which must not be hidden.
+    if ctx.stack.is_empty()
+        || !ctx.snapshot.unserved.is_empty()
+        || ctx.stack.iter().any(|o| ctx.live(o).is_some())
+    {
         return None;
     }
     let d = Diagnosis::live(

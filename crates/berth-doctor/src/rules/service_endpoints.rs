@@ -153,6 +153,13 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                 },
             );
             out.push(d);
+        } else if pods
+            .iter()
+            .all(|p| berth_health::status(p).is_current() || berth_health::pod_problem(p).is_some())
+        {
+            // Every pod that is not ready has a fail-fast problem, diagnosed for its workload:
+            // the Service's missing endpoints are only that problem's symptom.
+            continue;
         } else {
             let not_ready: Vec<&str> = pods
                 .iter()
