@@ -29,6 +29,9 @@ enum Command {
     /// scheduler and kwok nodes in three zones), built from source on first use; no Docker.
     #[command(subcommand)]
     Local(cmd::local::LocalCommand),
+    /// Why what is not healthy is not healthy: cause, evidence (event, log line, condition) and
+    /// fix, pointing at the manifest line.
+    Doctor(cmd::doctor::DoctorArgs),
     /// The exact objects berth would apply, in apply order, as YAML (secrets redacted).
     Render(cmd::render::RenderArgs),
 }
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Local(c) => cmd::local::run(c),
         Command::Render(a) => cmd::render::run(a),
+        Command::Doctor(a) => cmd::doctor::run(a),
     };
     exit::finish(result)
 }

@@ -1,4 +1,5 @@
 //! One module per command.
 
+pub mod doctor;
 pub mod local;
 pub mod render;
