@@ -137,15 +137,13 @@ async fn run(
     inv.write_parent(cluster, &widened, deadline).await?;
 
     let prepared = prepare::prepare(target.objects, &inv.id);
-    let prior_versions: HashMap<&ObjectKey, &str> = members
-        .iter()
-        .filter_map(|m| {
-            Some((
-                &m.key,
-                m.value.pointer("/metadata/resourceVersion")?.as_str()?,
-            ))
-        })
-        .collect();
+    let prior_values: HashMap<&ObjectKey, &Value> =
+        members.iter().map(|m| (&m.key, &m.value)).collect();
+    let action_of = |a: &apply::Applied| match prior_values.get(&a.key) {
+        None => Action::Created,
+        Some(prev) if unchanged(prev, &a.live) => Action::Unchanged,
+        Some(_) => Action::Configured,
+    };
     let mut report = UpReport::default();
     let mut failure: Option<Error> = None;
     let waves = plan.waves.len();
@@ -161,19 +159,10 @@ async fn run(
             .map(|&i| (new_keys[i].clone(), prepared[i].clone()))
             .collect();
         let on_applied = |a: &apply::Applied| {
-            let rv = a
-                .live
-                .pointer("/metadata/resourceVersion")
-                .and_then(Value::as_str);
-            let action = match prior_versions.get(&a.key) {
-                None => Action::Created,
-                Some(prev) if Some(*prev) == rv => Action::Unchanged,
-                Some(_) => Action::Configured,
-            };
             sink(Event::Applied {
                 object: a.key.clone(),
-                action,
-            });
+                action: action_of(a),
+            })
         };
         let applied =
             match apply::apply_all(cluster, &batch, opts.apply, deadline, &on_applied).await {
@@ -188,14 +177,10 @@ async fn run(
                 }
             };
         for a in &applied {
-            let rv = a
-                .live
-                .pointer("/metadata/resourceVersion")
-                .and_then(Value::as_str);
-            match prior_versions.get(&a.key) {
-                None => report.created += 1,
-                Some(prev) if Some(*prev) == rv => report.unchanged += 1,
-                Some(_) => report.configured += 1,
+            match action_of(a) {
+                Action::Created => report.created += 1,
+                Action::Unchanged => report.unchanged += 1,
+                Action::Configured => report.configured += 1,
             }
         }
         let items: Vec<WaitItem> = applied
@@ -342,6 +327,31 @@ async fn run(
     report.revision = revision.revision;
     report.millis_after_healthy = last_healthy.elapsed().as_millis();
     Ok(report)
+}
+
+/// Whether applying left `after` as it was in `before`: same resourceVersion, or berth's own
+/// managedFields entry untouched (others, like a controller writing status, may have written
+/// in between).
+fn unchanged(before: &Value, after: &Value) -> bool {
+    let rv = |v: &Value| v.pointer("/metadata/resourceVersion").cloned();
+    if rv(before).is_some() && rv(before) == rv(after) {
+        return true;
+    }
+    let entry = |v: &Value| {
+        v.pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+            .and_then(|fields| {
+                fields
+                    .iter()
+                    .find(|f| {
+                        f.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
+                            && f.get("operation").and_then(Value::as_str) == Some("Apply")
+                            && f.get("subresource").is_none()
+                    })
+                    .cloned()
+            })
+    };
+    entry(before).is_some() && entry(before) == entry(after)
 }
 
 fn combine(errors: Vec<Error>) -> Error {
