@@ -77,6 +77,21 @@ impl StackLock {
                 .map_err(|e| Error::kube("reading the stack lock", e))?;
             let mut lease = current.clone().unwrap_or_default();
             let (free, left) = current.as_ref().map(expired).unwrap_or((true, 0));
+            let mine = current
+                .as_ref()
+                .and_then(|l| l.spec.as_ref())
+                .and_then(|s| s.holder_identity.as_deref())
+                == Some(holder.as_str());
+            if mine {
+                // Our own earlier write succeeded but its answer was lost on the way back.
+                let renewer = tokio::spawn(renew(api.clone(), name.clone(), holder.clone()));
+                return Ok(StackLock {
+                    api,
+                    name,
+                    holder,
+                    renewer,
+                });
+            }
             if free {
                 lease.metadata.name = Some(name.clone());
                 lease.metadata.namespace = Some(namespace.to_string());

@@ -71,7 +71,7 @@ pub struct UpReport {
     pub unchanged: usize,
     pub pruned: Vec<ObjectKey>,
     pub kept: Vec<ObjectKey>,
-    /// From the last wave becoming healthy to the end of the run (prune, record, unlock).
+    /// From the last wave becoming healthy to `up` returning (prune, record, unlock).
     pub millis_after_healthy: u128,
 }
 
@@ -103,7 +103,10 @@ pub async fn up(
     .await?;
     let result = run(cluster, target, opts, rules, sink, &plan, deadline).await;
     lock.release().await;
-    result
+    result.map(|(mut report, last_healthy)| {
+        report.millis_after_healthy = last_healthy.elapsed().as_millis();
+        report
+    })
 }
 
 async fn run(
@@ -114,7 +117,7 @@ async fn run(
     sink: Sink<'_>,
     plan: &berth_plan::Plan,
     deadline: Instant,
-) -> Result<UpReport> {
+) -> Result<(UpReport, Instant)> {
     let inv = Inventory::new(target.stack, target.namespace);
     let prior = inv
         .parent_state(cluster, deadline)
@@ -325,8 +328,7 @@ async fn run(
         outcome,
     });
     report.revision = revision.revision;
-    report.millis_after_healthy = last_healthy.elapsed().as_millis();
-    Ok(report)
+    Ok((report, last_healthy))
 }
 
 /// Whether applying left `after` as it was in `before`: same resourceVersion, or berth's own
