@@ -84,17 +84,14 @@ impl Cluster {
                 reason,
             }
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(8);
         let probe = client.clone();
         let retry_probe = retry_until(deadline, || {
             let c = probe.clone();
             async move { c.apiserver_version().await }
         });
         retry_probe.await.map_err(unreachable)?;
-        let discovery = Discovery::new(client.clone())
-            .run_aggregated()
-            .await
-            .map_err(unreachable)?;
+        let discovery = discover(&client, deadline).await.map_err(unreachable)?;
         Ok(Cluster {
             client,
             server,
@@ -140,7 +137,7 @@ impl Cluster {
 
     /// Re-runs discovery (after CRDs were established). Failures keep the old cache.
     pub async fn refresh(&self) {
-        if let Ok(d) = Discovery::new(self.client.clone()).run_aggregated().await {
+        if let Ok(d) = discover(&self.client, Instant::now() + Duration::from_secs(20)).await {
             *self.discovery.write().await = d;
         }
     }
@@ -188,6 +185,14 @@ impl Cluster {
     {
         retry_until(deadline, op).await
     }
+}
+
+/// Aggregated discovery (two requests), retried like every other call.
+async fn discover(
+    client: &Client,
+    deadline: Instant,
+) -> std::result::Result<Discovery, kube::Error> {
+    retry_until(deadline, || Discovery::new(client.clone()).run_aggregated()).await
 }
 
 /// See [`Cluster::retry`].
