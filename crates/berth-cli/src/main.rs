@@ -31,6 +31,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    berth_local::install_crypto_provider();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Local(c) => cmd::local::run(c),
