@@ -55,3 +55,33 @@ where
         (self.1)(pod)
     }
 }
+
+/// berth's rules: `berth-health` (kstatus plus berth's refinements, and pod problems).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BerthHealth {
+    /// The cluster has a load-balancer controller: LoadBalancer Services wait for an address.
+    pub load_balancer_controller: bool,
+}
+
+impl HealthRules for BerthHealth {
+    fn status(&self, object: &Value) -> Health {
+        let options = berth_health::Options {
+            load_balancer_controller: self.load_balancer_controller,
+        };
+        let h = berth_health::status_with(object, &options);
+        let state = match h.state {
+            berth_health::State::Current => State::Current,
+            berth_health::State::InProgress => State::InProgress,
+            berth_health::State::Failed => State::Failed,
+            berth_health::State::NotFound => State::NotFound,
+        };
+        Health {
+            state,
+            message: h.message,
+        }
+    }
+
+    fn pod_problem(&self, pod: &Value) -> Option<String> {
+        berth_health::pod_problem(pod).map(|p| p.cause())
+    }
+}

@@ -232,24 +232,27 @@ impl Inventory {
             .map(|(resolved, ns)| {
                 let api = cluster.api(&resolved, ns.as_deref());
                 let lp = ListParams::default().labels(&selector);
-                async move { cluster.retry(deadline, || api.list(&lp)).await }
+                async move { (cluster.retry(deadline, || api.list(&lp)).await, resolved) }
             })
             .buffer_unordered(8)
             .collect::<Vec<_>>()
             .await;
         let mut out = Vec::new();
-        for list in lists {
+        for (list, resolved) in lists {
             let list = match list {
                 Ok(l) => l,
                 Err(e) if error::is_not_found(&e) => continue,
                 Err(e) => return Err(Error::kube("listing the stack's objects", e)),
             };
             for item in list.items {
-                let value = serde_json::to_value(&item).unwrap_or(Value::Null);
-                let Some(types) = &item.types else { continue };
+                // List items carry no apiVersion/kind: take them from the list's resource.
+                let value = with_type(
+                    serde_json::to_value(&item).unwrap_or(Value::Null),
+                    &resolved,
+                );
                 let key = ObjectKey {
-                    group: berth_model::group_of(&types.api_version).to_string(),
-                    kind: types.kind.clone(),
+                    group: resolved.resource.group.clone(),
+                    kind: resolved.resource.kind.clone(),
                     namespace: item.metadata.namespace.clone(),
                     name: item.metadata.name.clone().unwrap_or_default(),
                 };
@@ -397,6 +400,15 @@ impl Inventory {
         }
         Ok(())
     }
+}
+
+/// `value` with `apiVersion` and `kind` of `resolved` (list and watch items lack them).
+pub fn with_type(mut value: Value, resolved: &Resolved) -> Value {
+    if let Some(m) = value.as_object_mut() {
+        m.insert("apiVersion".into(), json!(resolved.resource.api_version));
+        m.insert("kind".into(), json!(resolved.resource.kind));
+    }
+    value
 }
 
 /// Resolves `Kind.group` to the group's preferred version.

@@ -26,6 +26,7 @@ pub mod wait;
 pub use cluster::{Cluster, ConnectOptions};
 pub use error::{Error, ErrorClass, Result};
 pub use event::{Action, Event};
+pub use health::BerthHealth;
 pub use inventory::Inventory;
 pub use up::{Target, UpOptions, UpReport};
 

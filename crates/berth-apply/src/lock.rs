@@ -13,7 +13,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, retry_until};
 use crate::error::{self, Error, Result};
 
 /// How long a lease lives without renewal.
@@ -142,23 +142,32 @@ impl StackLock {
     /// Gives the lock up (clears the holder, so the next run need not wait for expiry).
     pub async fn release(self) {
         self.renewer.abort();
-        if let Ok(Some(mut lease)) = self.api.get_opt(&self.name).await
-            && lease
+        // Retried: a lost answer or a transient error must not leave the lock held until it
+        // expires. A replace that fails because the lease changed is re-read and retried.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let current = retry_until(deadline, || self.api.get_opt(&self.name)).await;
+            let Ok(Some(mut lease)) = current else { return };
+            if lease
                 .spec
                 .as_ref()
                 .and_then(|s| s.holder_identity.as_deref())
-                == Some(self.holder.as_str())
-        {
+                != Some(self.holder.as_str())
+            {
+                return;
+            }
             if let Some(spec) = lease.spec.as_mut() {
                 spec.holder_identity = None;
             }
-            if self
-                .api
-                .replace(&self.name, &PostParams::default(), &lease)
-                .await
-                .is_err()
-            {
-                let _ = self.api.delete(&self.name, &DeleteParams::default()).await;
+            let pp = PostParams::default();
+            match retry_until(deadline, || self.api.replace(&self.name, &pp, &lease)).await {
+                Ok(_) => return,
+                Err(e) if matches!(error::status_code(&e), Some(409)) => continue,
+                Err(_) => {
+                    let dp = DeleteParams::default();
+                    let _ = retry_until(deadline, || self.api.delete(&self.name, &dp)).await;
+                    return;
+                }
             }
         }
     }

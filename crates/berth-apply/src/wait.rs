@@ -48,7 +48,7 @@ type Tagged = Pin<
     Box<
         dyn Stream<
                 Item = (
-                    Option<usize>,
+                    Option<Resolved>,
                     std::result::Result<Event<DynamicObject>, watcher::Error>,
                 ),
             > + Send,
@@ -106,18 +106,19 @@ pub async fn wait_healthy(
     let mut streams: Vec<Tagged> = Vec::new();
     for ((_, ns), resolved) in &groups {
         let api = cluster.api(resolved, ns.as_deref());
+        let tag = (*resolved).clone();
         let s = watcher::watcher(api, watcher::Config::default().labels(&label))
             .default_backoff()
-            .map(|e| (None, e));
+            .map(move |e| (Some(tag.clone()), e));
         streams.push(Box::pin(s));
     }
     let pod_resource = kube::discovery::ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&());
-    for (n, ns) in pod_namespaces.iter().enumerate() {
+    for ns in &pod_namespaces {
         let api: Api<DynamicObject> =
             Api::namespaced_with(cluster.client.clone(), ns, &pod_resource);
         let s = watcher::watcher(api, watcher::Config::default())
             .default_backoff()
-            .map(move |e| (Some(n), e));
+            .map(|e| (None, e));
         streams.push(Box::pin(s));
     }
     let mut events = futures::stream::select_all(streams);
@@ -125,7 +126,7 @@ pub async fn wait_healthy(
 
     loop {
         let next = tokio::time::timeout_at(deadline, events.next()).await;
-        let (is_pod, event) = match next {
+        let (resource, event) = match next {
             Err(_) => {
                 let mut still: Vec<(ObjectKey, String)> = pending
                     .iter()
@@ -143,7 +144,7 @@ pub async fn wait_healthy(
                 });
             }
             Ok(None) => return Err(Error::Inventory("the watch streams ended".into())),
-            Ok(Some((tag, Ok(ev)))) => (tag.is_some(), ev),
+            Ok(Some((tag, Ok(ev)))) => (tag, ev),
             Ok(Some((_, Err(e)))) => {
                 // The watcher backs off and restarts by itself; transient by construction.
                 tracing::debug!("watch error: {e}");
@@ -156,7 +157,10 @@ pub async fn wait_healthy(
             Event::Init | Event::InitDone => continue,
         };
         let value = serde_json::to_value(&obj).unwrap_or(Value::Null);
-        if is_pod {
+        let Some(resolved) = resource else {
+            let mut value = value;
+            value["apiVersion"] = serde_json::json!("v1");
+            value["kind"] = serde_json::json!("Pod");
             let ns = obj.metadata.namespace.clone().unwrap_or_default();
             let name = obj.metadata.name.clone().unwrap_or_default();
             if deleted {
@@ -179,11 +183,11 @@ pub async fn wait_healthy(
             }
             pods.insert((ns, name), value);
             continue;
-        }
-        let Some(types) = &obj.types else { continue };
+        };
+        let value = crate::inventory::with_type(value, &resolved);
         let key = ObjectKey {
-            group: berth_model::group_of(&types.api_version).to_string(),
-            kind: types.kind.clone(),
+            group: resolved.resource.group.clone(),
+            kind: resolved.resource.kind.clone(),
             namespace: obj.metadata.namespace.clone(),
             name: obj.metadata.name.clone().unwrap_or_default(),
         };
