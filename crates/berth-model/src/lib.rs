@@ -331,12 +331,14 @@ pub enum Severity {
 
 /// Rules whose findings mean the input itself is broken (exit code 2, nothing applied),
 /// rather than a stack that loads but is wrong (exit code 1).
+/// (`manifest-shape`: a manifest document that is YAML but not a Kubernetes object.)
 pub const BAD_INPUT_RULES: &[&str] = &[
     "yaml-syntax",
     "stack-file",
     "missing-file",
     "placeholder",
     "dependency-cycle",
+    "manifest-shape",
 ];
 
 /// One problem found in a stack, pointing at the source. Produced by loading (`yaml-syntax`,
