@@ -217,3 +217,28 @@ where
         }
     }
 }
+
+impl Cluster {
+    /// The data of Secret `namespace/name` (key → bytes), or `None` when it does not exist.
+    /// For reading back `generate:` values; the caller must never print or store them.
+    pub async fn secret_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, Vec<u8>>>> {
+        let api: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(self.client.clone(), namespace);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let got = self
+            .retry(deadline, || api.get_opt(name))
+            .await
+            .map_err(|e| Error::kube(format!("reading Secret {namespace}/{name}"), e))?;
+        Ok(got.map(|s| {
+            s.data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect()
+        }))
+    }
+}

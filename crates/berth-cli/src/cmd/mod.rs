@@ -1,4 +1,10 @@
 //! One module per command.
 
+pub mod down;
+pub mod history;
 pub mod local;
+pub mod plan;
 pub mod render;
+pub mod rollback;
+pub mod status;
+pub mod up;
