@@ -35,7 +35,8 @@ fn expired(lease: &Lease) -> (bool, i64) {
     let Some(spec) = &lease.spec else {
         return (true, 0);
     };
-    if spec.holder_identity.as_deref().unwrap_or("").is_empty() {
+    let holder = spec.holder_identity.as_deref().unwrap_or("");
+    if holder.is_empty() || holder_is_dead(holder) {
         return (true, 0);
     }
     let duration = i64::from(spec.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
@@ -47,6 +48,35 @@ fn expired(lease: &Lease) -> (bool, i64) {
         .unwrap_or(0);
     let left = renewed + duration - Timestamp::now().as_second();
     (left < 0, left)
+}
+
+/// This machine's name, as holder identities carry it.
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "berth".into())
+}
+
+/// A holder `<host>/pid-<pid>/<nonce>` on this machine whose process is gone: a run that was
+/// killed. Its lock is free at once instead of after the lease expires.
+fn holder_is_dead(holder: &str) -> bool {
+    let mut parts = holder.split('/');
+    let (Some(h), Some(pid)) = (
+        parts.next(),
+        parts.next().and_then(|p| p.strip_prefix("pid-")),
+    ) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    h == host()
+        && pid != std::process::id()
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 impl StackLock {
@@ -63,10 +93,7 @@ impl StackLock {
         let name = format!("berth.{stack}");
         let holder = format!(
             "{}/pid-{}/{}",
-            std::env::var("HOSTNAME")
-                .ok()
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| "berth".into()),
+            host(),
             std::process::id(),
             Timestamp::now().as_nanosecond() % 1_000_000_007
         );
