@@ -268,7 +268,6 @@ impl Inventory {
         let json = serde_json::to_vec(rev).map_err(|e| Error::Inventory(e.to_string()))?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(&json)
-            .and_then(|_| Ok(()))
             .map_err(|e| Error::Inventory(e.to_string()))?;
         let packed = gz.finish().map_err(|e| Error::Inventory(e.to_string()))?;
         let name = format!("{}.v{}", self.parent, rev.revision);

@@ -437,13 +437,12 @@ pub(crate) async fn delete(
     }
 }
 
-/// `rollback REV`: re-applies stored revision `n` as a new revision. Secret values are not
+/// `rollback REV`: re-applies stored revision `n` of `inv`'s stack as a new revision. Secret values are not
 /// stored, so each Secret of the revision is re-read from the cluster (it fails naming the
 /// Secret when one no longer exists).
 pub async fn rollback(
     cluster: &Cluster,
-    stack: &str,
-    namespace: &str,
+    inv: &Inventory,
     profile: Profile,
     n: u64,
     opts: &UpOptions,
@@ -451,7 +450,7 @@ pub async fn rollback(
     sink: Sink<'_>,
 ) -> Result<UpReport> {
     let deadline = Instant::now() + opts.timeout;
-    let inv = Inventory::new(stack, namespace);
+    let (stack, namespace) = (inv.stack.as_str(), inv.namespace.as_str());
     let rev = inv.revision(cluster, n, deadline).await?;
     let mut objects = Vec::new();
     for stored in &rev.objects {

@@ -590,8 +590,7 @@ async fn rollback_restores_an_earlier_revision_and_rereads_secret_values() {
     .expect("up v2");
     let report = up::rollback(
         &cluster,
-        stack,
-        &ns,
+        &Inventory::new(stack, &ns),
         Profile::Local,
         1,
         &opts(60),

@@ -36,7 +36,7 @@ async fn forward(
     req: Request<Incoming>,
 ) -> Result<Response<kube::client::Body>, std::io::Error> {
     let n = c.requests.fetch_add(1, Ordering::SeqCst) + 1;
-    if n % 5 == 0 {
+    if n.is_multiple_of(5) {
         c.unavailable.fetch_add(1, Ordering::SeqCst);
         let body = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "flaky proxy: try again",
             "reason": "ServiceUnavailable", "code": 503});
@@ -62,7 +62,7 @@ async fn forward(
         .body(kube::client::Body::from(bytes))
         .map_err(std::io::Error::other)?;
     let resp = upstream.send(out).await.map_err(std::io::Error::other)?;
-    if n % 11 == 0 {
+    if n.is_multiple_of(11) {
         c.lost_answers.fetch_add(1, Ordering::SeqCst);
         return Err(std::io::Error::other("flaky proxy: answer lost"));
     }
@@ -82,7 +82,7 @@ async fn start_proxy(upstream: kube::Client) -> (u16, Arc<Counters>) {
                 return;
             };
             let n = c.connections.fetch_add(1, Ordering::SeqCst) + 1;
-            if n % 7 == 0 {
+            if n.is_multiple_of(7) {
                 c.resets.fetch_add(1, Ordering::SeqCst);
                 #[allow(deprecated)]
                 let _ = stream.set_linger(Some(Duration::ZERO));

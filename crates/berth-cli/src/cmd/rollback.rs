@@ -39,10 +39,10 @@ pub fn run(args: RollbackArgs) -> anyhow::Result<Exit> {
             timeout: args.deploy.timeout,
             ..UpOptions::default()
         };
+        let inv = berth_apply::Inventory::new(&stack.name, &stack.namespace);
         match berth_apply::up::rollback(
             &cluster,
-            &stack.name,
-            &stack.namespace,
+            &inv,
             stack.profile,
             args.revision,
             &opts,
