@@ -394,6 +394,7 @@ async fn expect_fast_failure(value: Value, ns: &str, cause: &str) {
         ),
         other => panic!("expected an unhealthy object, got: {other}"),
     }
+    eprintln!("{cause}: up failed after {:?} with: {err}", started.elapsed());
     // Not a timing assertion: the run must end on the diagnosis, long before its timeout.
     assert!(
         started.elapsed() < Duration::from_secs(200),
@@ -652,4 +653,65 @@ async fn an_empty_render_never_prunes_the_stack() {
     let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
         kube::Api::namespaced(cluster.client.clone(), &ns);
     assert!(cms.get_opt("c").await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_owned_by_another_manager_is_a_conflict_with_the_options_and_force_takes_it() {
+    let cluster = cluster().await;
+    let ns = unique("conflict");
+    let values = BTreeMap::new();
+    let sink = |_e: Event| {};
+    let nss: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(cluster.client.clone());
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    nss.patch(
+        &ns,
+        &kube::api::PatchParams::apply("someone-else"),
+        &kube::api::Patch::Apply(&body),
+    )
+    .await
+    .unwrap();
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(cluster.client.clone(), &ns);
+    let theirs = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": ns}, "data": {"mode": "theirs"}});
+    cms.patch(
+        "c",
+        &kube::api::PatchParams::apply("someone-else"),
+        &kube::api::Patch::Apply(&theirs),
+    )
+    .await
+    .unwrap();
+
+    let ours = objects(vec![
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": ns}, "data": {"mode": "ours"}}),
+    ]);
+    let err = up::up(
+        &cluster,
+        target("conflict", &ns, &ours, &values),
+        &opts(60),
+        rules(),
+        &sink,
+    )
+    .await
+    .expect_err("conflict");
+    let text = err.to_string();
+    assert!(matches!(err, Error::Conflict { .. }), "{text}");
+    assert!(
+        text.contains("someone-else") && text.contains("--force-conflicts"),
+        "{text}"
+    );
+    assert_eq!(cms.get("c").await.unwrap().data.unwrap()["mode"], "theirs");
+
+    let mut forced = opts(60);
+    forced.apply.force_conflicts = true;
+    up::up(
+        &cluster,
+        target("conflict", &ns, &ours, &values),
+        &forced,
+        rules(),
+        &sink,
+    )
+    .await
+    .expect("forced up");
+    assert_eq!(cms.get("c").await.unwrap().data.unwrap()["mode"], "ours");
 }
