@@ -66,6 +66,16 @@ pub fn supported_versions() -> Vec<String> {
     v
 }
 
+/// True when the embedded schemas of `version` (`"1.30"`) serve `apiVersion`/`kind`. Cheap:
+/// reads the index only, without preparing that version's validators.
+pub fn serves(version: &str, api_version: &str, kind: &str) -> bool {
+    let key = format!("1.{}", minor_of(version));
+    blob()
+        .ok()
+        .and_then(|b| b.versions.get(&key))
+        .is_some_and(|v| v.gvk.contains_key(&gvk_key(api_version, kind)))
+}
+
 /// The minor number of `"1.33"` (33); 0 when it is not of that shape.
 pub fn minor_of(version: &str) -> u32 {
     version
