@@ -6,12 +6,14 @@
 //! JSON schemas embedded in the binary ([`schemas`]). [`report`] renders findings for people
 //! (like a compiler error), and as JSON or SARIF for machines. Nothing here needs a cluster.
 
+pub mod autoscaler;
 pub mod context;
 pub mod k8s;
 pub mod refs;
 pub mod report;
 pub mod rules;
 pub mod schemas;
+pub mod storage;
 
 use berth_model::{Finding, Stack};
 
