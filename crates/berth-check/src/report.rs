@@ -95,7 +95,14 @@ pub fn why(rule_id: &str) -> Option<String> {
     let explain = rules::find(rule_id)?.explain;
     let section = explain.split("## Why is this bad?").nth(1)?.trim_start();
     let para = section.split("\n\n").next()?.replace('\n', " ");
-    let end = para.find(". ").map(|i| i + 1).unwrap_or(para.len());
+    // The first full stop that ends a sentence (not one of an ellipsis).
+    let bytes = para.as_bytes();
+    let end = (1..bytes.len())
+        .find(|&i| {
+            bytes[i] == b'.' && bytes[i - 1] != b'.' && bytes.get(i + 1).is_none_or(|c| *c == b' ')
+        })
+        .map(|i| i + 1)
+        .unwrap_or(para.len());
     Some(para[..end].trim().to_string())
 }
 
@@ -104,6 +111,7 @@ struct Diag<'a> {
     finding: &'a Finding,
     source: Option<NamedSource<Arc<str>>>,
     span: Option<SourceSpan>,
+    label: Option<String>,
     why: Option<String>,
 }
 
@@ -137,7 +145,14 @@ impl Diagnostic for Diag<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(format!("fix: {}", self.finding.fix)))
+        let mut help = format!("fix: {}", self.finding.fix);
+        if let Some(why) = &self.why {
+            help.push_str(&format!(
+                "\nwhy: {why} (berth explain {})",
+                self.finding.rule
+            ));
+        }
+        Some(Box::new(help))
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -147,7 +162,7 @@ impl Diagnostic for Diag<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
         Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            self.why.clone(),
+            self.label.clone(),
             span,
         ))))
     }
@@ -179,10 +194,12 @@ fn diag(f: &Finding) -> Diag<'_> {
         }
         _ => (None, None),
     };
+    let label = rules::find(&f.rule).map(|r| r.summary.to_string());
     Diag {
         finding: f,
         source,
         span,
+        label,
         why: why(&f.rule),
     }
 }
@@ -274,7 +291,7 @@ pub fn sarif(findings: &[Finding]) -> String {
             let mut result = json!({
                 "ruleId": f.rule,
                 "level": level(f.severity),
-                "message": {"text": format!("{} Fix: {}", f.message, f.fix)},
+                "message": {"text": format!("{}; fix: {}", f.message, f.fix)},
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": {"uri": f.file.to_string_lossy().replace('\\', "/")},

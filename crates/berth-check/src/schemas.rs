@@ -209,7 +209,9 @@ pub fn compile_crd_schema(schema: &Value) -> Result<Validator, SchemaError> {
     // The object's envelope is validated by the API server, not by the CRD's schema.
     if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
         for key in ["apiVersion", "kind", "metadata"] {
-            props.entry(key).or_insert(Value::Bool(true));
+            props
+                .entry(key)
+                .or_insert_with(|| Value::Object(Map::new()));
         }
     }
     jsonschema::options()

@@ -176,9 +176,14 @@ pub fn removal(api_version: &str, kind: &str, target: &SchemaSet) -> Option<Remo
     }
     let kind_replacement = |fallback: &str| -> Option<String> {
         let served = target.api_versions_of(kind);
-        served
+        if !fallback.is_empty() && served.contains(&fallback) {
+            return Some(fallback.to_string());
+        }
+        let same_group = served
             .iter()
-            .find(|av| group_of(av) == group_of(fallback) && !fallback.is_empty())
+            .filter(|av| group_of(av) == group_of(api_version))
+            .last();
+        same_group
             .or_else(|| served.last())
             .map(|s| s.to_string())
             .or_else(|| (!fallback.is_empty()).then(|| fallback.to_string()))

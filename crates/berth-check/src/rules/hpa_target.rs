@@ -62,13 +62,16 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                         o,
                         "/spec/scaleTargetRef/apiVersion",
                         format!(
-                            "{} targets {kind} `{name}` in API group `{}`, but it is in group `{}` ({})",
+                            "{} targets {kind} `{name}` in {}, but it is in {} ({})",
                             o.display_name(),
-                            group_of(api_version),
-                            target.group(),
+                            group_name(group_of(api_version)),
+                            group_name(target.group()),
                             target.api_version()
                         ),
-                        format!("set scaleTargetRef.apiVersion to `{}`", target.api_version()),
+                        format!(
+                            "set scaleTargetRef.apiVersion to `{}`",
+                            target.api_version()
+                        ),
                     );
                 }
                 let scalable = k8s::SCALABLE
@@ -107,6 +110,14 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 );
             }
         }
+    }
+}
+
+fn group_name(group: &str) -> String {
+    if group.is_empty() {
+        "the core API group".into()
+    } else {
+        format!("API group `{group}`")
     }
 }
 
