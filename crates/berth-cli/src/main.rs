@@ -26,6 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The long explanation of a check (what it finds, why, example, fix); without RULE, the list.
+    Explain(cmd::explain::ExplainArgs),
     /// A local Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver, controller-manager,
     /// scheduler and kwok nodes in three zones), built from source on first use; no Docker.
     #[command(subcommand)]
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
     berth_local::install_crypto_provider();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Explain(a) => cmd::explain::run(a),
         Command::Local(c) => cmd::local::run(c),
         Command::Render(a) => cmd::render::run(a),
         Command::Doctor(a) => cmd::doctor::run(a),

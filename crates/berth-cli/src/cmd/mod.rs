@@ -3,6 +3,7 @@
 pub mod doctor;
 pub mod down;
 pub mod history;
+pub mod explain;
 pub mod local;
 pub mod plan;
 pub mod render;
