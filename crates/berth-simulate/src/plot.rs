@@ -1,0 +1,1 @@
+//! Draws a report: demand, replicas and nodes over time.
