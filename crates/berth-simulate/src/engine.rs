@@ -31,7 +31,10 @@ use crate::hpa::{HpaState, Observed};
 use crate::inputs::{Expander, Inputs};
 use crate::instances::MIB;
 use crate::load::Curve;
-use crate::report::{DataLossEvent, NodeGroupReport, Report, ScaleEvent, Scaled, Settings, Summary, Timeline, WorkloadReport};
+use crate::report::{
+    DataLossEvent, NodeGroupReport, Report, ScaleEvent, Scaled, Settings, Summary, Timeline,
+    WorkloadReport,
+};
 
 const NONE: u32 = u32::MAX;
 
@@ -161,7 +164,12 @@ pub(crate) struct Engine<'a> {
 }
 
 impl<'a> Engine<'a> {
-    pub fn new(inp: &'a Inputs, p: &'a Params, labels: Vec<String>, loads: Vec<WorkloadLoad>) -> Engine<'a> {
+    pub fn new(
+        inp: &'a Inputs,
+        p: &'a Params,
+        labels: Vec<String>,
+        loads: Vec<WorkloadLoad>,
+    ) -> Engine<'a> {
         let nw = inp.workloads.len();
         let ng = inp.groups.len();
         let groups = inp
@@ -187,12 +195,18 @@ impl<'a> Engine<'a> {
             .iter()
             .enumerate()
             .map(|(w, spec)| match hpa_of[w] {
-                Some(h) => spec.replicas.clamp(inp.hpas[h].min, inp.hpas[h].max.max(inp.hpas[h].min)),
+                Some(h) => spec
+                    .replicas
+                    .clamp(inp.hpas[h].min, inp.hpas[h].max.max(inp.hpas[h].min)),
                 None => spec.replicas,
             })
             .collect();
         let steps = (p.duration_s / p.step_s + 1) as usize;
-        let series = |n: usize| (0..n).map(|_| Vec::with_capacity(steps)).collect::<Vec<_>>();
+        let series = |n: usize| {
+            (0..n)
+                .map(|_| Vec::with_capacity(steps))
+                .collect::<Vec<_>>()
+        };
         let timeline = Timeline {
             time_s: Vec::with_capacity(steps),
             demand_cpu_m: (0..nw).map(|_| Vec::with_capacity(steps)).collect(),
@@ -337,7 +351,8 @@ impl<'a> Engine<'a> {
                 continue;
             }
             let g = &self.groups[n.group];
-            let score = (n.used_cpu + cpu) as f64 / g.alloc_cpu as f64 + (n.used_mem + mem) as f64 / g.alloc_mem as f64;
+            let score = (n.used_cpu + cpu) as f64 / g.alloc_cpu as f64
+                + (n.used_mem + mem) as f64 / g.alloc_mem as f64;
             if best.is_none_or(|b| score > b.0) {
                 best = Some((score, id as u32));
             }
@@ -380,11 +395,27 @@ impl<'a> Engine<'a> {
             Scaled::Workload => self.labels[idx].clone(),
             Scaled::NodeGroup => self.inp.groups[idx].name.clone(),
         };
-        self.events.push(ScaleEvent { time_s: self.t, target, name, from, to });
+        self.events.push(ScaleEvent {
+            time_s: self.t,
+            target,
+            name,
+            from,
+            to,
+        });
         let up = to > from;
         let (last, ups, downs, flaps) = match target {
-            Scaled::Workload => (&mut self.last_w[idx], &mut self.w_ups[idx], &mut self.w_downs[idx], &mut self.w_flaps[idx]),
-            Scaled::NodeGroup => (&mut self.last_g[idx], &mut self.g_ups[idx], &mut self.g_downs[idx], &mut self.g_flaps[idx]),
+            Scaled::Workload => (
+                &mut self.last_w[idx],
+                &mut self.w_ups[idx],
+                &mut self.w_downs[idx],
+                &mut self.w_flaps[idx],
+            ),
+            Scaled::NodeGroup => (
+                &mut self.last_g[idx],
+                &mut self.g_ups[idx],
+                &mut self.g_downs[idx],
+                &mut self.g_flaps[idx],
+            ),
         };
         if up {
             *ups += 1;
@@ -394,7 +425,10 @@ impl<'a> Engine<'a> {
         if last.up.is_some_and(|prev| prev != up) && self.t - last.time <= self.p.flap_window_s {
             *flaps += 1;
         }
-        *last = Last { time: self.t, up: Some(up) };
+        *last = Last {
+            time: self.t,
+            up: Some(up),
+        };
     }
 
     /// Counts (ready, starting) pods of a workload.
@@ -455,11 +489,18 @@ impl<'a> Engine<'a> {
             let spec = &inp.workloads[w];
             let want = self.replicas[w] as usize;
             let have = self.pods[w].len();
-            let new_pod = Pod { node: NONE, ready_at: u64::MAX, fail_epoch: 0 };
+            let new_pod = Pod {
+                node: NONE,
+                ready_at: u64::MAX,
+                fail_epoch: 0,
+            };
             if have < want {
                 if spec.ordered {
                     // OrderedReady: the next ordinal only once all existing pods are ready.
-                    if self.pods[w].iter().all(|p| p.node != NONE && p.ready_at <= self.t) {
+                    if self.pods[w]
+                        .iter()
+                        .all(|p| p.node != NONE && p.ready_at <= self.t)
+                    {
                         self.pods[w].push(new_pod);
                     }
                 } else {
@@ -525,7 +566,11 @@ impl<'a> Engine<'a> {
             .map(|&id| {
                 let n = &self.nodes[id as usize];
                 let g = &self.groups[n.group];
-                (g.alloc_cpu - n.used_cpu, g.alloc_mem - n.used_mem, g.max_pods as i64 - n.pods as i64)
+                (
+                    g.alloc_cpu - n.used_cpu,
+                    g.alloc_mem - n.used_mem,
+                    g.max_pods as i64 - n.pods as i64,
+                )
             })
             .collect();
         let mut out = Vec::new();
@@ -554,7 +599,11 @@ impl<'a> Engine<'a> {
     /// (nodes, pods helped, CPU and memory of those pods).
     fn estimate(&self, g: usize, need: &[(usize, i64)], limit: u32) -> (u32, i64, i64, i64) {
         let gr = &self.groups[g];
-        let empty = (gr.alloc_cpu - self.inp.ds_cpu_m, gr.alloc_mem - self.inp.ds_mem_b, gr.max_pods as i64 - self.ds_pods as i64);
+        let empty = (
+            gr.alloc_cpu - self.inp.ds_cpu_m,
+            gr.alloc_mem - self.inp.ds_mem_b,
+            gr.max_pods as i64 - self.ds_pods as i64,
+        );
         let mut order: Vec<(usize, i64)> = need.to_vec();
         let size = |w: usize| {
             let s = &self.inp.workloads[w];
@@ -603,11 +652,16 @@ impl<'a> Engine<'a> {
         }
         let inp = self.inp;
         let cfg = &inp.autoscaler;
-        let total_room = cfg.max_nodes_total.map_or(u32::MAX, |m| m.saturating_sub(self.total_nodes()));
+        let total_room = cfg
+            .max_nodes_total
+            .map_or(u32::MAX, |m| m.saturating_sub(self.total_nodes()));
         // (group, nodes, pods, cpu, mem)
         let mut options = Vec::new();
         for g in 0..self.groups.len() {
-            let room = self.groups[g].max.saturating_sub(self.group_size[g]).min(total_room);
+            let room = self.groups[g]
+                .max
+                .saturating_sub(self.group_size[g])
+                .min(total_room);
             if room == 0 {
                 continue;
             }
@@ -649,7 +703,9 @@ impl<'a> Engine<'a> {
             // Spread over similar groups, filling the smallest first (BalanceScaleUpBetweenGroups).
             let key = &self.inp.groups[chosen].similarity;
             let similar: Vec<usize> = (0..self.groups.len())
-                .filter(|&g| &self.inp.groups[g].similarity == key && self.group_size[g] < self.groups[g].max)
+                .filter(|&g| {
+                    &self.inp.groups[g].similarity == key && self.group_size[g] < self.groups[g].max
+                })
                 .collect();
             while total > 0 {
                 let pick = similar
@@ -668,7 +724,11 @@ impl<'a> Engine<'a> {
         } else {
             add[chosen] = total;
         }
-        let ready_at = if warm { self.t } else { self.t + self.p.node_startup_s };
+        let ready_at = if warm {
+            self.t
+        } else {
+            self.t + self.p.node_startup_s
+        };
         for (g, &n) in add.iter().enumerate() {
             if n == 0 {
                 continue;
@@ -695,27 +755,39 @@ impl<'a> Engine<'a> {
             return;
         }
         let t = self.t;
-        let (ds_cpu, ds_mem) = if cfg.ignore_daemonsets_utilization { (self.inp.ds_cpu_m, self.inp.ds_mem_b) } else { (0, 0) };
+        let (ds_cpu, ds_mem) = if cfg.ignore_daemonsets_utilization {
+            (self.inp.ds_cpu_m, self.inp.ds_mem_b)
+        } else {
+            (0, 0)
+        };
         for n in self.nodes.iter_mut().filter(|n| n.alive && n.ready) {
             let g = &self.groups[n.group];
-            let util = ((n.used_cpu - ds_cpu) as f64 / g.alloc_cpu as f64).max((n.used_mem - ds_mem) as f64 / g.alloc_mem as f64);
+            let util = ((n.used_cpu - ds_cpu) as f64 / g.alloc_cpu as f64)
+                .max((n.used_mem - ds_mem) as f64 / g.alloc_mem as f64);
             if util < cfg.scale_down_utilization_threshold {
                 n.unneeded_since.get_or_insert(t);
             } else {
                 n.unneeded_since = None;
             }
         }
-        if self.last_scale_up.is_some_and(|s| t < s + cfg.scale_down_delay_after_add_s)
-            || self.last_scale_down.is_some_and(|s| t < s + cfg.scale_down_delay_after_delete_s)
+        if self
+            .last_scale_up
+            .is_some_and(|s| t < s + cfg.scale_down_delay_after_add_s)
+            || self
+                .last_scale_down
+                .is_some_and(|s| t < s + cfg.scale_down_delay_after_delete_s)
         {
             return;
         }
         let mut candidates: Vec<(f64, u32)> = Vec::new();
         for (id, n) in self.nodes.iter().enumerate() {
-            let due = n.unneeded_since.is_some_and(|s| t >= s + cfg.scale_down_unneeded_time_s);
+            let due = n
+                .unneeded_since
+                .is_some_and(|s| t >= s + cfg.scale_down_unneeded_time_s);
             if n.alive && n.ready && due {
                 let g = &self.groups[n.group];
-                let util = (n.used_cpu as f64 / g.alloc_cpu as f64).max(n.used_mem as f64 / g.alloc_mem as f64);
+                let util = (n.used_cpu as f64 / g.alloc_cpu as f64)
+                    .max(n.used_mem as f64 / g.alloc_mem as f64);
                 candidates.push((util, id as u32));
             }
         }
@@ -745,7 +817,11 @@ impl<'a> Engine<'a> {
             for &(_, id) in &candidates {
                 let n = &self.nodes[id as usize];
                 let g = n.group;
-                if n.pods <= self.ds_pods || n.unevictable > 0 || self.group_size[g] <= self.groups[g].min || n.drain_failed_epoch == self.epoch {
+                if n.pods <= self.ds_pods
+                    || n.unevictable > 0
+                    || self.group_size[g] <= self.groups[g].min
+                    || n.drain_failed_epoch == self.epoch
+                {
                     continue;
                 }
                 if self.drain(id) {
@@ -787,7 +863,11 @@ impl<'a> Engine<'a> {
             .filter(|(i, n)| n.alive && n.ready && *i as u32 != id)
             .map(|(_, n)| {
                 let g = &self.groups[n.group];
-                (g.alloc_cpu - n.used_cpu, g.alloc_mem - n.used_mem, g.max_pods as i64 - n.pods as i64)
+                (
+                    g.alloc_cpu - n.used_cpu,
+                    g.alloc_mem - n.used_mem,
+                    g.max_pods as i64 - n.pods as i64,
+                )
             })
             .collect();
         for &(w, count) in &on_node {
@@ -811,7 +891,11 @@ impl<'a> Engine<'a> {
                 let pod = self.pods[w][i];
                 if pod.node == id {
                     self.unplace(w, pod);
-                    self.pods[w][i] = Pod { node: NONE, ready_at: u64::MAX, fail_epoch: 0 };
+                    self.pods[w][i] = Pod {
+                        node: NONE,
+                        ready_at: u64::MAX,
+                        fail_epoch: 0,
+                    };
                 }
             }
         }
@@ -864,7 +948,14 @@ impl<'a> Engine<'a> {
         }
         for w in 0..self.pods.len() {
             let n = self.replicas[w] as usize;
-            self.pods[w] = vec![Pod { node: NONE, ready_at: 0, fail_epoch: 0 }; n];
+            self.pods[w] = vec![
+                Pod {
+                    node: NONE,
+                    ready_at: 0,
+                    fail_epoch: 0
+                };
+                n
+            ];
         }
         loop {
             self.schedule();

@@ -120,7 +120,10 @@ pub(crate) fn replicas_for_metric(
         count += unready;
     }
     let new_ratio = ratio(total, count)?;
-    if within(new_ratio, tol.0, tol.1) || (usage_ratio < 1.0 && new_ratio > 1.0) || (usage_ratio > 1.0 && new_ratio < 1.0) {
+    if within(new_ratio, tol.0, tol.1)
+        || (usage_ratio < 1.0 && new_ratio > 1.0)
+        || (usage_ratio > 1.0 && new_ratio < 1.0)
+    {
         return Some(current);
     }
     let new_replicas = (new_ratio * count as f64).ceil() as u32;
@@ -164,7 +167,13 @@ impl HpaState {
                 self.down_events.push((now, -change));
             }
             // Events older than the longest policy period never count again.
-            let longest = hpa.behavior.iter().flat_map(|b| b.up.policies.iter().chain(&b.down.policies)).map(|p| p.period_s as i64).max().unwrap_or(0);
+            let longest = hpa
+                .behavior
+                .iter()
+                .flat_map(|b| b.up.policies.iter().chain(&b.down.policies))
+                .map(|p| p.period_s as i64)
+                .max()
+                .unwrap_or(0);
             self.up_events.retain(|e| e.0 > now - longest);
             self.down_events.retain(|e| e.0 > now - longest);
         }
@@ -185,7 +194,16 @@ impl HpaState {
             let proposal = match m.resource {
                 Resource::Cpu => {
                     let usage = (obs.cpu_m / obs.ready.max(1) as f64).round() as i64;
-                    replicas_for_metric(obs.current, obs.ready, obs.starting, 0, usage, obs.req_cpu_m, m.target, tol)
+                    replicas_for_metric(
+                        obs.current,
+                        obs.ready,
+                        obs.starting,
+                        0,
+                        usage,
+                        obs.req_cpu_m,
+                        m.target,
+                        tol,
+                    )
                 }
                 Resource::Memory => {
                     // No memory in the load: the metric is left out, not counted as failing.
@@ -195,7 +213,16 @@ impl HpaState {
                         Target::Utilization(_) => per_pod.round() as i64,
                         Target::AverageValue(_) => (per_pod * 1000.0).round() as i64,
                     };
-                    replicas_for_metric(obs.current, obs.ready, 0, obs.starting, usage, obs.req_mem_b, m.target, tol)
+                    replicas_for_metric(
+                        obs.current,
+                        obs.ready,
+                        0,
+                        obs.starting,
+                        usage,
+                        obs.req_mem_b,
+                        m.target,
+                        tol,
+                    )
                 }
             };
             counted += 1;
@@ -228,7 +255,13 @@ impl HpaState {
     }
 
     /// `stabilizeRecommendationWithBehaviors`.
-    fn stabilize_with_behavior(&mut self, b: &Behavior, current: u32, desired: u32, now: i64) -> u32 {
+    fn stabilize_with_behavior(
+        &mut self,
+        b: &Behavior,
+        current: u32,
+        desired: u32,
+        now: i64,
+    ) -> u32 {
         let up_cutoff = now - b.up.window_s as i64;
         let down_cutoff = now - b.down.window_s as i64;
         let (mut up, mut down) = (desired, desired);
@@ -283,14 +316,28 @@ impl HpaState {
         let mut result: Option<i64> = None;
         for p in &rules.policies {
             let cutoff = now - p.period_s as i64;
-            let added: i64 = self.up_events.iter().filter(|e| e.0 > cutoff).map(|e| e.1).sum();
-            let deleted: i64 = self.down_events.iter().filter(|e| e.0 > cutoff).map(|e| e.1).sum();
+            let added: i64 = self
+                .up_events
+                .iter()
+                .filter(|e| e.0 > cutoff)
+                .map(|e| e.1)
+                .sum();
+            let deleted: i64 = self
+                .down_events
+                .iter()
+                .filter(|e| e.0 > cutoff)
+                .map(|e| e.1)
+                .sum();
             let start = current - added + deleted;
             let proposed = match (p.kind, up) {
                 (PolicyKind::Pods, true) => start + p.value,
                 (PolicyKind::Pods, false) => start - p.value,
-                (PolicyKind::Percent, true) => (start as f64 * (1.0 + p.value as f64 / 100.0)).ceil() as i64,
-                (PolicyKind::Percent, false) => (start as f64 * (1.0 - p.value as f64 / 100.0)) as i64,
+                (PolicyKind::Percent, true) => {
+                    (start as f64 * (1.0 + p.value as f64 / 100.0)).ceil() as i64
+                }
+                (PolicyKind::Percent, false) => {
+                    (start as f64 * (1.0 - p.value as f64 / 100.0)) as i64
+                }
             };
             result = Some(match result {
                 None => proposed,
@@ -312,24 +359,42 @@ mod tests {
         // 1 ready pod at 260% of its 100m request, 1 unready, target 50%: raw ratio 5.2 would
         // ask ceil(5.2 × 1) = 6; with the unready pod at 0%: (260 + 0) / 200 = 130% → 2.6 →
         // ceil(2.6 × 2) = 6. Same requests make the two equal, as the controller's math says.
-        assert_eq!(replicas_for_metric(2, 1, 1, 0, 260, 100, Target::Utilization(50), (0.1, 0.1)), Some(6));
+        assert_eq!(
+            replicas_for_metric(2, 1, 1, 0, 260, 100, Target::Utilization(50), (0.1, 0.1)),
+            Some(6)
+        );
     }
 
     #[test]
     fn missing_pods_damp_a_scale_down() {
         // 4 replicas, target 50%: 3 ready pods at 40m of 100m, one missing. Raw ratio 40/50 =
         // 0.8; with the missing pod at 100%: (120 + 100) / 400 = 55% → 1.1, within tolerance.
-        assert_eq!(replicas_for_metric(4, 3, 0, 1, 40, 100, Target::Utilization(50), (0.1, 0.1)), Some(4));
+        assert_eq!(
+            replicas_for_metric(4, 3, 0, 1, 40, 100, Target::Utilization(50), (0.1, 0.1)),
+            Some(4)
+        );
         // Without the missing pod: ceil(0.8 × 3) = 3.
-        assert_eq!(replicas_for_metric(3, 3, 0, 0, 40, 100, Target::Utilization(50), (0.1, 0.1)), Some(3));
+        assert_eq!(
+            replicas_for_metric(3, 3, 0, 0, 40, 100, Target::Utilization(50), (0.1, 0.1)),
+            Some(3)
+        );
     }
 
     #[test]
     fn within_tolerance_keeps_current() {
         // 54% of a 50% target: ratio 1.08 ≤ 1.1.
-        assert_eq!(replicas_for_metric(5, 5, 0, 0, 54, 100, Target::Utilization(50), (0.1, 0.1)), Some(5));
+        assert_eq!(
+            replicas_for_metric(5, 5, 0, 0, 54, 100, Target::Utilization(50), (0.1, 0.1)),
+            Some(5)
+        );
         // AverageValue: 300m per pod against 100m → 3 × 2 pods = 6.
-        assert_eq!(replicas_for_metric(2, 2, 0, 0, 300, 1, Target::AverageValue(100), (0.1, 0.1)), Some(6));
-        assert_eq!(replicas_for_metric(2, 0, 2, 0, 300, 100, Target::Utilization(50), (0.1, 0.1)), None);
+        assert_eq!(
+            replicas_for_metric(2, 2, 0, 0, 300, 1, Target::AverageValue(100), (0.1, 0.1)),
+            Some(6)
+        );
+        assert_eq!(
+            replicas_for_metric(2, 0, 2, 0, 300, 100, Target::Utilization(50), (0.1, 0.1)),
+            None
+        );
     }
 }

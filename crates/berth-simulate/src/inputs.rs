@@ -98,8 +98,16 @@ impl Rules {
             window_s: 0,
             select: Select::Max,
             policies: vec![
-                Policy { kind: PolicyKind::Percent, value: 100, period_s: 15 },
-                Policy { kind: PolicyKind::Pods, value: 4, period_s: 15 },
+                Policy {
+                    kind: PolicyKind::Percent,
+                    value: 100,
+                    period_s: 15,
+                },
+                Policy {
+                    kind: PolicyKind::Pods,
+                    value: 4,
+                    period_s: 15,
+                },
             ],
             tolerance: None,
         }
@@ -110,7 +118,11 @@ impl Rules {
         Rules {
             window_s: 300,
             select: Select::Max,
-            policies: vec![Policy { kind: PolicyKind::Percent, value: 100, period_s: 15 }],
+            policies: vec![Policy {
+                kind: PolicyKind::Percent,
+                value: 100,
+                period_s: 15,
+            }],
             tolerance: None,
         }
     }
@@ -218,7 +230,12 @@ pub(crate) struct Inputs {
 
 fn bad(obj: &Object, pointer: &str, message: String) -> SimError {
     let pos = obj.pos(pointer);
-    SimError::Manifest { file: obj.file.path.clone(), line: pos.line, column: pos.column, message }
+    SimError::Manifest {
+        file: obj.file.path.clone(),
+        line: pos.line,
+        column: pos.column,
+        message,
+    }
 }
 
 fn annotation<'a>(v: &'a Value, pointer: &str, key: &str) -> Option<&'a str> {
@@ -231,7 +248,11 @@ fn int_field(obj: &Object, pointer: &str) -> Result<Option<i64>, SimError> {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_i64() {
             Some(n) if n >= 0 => Ok(Some(n)),
-            _ => Err(bad(obj, pointer, format!("`{pointer}` must be a non-negative integer, found {v}"))),
+            _ => Err(bad(
+                obj,
+                pointer,
+                format!("`{pointer}` must be a non-negative integer, found {v}"),
+            )),
         },
     }
 }
@@ -248,15 +269,21 @@ fn container_requests(obj: &Object, base: &str, c: &Value) -> Result<(i64, i64),
         } else {
             continue;
         };
-        let parsed = json_quantity(q).and_then(|s| if slot == 0 { cpu_millis(&s) } else { memory_bytes(&s) });
+        let parsed = json_quantity(q).and_then(|s| {
+            if slot == 0 {
+                cpu_millis(&s)
+            } else {
+                memory_bytes(&s)
+            }
+        });
         let Some(v) = parsed else {
-            return Err(bad(obj, &ptr, format!("`{q}` is not a valid {res} quantity")));
+            return Err(bad(
+                obj,
+                &ptr,
+                format!("`{q}` is not a valid {res} quantity"),
+            ));
         };
-        if slot == 0 {
-            out.0 = v
-        } else {
-            out.1 = v
-        }
+        if slot == 0 { out.0 = v } else { out.1 = v }
     }
     Ok(out)
 }
@@ -264,23 +291,43 @@ fn container_requests(obj: &Object, base: &str, c: &Value) -> Result<(i64, i64),
 /// Requests of one pod as the scheduler counts them: the larger of (all app containers plus
 /// sidecars) and (each init container plus the sidecars started before it), plus overhead.
 pub(crate) fn pod_requests(obj: &Object, spec_ptr: &str) -> Result<(i64, i64), SimError> {
-    let Some(spec) = obj.value.pointer(spec_ptr) else { return Ok((0, 0)) };
+    let Some(spec) = obj.value.pointer(spec_ptr) else {
+        return Ok((0, 0));
+    };
     let mut app = (0i64, 0i64);
-    for (i, c) in spec.get("containers").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, c) in spec
+        .get("containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let r = container_requests(obj, &format!("{spec_ptr}/containers/{i}"), c)?;
         app = (app.0 + r.0, app.1 + r.1);
     }
     let mut sidecars = (0i64, 0i64);
     let mut init_peak = (0i64, 0i64);
-    for (i, c) in spec.get("initContainers").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, c) in spec
+        .get("initContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let r = container_requests(obj, &format!("{spec_ptr}/initContainers/{i}"), c)?;
         if c.get("restartPolicy").and_then(Value::as_str) == Some("Always") {
             sidecars = (sidecars.0 + r.0, sidecars.1 + r.1);
         } else {
-            init_peak = (init_peak.0.max(r.0 + sidecars.0), init_peak.1.max(r.1 + sidecars.1));
+            init_peak = (
+                init_peak.0.max(r.0 + sidecars.0),
+                init_peak.1.max(r.1 + sidecars.1),
+            );
         }
     }
-    let mut total = ((app.0 + sidecars.0).max(init_peak.0), (app.1 + sidecars.1).max(init_peak.1));
+    let mut total = (
+        (app.0 + sidecars.0).max(init_peak.0),
+        (app.1 + sidecars.1).max(init_peak.1),
+    );
     if let Some(o) = spec.get("overhead") {
         let fake = serde_json::json!({ "resources": { "requests": o } });
         let r = container_requests(obj, &format!("{spec_ptr}/overhead"), &fake)?;
@@ -304,13 +351,18 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
             "Deployment" | "StatefulSet" => {
                 let (cpu_m, mem_b) = pod_requests(obj, "/spec/template/spec")?;
                 let v = &obj.value;
-                let queue = [annotation(v, "/metadata/annotations", HOLDS_QUEUE),
-                    annotation(v, "/spec/template/metadata/annotations", HOLDS_QUEUE)]
+                let queue = [
+                    annotation(v, "/metadata/annotations", HOLDS_QUEUE),
+                    annotation(v, "/spec/template/metadata/annotations", HOLDS_QUEUE),
+                ]
                 .iter()
                 .any(|a| a.is_some_and(|s| s.eq_ignore_ascii_case("true")));
-                let evictable = annotation(v, "/spec/template/metadata/annotations", SAFE_TO_EVICT) != Some("false");
+                let evictable = annotation(v, "/spec/template/metadata/annotations", SAFE_TO_EVICT)
+                    != Some("false");
                 let ordered = kind == "StatefulSet"
-                    && v.pointer("/spec/podManagementPolicy").and_then(Value::as_str) != Some("Parallel");
+                    && v.pointer("/spec/podManagementPolicy")
+                        .and_then(Value::as_str)
+                        != Some("Parallel");
                 let replicas = int_field(obj, "/spec/replicas")?.unwrap_or(1);
                 if kind == "Deployment" && is_cluster_autoscaler(v) {
                     autoscaler = Some(autoscaler_flags(obj)?);
@@ -345,24 +397,49 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
         }
     }
     let autoscaler = autoscaler.unwrap_or_else(|| {
-        notes.push("the stack has no cluster-autoscaler Deployment: its upstream defaults are assumed".into());
+        notes.push(
+            "the stack has no cluster-autoscaler Deployment: its upstream defaults are assumed"
+                .into(),
+        );
         AutoscalerConfig::default()
     });
     let groups = read_groups(stack, catalog, &mut notes)?;
-    Ok(Inputs { workloads, hpas, groups, autoscaler, ds_cpu_m, ds_mem_b, ds_pods, notes })
+    Ok(Inputs {
+        workloads,
+        hpas,
+        groups,
+        autoscaler,
+        ds_cpu_m,
+        ds_mem_b,
+        ds_pods,
+        notes,
+    })
 }
 
-fn read_groups(stack: &Stack, catalog: &Catalog, notes: &mut Vec<String>) -> Result<Vec<GroupSpec>, SimError> {
-    let cluster = stack.cluster.as_ref().filter(|c| !c.node_groups.is_empty()).ok_or(SimError::NoNodeGroups)?;
+fn read_groups(
+    stack: &Stack,
+    catalog: &Catalog,
+    notes: &mut Vec<String>,
+) -> Result<Vec<GroupSpec>, SimError> {
+    let cluster = stack
+        .cluster
+        .as_ref()
+        .filter(|c| !c.node_groups.is_empty())
+        .ok_or(SimError::NoNodeGroups)?;
     let mut groups = Vec::new();
     for g in &cluster.node_groups {
-        let instance = catalog.get(&g.instance_type).cloned().ok_or_else(|| SimError::UnknownInstanceType {
-            group: g.name.clone(),
-            name: g.instance_type.clone(),
-            known: catalog.names().collect::<Vec<_>>().join(", "),
+        let instance = catalog.get(&g.instance_type).cloned().ok_or_else(|| {
+            SimError::UnknownInstanceType {
+                group: g.name.clone(),
+                name: g.instance_type.clone(),
+                known: catalog.names().collect::<Vec<_>>().join(", "),
+            }
         })?;
         if g.min > g.max {
-            return Err(SimError::Options(format!("node group `{}` has min {} above max {}", g.name, g.min, g.max)));
+            return Err(SimError::Options(format!(
+                "node group `{}` has min {} above max {}",
+                g.name, g.min, g.max
+            )));
         }
         let labels: Vec<String> = g.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let similarity = format!("{}|{}", g.instance_type, labels.join(","));
@@ -370,7 +447,10 @@ fn read_groups(stack: &Stack, catalog: &Catalog, notes: &mut Vec<String>) -> Res
             cluster.zones.iter().map(|z| Some(z.clone())).collect()
         } else {
             if g.per_zone {
-                notes.push(format!("node group `{}` is perZone but `cluster.zones` is empty: one group simulated", g.name));
+                notes.push(format!(
+                    "node group `{}` is perZone but `cluster.zones` is empty: one group simulated",
+                    g.name
+                ));
             }
             vec![None]
         };
@@ -393,25 +473,49 @@ fn read_groups(stack: &Stack, catalog: &Catalog, notes: &mut Vec<String>) -> Res
 }
 
 fn is_cluster_autoscaler(v: &Value) -> bool {
-    v.pointer("/spec/template/spec/containers").and_then(Value::as_array).into_iter().flatten().any(|c| {
-        c.get("image").and_then(Value::as_str).is_some_and(|i| i.contains("cluster-autoscaler"))
-            || c.pointer("/command/0").and_then(Value::as_str).is_some_and(|s| s.ends_with("cluster-autoscaler"))
-    })
+    v.pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c.get("image")
+                .and_then(Value::as_str)
+                .is_some_and(|i| i.contains("cluster-autoscaler"))
+                || c.pointer("/command/0")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.ends_with("cluster-autoscaler"))
+        })
 }
 
 /// The flags of the cluster-autoscaler container (command and args), over the defaults.
 fn autoscaler_flags(obj: &Object) -> Result<AutoscalerConfig, SimError> {
-    let mut cfg = AutoscalerConfig { source: Some(obj.display_name()), ..AutoscalerConfig::default() };
-    let containers = obj.value.pointer("/spec/template/spec/containers").and_then(Value::as_array);
+    let mut cfg = AutoscalerConfig {
+        source: Some(obj.display_name()),
+        ..AutoscalerConfig::default()
+    };
+    let containers = obj
+        .value
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array);
     for (ci, c) in containers.into_iter().flatten().enumerate() {
         for field in ["command", "args"] {
-            let Some(items) = c.get(field).and_then(Value::as_array) else { continue };
+            let Some(items) = c.get(field).and_then(Value::as_array) else {
+                continue;
+            };
             for (i, item) in items.iter().enumerate() {
                 let Some(arg) = item.as_str() else { continue };
-                let Some(flag) = arg.strip_prefix("--") else { continue };
+                let Some(flag) = arg.strip_prefix("--") else {
+                    continue;
+                };
                 let (name, value) = match flag.split_once('=') {
                     Some((n, v)) => (n, Some(v)),
-                    None => (flag, items.get(i + 1).and_then(Value::as_str).filter(|s| !s.starts_with('-'))),
+                    None => (
+                        flag,
+                        items
+                            .get(i + 1)
+                            .and_then(Value::as_str)
+                            .filter(|s| !s.starts_with('-')),
+                    ),
                 };
                 let ptr = format!("/spec/template/spec/containers/{ci}/{field}/{i}");
                 apply_flag(&mut cfg, name, value).map_err(|m| bad(obj, &ptr, m))?;
@@ -424,7 +528,8 @@ fn autoscaler_flags(obj: &Object) -> Result<AutoscalerConfig, SimError> {
 fn apply_flag(cfg: &mut AutoscalerConfig, name: &str, value: Option<&str>) -> Result<(), String> {
     let dur = |v: Option<&str>| -> Result<u64, String> {
         let v = v.ok_or_else(|| format!("`--{name}` needs a duration"))?;
-        parse_duration(v).ok_or_else(|| format!("`--{name}={v}`: `{v}` is not a duration (like 10m or 30s)"))
+        parse_duration(v)
+            .ok_or_else(|| format!("`--{name}={v}`: `{v}` is not a duration (like 10m or 30s)"))
     };
     let boolean = |v: Option<&str>| -> Result<bool, String> {
         match v.unwrap_or("true") {
@@ -452,7 +557,9 @@ fn apply_flag(cfg: &mut AutoscalerConfig, name: &str, value: Option<&str>) -> Re
         }
         "max-nodes-total" | "max-empty-bulk-delete" => {
             let v = value.unwrap_or("");
-            let n: u32 = v.parse().map_err(|_| format!("`--{name}={v}`: expected a whole number"))?;
+            let n: u32 = v
+                .parse()
+                .map_err(|_| format!("`--{name}={v}`: expected a whole number"))?;
             if name == "max-nodes-total" {
                 // 0 means no limit.
                 cfg.max_nodes_total = (n > 0).then_some(n);
@@ -487,9 +594,18 @@ fn read_hpa(
 ) -> Result<Option<HpaSpec>, SimError> {
     let v = &obj.value;
     let ns = obj.namespace().unwrap_or(&stack.namespace);
-    let kind = v.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str).unwrap_or("");
-    let name = v.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str).unwrap_or("");
-    let Some(target) = workloads.iter().position(|w| w.kind == kind && w.name == name && w.namespace == ns) else {
+    let kind = v
+        .pointer("/spec/scaleTargetRef/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let name = v
+        .pointer("/spec/scaleTargetRef/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let Some(target) = workloads
+        .iter()
+        .position(|w| w.kind == kind && w.name == name && w.namespace == ns)
+    else {
         notes.push(format!(
             "{}: its target {kind}/{name} is not a Deployment or StatefulSet of the stack; ignored",
             obj.display_name()
@@ -497,36 +613,60 @@ fn read_hpa(
         return Ok(None);
     };
     let min = int_field(obj, "/spec/minReplicas")?.unwrap_or(1) as u32;
-    let max = int_field(obj, "/spec/maxReplicas")?
-        .ok_or_else(|| bad(obj, "/spec", format!("{} has no `spec.maxReplicas`", obj.display_name())))?
-        as u32;
+    let max = int_field(obj, "/spec/maxReplicas")?.ok_or_else(|| {
+        bad(
+            obj,
+            "/spec",
+            format!("{} has no `spec.maxReplicas`", obj.display_name()),
+        )
+    })? as u32;
     let mut metrics = Vec::new();
     if obj.api_version() == "autoscaling/v1" {
         let pct = int_field(obj, "/spec/targetCPUUtilizationPercentage")?.unwrap_or(80);
-        metrics.push(MetricSpec { resource: Resource::Cpu, target: Target::Utilization(pct) });
+        metrics.push(MetricSpec {
+            resource: Resource::Cpu,
+            target: Target::Utilization(pct),
+        });
     } else {
         let list = v.pointer("/spec/metrics").and_then(Value::as_array);
         for (i, m) in list.into_iter().flatten().enumerate() {
             let base = format!("/spec/metrics/{i}");
             let ty = m.get("type").and_then(Value::as_str).unwrap_or("");
             if ty != "Resource" {
-                notes.push(format!("{}: metric {i} of type `{ty}` is not simulated", obj.display_name()));
+                notes.push(format!(
+                    "{}: metric {i} of type `{ty}` is not simulated",
+                    obj.display_name()
+                ));
                 continue;
             }
             let res = match m.pointer("/resource/name").and_then(Value::as_str) {
                 Some("cpu") => Resource::Cpu,
                 Some("memory") => Resource::Memory,
                 other => {
-                    notes.push(format!("{}: resource metric `{}` is not simulated", obj.display_name(), other.unwrap_or("")));
+                    notes.push(format!(
+                        "{}: resource metric `{}` is not simulated",
+                        obj.display_name(),
+                        other.unwrap_or("")
+                    ));
                     continue;
                 }
             };
             // autoscaling/v2: resource.target.{averageUtilization, averageValue};
             // v2beta1: resource.targetAverageUtilization / targetAverageValue.
-            let util = m.pointer("/resource/target/averageUtilization").map(|_| format!("{base}/resource/target/averageUtilization"))
-                .or_else(|| m.pointer("/resource/targetAverageUtilization").map(|_| format!("{base}/resource/targetAverageUtilization")));
-            let avg = m.pointer("/resource/target/averageValue").map(|_| format!("{base}/resource/target/averageValue"))
-                .or_else(|| m.pointer("/resource/targetAverageValue").map(|_| format!("{base}/resource/targetAverageValue")));
+            let util = m
+                .pointer("/resource/target/averageUtilization")
+                .map(|_| format!("{base}/resource/target/averageUtilization"))
+                .or_else(|| {
+                    m.pointer("/resource/targetAverageUtilization")
+                        .map(|_| format!("{base}/resource/targetAverageUtilization"))
+                });
+            let avg = m
+                .pointer("/resource/target/averageValue")
+                .map(|_| format!("{base}/resource/target/averageValue"))
+                .or_else(|| {
+                    m.pointer("/resource/targetAverageValue")
+                        .map(|_| format!("{base}/resource/targetAverageValue"))
+                });
             let target = if let Some(p) = util {
                 let pct = int_field(obj, &p)?.unwrap_or(0);
                 if pct == 0 {
@@ -534,23 +674,43 @@ fn read_hpa(
                 }
                 Target::Utilization(pct)
             } else if let Some(p) = avg {
-                let q = obj.value.pointer(&p).and_then(json_quantity).unwrap_or_default();
+                let q = obj
+                    .value
+                    .pointer(&p)
+                    .and_then(json_quantity)
+                    .unwrap_or_default();
                 let milli = match res {
                     Resource::Cpu => cpu_millis(&q),
                     Resource::Memory => memory_bytes(&q).map(|b| b * 1000),
                 };
                 match milli {
                     Some(m) if m > 0 => Target::AverageValue(m),
-                    _ => return Err(bad(obj, &p, format!("`{q}` is not a valid positive quantity"))),
+                    _ => {
+                        return Err(bad(
+                            obj,
+                            &p,
+                            format!("`{q}` is not a valid positive quantity"),
+                        ));
+                    }
                 }
             } else {
-                return Err(bad(obj, &base, "resource metric without averageUtilization or averageValue".into()));
+                return Err(bad(
+                    obj,
+                    &base,
+                    "resource metric without averageUtilization or averageValue".into(),
+                ));
             };
-            metrics.push(MetricSpec { resource: res, target });
+            metrics.push(MetricSpec {
+                resource: res,
+                target,
+            });
         }
         if list.is_none_or(|l| l.is_empty()) {
             // The API default: 80% CPU.
-            metrics.push(MetricSpec { resource: Resource::Cpu, target: Target::Utilization(80) });
+            metrics.push(MetricSpec {
+                resource: Resource::Cpu,
+                target: Target::Utilization(80),
+            });
         }
     }
     let behavior = match v.pointer("/spec/behavior") {
@@ -560,11 +720,20 @@ fn read_hpa(
             down: read_rules(obj, "/spec/behavior/scaleDown", Rules::default_down())?,
         }),
     };
-    Ok(Some(HpaSpec { name: obj.display_name(), target, min: min.max(1), max: max.max(1), metrics, behavior }))
+    Ok(Some(HpaSpec {
+        name: obj.display_name(),
+        target,
+        min: min.max(1),
+        max: max.max(1),
+        metrics,
+        behavior,
+    }))
 }
 
 fn read_rules(obj: &Object, base: &str, defaults: Rules) -> Result<Rules, SimError> {
-    let Some(r) = obj.value.pointer(base).filter(|r| !r.is_null()) else { return Ok(defaults) };
+    let Some(r) = obj.value.pointer(base).filter(|r| !r.is_null()) else {
+        return Ok(defaults);
+    };
     let mut rules = defaults;
     if let Some(w) = int_field(obj, &format!("{base}/stabilizationWindowSeconds"))? {
         rules.window_s = w as u64;
@@ -574,12 +743,24 @@ fn read_rules(obj: &Object, base: &str, defaults: Rules) -> Result<Rules, SimErr
             Some("Max") => Select::Max,
             Some("Min") => Select::Min,
             Some("Disabled") => Select::Disabled,
-            _ => return Err(bad(obj, &format!("{base}/selectPolicy"), format!("selectPolicy {s} is not Max, Min or Disabled"))),
+            _ => {
+                return Err(bad(
+                    obj,
+                    &format!("{base}/selectPolicy"),
+                    format!("selectPolicy {s} is not Max, Min or Disabled"),
+                ));
+            }
         };
     }
     if let Some(t) = r.get("tolerance") {
         let q = json_quantity(t).and_then(|q| crate::quantity::parse_quantity(&q));
-        rules.tolerance = Some(q.ok_or_else(|| bad(obj, &format!("{base}/tolerance"), format!("`{t}` is not a quantity")))?);
+        rules.tolerance = Some(q.ok_or_else(|| {
+            bad(
+                obj,
+                &format!("{base}/tolerance"),
+                format!("`{t}` is not a quantity"),
+            )
+        })?);
     }
     if let Some(list) = r.get("policies").and_then(Value::as_array) {
         let mut policies = Vec::new();
@@ -588,11 +769,23 @@ fn read_rules(obj: &Object, base: &str, defaults: Rules) -> Result<Rules, SimErr
             let kind = match p.get("type").and_then(Value::as_str) {
                 Some("Pods") => PolicyKind::Pods,
                 Some("Percent") => PolicyKind::Percent,
-                _ => return Err(bad(obj, &format!("{pb}/type"), "policy type must be Pods or Percent".into())),
+                _ => {
+                    return Err(bad(
+                        obj,
+                        &format!("{pb}/type"),
+                        "policy type must be Pods or Percent".into(),
+                    ));
+                }
             };
             let value = int_field(obj, &format!("{pb}/value"))?.unwrap_or(0);
-            let period_s = int_field(obj, &format!("{pb}/periodSeconds"))?.unwrap_or(15).max(1) as u64;
-            policies.push(Policy { kind, value, period_s });
+            let period_s = int_field(obj, &format!("{pb}/periodSeconds"))?
+                .unwrap_or(15)
+                .max(1) as u64;
+            policies.push(Policy {
+                kind,
+                value,
+                period_s,
+            });
         }
         rules.policies = policies;
     }
@@ -608,6 +801,12 @@ pub(crate) fn workload_labels(workloads: &[WorkloadSpec]) -> Vec<String> {
     }
     workloads
         .iter()
-        .map(|w| if count[w.name.as_str()] > 1 { format!("{}/{}", w.namespace, w.name) } else { w.name.clone() })
+        .map(|w| {
+            if count[w.name.as_str()] > 1 {
+                format!("{}/{}", w.namespace, w.name)
+            } else {
+                w.name.clone()
+            }
+        })
         .collect()
 }

@@ -94,7 +94,13 @@ impl InstanceType {
                 if gib < 1.0 {
                     255
                 } else {
-                    let tiers = [(4.0, 0.25), (4.0, 0.20), (8.0, 0.10), (112.0, 0.06), (f64::MAX, 0.02)];
+                    let tiers = [
+                        (4.0, 0.25),
+                        (4.0, 0.20),
+                        (8.0, 0.10),
+                        (112.0, 0.06),
+                        (f64::MAX, 0.02),
+                    ];
                     let (mut left, mut r) = (gib, 0.0);
                     for (size, share) in tiers {
                         let part = left.min(size);
@@ -217,7 +223,11 @@ impl Catalog {
                 continue;
             }
             let col = |k: usize| fields[..k].iter().map(|f| f.len() + 1).sum::<usize>() + 1;
-            let err = |k: usize, message: String| PriceFileError { line, column: col(k), message };
+            let err = |k: usize, message: String| PriceFileError {
+                line,
+                column: col(k),
+                message,
+            };
             if fields.len() < 2 || fields.len() > 5 || fields.len() == 3 {
                 return Err(err(
                     0,
@@ -243,9 +253,16 @@ impl Catalog {
                 let vcpu = num(2, "vcpu")?;
                 let gib = num(3, "memory_gib")?;
                 if vcpu < 1.0 || vcpu.fract() != 0.0 {
-                    return Err(err(2, format!("vcpu `{}` must be a whole number ≥ 1", fields[2].trim())));
+                    return Err(err(
+                        2,
+                        format!("vcpu `{}` must be a whole number ≥ 1", fields[2].trim()),
+                    ));
                 }
-                let pods = if fields.len() == 5 { Some(num(4, "max_pods")? as u32) } else { None };
+                let pods = if fields.len() == 5 {
+                    Some(num(4, "max_pods")? as u32)
+                } else {
+                    None
+                };
                 Some((vcpu as u32, (gib * 1024.0) as u64, pods))
             } else {
                 None

@@ -30,7 +30,9 @@ use berth_model::{Profile, Stack};
 pub use inputs::{AutoscalerConfig, Expander, HOLDS_QUEUE};
 pub use instances::{Catalog, InstanceType, PriceFileError};
 pub use load::{Load, LoadError, Series};
-pub use report::{DataLossEvent, NodeGroupReport, Report, ScaleEvent, Scaled, Summary, Timeline, WorkloadReport};
+pub use report::{
+    DataLossEvent, NodeGroupReport, Report, ScaleEvent, Scaled, Summary, Timeline, WorkloadReport,
+};
 
 use engine::{Engine, Params, WorkloadLoad};
 
@@ -93,19 +95,38 @@ pub fn default_node_startup_s(profile: Profile) -> u64 {
 pub enum SimError {
     /// A value in a manifest the simulation needs is malformed.
     #[error("{}:{line}:{column}: {message}", file.display())]
-    Manifest { file: PathBuf, line: u32, column: u32, message: String },
+    Manifest {
+        file: PathBuf,
+        line: u32,
+        column: u32,
+        message: String,
+    },
     /// The load names a workload the stack does not have.
-    #[error("{origin}: the load names workload `{name}`, which is not a Deployment or StatefulSet of the stack (known: {known})")]
-    UnknownWorkload { name: String, origin: String, known: String },
+    #[error(
+        "{origin}: the load names workload `{name}`, which is not a Deployment or StatefulSet of the stack (known: {known})"
+    )]
+    UnknownWorkload {
+        name: String,
+        origin: String,
+        known: String,
+    },
     /// A load file or shape is malformed.
     #[error(transparent)]
     Load(#[from] LoadError),
     /// The stack has no `cluster.nodeGroups`.
-    #[error("the stack has no node groups: add `cluster:` with `nodeGroups` to berth.yaml (e.g. `- {{ name: workers, instanceType: m5.large, min: 1, max: 10, perZone: true }}`)")]
+    #[error(
+        "the stack has no node groups: add `cluster:` with `nodeGroups` to berth.yaml (e.g. `- {{ name: workers, instanceType: m5.large, min: 1, max: 10, perZone: true }}`)"
+    )]
     NoNodeGroups,
     /// A node group names an instance type that is neither built in nor in the price file.
-    #[error("node group `{group}`: unknown instance type `{name}`; add it to a price file (`{name},USD_PER_HOUR,VCPU,MEMORY_GIB`) or use one of: {known}")]
-    UnknownInstanceType { group: String, name: String, known: String },
+    #[error(
+        "node group `{group}`: unknown instance type `{name}`; add it to a price file (`{name},USD_PER_HOUR,VCPU,MEMORY_GIB`) or use one of: {known}"
+    )]
+    UnknownInstanceType {
+        group: String,
+        name: String,
+        known: String,
+    },
     /// The options make no sense (a zero step, a run too long).
     #[error("{0}")]
     Options(String),
@@ -117,7 +138,9 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
         return Err(SimError::Options("the step must be at least 1s".into()));
     }
     if opts.duration_s < opts.step_s {
-        return Err(SimError::Options("the duration must be at least one step".into()));
+        return Err(SimError::Options(
+            "the duration must be at least one step".into(),
+        ));
     }
     if opts.duration_s / opts.step_s > MAX_STEPS {
         return Err(SimError::Options(format!(
@@ -127,7 +150,11 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
     }
     let inp = inputs::read(stack, &opts.catalog)?;
     let labels = inputs::workload_labels(&inp.workloads);
-    let mut loads: Vec<WorkloadLoad> = inp.workloads.iter().map(|_| WorkloadLoad { curves: Vec::new() }).collect();
+    let mut loads: Vec<WorkloadLoad> = inp
+        .workloads
+        .iter()
+        .map(|_| WorkloadLoad { curves: Vec::new() })
+        .collect();
     let mut notes = inp.notes.clone();
     for s in &load.series {
         let matches: Vec<usize> = (0..inp.workloads.len())
@@ -148,9 +175,20 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
     for h in &inp.hpas {
         let w = h.target;
         if loads[w].curves.is_empty() {
-            notes.push(format!("{}: the load gives no demand for `{}`, so it stays near its minimum", h.name, labels[w]));
-        } else if h.metrics.iter().any(|m| m.resource == inputs::Resource::Memory) && loads[w].at(0.0).1.is_none() {
-            notes.push(format!("{}: the load gives no memory for `{}`; its memory metric is not simulated", h.name, labels[w]));
+            notes.push(format!(
+                "{}: the load gives no demand for `{}`, so it stays near its minimum",
+                h.name, labels[w]
+            ));
+        } else if h
+            .metrics
+            .iter()
+            .any(|m| m.resource == inputs::Resource::Memory)
+            && loads[w].at(0.0).1.is_none()
+        {
+            notes.push(format!(
+                "{}: the load gives no memory for `{}`; its memory metric is not simulated",
+                h.name, labels[w]
+            ));
         }
     }
     let params = Params {
@@ -158,7 +196,9 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
         step_s: opts.step_s,
         hpa_sync_s: opts.hpa_sync_s.max(1),
         pod_ready_s: opts.pod_ready_s,
-        node_startup_s: opts.node_startup_s.unwrap_or_else(|| default_node_startup_s(stack.profile)),
+        node_startup_s: opts
+            .node_startup_s
+            .unwrap_or_else(|| default_node_startup_s(stack.profile)),
         flap_window_s: opts.flap_window_s,
     };
     if params.node_startup_s > inp.autoscaler.max_node_provision_time_s {

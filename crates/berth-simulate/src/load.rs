@@ -57,7 +57,11 @@ pub enum Curve {
     /// Linear between points (sorted by time), flat outside them.
     Points(Vec<Point>),
     /// A day-long cosine: `high` at `peak_s` seconds after midnight, `low` twelve hours away.
-    Daily { low: Demand, high: Demand, peak_s: f64 },
+    Daily {
+        low: Demand,
+        high: Demand,
+        peak_s: f64,
+    },
 }
 
 impl Curve {
@@ -65,7 +69,12 @@ impl Curve {
     pub fn at(&self, t: f64) -> Demand {
         match self {
             Curve::Points(p) => {
-                let Some(first) = p.first() else { return Demand { cpu_m: 0.0, mem_mib: None } };
+                let Some(first) = p.first() else {
+                    return Demand {
+                        cpu_m: 0.0,
+                        mem_mib: None,
+                    };
+                };
                 // First index whose time is after t.
                 let i = p.partition_point(|x| x.time_s <= t);
                 if i == 0 {
@@ -74,7 +83,11 @@ impl Curve {
                     p[i - 1].demand
                 } else {
                     let (a, b) = (p[i - 1], p[i]);
-                    let f = if b.time_s > a.time_s { (t - a.time_s) / (b.time_s - a.time_s) } else { 1.0 };
+                    let f = if b.time_s > a.time_s {
+                        (t - a.time_s) / (b.time_s - a.time_s)
+                    } else {
+                        1.0
+                    };
                     Demand::lerp(a.demand, b.demand, f)
                 }
             }
@@ -113,7 +126,10 @@ impl Load {
             column,
             message,
         };
-        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
         let Some((hi, header)) = lines.next() else {
             return Err(err(1, 1, "empty load file: expected the header `time_s,workload,cpu_millicores[,memory_mib]`".into()));
         };
@@ -123,16 +139,33 @@ impl Load {
             return Err(err(
                 hi + 1,
                 1,
-                format!("expected the header `time_s,workload,cpu_millicores[,memory_mib]`, found `{}`", header.trim()),
+                format!(
+                    "expected the header `time_s,workload,cpu_millicores[,memory_mib]`, found `{}`",
+                    header.trim()
+                ),
             ));
         }
         let mut series: Vec<(String, usize, Vec<Point>)> = Vec::new();
         for (i, raw) in lines {
             let line = i + 1;
             let fields: Vec<&str> = raw.split(',').collect();
-            let col = |k: usize| fields[..k].iter().map(|f| f.chars().count() + 1).sum::<usize>() + 1;
+            let col = |k: usize| {
+                fields[..k]
+                    .iter()
+                    .map(|f| f.chars().count() + 1)
+                    .sum::<usize>()
+                    + 1
+            };
             if fields.len() != names.len() {
-                return Err(err(line, 1, format!("expected {} fields like the header, found {}", names.len(), fields.len())));
+                return Err(err(
+                    line,
+                    1,
+                    format!(
+                        "expected {} fields like the header, found {}",
+                        names.len(),
+                        fields.len()
+                    ),
+                ));
             }
             let num = |k: usize, what: &str, optional: bool| -> Result<Option<f64>, LoadError> {
                 let f = fields[k].trim();
@@ -141,7 +174,11 @@ impl Load {
                 }
                 match f.parse::<f64>() {
                     Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
-                    _ => Err(err(line, col(k), format!("{what} `{f}` is not a non-negative number"))),
+                    _ => Err(err(
+                        line,
+                        col(k),
+                        format!("{what} `{f}` is not a non-negative number"),
+                    )),
                 }
             };
             let time_s = num(0, "time_s", false)?.unwrap_or(0.0);
@@ -150,8 +187,15 @@ impl Load {
                 return Err(err(line, col(1), "empty workload name".into()));
             }
             let cpu_m = num(2, "cpu_millicores", false)?.unwrap_or(0.0);
-            let mem_mib = if with_mem { num(3, "memory_mib", true)? } else { None };
-            let point = Point { time_s, demand: Demand { cpu_m, mem_mib } };
+            let mem_mib = if with_mem {
+                num(3, "memory_mib", true)?
+            } else {
+                None
+            };
+            let point = Point {
+                time_s,
+                demand: Demand { cpu_m, mem_mib },
+            };
             match series.iter_mut().find(|s| s.0 == workload) {
                 Some((_, _, points)) => {
                     let last = points[points.len() - 1];
@@ -159,7 +203,10 @@ impl Load {
                         return Err(err(
                             line,
                             col(0),
-                            format!("time {time_s} is before the previous point of `{workload}` ({})", last.time_s),
+                            format!(
+                                "time {time_s} is before the previous point of `{workload}` ({})",
+                                last.time_s
+                            ),
                         ));
                     }
                     if last.demand.mem_mib.is_some() != mem_mib.is_some() {
@@ -175,7 +222,11 @@ impl Load {
             }
         }
         if series.is_empty() {
-            return Err(err(hi + 1, 1, "the load file has a header but no points".into()));
+            return Err(err(
+                hi + 1,
+                1,
+                "the load file has a header but no points".into(),
+            ));
         }
         Ok(Load {
             series: series
@@ -210,7 +261,13 @@ impl Series {
     /// Parses a built-in shape (syntax in [`SHAPE_HELP`]).
     pub fn parse_shape(spec: &str) -> Result<Series, LoadError> {
         let parts: Vec<&str> = spec.split(':').collect();
-        let col = |k: usize| parts[..k].iter().map(|p| p.chars().count() + 1).sum::<usize>() + 1;
+        let col = |k: usize| {
+            parts[..k]
+                .iter()
+                .map(|p| p.chars().count() + 1)
+                .sum::<usize>()
+                + 1
+        };
         let err = |k: usize, message: String| LoadError {
             source_name: "--load".into(),
             line: 1,
@@ -223,12 +280,32 @@ impl Series {
                 Some((c, m)) => (c, Some(m)),
                 None => (p, None),
             };
-            let cpu_m = c.trim_end_matches('m').parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
-            let mem = m.map(|m| m.trim_end_matches("Mi").parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0));
+            let cpu_m = c
+                .trim_end_matches('m')
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0);
+            let mem = m.map(|m| {
+                m.trim_end_matches("Mi")
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+            });
             match (cpu_m, mem) {
-                (Some(cpu_m), None) => Ok(Demand { cpu_m, mem_mib: None }),
-                (Some(cpu_m), Some(Some(mib))) => Ok(Demand { cpu_m, mem_mib: Some(mib) }),
-                _ => Err(err(k, format!("`{p}` is not a demand: CPU millicores, optionally /MEMORY_MIB (`4000/8192`)"))),
+                (Some(cpu_m), None) => Ok(Demand {
+                    cpu_m,
+                    mem_mib: None,
+                }),
+                (Some(cpu_m), Some(Some(mib))) => Ok(Demand {
+                    cpu_m,
+                    mem_mib: Some(mib),
+                }),
+                _ => Err(err(
+                    k,
+                    format!(
+                        "`{p}` is not a demand: CPU millicores, optionally /MEMORY_MIB (`4000/8192`)"
+                    ),
+                )),
             }
         };
         let time = |k: usize| -> Result<f64, LoadError> {
@@ -244,12 +321,24 @@ impl Series {
             "ramp" => 6..=6,
             "daily" => 4..=5,
             _ => {
-                return Err(err(0, format!("unknown load shape `{kind}` (expected const, step, ramp or daily, or a CSV file that exists)")));
+                return Err(err(
+                    0,
+                    format!(
+                        "unknown load shape `{kind}` (expected const, step, ramp or daily, or a CSV file that exists)"
+                    ),
+                ));
             }
         };
         if !arity.contains(&parts.len()) {
-            let usage = SHAPE_HELP.lines().find(|l| l.trim_start().starts_with(&format!("{kind}:"))).unwrap_or("").trim();
-            return Err(err(parts.len(), format!("wrong number of fields for `{kind}`: {usage}")));
+            let usage = SHAPE_HELP
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{kind}:")))
+                .unwrap_or("")
+                .trim();
+            return Err(err(
+                parts.len(),
+                format!("wrong number of fields for `{kind}`: {usage}"),
+            ));
         }
         let workload = parts[1].trim();
         if workload.is_empty() {
@@ -270,8 +359,16 @@ impl Series {
                 Curve::Points(vec![pt(start, from), pt(end, to)])
             }
             _ => {
-                let peak_s = if parts.len() == 5 { time(4)? } else { 14.0 * 3600.0 };
-                Curve::Daily { low: value(2)?, high: value(3)?, peak_s }
+                let peak_s = if parts.len() == 5 {
+                    time(4)?
+                } else {
+                    14.0 * 3600.0
+                };
+                Curve::Daily {
+                    low: value(2)?,
+                    high: value(3)?,
+                    peak_s,
+                }
             }
         };
         let mems: Vec<bool> = match &curve {
@@ -279,9 +376,16 @@ impl Series {
             Curve::Daily { low, high, .. } => vec![low.mem_mib.is_some(), high.mem_mib.is_some()],
         };
         if mems.iter().any(|m| *m != mems[0]) {
-            return Err(err(2, "give memory on every value of the shape or on none".into()));
+            return Err(err(
+                2,
+                "give memory on every value of the shape or on none".into(),
+            ));
         }
-        Ok(Series { workload: workload.to_string(), origin: format!("--load {spec}"), curve })
+        Ok(Series {
+            workload: workload.to_string(),
+            origin: format!("--load {spec}"),
+            curve,
+        })
     }
 }
 
@@ -291,7 +395,11 @@ mod tests {
 
     #[test]
     fn csv_interpolates_linearly() {
-        let l = Load::from_csv("l.csv", "time_s,workload,cpu_millicores\n0,web,100\n100,web,300\n").unwrap();
+        let l = Load::from_csv(
+            "l.csv",
+            "time_s,workload,cpu_millicores\n0,web,100\n100,web,300\n",
+        )
+        .unwrap();
         let c = &l.series[0].curve;
         assert_eq!(c.at(0.0).cpu_m, 100.0);
         assert_eq!(c.at(50.0).cpu_m, 200.0);
@@ -301,11 +409,22 @@ mod tests {
 
     #[test]
     fn csv_errors_point_at_line_and_column() {
-        let e = Load::from_csv("l.csv", "time_s,workload,cpu_millicores\n0,web,100\n10,web,lots\n").unwrap_err();
-        assert_eq!(e.to_string(), "l.csv:3:8: cpu_millicores `lots` is not a non-negative number");
+        let e = Load::from_csv(
+            "l.csv",
+            "time_s,workload,cpu_millicores\n0,web,100\n10,web,lots\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "l.csv:3:8: cpu_millicores `lots` is not a non-negative number"
+        );
         let e = Load::from_csv("l.csv", "time,workload,cpu\n").unwrap_err();
         assert_eq!((e.line, e.column), (1, 1));
-        let e = Load::from_csv("l.csv", "time_s,workload,cpu_millicores\n10,web,1\n5,web,2\n").unwrap_err();
+        let e = Load::from_csv(
+            "l.csv",
+            "time_s,workload,cpu_millicores\n10,web,1\n5,web,2\n",
+        )
+        .unwrap_err();
         assert_eq!((e.line, e.column), (3, 1));
         let e = Load::from_csv("l.csv", "time_s,workload,cpu_millicores\n10,web\n").unwrap_err();
         assert_eq!(e.line, 2);
@@ -327,6 +446,11 @@ mod tests {
         assert_eq!(e.column, 15);
         let e = Series::parse_shape("wave:web:1").unwrap_err();
         assert_eq!(e.column, 1);
-        assert!(Series::parse_shape("step:web:1").unwrap_err().message.contains("step:WORKLOAD"));
+        assert!(
+            Series::parse_shape("step:web:1")
+                .unwrap_err()
+                .message
+                .contains("step:WORKLOAD")
+        );
     }
 }

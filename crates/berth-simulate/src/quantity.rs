@@ -18,7 +18,9 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
     // An exponent (`1e3`, `1E3`) is part of the number, not a suffix.
     let (num, suffix): (String, &str) = if (suffix.starts_with('e') || suffix.starts_with('E'))
         && suffix.len() > 1
-        && suffix[1..].chars().all(|c| c.is_ascii_digit() || c == '-' || c == '+')
+        && suffix[1..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '-' || c == '+')
     {
         (format!("{num}{suffix}"), "")
     } else {
@@ -80,13 +82,17 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
-        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if end == 0 {
             return None;
         }
         let n: f64 = rest[..end].parse().ok()?;
         rest = &rest[end..];
-        let uend = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let uend = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..uend] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,

@@ -206,10 +206,24 @@ impl Report {
             s.pending_pod_seconds, s.scale_up_events, s.scale_down_events, s.flaps
         );
         let _ = writeln!(o, "\nWorkloads:");
-        let wl = self.workloads.iter().map(|w| w.name.len()).max().unwrap_or(4).max(8);
-        let _ = writeln!(o, "  {:wl$}  {:>9}  {:>5}  {:>9}  {:>8}  {:>6}  {:>5}", "name", "min..max", "peak", "pending s", "up/down", "flaps", "queue");
+        let wl = self
+            .workloads
+            .iter()
+            .map(|w| w.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(8);
+        let _ = writeln!(
+            o,
+            "  {:wl$}  {:>9}  {:>5}  {:>9}  {:>8}  {:>6}  {:>5}",
+            "name", "min..max", "peak", "pending s", "up/down", "flaps", "queue"
+        );
         for w in &self.workloads {
-            let range = if w.hpa.is_some() { format!("{}..{}", w.min_replicas, w.max_replicas) } else { format!("{} (fixed)", w.min_replicas) };
+            let range = if w.hpa.is_some() {
+                format!("{}..{}", w.min_replicas, w.max_replicas)
+            } else {
+                format!("{} (fixed)", w.min_replicas)
+            };
             let _ = writeln!(
                 o,
                 "  {:wl$}  {:>9}  {:>5}  {:>9}  {:>8}  {:>6}  {:>5}",
@@ -223,8 +237,18 @@ impl Report {
             );
         }
         let _ = writeln!(o, "\nNode groups:");
-        let gl = self.node_groups.iter().map(|g| g.name.len()).max().unwrap_or(4).max(8);
-        let _ = writeln!(o, "  {:gl$}  {:12}  {:>9}  {:>5}  {:>10}  {:>10}  {:>8}", "name", "instance", "min..max", "peak", "node-hours", "cost $", "up/down");
+        let gl = self
+            .node_groups
+            .iter()
+            .map(|g| g.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(8);
+        let _ = writeln!(
+            o,
+            "  {:gl$}  {:12}  {:>9}  {:>5}  {:>10}  {:>10}  {:>8}",
+            "name", "instance", "min..max", "peak", "node-hours", "cost $", "up/down"
+        );
         for g in &self.node_groups {
             let _ = writeln!(
                 o,
@@ -238,7 +262,11 @@ impl Report {
                 format!("{}/{}", g.scale_ups, g.scale_downs)
             );
         }
-        for g in self.node_groups.iter().filter(|g| g.seconds_at_max_with_pending > 0) {
+        for g in self
+            .node_groups
+            .iter()
+            .filter(|g| g.seconds_at_max_with_pending > 0)
+        {
             let _ = writeln!(
                 o,
                 "  ! {} was at its maximum ({}) with pods pending for {}",
@@ -250,12 +278,28 @@ impl Report {
         if self.data_loss.is_empty() {
             let _ = writeln!(o, "\nNo data-loss events.");
         } else {
-            let _ = writeln!(o, "\nData-loss events ({}; {} replicas holding queues removed):", s.data_loss_events, s.replicas_lost);
+            let _ = writeln!(
+                o,
+                "\nData-loss events ({}; {} replicas holding queues removed):",
+                s.data_loss_events, s.replicas_lost
+            );
             for d in self.data_loss.iter().take(20) {
-                let _ = writeln!(o, "  {:>8}  {}: {} -> {} (-{})", format_duration(d.time_s), d.workload, d.from, d.to, d.replicas_removed);
+                let _ = writeln!(
+                    o,
+                    "  {:>8}  {}: {} -> {} (-{})",
+                    format_duration(d.time_s),
+                    d.workload,
+                    d.from,
+                    d.to,
+                    d.replicas_removed
+                );
             }
             if self.data_loss.len() > 20 {
-                let _ = writeln!(o, "  ... and {} more (see --format json)", self.data_loss.len() - 20);
+                let _ = writeln!(
+                    o,
+                    "  ... and {} more (see --format json)",
+                    self.data_loss.len() - 20
+                );
             }
         }
         if !self.notes.is_empty() {

@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 fn obj(value: Value) -> Object {
     Object {
         value,
-        file: Arc::new(SourceFile { path: "test.yaml".into(), text: "".into() }),
+        file: Arc::new(SourceFile {
+            path: "test.yaml".into(),
+            text: "".into(),
+        }),
         doc: 0,
         component: "app".into(),
         origin: Origin::Manifest,
@@ -101,17 +104,31 @@ fn stack(objects: Vec<Object>, groups: Vec<NodeGroupSpec>, zones: &[&str]) -> St
 }
 
 fn load(shapes: &[&str]) -> Load {
-    Load { series: shapes.iter().map(|s| Series::parse_shape(s).unwrap()).collect() }
+    Load {
+        series: shapes
+            .iter()
+            .map(|s| Series::parse_shape(s).unwrap())
+            .collect(),
+    }
 }
 
 /// Options for hand computation: pods are ready as soon as they are placed.
 fn opts(duration_s: u64) -> SimOptions {
-    SimOptions { duration_s, pod_ready_s: 0, ..SimOptions::default() }
+    SimOptions {
+        duration_s,
+        pod_ready_s: 0,
+        ..SimOptions::default()
+    }
 }
 
 /// Replicas of workload `w` at time `t`.
 fn replicas_at(r: &berth_simulate::Report, w: usize, t: u64) -> u32 {
-    let i = r.timeline.time_s.iter().position(|&x| x == t).expect("a step at that time");
+    let i = r
+        .timeline
+        .time_s
+        .iter()
+        .position(|&x| x == t)
+        .expect("a step at that time");
     r.timeline.replicas[w][i]
 }
 
@@ -119,7 +136,10 @@ fn replicas_at(r: &berth_simulate::Report, w: usize, t: u64) -> u32 {
 // allocatable each, room for every pod). Load: 500m in total until 60 s, then 4000m.
 fn step_stack(behavior: Option<Value>) -> Stack {
     stack(
-        vec![workload("Deployment", "web", 2, "500m", json!({})), hpa("Deployment", "web", 2, 20, behavior)],
+        vec![
+            workload("Deployment", "web", 2, "500m", json!({})),
+            hpa("Deployment", "web", 2, 20, behavior),
+        ],
         vec![group("big", "m5.4xlarge", 2, 10, false)],
         &[],
     )
@@ -127,7 +147,12 @@ fn step_stack(behavior: Option<Value>) -> Stack {
 
 #[test]
 fn step_load_without_behavior_uses_the_controllers_older_rate_limit() {
-    let r = simulate(&step_stack(None), &load(&["step:web:500:4000:60s"]), &opts(300)).unwrap();
+    let r = simulate(
+        &step_stack(None),
+        &load(&["step:web:500:4000:60s"]),
+        &opts(300),
+    )
+    .unwrap();
     // t < 60: 500m / 2 pods = 250m = 50% of 500m: ratio 1.0, within tolerance → 2.
     assert_eq!(replicas_at(&r, 0, 45), 2);
     // t = 60: 4000m / 2 = 2000m = 400% → ratio 8 → ceil(8 × 2) = 16; without `behavior` the
@@ -147,7 +172,12 @@ fn step_load_without_behavior_uses_the_controllers_older_rate_limit() {
 
 #[test]
 fn step_load_under_the_default_behavior() {
-    let r = simulate(&step_stack(Some(json!({}))), &load(&["step:web:500:4000:60s"]), &opts(300)).unwrap();
+    let r = simulate(
+        &step_stack(Some(json!({}))),
+        &load(&["step:web:500:4000:60s"]),
+        &opts(300),
+    )
+    .unwrap();
     assert_eq!(replicas_at(&r, 0, 45), 2);
     // t = 60: desired ceil(8 × 2) = 16. Default scaleUp policies per 15 s: Percent 100 →
     // ceil(2 × 2) = 4, Pods 4 → 2 + 4 = 6; selectPolicy Max → 6.
@@ -166,7 +196,10 @@ fn step_load_under_the_default_behavior() {
 fn scale_down_is_held_by_the_stabilization_window() {
     // Same workload at 16 replicas; load 4000m until 600 s, then 500m.
     let s = stack(
-        vec![workload("Deployment", "web", 16, "500m", json!({})), hpa("Deployment", "web", 2, 20, Some(json!({})))],
+        vec![
+            workload("Deployment", "web", 16, "500m", json!({})),
+            hpa("Deployment", "web", 2, 20, Some(json!({}))),
+        ],
         vec![group("big", "m5.4xlarge", 2, 10, false)],
         &[],
     );
@@ -186,7 +219,10 @@ fn scale_down_is_held_by_the_stabilization_window() {
     // Without `behavior`, the older rule keeps recommendations at exactly t − 300 too: one
     // sync later.
     let s = stack(
-        vec![workload("Deployment", "web", 16, "500m", json!({})), hpa("Deployment", "web", 2, 20, None)],
+        vec![
+            workload("Deployment", "web", 16, "500m", json!({})),
+            hpa("Deployment", "web", 2, 20, None),
+        ],
         vec![group("big", "m5.4xlarge", 2, 10, false)],
         &[],
     );
@@ -200,11 +236,17 @@ fn a_node_group_at_its_maximum_leaves_pods_pending() {
     // `api`: 1000m per pod; an m5.large has 1930m allocatable, so one pod per node. The group
     // starts at 1 node (min 1), max 3. HPA 1..4 without behavior; load 4000m from the start.
     let s = stack(
-        vec![workload("Deployment", "api", 1, "1000m", json!({})), hpa("Deployment", "api", 1, 4, None)],
+        vec![
+            workload("Deployment", "api", 1, "1000m", json!({})),
+            hpa("Deployment", "api", 1, 4, None),
+        ],
         vec![group("small", "m5.large", 1, 3, false)],
         &[],
     );
-    let o = SimOptions { node_startup_s: Some(120), ..opts(600) };
+    let o = SimOptions {
+        node_startup_s: Some(120),
+        ..opts(600)
+    };
     let r = simulate(&s, &load(&["const:api:4000"]), &o).unwrap();
     // t = 0: 4000m on 1 pod = 400% → ratio 8 → 8, limited to max(2, 4) = 4 (and maxReplicas 4).
     // 3 new pods do not fit node 1; the autoscaler adds 2 nodes (the group's room), Ready at
@@ -213,7 +255,8 @@ fn a_node_group_at_its_maximum_leaves_pods_pending() {
     let g = &r.node_groups[0];
     assert_eq!(g.peak_nodes, 3);
     assert_eq!(g.scale_ups, 1);
-    let pending_at = |t: u64| r.timeline.pending[0][r.timeline.time_s.iter().position(|&x| x == t).unwrap()];
+    let pending_at =
+        |t: u64| r.timeline.pending[0][r.timeline.time_s.iter().position(|&x| x == t).unwrap()];
     assert_eq!(pending_at(105), 3);
     assert_eq!(pending_at(120), 1);
     assert_eq!(pending_at(600), 1);
@@ -243,10 +286,28 @@ fn zone_stack(flags: &[&str]) -> Stack {
 
 #[test]
 fn scale_up_is_balanced_across_three_zone_groups() {
-    let s = zone_stack(&["--balance-similar-node-groups=true", "--expander=least-waste"]);
-    let r = simulate(&s, &load(&["const:api:9000"]), &SimOptions { node_startup_s: Some(120), ..opts(600) }).unwrap();
+    let s = zone_stack(&[
+        "--balance-similar-node-groups=true",
+        "--expander=least-waste",
+    ]);
+    let r = simulate(
+        &s,
+        &load(&["const:api:9000"]),
+        &SimOptions {
+            node_startup_s: Some(120),
+            ..opts(600)
+        },
+    )
+    .unwrap();
     let names: Vec<&str> = r.node_groups.iter().map(|g| g.name.as_str()).collect();
-    assert_eq!(names, ["workers-us-east-1a", "workers-us-east-1b", "workers-us-east-1c"]);
+    assert_eq!(
+        names,
+        [
+            "workers-us-east-1a",
+            "workers-us-east-1b",
+            "workers-us-east-1c"
+        ]
+    );
     // The autoscaler's own pod (100m) shares a node with one `api` pod (1000m + 100m ≤ 1930m).
     // Start: 3 pods on 3 nodes, one per zone.
     assert!(r.node_groups.iter().all(|g| g.start_nodes == 1));
@@ -277,7 +338,15 @@ fn scale_up_is_balanced_across_three_zone_groups() {
     assert_eq!(r.timeline.pending[0][last], 0);
 
     // Without --balance-similar-node-groups every node goes to the first group.
-    let r = simulate(&zone_stack(&[]), &load(&["const:api:9000"]), &SimOptions { node_startup_s: Some(120), ..opts(600) }).unwrap();
+    let r = simulate(
+        &zone_stack(&[]),
+        &load(&["const:api:9000"]),
+        &SimOptions {
+            node_startup_s: Some(120),
+            ..opts(600)
+        },
+    )
+    .unwrap();
     let peaks: Vec<u32> = r.node_groups.iter().map(|g| g.peak_nodes).collect();
     assert_eq!(peaks, [7, 1, 1]);
 }
@@ -288,15 +357,32 @@ fn scaling_down_a_queue_holding_statefulset_is_a_data_loss_event() {
     // 60 s scaleDown window (as in the Boomi reference). Load 1000m until 300 s, then 200m.
     let s = stack(
         vec![
-            workload("StatefulSet", "molecule", 4, "500m", json!({"berth.dev/holds-queue": "true"})),
-            hpa("StatefulSet", "molecule", 2, 10, Some(json!({"scaleDown": {"stabilizationWindowSeconds": 60}}))),
+            workload(
+                "StatefulSet",
+                "molecule",
+                4,
+                "500m",
+                json!({"berth.dev/holds-queue": "true"}),
+            ),
+            hpa(
+                "StatefulSet",
+                "molecule",
+                2,
+                10,
+                Some(json!({"scaleDown": {"stabilizationWindowSeconds": 60}})),
+            ),
             workload("Deployment", "web", 2, "500m", json!({})),
             hpa("Deployment", "web", 2, 10, None),
         ],
         vec![group("big", "m5.4xlarge", 1, 10, false)],
         &[],
     );
-    let r = simulate(&s, &load(&["step:molecule:1000:200:300s", "step:web:2000:100:300s"]), &opts(900)).unwrap();
+    let r = simulate(
+        &s,
+        &load(&["step:molecule:1000:200:300s", "step:web:2000:100:300s"]),
+        &opts(900),
+    )
+    .unwrap();
     // t < 300: 1000 / 4 = 250m = 50% → 4.
     assert_eq!(replicas_at(&r, 0, 285), 4);
     // From t = 300: 200 / 4 = 50m = 10% → ratio 0.2 → ceil(0.8) = 1. Window 60 s: at 300, 315
@@ -306,7 +392,16 @@ fn scaling_down_a_queue_holding_statefulset_is_a_data_loss_event() {
     assert_eq!(replicas_at(&r, 0, 345), 2);
     assert_eq!(r.data_loss.len(), 1);
     let d = &r.data_loss[0];
-    assert_eq!((d.time_s, d.workload.as_str(), d.from, d.to, d.replicas_removed), (345, "molecule", 4, 2, 2));
+    assert_eq!(
+        (
+            d.time_s,
+            d.workload.as_str(),
+            d.from,
+            d.to,
+            d.replicas_removed
+        ),
+        (345, "molecule", 4, 2, 2)
+    );
     assert_eq!(r.summary.replicas_lost, 2);
     // OrderedReady removes one ordinal per step: 3 pods at 345, 2 at 360.
     let i = r.timeline.time_s.iter().position(|&x| x == 345).unwrap();
@@ -321,14 +416,20 @@ fn scaling_down_a_queue_holding_statefulset_is_a_data_loss_event() {
 fn errors_name_the_problem() {
     let s = step_stack(None);
     let e = simulate(&s, &load(&["const:nope:1"]), &opts(60)).unwrap_err();
-    assert!(e.to_string().contains("`nope`") && e.to_string().contains("known: web"), "{e}");
+    assert!(
+        e.to_string().contains("`nope`") && e.to_string().contains("known: web"),
+        "{e}"
+    );
     let mut s2 = step_stack(None);
     s2.cluster.as_mut().unwrap().node_groups[0].instance_type = "m9.huge".into();
     let e = simulate(&s2, &load(&[]), &opts(60)).unwrap_err();
     assert!(e.to_string().contains("m9.huge"), "{e}");
     let mut s3 = step_stack(None);
     s3.cluster = None;
-    assert!(matches!(simulate(&s3, &load(&[]), &opts(60)), Err(berth_simulate::SimError::NoNodeGroups)));
+    assert!(matches!(
+        simulate(&s3, &load(&[]), &opts(60)),
+        Err(berth_simulate::SimError::NoNodeGroups)
+    ));
     let s4 = zone_stack(&["--scale-down-unneeded-time=soon"]);
     let e = simulate(&s4, &load(&[]), &opts(60)).unwrap_err();
     assert!(e.to_string().starts_with("test.yaml:"), "{e}");
