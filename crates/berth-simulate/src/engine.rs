@@ -160,7 +160,10 @@ pub(crate) struct Engine<'a> {
     peak_pods: u32,
     peak_nodes: u32,
     timeline: Timeline,
-    pending_now: Vec<u32>,
+    /// Pods not placed on a node, per workload.
+    unplaced: Vec<u32>,
+    /// Demand per workload at the current step (CPU millicores, memory MiB).
+    demand: Vec<(f64, Option<f64>)>,
 }
 
 impl<'a> Engine<'a> {
@@ -260,7 +263,8 @@ impl<'a> Engine<'a> {
             peak_pods: 0,
             peak_nodes: 0,
             timeline,
-            pending_now: vec![0; nw],
+            unplaced: vec![0; nw],
+            demand: vec![(0.0, None); nw],
         }
     }
 
@@ -269,7 +273,6 @@ impl<'a> Engine<'a> {
     }
 
     fn add_node(&mut self, group: usize, ready_at: u64) {
-        let g = &self.groups[group];
         let node = Node {
             group,
             alive: true,
@@ -282,7 +285,6 @@ impl<'a> Engine<'a> {
             unneeded_since: None,
             drain_failed_epoch: 0,
         };
-        let _ = g;
         let id = match self.free_slots.pop() {
             Some(id) => {
                 self.nodes[id as usize] = node;
@@ -323,6 +325,7 @@ impl<'a> Engine<'a> {
         if !spec.evictable {
             n.unevictable += 1;
         }
+        self.unplaced[w] -= 1;
         let pod = &mut self.pods[w][i];
         pod.node = node;
         pod.ready_at = self.t + self.p.pod_ready_s;
@@ -364,7 +367,9 @@ impl<'a> Engine<'a> {
     fn schedule(&mut self) {
         for w in 0..self.pods.len() {
             let (cpu, mem) = (self.inp.workloads[w].cpu_m, self.inp.workloads[w].mem_b);
-            let mut pending = 0;
+            if self.unplaced[w] == 0 {
+                continue;
+            }
             let mut failed = false;
             for i in 0..self.pods[w].len() {
                 let pod = self.pods[w][i];
@@ -374,7 +379,6 @@ impl<'a> Engine<'a> {
                 if failed || pod.fail_epoch == self.epoch {
                     // Same requests as a pod that just failed, or nothing freed since it failed.
                     self.pods[w][i].fail_epoch = self.epoch;
-                    pending += 1;
                     continue;
                 }
                 match self.best_node(cpu, mem, NONE) {
@@ -382,11 +386,9 @@ impl<'a> Engine<'a> {
                     None => {
                         failed = true;
                         self.pods[w][i].fail_epoch = self.epoch;
-                        pending += 1;
                     }
                 }
             }
-            self.pending_now[w] = pending;
         }
     }
 
@@ -453,7 +455,7 @@ impl<'a> Engine<'a> {
             let w = hpa.target;
             let spec = &inp.workloads[w];
             let (ready, starting) = self.pod_counts(w);
-            let (cpu_m, mem_mib) = self.loads[w].at(self.t as f64);
+            let (cpu_m, mem_mib) = self.demand[w];
             let obs = Observed {
                 current: self.replicas[w],
                 ready,
@@ -502,9 +504,11 @@ impl<'a> Engine<'a> {
                         .all(|p| p.node != NONE && p.ready_at <= self.t)
                     {
                         self.pods[w].push(new_pod);
+                        self.unplaced[w] += 1;
                     }
                 } else {
                     self.pods[w].resize(want, new_pod);
+                    self.unplaced[w] += (want - have) as u32;
                 }
             } else if have > want {
                 let remove = if spec.ordered { 1 } else { have - want };
@@ -515,6 +519,9 @@ impl<'a> Engine<'a> {
                         self.deletion_candidate(w)
                     };
                     let pod = self.pods[w].remove(idx);
+                    if pod.node == NONE {
+                        self.unplaced[w] -= 1;
+                    }
                     self.unplace(w, pod);
                 }
             }
@@ -575,7 +582,7 @@ impl<'a> Engine<'a> {
             .collect();
         let mut out = Vec::new();
         for w in 0..self.pods.len() {
-            let mut left = self.pending_now[w] as i64;
+            let mut left = self.unplaced[w] as i64;
             if left == 0 {
                 continue;
             }
@@ -896,6 +903,7 @@ impl<'a> Engine<'a> {
                         ready_at: u64::MAX,
                         fail_epoch: 0,
                     };
+                    self.unplaced[w] += 1;
                 }
             }
         }
@@ -912,8 +920,8 @@ impl<'a> Engine<'a> {
         let mut any_pending = false;
         for w in 0..self.pods.len() {
             let (ready, _) = self.pod_counts(w);
-            let (cpu, _) = self.loads[w].at(t as f64);
-            let pending = self.pending_now[w];
+            let (cpu, _) = self.demand[w];
+            let pending = self.unplaced[w];
             any_pending |= pending > 0;
             total_pods += self.pods[w].len() as u32;
             self.timeline.demand_cpu_m[w].push(cpu as f32);
@@ -956,6 +964,7 @@ impl<'a> Engine<'a> {
                 };
                 n
             ];
+            self.unplaced[w] = n as u32;
         }
         loop {
             self.schedule();
@@ -978,6 +987,9 @@ impl<'a> Engine<'a> {
         let mut t = 0;
         loop {
             self.t = t;
+            for w in 0..self.loads.len() {
+                self.demand[w] = self.loads[w].at(t as f64);
+            }
             self.nodes_ready();
             if t >= self.next_hpa {
                 self.sync_hpas();
@@ -1079,7 +1091,8 @@ impl<'a> Engine<'a> {
             daemonset_memory_mib: inp.ds_mem_b as f64 / MIB as f64,
             autoscaler: inp.autoscaler.clone(),
         };
-        let report = Report {
+        
+        Report {
             summary,
             workloads,
             node_groups,
@@ -1088,7 +1101,6 @@ impl<'a> Engine<'a> {
             settings,
             notes: Vec::new(),
             timeline: self.timeline,
-        };
-        report
+        }
     }
 }

@@ -435,3 +435,63 @@ fn errors_name_the_problem() {
     assert!(e.to_string().starts_with("test.yaml:"), "{e}");
     assert!(e.to_string().contains("`soon` is not a duration"), "{e}");
 }
+
+// `a` (HPA 1..4, scaleDown window 0) and `b` (fixed 2 replicas), both 600m per pod, on
+// m5.large nodes (1930m allocatable: three such pods). Warm start: a0, a1, b0 fill node A
+// (1800m); b1 gets node B (600m = 31%, under the 0.5 threshold, so unneeded from t = 0) but
+// cannot move while A is full.
+fn drain_stack(unneeded: &str) -> Stack {
+    stack(
+        vec![
+            workload("Deployment", "a", 2, "600m", json!({})),
+            hpa(
+                "Deployment",
+                "a",
+                1,
+                4,
+                Some(json!({"scaleDown": {"stabilizationWindowSeconds": 0}})),
+            ),
+            workload("Deployment", "b", 2, "600m", json!({})),
+            autoscaler(&[&format!("--scale-down-unneeded-time={unneeded}")]),
+        ],
+        vec![group("workers", "m5.large", 1, 3, false)],
+        &[],
+    )
+}
+
+#[test]
+fn an_underused_node_is_drained_once_its_pods_fit_elsewhere() {
+    // The autoscaler's own pod (100m) is placed in the same first pass, on A: 1900m.
+    let o = SimOptions {
+        pod_ready_s: 30,
+        ..opts(600)
+    };
+    let r = simulate(&drain_stack("1m"), &load(&["step:a:600:150:60s"]), &o).unwrap();
+    assert_eq!(r.node_groups[0].start_nodes, 2);
+    // t = 60: `a` at 150m / 2 pods = 75m = 12% → ratio 0.24 → ceil(0.48) = 1; a1 (newest, on
+    // A) is deleted. B has been unneeded for 60 s ≥ 1m, and b1 (600m) now fits on A
+    // (1900m − 600m + 600m ≤ 1930m): B is drained and removed at t = 60.
+    assert_eq!(replicas_at(&r, 0, 60), 1);
+    let node_events: Vec<(u64, u32, u32)> = r
+        .events
+        .iter()
+        .filter(|e| e.target == Scaled::NodeGroup)
+        .map(|e| (e.time_s, e.from, e.to))
+        .collect();
+    assert_eq!(node_events, [(60, 2, 1)]);
+    // b1 restarts on A: Ready 30 s later.
+    let at = |t: u64| r.timeline.time_s.iter().position(|&x| x == t).unwrap();
+    assert_eq!(r.timeline.ready[1][at(75)], 1);
+    assert_eq!(r.timeline.ready[1][at(90)], 2);
+    assert_eq!(r.timeline.pending[1][at(60)], 0);
+
+    // With --scale-down-unneeded-time=5m the same node goes at t = 300 (unneeded since 0).
+    let r = simulate(&drain_stack("5m"), &load(&["step:a:600:150:60s"]), &o).unwrap();
+    let node_events: Vec<(u64, u32, u32)> = r
+        .events
+        .iter()
+        .filter(|e| e.target == Scaled::NodeGroup)
+        .map(|e| (e.time_s, e.from, e.to))
+        .collect();
+    assert_eq!(node_events, [(300, 2, 1)]);
+}
