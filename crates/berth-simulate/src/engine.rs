@@ -1091,7 +1091,7 @@ impl<'a> Engine<'a> {
             daemonset_memory_mib: inp.ds_mem_b as f64 / MIB as f64,
             autoscaler: inp.autoscaler.clone(),
         };
-        
+
         Report {
             summary,
             workloads,

@@ -390,10 +390,12 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
     }
     let mut hpas = Vec::new();
     for obj in &stack.objects {
-        if obj.kind() == "HorizontalPodAutoscaler" && obj.group() == "autoscaling"
-            && let Some(h) = read_hpa(obj, stack, &workloads, &mut notes)? {
-                hpas.push(h);
-            }
+        if obj.kind() == "HorizontalPodAutoscaler"
+            && obj.group() == "autoscaling"
+            && let Some(h) = read_hpa(obj, stack, &workloads, &mut notes)?
+        {
+            hpas.push(h);
+        }
     }
     let autoscaler = autoscaler.unwrap_or_else(|| {
         notes.push(

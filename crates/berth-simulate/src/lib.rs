@@ -13,6 +13,7 @@
 //! decide scheduling (no affinity, taints or topology spread), load spreads evenly over ready
 //! pods, metrics have no lag, nodes always arrive after the start-up delay.
 
+pub mod files;
 pub mod hpa;
 pub mod inputs;
 pub mod instances;
