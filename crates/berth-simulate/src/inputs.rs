@@ -280,7 +280,10 @@ fn container_requests(obj: &Object, base: &str, c: &Value) -> Result<(i64, i64),
             return Err(bad(
                 obj,
                 &ptr,
-                format!("`{q}` is not a valid {res} quantity"),
+                format!(
+                    "`{}` is not a valid {res} quantity",
+                    json_quantity(q).unwrap_or_else(|| q.to_string())
+                ),
             ));
         };
         if slot == 0 { out.0 = v } else { out.1 = v }
@@ -810,4 +813,197 @@ pub(crate) fn workload_labels(workloads: &[WorkloadSpec]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use berth_model::{ClusterSpec, NodeGroupSpec, Origin, Pos, Profile, SourceFile};
+    use serde_json::json;
+
+    use super::*;
+
+    fn obj(value: Value, positions: &[(&str, u32, u32)]) -> Object {
+        Object {
+            value,
+            file: Arc::new(SourceFile {
+                path: "m.yaml".into(),
+                text: "".into(),
+            }),
+            doc: 0,
+            component: "c".into(),
+            origin: Origin::Manifest,
+            positions: Arc::new(
+                positions
+                    .iter()
+                    .map(|(p, l, c)| {
+                        (
+                            p.to_string(),
+                            Pos {
+                                line: *l,
+                                column: *c,
+                                offset: 0,
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn stack(objects: Vec<Object>) -> Stack {
+        Stack {
+            name: "s".into(),
+            root: ".".into(),
+            namespace: "ns".into(),
+            kubernetes: "1.33".into(),
+            profile: Profile::Eks,
+            components: vec![],
+            objects,
+            external: vec![],
+            cluster: Some(ClusterSpec {
+                name: "s".into(),
+                region: None,
+                zones: vec!["z1".into(), "z2".into()],
+                node_groups: vec![NodeGroupSpec {
+                    name: "w".into(),
+                    instance_type: "m5.large".into(),
+                    min: 1,
+                    max: 5,
+                    per_zone: true,
+                    labels: BTreeMap::new(),
+                }],
+            }),
+            values: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn pod_requests_count_init_containers_and_sidecars_as_the_scheduler_does() {
+        let o = obj(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"},
+            "spec": {"template": {"spec": {
+                "initContainers": [
+                    {"name": "migrate", "resources": {"requests": {"cpu": "1", "memory": "64Mi"}}},
+                    {"name": "proxy", "restartPolicy": "Always", "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}}},
+                    {"name": "warm", "resources": {"requests": {"cpu": "400m", "memory": "1Gi"}}}
+                ],
+                "containers": [
+                    {"name": "a", "resources": {"requests": {"cpu": "200m"}, "limits": {"memory": "256Mi"}}},
+                    {"name": "b", "resources": {"requests": {"cpu": "300m", "memory": "128Mi"}}}
+                ]}}}}),
+            &[],
+        );
+        // CPU: app 200 + 300 + sidecar 100 = 600; init peaks: migrate 1000, warm 400 + 100 = 500
+        // → 1000. Memory: app 256 (limit as request) + 128 + sidecar 32 = 416 MiB; init peaks:
+        // 64, 1024 + 32 = 1056 MiB → 1056 MiB.
+        let (cpu, mem) = pod_requests(&o, "/spec/template/spec").unwrap();
+        assert_eq!(cpu, 1000);
+        assert_eq!(mem, 1056 * 1024 * 1024);
+    }
+
+    #[test]
+    fn a_bad_quantity_points_at_its_line_and_column() {
+        let o = obj(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"},
+                "spec": {"template": {"spec": {"containers": [
+                    {"name": "a", "resources": {"requests": {"cpu": "half"}}}]}}}}),
+            &[
+                ("", 1, 1),
+                (
+                    "/spec/template/spec/containers/0/resources/requests/cpu",
+                    12,
+                    22,
+                ),
+            ],
+        );
+        let e = read(&stack(vec![o]), &Catalog::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "m.yaml:12:22: `\"half\"` is not a valid cpu quantity"
+        );
+    }
+
+    #[test]
+    fn hpas_of_every_version_and_the_autoscalers_flags() {
+        let sts = obj(
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "q"},
+                "spec": {"template": {"metadata": {"annotations": {"berth.dev/holds-queue": "true"}},
+                    "spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}]}}}}),
+            &[],
+        );
+        let v1 = obj(
+            json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h1"},
+                "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "q"}, "maxReplicas": 5,
+                    "targetCPUUtilizationPercentage": 70}}),
+            &[],
+        );
+        let beta = obj(
+            json!({"apiVersion": "autoscaling/v2beta1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h2"},
+                "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "q"}, "minReplicas": 2, "maxReplicas": 9,
+                    "metrics": [{"type": "Resource", "resource": {"name": "memory", "targetAverageValue": "512Mi"}},
+                                {"type": "External", "external": {}}]}}),
+            &[],
+        );
+        let ca = obj(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "cluster-autoscaler", "namespace": "kube-system"},
+                "spec": {"template": {"spec": {"containers": [{"name": "ca", "image": "k8s.gcr.io/cluster-autoscaler:v1.16.5",
+                    "command": ["./cluster-autoscaler", "--scan-interval=5s", "--scale-down-unneeded-time=1m",
+                        "--max-nodes-total=300", "--expander", "most-pods,least-waste", "--balance-similar-node-groups",
+                        "--scale-down-utilization-threshold=0.65", "--max-node-provision-time=10m0s"]}]}}}}),
+            &[],
+        );
+        let ds = obj(
+            json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d"},
+                "spec": {"template": {"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "50m"}}}]}}}}),
+            &[],
+        );
+        let inp = read(&stack(vec![sts, v1, beta, ca, ds]), &Catalog::default()).unwrap();
+        assert!(inp.workloads[0].holds_queue && inp.workloads[0].ordered);
+        assert_eq!(
+            inp.hpas[0].metrics,
+            [MetricSpec {
+                resource: Resource::Cpu,
+                target: Target::Utilization(70)
+            }]
+        );
+        assert_eq!((inp.hpas[0].min, inp.hpas[0].max), (1, 5));
+        assert_eq!(
+            inp.hpas[1].metrics,
+            [MetricSpec {
+                resource: Resource::Memory,
+                target: Target::AverageValue(512 * 1024 * 1024 * 1000)
+            }]
+        );
+        assert!(
+            inp.notes
+                .iter()
+                .any(|n| n.contains("`External` is not simulated")),
+            "{:?}",
+            inp.notes
+        );
+        let a = &inp.autoscaler;
+        assert_eq!(
+            a.source.as_deref(),
+            Some("Deployment/kube-system/cluster-autoscaler")
+        );
+        assert_eq!(
+            (
+                a.scan_interval_s,
+                a.scale_down_unneeded_time_s,
+                a.max_nodes_total
+            ),
+            (5, 60, Some(300))
+        );
+        assert_eq!(a.expander, [Expander::MostPods, Expander::LeastWaste]);
+        assert!(a.balance_similar_node_groups);
+        assert_eq!(a.scale_down_utilization_threshold, 0.65);
+        assert_eq!(a.max_node_provision_time_s, 600);
+        assert_eq!(a.scale_down_delay_after_add_s, 600, "default kept");
+        assert_eq!((inp.ds_cpu_m, inp.ds_pods), (50, 1));
+        let names: Vec<&str> = inp.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["w-z1", "w-z2"]);
+    }
 }
