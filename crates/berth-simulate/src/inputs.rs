@@ -922,7 +922,7 @@ mod tests {
         let e = read(&stack(vec![o]), &Catalog::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "m.yaml:12:22: `\"half\"` is not a valid cpu quantity"
+            "m.yaml:12:22: `half` is not a valid cpu quantity"
         );
     }
 
