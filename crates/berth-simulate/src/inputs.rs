@@ -32,8 +32,11 @@ pub(crate) struct WorkloadSpec {
     pub holds_queue: bool,
     /// A StatefulSet with `podManagementPolicy: OrderedReady` (the default): one pod at a time.
     pub ordered: bool,
-    /// False when the pod template says `safe-to-evict: "false"`: the autoscaler cannot drain
-    /// its node.
+    /// Whether the autoscaler may evict these pods to remove their node: not when the pod
+    /// template says `safe-to-evict: "false"`, nor (unless it says `"true"`) for pods with
+    /// local storage (emptyDir on disk, hostPath) under `--skip-nodes-with-local-storage` or
+    /// kube-system pods under `--skip-nodes-with-system-pods` (both on by default;
+    /// PodDisruptionBudgets are not looked at).
     pub evictable: bool,
 }
 
@@ -190,6 +193,10 @@ pub struct AutoscalerConfig {
     pub max_node_provision_time_s: u64,
     pub max_empty_bulk_delete: u32,
     pub ignore_daemonsets_utilization: bool,
+    /// Nodes with pods using local storage are not removed.
+    pub skip_nodes_with_local_storage: bool,
+    /// Nodes with kube-system pods (other than DaemonSets) are not removed.
+    pub skip_nodes_with_system_pods: bool,
 }
 
 impl Default for AutoscalerConfig {
@@ -209,6 +216,8 @@ impl Default for AutoscalerConfig {
             max_node_provision_time_s: 900,
             max_empty_bulk_delete: 10,
             ignore_daemonsets_utilization: false,
+            skip_nodes_with_local_storage: true,
+            skip_nodes_with_system_pods: true,
         }
     }
 }
@@ -344,6 +353,8 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
     let mut notes = Vec::new();
     let mut workloads = Vec::new();
     let (mut ds_cpu_m, mut ds_mem_b, mut ds_pods) = (0, 0, 0);
+    // Per workload: (local storage, kube-system, annotated safe-to-evict).
+    let mut blockers: Vec<(bool, bool, bool)> = Vec::new();
     let mut autoscaler = None;
     for obj in &stack.objects {
         let kind = obj.kind();
@@ -360,8 +371,25 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
                 ]
                 .iter()
                 .any(|a| a.is_some_and(|s| s.eq_ignore_ascii_case("true")));
-                let evictable = annotation(v, "/spec/template/metadata/annotations", SAFE_TO_EVICT)
-                    != Some("false");
+                let safe_to_evict =
+                    annotation(v, "/spec/template/metadata/annotations", SAFE_TO_EVICT);
+                let volumes = v
+                    .pointer("/spec/template/spec/volumes")
+                    .and_then(Value::as_array);
+                let local_storage = volumes.into_iter().flatten().any(|vol| {
+                    vol.get("hostPath").is_some()
+                        || vol.get("emptyDir").is_some_and(|e| {
+                            e.get("medium").and_then(Value::as_str) != Some("Memory")
+                        })
+                });
+                let system = obj.namespace() == Some("kube-system");
+                // Decided once the autoscaler's flags are known (below).
+                let evictable = match safe_to_evict {
+                    Some("false") => false,
+                    Some("true") => true,
+                    _ => !(local_storage || system),
+                };
+                blockers.push((local_storage, system, safe_to_evict.is_some()));
                 let ordered = kind == "StatefulSet"
                     && v.pointer("/spec/podManagementPolicy")
                         .and_then(Value::as_str)
@@ -407,6 +435,12 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
         );
         AutoscalerConfig::default()
     });
+    for (w, &(local, system, annotated)) in workloads.iter_mut().zip(&blockers) {
+        if !annotated {
+            w.evictable = !(local && autoscaler.skip_nodes_with_local_storage)
+                && !(system && autoscaler.skip_nodes_with_system_pods);
+        }
+    }
     let groups = read_groups(stack, catalog, &mut notes)?;
     Ok(Inputs {
         workloads,
@@ -551,6 +585,8 @@ fn apply_flag(cfg: &mut AutoscalerConfig, name: &str, value: Option<&str>) -> Re
         "max-node-provision-time" => cfg.max_node_provision_time_s = dur(value)?,
         "balance-similar-node-groups" => cfg.balance_similar_node_groups = boolean(value)?,
         "ignore-daemonsets-utilization" => cfg.ignore_daemonsets_utilization = boolean(value)?,
+        "skip-nodes-with-local-storage" => cfg.skip_nodes_with_local_storage = boolean(value)?,
+        "skip-nodes-with-system-pods" => cfg.skip_nodes_with_system_pods = boolean(value)?,
         "scale-down-utilization-threshold" => {
             let v = value.unwrap_or("");
             cfg.scale_down_utilization_threshold = v

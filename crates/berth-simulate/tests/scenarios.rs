@@ -495,3 +495,51 @@ fn an_underused_node_is_drained_once_its_pods_fit_elsewhere() {
         .collect();
     assert_eq!(node_events, [(300, 2, 1)]);
 }
+
+#[test]
+fn pods_with_local_storage_keep_their_node_unless_the_autoscaler_is_told_otherwise() {
+    // As above, but `b` mounts an emptyDir: with the default --skip-nodes-with-local-storage
+    // (true) node B is never drained; with =false it goes at t = 60 as before.
+    let with_empty_dir = |flags: &[&str]| {
+        let mut b = workload("Deployment", "b", 2, "600m", json!({}));
+        b.value["spec"]["template"]["spec"]["volumes"] = json!([{"name": "tmp", "emptyDir": {}}]);
+        let mut all = vec!["--scale-down-unneeded-time=1m"];
+        all.extend_from_slice(flags);
+        stack(
+            vec![
+                workload("Deployment", "a", 2, "600m", json!({})),
+                hpa(
+                    "Deployment",
+                    "a",
+                    1,
+                    4,
+                    Some(json!({"scaleDown": {"stabilizationWindowSeconds": 0}})),
+                ),
+                b,
+                autoscaler(&all),
+            ],
+            vec![group("workers", "m5.large", 1, 3, false)],
+            &[],
+        )
+    };
+    let o = SimOptions {
+        pod_ready_s: 30,
+        ..opts(600)
+    };
+    let r = simulate(&with_empty_dir(&[]), &load(&["step:a:600:150:60s"]), &o).unwrap();
+    assert_eq!(r.node_groups[0].scale_downs, 0);
+    assert_eq!(r.node_groups[0].peak_nodes, 2);
+    let r = simulate(
+        &with_empty_dir(&["--skip-nodes-with-local-storage=false"]),
+        &load(&["step:a:600:150:60s"]),
+        &o,
+    )
+    .unwrap();
+    let downs: Vec<u64> = r
+        .events
+        .iter()
+        .filter(|e| e.target == Scaled::NodeGroup)
+        .map(|e| e.time_s)
+        .collect();
+    assert_eq!(downs, [60]);
+}
