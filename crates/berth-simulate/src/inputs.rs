@@ -437,8 +437,9 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
     });
     for (w, &(local, system, annotated)) in workloads.iter_mut().zip(&blockers) {
         if !annotated {
-            w.evictable = !(local && autoscaler.skip_nodes_with_local_storage)
-                && !(system && autoscaler.skip_nodes_with_system_pods);
+            let blocked = (local && autoscaler.skip_nodes_with_local_storage)
+                || (system && autoscaler.skip_nodes_with_system_pods);
+            w.evictable = !blocked;
         }
     }
     let groups = read_groups(stack, catalog, &mut notes)?;

@@ -173,6 +173,20 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
         };
         loads[i].curves.push(s.curve.clone());
     }
+    for (w, spec) in inp.workloads.iter().enumerate() {
+        let fits_somewhere = inp.groups.iter().any(|g| {
+            spec.cpu_m + inp.ds_cpu_m <= g.instance.allocatable_cpu_m()
+                && spec.mem_b + inp.ds_mem_b <= g.instance.allocatable_mem_b()
+        });
+        if !fits_somewhere {
+            notes.push(format!(
+                "a pod of `{}` ({}m CPU, {} MiB) fits on no node of any group: its pods stay pending",
+                labels[w],
+                spec.cpu_m,
+                spec.mem_b / instances::MIB
+            ));
+        }
+    }
     for h in &inp.hpas {
         let w = h.target;
         if loads[w].curves.is_empty() {

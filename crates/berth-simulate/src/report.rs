@@ -308,6 +308,8 @@ impl Report {
                 let _ = writeln!(o, "  - {n}");
             }
         }
-        o
+        o.lines()
+            .map(str::trim_end)
+            .fold(String::new(), |acc, l| acc + l + "\n")
     }
 }

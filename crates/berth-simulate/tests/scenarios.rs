@@ -543,3 +543,34 @@ fn pods_with_local_storage_keep_their_node_unless_the_autoscaler_is_told_otherwi
         .collect();
     assert_eq!(downs, [60]);
 }
+
+#[test]
+fn the_human_report_and_the_timeline_csv() {
+    let s = stack(
+        vec![
+            workload(
+                "StatefulSet",
+                "molecule",
+                4,
+                "500m",
+                json!({"berth.dev/holds-queue": "true"}),
+            ),
+            hpa(
+                "StatefulSet",
+                "molecule",
+                2,
+                10,
+                Some(json!({"scaleDown": {"stabilizationWindowSeconds": 60}})),
+            ),
+            workload("Deployment", "huge", 1, "64", json!({})),
+        ],
+        vec![group("workers", "m5.xlarge", 1, 4, true)],
+        &["a", "b"],
+    );
+    let r = simulate(&s, &load(&["step:molecule:1000:200:300s"]), &opts(900)).unwrap();
+    insta::assert_snapshot!(r.to_human());
+    let mut csv = Vec::new();
+    r.write_timeline_csv(&mut csv).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    insta::assert_snapshot!(csv.lines().take(3).collect::<Vec<_>>().join("\n"));
+}
