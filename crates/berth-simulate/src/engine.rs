@@ -61,6 +61,15 @@ struct Pod {
     fail_epoch: u64,
 }
 
+/// Ready and starting pods of a workload, valid until `valid_until` unless `dirty`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    ready: u32,
+    starting: u32,
+    valid_until: u64,
+    dirty: bool,
+}
+
 /// Per-group constants.
 #[derive(Clone, Debug)]
 struct Group {
@@ -164,6 +173,13 @@ pub(crate) struct Engine<'a> {
     unplaced: Vec<u32>,
     /// Demand per workload at the current step (CPU millicores, memory MiB).
     demand: Vec<(f64, Option<f64>)>,
+    counts: Vec<Counts>,
+    /// Bumped whenever a node's requests, readiness or existence change: the autoscaler's
+    /// scale-down pass recomputes utilisation only then.
+    usage_epoch: u64,
+    sd_epoch: u64,
+    /// Nothing for scale-down to do before this time unless usage changes.
+    sd_idle_until: u64,
 }
 
 impl<'a> Engine<'a> {
@@ -265,6 +281,16 @@ impl<'a> Engine<'a> {
             timeline,
             unplaced: vec![0; nw],
             demand: vec![(0.0, None); nw],
+            counts: vec![
+                Counts {
+                    dirty: true,
+                    ..Counts::default()
+                };
+                nw
+            ],
+            usage_epoch: 1,
+            sd_epoch: 0,
+            sd_idle_until: 0,
         }
     }
 
@@ -296,6 +322,7 @@ impl<'a> Engine<'a> {
             }
         };
         self.group_size[group] += 1;
+        self.usage_epoch += 1;
         if ready_at <= self.t {
             self.group_ready[group] += 1;
             self.epoch += 1;
@@ -326,6 +353,8 @@ impl<'a> Engine<'a> {
             n.unevictable += 1;
         }
         self.unplaced[w] -= 1;
+        self.counts[w].dirty = true;
+        self.usage_epoch += 1;
         let pod = &mut self.pods[w][i];
         pod.node = node;
         pod.ready_at = self.t + self.p.pod_ready_s;
@@ -344,6 +373,8 @@ impl<'a> Engine<'a> {
             n.unevictable -= 1;
         }
         self.epoch += 1;
+        self.usage_epoch += 1;
+        self.counts[w].dirty = true;
     }
 
     /// The most-allocated ready node the pod fits on.
@@ -434,17 +465,29 @@ impl<'a> Engine<'a> {
     }
 
     /// Counts (ready, starting) pods of a workload.
-    fn pod_counts(&self, w: usize) -> (u32, u32) {
-        let (mut ready, mut starting) = (0, 0);
+    /// Cached until a pod of the workload is placed or removed, or the next one becomes ready.
+    fn pod_counts(&mut self, w: usize) -> (u32, u32) {
+        let c = &self.counts[w];
+        if !c.dirty && self.t < c.valid_until {
+            return (c.ready, c.starting);
+        }
+        let (mut ready, mut starting, mut next) = (0, 0, u64::MAX);
         for p in &self.pods[w] {
             if p.node != NONE {
                 if p.ready_at <= self.t {
                     ready += 1;
                 } else {
                     starting += 1;
+                    next = next.min(p.ready_at);
                 }
             }
         }
+        self.counts[w] = Counts {
+            ready,
+            starting,
+            valid_until: next,
+            dirty: false,
+        };
         (ready, starting)
     }
 
@@ -558,6 +601,7 @@ impl<'a> Engine<'a> {
                 self.nodes[id].ready = true;
                 self.group_ready[self.nodes[id].group] += 1;
                 self.epoch += 1;
+                self.usage_epoch += 1;
                 self.starting.swap_remove(i);
             } else {
                 i += 1;
@@ -767,15 +811,19 @@ impl<'a> Engine<'a> {
         } else {
             (0, 0)
         };
-        for n in self.nodes.iter_mut().filter(|n| n.alive && n.ready) {
-            let g = &self.groups[n.group];
-            let util = ((n.used_cpu - ds_cpu) as f64 / g.alloc_cpu as f64)
-                .max((n.used_mem - ds_mem) as f64 / g.alloc_mem as f64);
-            if util < cfg.scale_down_utilization_threshold {
-                n.unneeded_since.get_or_insert(t);
-            } else {
-                n.unneeded_since = None;
+        if self.sd_epoch != self.usage_epoch {
+            for n in self.nodes.iter_mut().filter(|n| n.alive && n.ready) {
+                let g = &self.groups[n.group];
+                let util = ((n.used_cpu - ds_cpu) as f64 / g.alloc_cpu as f64)
+                    .max((n.used_mem - ds_mem) as f64 / g.alloc_mem as f64);
+                if util < cfg.scale_down_utilization_threshold {
+                    n.unneeded_since.get_or_insert(t);
+                } else {
+                    n.unneeded_since = None;
+                }
             }
+            self.sd_epoch = self.usage_epoch;
+            self.sd_idle_until = 0;
         }
         if self
             .last_scale_up
@@ -786,8 +834,18 @@ impl<'a> Engine<'a> {
         {
             return;
         }
+        if t < self.sd_idle_until {
+            return; // nothing changed and no unneeded node has come due
+        }
         let mut candidates: Vec<(f64, u32)> = Vec::new();
+        let mut next_due = u64::MAX;
         for (id, n) in self.nodes.iter().enumerate() {
+            if let Some(s) = n.unneeded_since.filter(|_| n.alive && n.ready) {
+                let due_at = s + cfg.scale_down_unneeded_time_s;
+                if due_at > t {
+                    next_due = next_due.min(due_at);
+                }
+            }
             let due = n
                 .unneeded_since
                 .is_some_and(|s| t >= s + cfg.scale_down_unneeded_time_s);
@@ -798,6 +856,9 @@ impl<'a> Engine<'a> {
                 candidates.push((util, id as u32));
             }
         }
+        // If this pass removes nothing, the next one can only differ once usage changes (which
+        // resets this) or another node comes due.
+        self.sd_idle_until = next_due;
         if candidates.is_empty() {
             return;
         }
@@ -850,6 +911,7 @@ impl<'a> Engine<'a> {
         n.alive = false;
         n.ready = false;
         self.group_size[n.group] -= 1;
+        self.usage_epoch += 1;
         self.group_ready[n.group] -= 1;
         self.free_slots.push(id);
     }
