@@ -20,10 +20,13 @@ pub struct FileError {
 /// Why a `--load` or `--prices` argument could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    /// The file could not be read.
     #[error(transparent)]
     File(#[from] FileError),
+    /// The load CSV or shape is malformed.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The price file is malformed.
     #[error("{}:{line}:{column}: {message}", path.display())]
     Prices {
         path: PathBuf,

@@ -44,7 +44,9 @@ pub(crate) struct WorkloadSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Resource {
+    /// `cpu`, in millicores.
     Cpu,
+    /// `memory`, in bytes.
     Memory,
 }
 
@@ -166,9 +168,13 @@ pub(crate) struct GroupSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Expander {
+    /// Least idle CPU and memory after the scale-up (the default).
     LeastWaste,
+    /// Most pending pods helped.
     MostPods,
+    /// Fewest nodes added.
     LeastNodes,
+    /// Lowest hourly cost per pod helped (an approximation of the GCE price expander).
     Price,
     /// `random` (and `priority`, `grpc`, which need more than the stack says): the first
     /// option in node-group order, so runs are reproducible.

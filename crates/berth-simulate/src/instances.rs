@@ -24,8 +24,11 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Cloud {
+    /// EC2 (EKS reservations).
     Aws,
+    /// Azure VMs (AKS reservations).
     Azure,
+    /// Compute Engine (GKE reservations).
     Gcp,
 }
 

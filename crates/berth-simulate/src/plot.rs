@@ -38,12 +38,15 @@ const SIZE: (u32, u32) = (1200, 900);
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
+    /// No font file was found.
     #[error(
         "no font for the chart's text: install a TrueType font (Debian: `apt-get install fonts-dejavu-core`) or set BERTH_FONT to a .ttf file"
     )]
     NoFont,
+    /// The font file could not be parsed.
     #[error("the font file is not a usable TrueType/OpenType font")]
     BadFont,
+    /// plotters or the PNG encoder failed.
     #[error("drawing the chart failed: {0}")]
     Draw(String),
 }

@@ -105,7 +105,9 @@ pub struct DataLossEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scaled {
+    /// A Deployment or StatefulSet, by its HPA.
     Workload,
+    /// A node group, by the cluster-autoscaler.
     NodeGroup,
 }
 
