@@ -34,7 +34,10 @@ impl std::error::Error for Failure {}
 
 /// Builds an error that exits with `exit`.
 pub fn fail(exit: Exit, message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Failure { exit, message: message.into() })
+    anyhow::Error::new(Failure {
+        exit,
+        message: message.into(),
+    })
 }
 
 /// Prints the error (with its chain of causes) and turns the outcome into the process exit code.
@@ -42,7 +45,10 @@ pub fn finish(result: anyhow::Result<Exit>) -> ExitCode {
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(err) => {
-            let exit = err.downcast_ref::<Failure>().map(|f| f.exit).unwrap_or(Exit::BadInput);
+            let exit = err
+                .downcast_ref::<Failure>()
+                .map(|f| f.exit)
+                .unwrap_or(Exit::BadInput);
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");

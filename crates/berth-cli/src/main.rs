@@ -7,6 +7,7 @@
 mod args;
 mod cmd;
 mod exit;
+mod stack;
 
 use std::process::ExitCode;
 
@@ -28,12 +29,16 @@ enum Command {
     /// scheduler and kwok nodes in three zones), built from source on first use; no Docker.
     #[command(subcommand)]
     Local(cmd::local::LocalCommand),
+    /// The exact objects berth would apply, in apply order, as YAML (secrets redacted).
+    Render(cmd::render::RenderArgs),
 }
 
 fn main() -> ExitCode {
+    berth_local::install_crypto_provider();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Local(c) => cmd::local::run(c),
+        Command::Render(a) => cmd::render::run(a),
     };
     exit::finish(result)
 }

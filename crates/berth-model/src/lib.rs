@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A position in a source file, 1-based like a compiler's (line 1, column 1 is the first byte).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Pos {
     pub line: u32,
     pub column: u32,
@@ -66,7 +68,10 @@ pub struct Object {
 
 impl Object {
     pub fn api_version(&self) -> &str {
-        self.value.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+        self.value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     pub fn kind(&self) -> &str {
@@ -79,12 +84,17 @@ impl Object {
     }
 
     pub fn name(&self) -> &str {
-        self.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+        self.value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     /// The namespace written in the object (after rendering set the default), if any.
     pub fn namespace(&self) -> Option<&str> {
-        self.value.pointer("/metadata/namespace").and_then(Value::as_str)
+        self.value
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
     }
 
     /// The identity berth uses for this object across render, apply, inventory and prune.
@@ -261,14 +271,26 @@ mod tests {
     fn obj(value: Value, positions: &[(&str, u32)]) -> Object {
         Object {
             value,
-            file: Arc::new(SourceFile { path: "a.yaml".into(), text: "".into() }),
+            file: Arc::new(SourceFile {
+                path: "a.yaml".into(),
+                text: "".into(),
+            }),
             doc: 0,
             component: "c".into(),
             origin: Origin::Manifest,
             positions: Arc::new(
                 positions
                     .iter()
-                    .map(|(p, l)| (p.to_string(), Pos { line: *l, column: 1, offset: 0 }))
+                    .map(|(p, l)| {
+                        (
+                            p.to_string(),
+                            Pos {
+                                line: *l,
+                                column: 1,
+                                offset: 0,
+                            },
+                        )
+                    })
                     .collect(),
             ),
         }
@@ -276,7 +298,10 @@ mod tests {
 
     #[test]
     fn pos_falls_back_to_nearest_ancestor() {
-        let o = obj(serde_json::json!({}), &[("", 1), ("/spec", 5), ("/spec/replicas", 6)]);
+        let o = obj(
+            serde_json::json!({}),
+            &[("", 1), ("/spec", 5), ("/spec/replicas", 6)],
+        );
         assert_eq!(o.pos("/spec/replicas").line, 6);
         assert_eq!(o.pos("/spec/template/spec").line, 5);
         assert_eq!(o.pos("/status").line, 1);
@@ -306,8 +331,15 @@ pub enum Severity {
 
 /// Rules whose findings mean the input itself is broken (exit code 2, nothing applied),
 /// rather than a stack that loads but is wrong (exit code 1).
-pub const BAD_INPUT_RULES: &[&str] =
-    &["yaml-syntax", "stack-file", "missing-file", "placeholder", "dependency-cycle"];
+/// (`manifest-shape`: a manifest document that is YAML but not a Kubernetes object.)
+pub const BAD_INPUT_RULES: &[&str] = &[
+    "yaml-syntax",
+    "stack-file",
+    "missing-file",
+    "placeholder",
+    "dependency-cycle",
+    "manifest-shape",
+];
 
 /// One problem found in a stack, pointing at the source. Produced by loading (`yaml-syntax`,
 /// `stack-file`, ...), by rendering and by the checks; printed by `berth check` as a compiler

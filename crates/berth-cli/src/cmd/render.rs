@@ -1,0 +1,39 @@
+//! `berth render [STACK]`: the exact objects berth would apply, in apply order, as YAML.
+
+use berth_stack::SecretMode;
+use clap::Args;
+
+use crate::exit::{Exit, fail};
+use crate::stack::{StackArgs, print_findings};
+
+#[derive(Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Also print info findings (files and documents that were skipped).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Print the rendered objects (Secret values redacted) to stdout and findings to stderr.
+/// Exit 2 when the stack cannot be loaded, 1 when it loads with error findings.
+pub fn run(args: RenderArgs) -> anyhow::Result<Exit> {
+    let loaded = args.stack.load(SecretMode::Redact);
+    print_findings(&loaded.findings, args.verbose);
+    let stack = match &loaded.stack {
+        Some(stack) if !loaded.is_bad_input() => stack,
+        _ => {
+            let n = loaded.findings.iter().filter(|f| f.is_bad_input()).count();
+            return Err(fail(
+                Exit::BadInput,
+                format!("the stack cannot be loaded ({n} problem(s) above)"),
+            ));
+        }
+    };
+    print!("{}", berth_stack::output::render_yaml(&stack.objects));
+    Ok(if loaded.has_errors() {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}

@@ -1,0 +1,201 @@
+//! Pod states that will not fix themselves, found from the pod's conditions and container
+//! states so that a wait can stop at once with a reason instead of running into its timeout.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::fields::{condition, int, str};
+
+/// Waiting reasons that mean the kubelet cannot get the image.
+const IMAGE_PULL_REASONS: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+];
+
+/// Why a pod cannot become ready without a change to the stack or the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum PodProblem {
+    /// The kubelet cannot pull the container's image (`ErrImagePull`, `ImagePullBackOff`,
+    /// `InvalidImageName`, `ErrImageNeverPull`); `message` is the kubelet's.
+    ImagePull {
+        container: String,
+        image: String,
+        reason: String,
+        message: String,
+    },
+    /// The container keeps exiting and the kubelet backs off restarting it. `exit_code` and
+    /// `last_reason` come from its last termination (`Error`, `Completed`, ...).
+    CrashLoop {
+        container: String,
+        exit_code: Option<i64>,
+        last_reason: String,
+        restarts: i64,
+    },
+    /// The container was killed for exceeding its memory limit (now or at its last exit).
+    OomKilled { container: String, restarts: i64 },
+    /// The container cannot be created from its spec, usually because a Secret, ConfigMap or
+    /// key it references does not exist (`CreateContainerConfigError`); `message` names it.
+    ContainerConfig { container: String, message: String },
+    /// The scheduler finds no node for the pod; `message` is the scheduler's
+    /// (`0/3 nodes are available: 3 Insufficient cpu.`).
+    Unschedulable { message: String },
+}
+
+impl PodProblem {
+    /// A stable id, used as the diagnosis id and in JSON: `image-pull`, `crash-loop`,
+    /// `oom-killed`, `container-config`, `unschedulable`.
+    pub fn id(&self) -> &'static str {
+        match self {
+            PodProblem::ImagePull { .. } => "image-pull",
+            PodProblem::CrashLoop { .. } => "crash-loop",
+            PodProblem::OomKilled { .. } => "oom-killed",
+            PodProblem::ContainerConfig { .. } => "container-config",
+            PodProblem::Unschedulable { .. } => "unschedulable",
+        }
+    }
+
+    /// The container the problem is about (none for an unschedulable pod).
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            PodProblem::ImagePull { container, .. }
+            | PodProblem::CrashLoop { container, .. }
+            | PodProblem::OomKilled { container, .. }
+            | PodProblem::ContainerConfig { container, .. } => Some(container),
+            PodProblem::Unschedulable { .. } => None,
+        }
+    }
+
+    /// What is wrong, in one sentence.
+    pub fn cause(&self) -> String {
+        match self {
+            PodProblem::ImagePull {
+                container,
+                image,
+                reason,
+                message,
+            } => {
+                let detail = if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {message}")
+                };
+                format!("container `{container}` cannot pull image `{image}` ({reason}){detail}")
+            }
+            PodProblem::CrashLoop {
+                container,
+                exit_code,
+                last_reason,
+                restarts,
+            } => {
+                let how = match (exit_code, last_reason.is_empty()) {
+                    (Some(code), false) => format!("exited with code {code} ({last_reason})"),
+                    (Some(code), true) => format!("exited with code {code}"),
+                    (None, _) => "exited".to_string(),
+                };
+                format!(
+                    "container `{container}` keeps crashing: it {how} and was restarted {restarts} {}",
+                    times(*restarts)
+                )
+            }
+            PodProblem::OomKilled {
+                container,
+                restarts,
+            } => format!(
+                "container `{container}` was killed for using more memory than its limit (OOMKilled), restarted {restarts} {}",
+                times(*restarts)
+            ),
+            PodProblem::ContainerConfig { container, message } => {
+                format!("container `{container}` cannot be created: {message}")
+            }
+            PodProblem::Unschedulable { message } => {
+                format!("no node can run the pod: {message}")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for PodProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.cause())
+    }
+}
+
+fn times(n: i64) -> &'static str {
+    if n == 1 { "time" } else { "times" }
+}
+
+/// The first fail-fast problem of `pod` (a Pod object as read from the API), or `None` when
+/// it is healthy or only on its way (creating containers, pulling for the first time,
+/// starting). Unschedulable comes first (nothing else happens before scheduling), then init
+/// containers in order, then containers.
+pub fn pod_problem(pod: &Value) -> Option<PodProblem> {
+    if let Some(c) =
+        condition(pod, "PodScheduled").filter(|c| c.is_false() && c.reason == "Unschedulable")
+    {
+        return Some(PodProblem::Unschedulable {
+            message: c.message.to_string(),
+        });
+    }
+    ["/status/initContainerStatuses", "/status/containerStatuses"]
+        .into_iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .find_map(|cs| container_problem(pod, cs))
+}
+
+fn container_problem(pod: &Value, cs: &Value) -> Option<PodProblem> {
+    let container = str(cs, "/name").to_string();
+    let restarts = int(cs, "/restartCount", 0);
+    let waiting = str(cs, "/state/waiting/reason");
+    let message = str(cs, "/state/waiting/message").to_string();
+    if IMAGE_PULL_REASONS.contains(&waiting) {
+        let image = image_of(pod, cs, &container);
+        return Some(PodProblem::ImagePull {
+            container,
+            image,
+            reason: waiting.to_string(),
+            message,
+        });
+    }
+    if waiting == "CreateContainerConfigError" {
+        return Some(PodProblem::ContainerConfig { container, message });
+    }
+    if str(cs, "/state/terminated/reason") == "OOMKilled" {
+        return Some(PodProblem::OomKilled {
+            container,
+            restarts,
+        });
+    }
+    if waiting == "CrashLoopBackOff" {
+        if str(cs, "/lastState/terminated/reason") == "OOMKilled" {
+            return Some(PodProblem::OomKilled {
+                container,
+                restarts,
+            });
+        }
+        return Some(PodProblem::CrashLoop {
+            container,
+            exit_code: cs
+                .pointer("/lastState/terminated/exitCode")
+                .and_then(Value::as_i64),
+            last_reason: str(cs, "/lastState/terminated/reason").to_string(),
+            restarts,
+        });
+    }
+    None
+}
+
+/// The image the spec asks for (what the user wrote), falling back to the status's.
+fn image_of(pod: &Value, cs: &Value, container: &str) -> String {
+    let from_spec = ["/spec/initContainers", "/spec/containers"]
+        .into_iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .find(|c| str(c, "/name") == container)
+        .map(|c| str(c, "/image"))
+        .filter(|i| !i.is_empty());
+    from_spec.unwrap_or_else(|| str(cs, "/image")).to_string()
+}

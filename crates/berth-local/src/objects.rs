@@ -1,0 +1,233 @@
+//! What the local cluster holds besides its processes: kwok nodes spread over zones, and the
+//! storage classes of berth's `local` profile with a pool of pre-created volumes.
+//!
+//! Everything is written with server-side apply (field manager `berth-local`), so running it
+//! again converges instead of failing on what exists.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, ServiceAccount};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::Api;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use serde_json::json;
+
+use crate::{Error, Options};
+
+/// Label on every node and volume berth's local cluster created.
+pub const OWNED_LABEL: &str = "berth.dev/local";
+/// Class whose volumes are zonal (one zone each, ReadWriteOnce), like EBS or a persistent disk.
+pub const BLOCK_CLASS: &str = "berth-local-block";
+/// Class whose volumes can be shared (ReadWriteMany) and reached from every zone, like EFS.
+pub const SHARED_CLASS: &str = "berth-local-shared";
+
+const MANAGER: &str = "berth-local";
+
+fn apply() -> PatchParams {
+    PatchParams::apply(MANAGER).force()
+}
+
+/// Node names: `local-<zone>-<n>`, spread round-robin over the zones.
+pub fn node_names(opts: &Options) -> Vec<(String, String)> {
+    (0..opts.nodes)
+        .map(|i| {
+            let zone = &opts.zones[i as usize % opts.zones.len()];
+            (
+                format!("{zone}-{}", i as usize / opts.zones.len()),
+                zone.clone(),
+            )
+        })
+        .collect()
+}
+
+/// Creates or updates the nodes (labels and capacity) and removes nodes of an earlier layout.
+pub async fn ensure_nodes(client: &kube::Client, opts: &Options) -> Result<(), Error> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let wanted = node_names(opts);
+    for (name, zone) in &wanted {
+        let node = json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "labels": {
+                    OWNED_LABEL: "true",
+                    "type": "kwok",
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "node.kubernetes.io/instance-type": "berth-local",
+                    "topology.kubernetes.io/zone": zone,
+                    "topology.kubernetes.io/region": opts.region,
+                },
+                "annotations": {"kwok.x-k8s.io/node": "fake"},
+            },
+        });
+        nodes
+            .patch(name, &apply(), &Patch::Apply(&node))
+            .await
+            .map_err(Error::api("apply node"))?;
+        let resources =
+            json!({"cpu": opts.cpu, "memory": opts.memory, "pods": opts.pods.to_string()});
+        let status = json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "status": {"allocatable": resources, "capacity": resources},
+        });
+        nodes
+            .patch_status(name, &apply(), &Patch::Apply(&status))
+            .await
+            .map_err(Error::api("set node capacity"))?;
+    }
+    let existing = nodes
+        .list(&ListParams::default().labels(OWNED_LABEL))
+        .await
+        .map_err(Error::api("list nodes"))?;
+    for n in existing {
+        let name = n.metadata.name.unwrap_or_default();
+        if !wanted.iter().any(|(w, _)| *w == name) {
+            let _ = nodes.delete(&name, &DeleteParams::default()).await;
+        }
+    }
+    Ok(())
+}
+
+/// The two storage classes and the volume pool: per zone `volumes_per_zone` block volumes with
+/// node affinity to that zone, and as many shared volumes. Released volumes (their claim was
+/// deleted) are made Available again, as a provisioner would hand out a fresh one.
+pub async fn ensure_storage(client: &kube::Client, opts: &Options) -> Result<(), Error> {
+    let classes: Api<StorageClass> = Api::all(client.clone());
+    for (name, binding, default) in [
+        (BLOCK_CLASS, "WaitForFirstConsumer", true),
+        (SHARED_CLASS, "Immediate", false),
+    ] {
+        let sc = json!({
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": name,
+                "labels": {OWNED_LABEL: "true"},
+                "annotations": {"storageclass.kubernetes.io/is-default-class": default.to_string()},
+            },
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": binding,
+            "reclaimPolicy": "Retain",
+        });
+        classes
+            .patch(name, &apply(), &Patch::Apply(&sc))
+            .await
+            .map_err(Error::api("apply storage class"))?;
+    }
+
+    let pvs: Api<PersistentVolume> = Api::all(client.clone());
+    let mut wanted = Vec::new();
+    for zone in &opts.zones {
+        for i in 0..opts.volumes_per_zone {
+            wanted.push((
+                format!("berth-block-{zone}-{i}"),
+                BLOCK_CLASS,
+                Some(zone.as_str()),
+                "ReadWriteOnce",
+            ));
+        }
+    }
+    for i in 0..opts.volumes_per_zone {
+        wanted.push((
+            format!("berth-shared-{i}"),
+            SHARED_CLASS,
+            None,
+            "ReadWriteMany",
+        ));
+    }
+    for (name, class, zone, mode) in wanted {
+        let mut pv = json!({
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": name, "labels": {OWNED_LABEL: "true"}},
+            "spec": {
+                "capacity": {"storage": opts.volume_size},
+                "accessModes": [mode],
+                "storageClassName": class,
+                "persistentVolumeReclaimPolicy": "Retain",
+                // Never mounted: kwok runs no containers. The path only makes the object valid.
+                "hostPath": {"path": format!("/var/lib/berth-local/{name}"), "type": ""},
+            },
+        });
+        if let Some(zone) = zone {
+            pv["spec"]["nodeAffinity"] = json!({"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "topology.kubernetes.io/zone", "operator": "In", "values": [zone]}
+            ]}]}});
+        }
+        match pvs
+            .get_opt(&name)
+            .await
+            .map_err(Error::api("read volume"))?
+        {
+            None => {
+                pvs.patch(&name, &apply(), &Patch::Apply(&pv))
+                    .await
+                    .map_err(Error::api("create volume"))?;
+            }
+            Some(existing)
+                if existing.status.as_ref().and_then(|s| s.phase.as_deref())
+                    == Some("Released") =>
+            {
+                let patch = json!({"spec": {"claimRef": null}});
+                pvs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map_err(Error::api("recycle volume"))?;
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Waits until every node is Ready and the `default` ServiceAccount exists (pods cannot be
+/// created before it).
+pub async fn wait_ready(
+    client: &kube::Client,
+    opts: &Options,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + timeout;
+    let wanted = node_names(opts);
+    loop {
+        let list = nodes
+            .list(&ListParams::default().labels(OWNED_LABEL))
+            .await
+            .map_err(Error::api("list nodes"))?;
+        let ready = list
+            .items
+            .iter()
+            .filter(|n| {
+                n.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            })
+            .count();
+        let sa = sas
+            .get_opt("default")
+            .await
+            .map_err(Error::api("read default ServiceAccount"))?
+            .is_some();
+        if ready >= wanted.len() && sa {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Start(format!(
+                "the cluster did not become ready within {timeout:?}: {ready}/{} nodes Ready, default ServiceAccount {}",
+                wanted.len(),
+                if sa {
+                    "present"
+                } else {
+                    "missing (is kube-controller-manager running?)"
+                }
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

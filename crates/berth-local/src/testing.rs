@@ -1,0 +1,82 @@
+//! One local cluster shared by every test of a run, for berth's end-to-end tests.
+//!
+//! The first test that asks starts (or reuses) the cluster named by `$BERTH_TEST_CLUSTER`
+//! (default `test`); later tests and other test binaries reuse it — `up` is idempotent and
+//! serialised by a lock file. The cluster keeps running after the tests, so the next run starts
+//! in a second; `berth local down --name test` stops it. Each test takes its own namespace.
+//!
+//! ```no_run
+//! # async fn t() {
+//! let client = berth_local::testing::client().await;
+//! let ns = berth_local::testing::namespace(&client, "my-test").await;
+//! # }
+//! ```
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
+use kube::api::PostParams;
+
+use crate::{Options, up};
+
+/// Name of the shared test cluster.
+pub fn cluster_name() -> String {
+    std::env::var("BERTH_TEST_CLUSTER").unwrap_or_else(|_| "test".into())
+}
+
+/// Starts the shared test cluster if needed and returns its kubeconfig path. Panics with the
+/// reason when the cluster cannot be started: tests that need it cannot run without it.
+pub fn kubeconfig() -> PathBuf {
+    static KUBECONFIG: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let result = KUBECONFIG.get_or_init(|| {
+        // `up` is async; run it on a runtime of its own thread so this works from inside a
+        // test's runtime as well as from plain tests.
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let opts = Options {
+                name: cluster_name(),
+                ..Options::default()
+            };
+            rt.block_on(up(&opts))
+                .map(|s| s.kubeconfig)
+                .map_err(|e| e.to_string())
+        })
+        .join()
+        .unwrap_or_else(|_| Err("starting the test cluster panicked".into()))
+    });
+    match result {
+        Ok(p) => p.clone(),
+        Err(e) => panic!("the local test cluster could not be started: {e}"),
+    }
+}
+
+/// A client for the shared test cluster.
+pub async fn client() -> kube::Client {
+    let path = kubeconfig();
+    crate::client(&path)
+        .await
+        .expect("client for the local test cluster")
+}
+
+/// Creates a fresh namespace `<prefix>-<random>` for one test and returns its name.
+pub async fn namespace(client: &kube::Client, prefix: &str) -> String {
+    let suffix: u32 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (std::process::id() << 8))
+        .unwrap_or(0);
+    let name = format!("{prefix}-{:x}", suffix % 0xffffff);
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}
+    }))
+    .expect("namespace object");
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create test namespace");
+    name
+}

@@ -1,0 +1,593 @@
+//! [`load`]: a stack folder (or a plain folder or file of manifests) → the rendered [`Stack`]
+//! and every finding met on the way.
+//!
+//! Steps: read berth.yaml (or make a default stack for a plain folder), merge values
+//! (`values:` < `--values FILE` < `--set`), read each component's manifests (substituting
+//! placeholders per document) or render its chart, build the stack's Secrets, default
+//! namespaces, apply the profile's intents, and order objects by kind stage. Each step keeps
+//! going after errors, so one broken file does not hide the others.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_model::{Component, Finding, Object, Origin, Profile, Severity, SourceFile, Stack};
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::helm;
+use crate::kinds::{self, StackCrds};
+use crate::manifest::{finding_at, nearest};
+use crate::profiles;
+use crate::secrets::{self, LocalSources, SecretData, SecretMode, SecretSource};
+use crate::sources::{self, MISSING_FILE, Strictness, display_path, file_finding};
+use crate::stackfile::{
+    self, ComponentSpec, OneOrMany, StackFile, parse_stack_file, parse_values_file,
+};
+use crate::substitute::{self, PLACEHOLDER};
+
+/// The Kubernetes version a stack targets when it names none.
+pub const DEFAULT_KUBERNETES: &str = "1.34";
+/// The namespace of a stack that names none.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// Names of the stack file, in the order they are looked for.
+pub const STACK_FILE_NAMES: &[&str] = &["berth.yaml", "berth.yml"];
+
+/// How to load: what the command line adds to the stack file.
+#[derive(Clone, Default)]
+pub struct LoadOptions {
+    /// `--profile`, over the stack file's `profile:`.
+    pub profile: Option<Profile>,
+    /// `--set name=value` (value read as a YAML scalar), applied last, in order.
+    pub set: Vec<String>,
+    /// `--values FILE` (YAML mappings), applied after `values:`, in order.
+    pub values_files: Vec<PathBuf>,
+    /// Whether secret values are needed (`up`) or only their keys.
+    pub secret_mode: SecretMode,
+    /// Where secret values come from; environment and files when `None`.
+    pub secret_source: Option<Arc<dyn SecretSource>>,
+    /// The helm binary; found with [`helm::find_helm`] when `None`.
+    pub helm: Option<PathBuf>,
+}
+
+/// The result of [`load`].
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The rendered stack; `None` when there is no stack to speak of (missing path, unusable
+    /// berth.yaml). Present even when some files had errors: it holds what could be read.
+    pub stack: Option<Stack>,
+    /// Everything found while loading, in the order met.
+    pub findings: Vec<Finding>,
+    /// Secret values for [`SecretData::materialize`]; empty unless loaded in strict mode.
+    pub secrets: SecretData,
+    /// The parsed berth.yaml, when the stack has one (component specs, chart settings).
+    pub stack_file: Option<StackFile>,
+}
+
+impl Loaded {
+    /// True when the input could not be read as a stack (exit code 2): nothing to apply.
+    pub fn is_bad_input(&self) -> bool {
+        self.stack.is_none() || self.findings.iter().any(Finding::is_bad_input)
+    }
+
+    /// True when any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// Load and render the stack at `path`: a folder with berth.yaml, berth.yaml itself, a plain
+/// folder of manifests, or a single manifest file.
+pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
+    let mut out = Loaded::default();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            out.findings.push(file_finding(
+                path,
+                MISSING_FILE,
+                &format!("cannot read the stack: {e}"),
+                "give the path of a stack folder, berth.yaml or a manifest file",
+            ));
+            return out;
+        }
+    };
+    let (root, stack_file_path) = if meta.is_dir() {
+        let found = STACK_FILE_NAMES
+            .iter()
+            .map(|n| path.join(n))
+            .find(|p| p.is_file());
+        (path.to_path_buf(), found)
+    } else {
+        let is_stack_file = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| STACK_FILE_NAMES.contains(&n));
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        (
+            parent.to_path_buf(),
+            is_stack_file.then(|| path.to_path_buf()),
+        )
+    };
+    let (sf, stack_source, plain) = match &stack_file_path {
+        Some(p) => {
+            let text = match std::fs::read_to_string(p) {
+                Ok(t) => t,
+                Err(e) => {
+                    out.findings.push(file_finding(
+                        &display_path(&root, p),
+                        MISSING_FILE,
+                        &format!("cannot read berth.yaml: {e}"),
+                        "check the file",
+                    ));
+                    return out;
+                }
+            };
+            let file = Arc::new(SourceFile {
+                path: display_path(&root, p),
+                text: Arc::from(text),
+            });
+            let (sf, findings) = parse_stack_file(&file);
+            out.findings.extend(findings);
+            let Some(sf) = sf else { return out };
+            (sf, Some(file), false)
+        }
+        None => (plain_stack(path, &root, meta.is_dir()), None, true),
+    };
+    let mut r = Renderer {
+        root: root.clone(),
+        options,
+        stack_source,
+        stack_positions: sf.positions.clone(),
+        values: IndexMap::new(),
+        findings: Vec::new(),
+        objects: Vec::new(),
+    };
+    r.values = r.merge_values(&sf);
+    let profile = options.profile.or(sf.profile).unwrap_or_default();
+    let namespace = sf
+        .namespace
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+    let kubernetes = sf
+        .kubernetes
+        .clone()
+        .unwrap_or_else(|| DEFAULT_KUBERNETES.to_string());
+
+    let mut components = Vec::new();
+    // Objects of each component, with the namespace they default to.
+    let mut component_ns: BTreeMap<String, String> = BTreeMap::new();
+    for (name, spec) in &sf.components {
+        let disabled = !spec.profiles.is_empty() && !spec.profiles.contains(&profile);
+        components.push(Component {
+            name: name.clone(),
+            after: spec.after.clone(),
+            disabled,
+        });
+        component_ns.insert(
+            name.clone(),
+            spec.namespace.clone().unwrap_or_else(|| namespace.clone()),
+        );
+        if disabled {
+            continue;
+        }
+        let ns = &component_ns[name];
+        if let Some(manifests) = &spec.manifests {
+            let strictness = if plain {
+                Strictness::PlainFolder
+            } else {
+                Strictness::Strict
+            };
+            r.read_manifests(name, manifests, strictness, stack_file_path.as_deref());
+        }
+        if spec.chart.is_some() {
+            r.render_chart(name, spec, ns, &kubernetes);
+        }
+    }
+
+    let mut secret_data = SecretData::default();
+    if let Some(file) = &r.stack_source {
+        let source: &dyn SecretSource = match &options.secret_source {
+            Some(s) => s.as_ref(),
+            None => &LocalSources,
+        };
+        let build = secrets::Build {
+            stack_file: file,
+            positions: &sf.positions,
+            root: &root,
+            namespace: &namespace,
+            mode: options.secret_mode,
+            source,
+        };
+        let objs = build.run(&sf.secrets, &mut secret_data, &mut r.findings);
+        r.objects.extend(objs);
+    }
+
+    let crds = StackCrds::from_objects(&r.objects);
+    for o in &mut r.objects {
+        let ns = component_ns
+            .get(&o.component)
+            .map(String::as_str)
+            .unwrap_or(&namespace);
+        kinds::default_namespace(o, ns, &crds);
+        let found = profiles::apply(profile, o);
+        r.findings.extend(found);
+    }
+    let rank: BTreeMap<&str, usize> = components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i + 1))
+        .collect();
+    kinds::sort_by_stage(&mut r.objects, &|c| rank.get(c).copied().unwrap_or(0));
+
+    out.findings.append(&mut r.findings);
+    out.stack = Some(Stack {
+        name: sf.stack.clone(),
+        root,
+        namespace,
+        kubernetes,
+        profile,
+        components,
+        objects: r.objects,
+        external: sf.external.clone(),
+        cluster: sf.cluster.clone(),
+        values: r.values.into_iter().collect(),
+    });
+    out.secrets = secret_data;
+    out.stack_file = (!plain).then_some(sf);
+    out
+}
+
+/// The stack of a folder (or file) without berth.yaml: one component named after it, the
+/// default namespace and version.
+fn plain_stack(path: &Path, root: &Path, is_dir: bool) -> StackFile {
+    let named = if is_dir { path } else { root };
+    let base = std::fs::canonicalize(named)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let name = dns_name(base.as_deref().unwrap_or("stack"));
+    let manifests = if is_dir {
+        ".".to_string()
+    } else {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut components = IndexMap::new();
+    components.insert(
+        name.clone(),
+        ComponentSpec {
+            manifests: Some(OneOrMany::One(manifests)),
+            ..ComponentSpec::default()
+        },
+    );
+    StackFile {
+        stack: name,
+        components,
+        ..StackFile::default()
+    }
+}
+
+/// A folder name made into a DNS-1123 label.
+fn dns_name(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    out.truncate(63);
+    let out = out.trim_matches('-').to_string();
+    if out.is_empty() {
+        "stack".to_string()
+    } else {
+        out
+    }
+}
+
+struct Renderer<'a> {
+    root: PathBuf,
+    options: &'a LoadOptions,
+    stack_source: Option<Arc<SourceFile>>,
+    stack_positions: Arc<BTreeMap<String, berth_model::Pos>>,
+    values: IndexMap<String, Value>,
+    findings: Vec<Finding>,
+    objects: Vec<Object>,
+}
+
+impl Renderer<'_> {
+    /// `values:` < `--values FILE`s < `--set`s.
+    fn merge_values(&mut self, sf: &StackFile) -> IndexMap<String, Value> {
+        let mut values = sf.values.clone();
+        for path in &self.options.values_files {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let file = Arc::new(SourceFile {
+                        path: path.clone(),
+                        text: Arc::from(text),
+                    });
+                    let (v, findings) = parse_values_file(&file);
+                    values.extend(v);
+                    self.findings.extend(findings);
+                }
+                Err(e) => self.findings.push(file_finding(
+                    path,
+                    MISSING_FILE,
+                    &format!("cannot read values file: {e}"),
+                    "check the --values path",
+                )),
+            }
+        }
+        for set in &self.options.set {
+            match set.split_once('=') {
+                Some((name, text)) if !name.trim().is_empty() => {
+                    match berth_yaml::resolve_plain_scalar(text) {
+                        Ok(v) => {
+                            values.insert(name.trim().to_string(), v);
+                        }
+                        Err(e) => self.findings.push(file_finding(
+                            Path::new("--set"),
+                            stackfile::STACK_FILE,
+                            &format!("--set {set}: {e}"),
+                            "quote the value",
+                        )),
+                    }
+                }
+                _ => self.findings.push(file_finding(
+                    Path::new("--set"),
+                    stackfile::STACK_FILE,
+                    &format!("--set `{set}` is not `name=value`"),
+                    "write it as --set name=value",
+                )),
+            }
+        }
+        values
+    }
+
+    /// The position of a berth.yaml node, for findings about it (line 1 for plain folders).
+    fn stack_finding(&self, pointer: &str, rule: &str, message: String, fix: &str) -> Finding {
+        match &self.stack_source {
+            Some(file) => {
+                let pos = nearest(&self.stack_positions, pointer);
+                finding_at(file, rule, Severity::Error, pos, message, fix)
+            }
+            None => file_finding(
+                Path::new(pointer.rsplit('/').next().unwrap_or("")),
+                rule,
+                &message,
+                fix,
+            ),
+        }
+    }
+
+    fn read_manifests(
+        &mut self,
+        component: &str,
+        manifests: &OneOrMany,
+        strictness: Strictness,
+        stack_file: Option<&Path>,
+    ) {
+        let base = format!(
+            "/components/{}/manifests",
+            berth_yaml::escape_pointer_token(component)
+        );
+        let many = matches!(manifests, OneOrMany::Many(_));
+        for (i, entry) in manifests.paths().into_iter().enumerate() {
+            let pointer = if many {
+                format!("{base}/{i}")
+            } else {
+                base.clone()
+            };
+            let path = self.root.join(entry);
+            let mut skipped = Vec::new();
+            let files = match sources::collect_files(
+                &path,
+                strictness == Strictness::PlainFolder,
+                &mut skipped,
+            ) {
+                Ok(f) => f,
+                Err(e) => {
+                    let f = self.stack_finding(
+                        &pointer,
+                        MISSING_FILE,
+                        format!("component `{component}`: cannot read `{entry}`: {e}"),
+                        "fix the path; it is relative to the stack folder",
+                    );
+                    self.findings.push(f);
+                    continue;
+                }
+            };
+            for dir in skipped {
+                self.findings.push(file_finding(
+                    &display_path(&self.root, &dir.join("Chart.yaml")),
+                    sources::SKIPPED,
+                    "skipped a Helm chart folder: its templates are not plain manifests",
+                    "add a berth.yaml with a component `chart: { path: ... }` to render it",
+                ));
+            }
+            for file in files {
+                if stack_file.is_some_and(|s| same_file(s, &file))
+                    || self
+                        .options
+                        .values_files
+                        .iter()
+                        .any(|v| same_file(v, &file))
+                {
+                    continue;
+                }
+                self.read_file(component, &file, strictness);
+            }
+        }
+    }
+
+    fn read_file(&mut self, component: &str, path: &Path, strictness: Strictness) {
+        let shown = display_path(&self.root, path);
+        let text = match std::fs::read(path).map(String::from_utf8) {
+            Ok(Ok(t)) => t,
+            Ok(Err(_)) => {
+                self.findings.push(file_finding(
+                    &shown,
+                    MISSING_FILE,
+                    "this file is not UTF-8 text",
+                    "save it as UTF-8",
+                ));
+                return;
+            }
+            Err(e) => {
+                self.findings.push(file_finding(
+                    &shown,
+                    MISSING_FILE,
+                    &format!("cannot read this file: {e}"),
+                    "check its permissions",
+                ));
+                return;
+            }
+        };
+        let file = Arc::new(SourceFile {
+            path: shown,
+            text: Arc::from(text),
+        });
+        let values = &self.values;
+        let substitute_doc = |file: &Arc<SourceFile>,
+                              doc: &mut berth_yaml::Document,
+                              findings: &mut Vec<Finding>| {
+            let mut unfilled = Vec::new();
+            let quoted = |p: &str| doc.quoted.contains(p);
+            let mut value = std::mem::take(&mut doc.value);
+            substitute::substitute(
+                &mut value,
+                &mut String::new(),
+                values,
+                &quoted,
+                &mut unfilled,
+            );
+            doc.value = value;
+            for u in unfilled {
+                let pos = nearest(&doc.positions, &u.pointer);
+                let fix = if values.is_empty() {
+                    "define it under `values:` in berth.yaml or with --set; write `$${` for a literal `${`".to_string()
+                } else {
+                    "define it under `values:` or with --set; write `$${` for a literal `${`"
+                        .to_string()
+                };
+                findings.push(finding_at(
+                    file,
+                    PLACEHOLDER,
+                    Severity::Error,
+                    pos,
+                    u.message,
+                    fix,
+                ));
+            }
+        };
+        sources::read_source(
+            &file,
+            component,
+            &Origin::Manifest,
+            strictness,
+            Some(&substitute_doc),
+            &mut self.objects,
+            &mut self.findings,
+        );
+    }
+
+    fn render_chart(
+        &mut self,
+        component: &str,
+        spec: &ComponentSpec,
+        namespace: &str,
+        kubernetes: &str,
+    ) {
+        let Some(chart) = &spec.chart else { return };
+        let pointer = format!(
+            "/components/{}/chart",
+            berth_yaml::escape_pointer_token(component)
+        );
+        let Some(helm_bin) = self.options.helm.clone().or_else(helm::find_helm) else {
+            let f = self.stack_finding(
+                &pointer,
+                helm::HELM,
+                format!("component `{component}` is a Helm chart, and helm is not installed"),
+                "install helm (or set BERTH_HELM to its path)",
+            );
+            self.findings.push(f);
+            return;
+        };
+        // Placeholders work in chart values too.
+        let mut values = spec.values.clone();
+        if let Some(v) = values.as_mut() {
+            let mut unfilled = Vec::new();
+            let vp = format!(
+                "/components/{}/values",
+                berth_yaml::escape_pointer_token(component)
+            );
+            let mut at = vp.clone();
+            substitute::substitute(v, &mut at, &self.values, &|_| false, &mut unfilled);
+            for u in unfilled {
+                let f = self.stack_finding(
+                    &u.pointer,
+                    PLACEHOLDER,
+                    u.message,
+                    "define it under `values:` or with --set",
+                );
+                self.findings.push(f);
+            }
+        }
+        let release = chart.release.as_deref().unwrap_or(component);
+        let render = helm::Render {
+            helm: &helm_bin,
+            release,
+            chart,
+            root: &self.root,
+            namespace,
+            kubernetes,
+            values: values.as_ref(),
+        };
+        match helm::template(&render) {
+            Ok(text) => {
+                let label = chart
+                    .name
+                    .clone()
+                    .or_else(|| chart.path.clone())
+                    .unwrap_or_else(|| component.to_string());
+                let file = Arc::new(SourceFile {
+                    path: PathBuf::from(format!("helm template {component} ({label})")),
+                    text: Arc::from(text),
+                });
+                let origin = Origin::Chart { chart: label };
+                sources::read_source(
+                    &file,
+                    component,
+                    &origin,
+                    Strictness::Strict,
+                    None,
+                    &mut self.objects,
+                    &mut self.findings,
+                );
+            }
+            Err(e) => {
+                let f = self.stack_finding(
+                    &pointer,
+                    helm::HELM,
+                    format!("component `{component}`: {}", e.message),
+                    &e.fix,
+                );
+                self.findings.push(f);
+            }
+        }
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

@@ -1,0 +1,368 @@
+//! One manifest file → Kubernetes [`Object`]s, or findings that say why a document is not one.
+//!
+//! Rules produced here:
+//! - `yaml-syntax` (error): the text is not YAML that kubectl could read (see `berth-yaml`).
+//! - `manifest-shape` (error): a document is YAML but not a Kubernetes object: not a mapping,
+//!   no string `apiVersion` or `kind`, or no `metadata.name` (nor `generateName`).
+//!
+//! A `kind: List` document (what `kubectl get -o yaml` prints) is expanded into its items, as
+//! kubectl does on apply; each item keeps its own positions.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use berth_model::{Finding, Object, Origin, Pos, Severity, SourceFile};
+use serde_json::Value;
+
+/// Rule id for documents that are YAML but not Kubernetes objects.
+pub const MANIFEST_SHAPE: &str = "manifest-shape";
+/// Rule id for YAML that does not parse.
+pub const YAML_SYNTAX: &str = "yaml-syntax";
+
+/// Parse the text of one manifest file into objects of `component`, tagged
+/// [`Origin::Manifest`]. Never fails: what cannot be read becomes a finding, and the other
+/// documents of the file are still returned.
+pub fn parse_manifest_str(path: &Path, text: &str, component: &str) -> (Vec<Object>, Vec<Finding>) {
+    let file = Arc::new(SourceFile {
+        path: path.to_path_buf(),
+        text: Arc::from(text),
+    });
+    let docs = parse_documents(&file);
+    let mut objects = Vec::new();
+    let mut findings = docs.findings;
+    for doc in docs.documents {
+        match check_shape(&doc.value) {
+            Ok(()) => objects.extend(expand(
+                &file,
+                doc,
+                component,
+                &Origin::Manifest,
+                &mut findings,
+            )),
+            Err(problem) => findings.push(shape_finding(&file, &doc, &problem)),
+        }
+    }
+    (objects, findings)
+}
+
+/// The documents of a file and the `yaml-syntax` findings met while reading it.
+pub(crate) struct FileDocuments {
+    pub documents: Vec<berth_yaml::Document>,
+    pub findings: Vec<Finding>,
+}
+
+pub(crate) fn parse_documents(file: &Arc<SourceFile>) -> FileDocuments {
+    let parsed = berth_yaml::parse(&file.text);
+    let findings = parsed
+        .errors
+        .iter()
+        .map(|e| {
+            let fix = match e.kind {
+                berth_yaml::ErrorKind::DuplicateKey => "remove one of the two keys",
+                berth_yaml::ErrorKind::Budget => "expand the aliases by hand, or use fewer",
+                _ => "fix the YAML at this position; quote values that contain `*`, `&`, `!`, `:` or `#`",
+            };
+            finding_at(file, YAML_SYNTAX, Severity::Error, e.pos, e.message.clone(), fix)
+        })
+        .collect();
+    FileDocuments {
+        documents: parsed.documents,
+        findings,
+    }
+}
+
+/// The position of `pointer`, or of its nearest ancestor that has one, or line 1 column 1.
+pub(crate) fn nearest(positions: &BTreeMap<String, Pos>, pointer: &str) -> Pos {
+    let mut p = pointer;
+    loop {
+        if let Some(pos) = positions.get(p) {
+            return *pos;
+        }
+        match p.rfind('/') {
+            Some(i) => p = &p[..i],
+            None => {
+                return positions.get("").copied().unwrap_or(Pos {
+                    line: 1,
+                    column: 1,
+                    offset: 0,
+                });
+            }
+        }
+    }
+}
+
+/// A finding at a position of a file.
+pub(crate) fn finding_at(
+    file: &Arc<SourceFile>,
+    rule: &str,
+    severity: Severity,
+    pos: Pos,
+    message: impl Into<String>,
+    fix: impl Into<String>,
+) -> Finding {
+    Finding {
+        rule: rule.to_string(),
+        severity,
+        file: file.path.clone(),
+        line: pos.line,
+        column: pos.column,
+        message: message.into(),
+        fix: fix.into(),
+        span: Some((pos.offset, 0)),
+        source: Some(file.clone()),
+    }
+}
+
+/// Why a document is not a Kubernetes object: the pointer to blame and a message.
+pub(crate) struct ShapeProblem {
+    pub pointer: &'static str,
+    pub message: String,
+    pub fix: &'static str,
+}
+
+/// Whether a document is a Kubernetes object berth can handle.
+pub(crate) fn check_shape(value: &Value) -> Result<(), ShapeProblem> {
+    let Some(map) = value.as_object() else {
+        return Err(ShapeProblem {
+            pointer: "",
+            message: format!(
+                "this document is {}, not a Kubernetes object",
+                describe(value)
+            ),
+            fix: "a manifest document must be a mapping with apiVersion, kind and metadata",
+        });
+    };
+    for field in ["apiVersion", "kind"] {
+        match map.get(field) {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            Some(other) => {
+                return Err(ShapeProblem {
+                    pointer: if field == "kind" {
+                        "/kind"
+                    } else {
+                        "/apiVersion"
+                    },
+                    message: format!("`{field}` is {}, not text", describe(other)),
+                    fix: "write it as text, e.g. `apiVersion: apps/v1` and `kind: Deployment`",
+                });
+            }
+            None => {
+                return Err(ShapeProblem {
+                    pointer: "",
+                    message: format!(
+                        "this document has no `{field}`, so it is not a Kubernetes object"
+                    ),
+                    fix: "add apiVersion and kind, or move this file out of the manifests",
+                });
+            }
+        }
+    }
+    let is_list = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.ends_with("List"))
+        && map.get("items").is_some_and(Value::is_array);
+    if is_list {
+        return Ok(());
+    }
+    let named = ["/metadata/name", "/metadata/generateName"]
+        .iter()
+        .any(|p| {
+            value
+                .pointer(p)
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+        });
+    if !named {
+        return Err(ShapeProblem {
+            pointer: if map.contains_key("metadata") {
+                "/metadata"
+            } else {
+                ""
+            },
+            message: "this object has no `metadata.name`".to_string(),
+            fix: "give the object a name under `metadata:`",
+        });
+    }
+    Ok(())
+}
+
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn shape_finding(file: &Arc<SourceFile>, doc: &berth_yaml::Document, p: &ShapeProblem) -> Finding {
+    let pos = doc
+        .positions
+        .get(p.pointer)
+        .or_else(|| doc.positions.get(""))
+        .copied();
+    finding_at(
+        file,
+        MANIFEST_SHAPE,
+        Severity::Error,
+        pos.unwrap_or_default(),
+        p.message.clone(),
+        p.fix,
+    )
+}
+
+/// Turn a checked document into objects: itself, or the items of a `List`.
+pub(crate) fn expand(
+    file: &Arc<SourceFile>,
+    doc: berth_yaml::Document,
+    component: &str,
+    origin: &Origin,
+    findings: &mut Vec<Finding>,
+) -> Vec<Object> {
+    let make = |value: Value, positions: BTreeMap<String, Pos>| Object {
+        value,
+        file: file.clone(),
+        doc: doc.index,
+        component: component.to_string(),
+        origin: origin.clone(),
+        positions: Arc::new(positions),
+    };
+    let is_list = doc
+        .value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.ends_with("List"))
+        && doc.value.get("items").is_some_and(Value::is_array);
+    if !is_list {
+        let berth_yaml::Document {
+            value, positions, ..
+        } = doc;
+        return vec![make(value, positions)];
+    }
+    let items = match doc.value.get("items") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let prefix = format!("/items/{i}");
+        let positions: BTreeMap<String, Pos> = doc
+            .positions
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter_map(|(k, v)| {
+                let rest = &k[prefix.len()..];
+                (rest.is_empty() || rest.starts_with('/')).then(|| (rest.to_string(), *v))
+            })
+            .collect();
+        match check_shape(&item) {
+            Ok(()) => out.push(make(item, positions)),
+            Err(p) => {
+                let sub = berth_yaml::Document {
+                    index: doc.index,
+                    value: item,
+                    positions,
+                    quoted: Default::default(),
+                };
+                findings.push(shape_finding(file, &sub, &p));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (Vec<Object>, Vec<Finding>) {
+        parse_manifest_str(Path::new("m.yaml"), text, "web")
+    }
+
+    #[test]
+    fn objects_keep_file_doc_component_and_positions() {
+        let (objs, findings) = run(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n\
+             apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: b\nspec:\n  replicas: 2\n",
+        );
+        assert!(findings.is_empty(), "{findings:?}");
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[1].display_name(), "Deployment/b");
+        assert_eq!(objs[1].doc, 1);
+        assert_eq!(objs[1].component, "web");
+        assert_eq!(objs[1].origin, Origin::Manifest);
+        assert_eq!(objs[1].pos("/spec/replicas").line, 11);
+        assert_eq!(objs[1].pos("/spec/replicas/nope").line, 11);
+        assert_eq!(objs[1].file.path, Path::new("m.yaml"));
+    }
+
+    #[test]
+    fn yaml_errors_become_findings_and_other_documents_survive() {
+        let (objs, findings) = run(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: ******\n\
+             ---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n",
+        );
+        assert_eq!(objs.len(), 1);
+        assert_eq!(objs[0].name(), "ok");
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.rule.as_str(), f.severity, f.line, f.column),
+            ("yaml-syntax", Severity::Error, 6, 13)
+        );
+        assert!(f.is_bad_input());
+    }
+
+    #[test]
+    fn shape_problems_are_findings() {
+        let cases = [
+            ("- a\n- b\n", 1, "a list"),
+            ("name: x\n", 1, "no `apiVersion`"),
+            ("apiVersion: v1\nname: x\n", 1, "no `kind`"),
+            ("apiVersion: v1\nkind: 3\n", 2, "`kind` is a number"),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {}\n",
+                3,
+                "no `metadata.name`",
+            ),
+            ("apiVersion: v1\nkind: ConfigMap\n", 1, "no `metadata.name`"),
+        ];
+        for (text, line, msg) in cases {
+            let (objs, findings) = run(text);
+            assert!(objs.is_empty(), "{text}");
+            assert_eq!(findings.len(), 1, "{text}: {findings:?}");
+            assert_eq!(findings[0].rule, MANIFEST_SHAPE);
+            assert_eq!(findings[0].line, line, "{text}");
+            assert!(
+                findings[0].message.contains(msg),
+                "{text}: {}",
+                findings[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn generate_name_is_enough() {
+        let (objs, findings) =
+            run("apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: x-\n");
+        assert_eq!((objs.len(), findings.len()), (1, 0));
+    }
+
+    #[test]
+    fn lists_are_expanded_with_their_positions() {
+        let (objs, findings) = run(
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n\
+             - apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: b\n- 3\n",
+        );
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[1].name(), "b");
+        assert_eq!(objs[1].pos("/metadata/name").line, 11);
+        assert_eq!(objs[1].pos("").line, 8);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].line, 12);
+    }
+}

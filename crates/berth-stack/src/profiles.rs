@@ -1,0 +1,451 @@
+//! Cloud profiles: portable intents in the manifests, turned into what each cloud needs.
+//!
+//! Intents are annotations users write once:
+//! - Service `berth.dev/load-balancer: external | internal` (and
+//!   `berth.dev/load-balancer-type: network | application`): the profile's load-balancer
+//!   annotations, and `spec.type: LoadBalancer` when no type is set.
+//! - PersistentVolumeClaim, or a StatefulSet's `volumeClaimTemplates` entry,
+//!   `berth.dev/storage: shared | block`: the profile's storage class when none is set, and an
+//!   access mode when none is given (`ReadWriteMany` for shared, `ReadWriteOnce` for block).
+//!
+//! What the user wrote explicitly always wins: an annotation, storage class or access mode
+//! already present is never overwritten. The intent annotations stay on the object, so checks
+//! and readers can still see what was asked for.
+//!
+//! Findings: `intent` (error) for an intent value berth does not know, (warning) for an intent
+//! that cannot take effect as written.
+
+use berth_model::{Finding, Object, Profile, Severity};
+use serde_json::{Map, Value, json};
+
+/// Rule id for intent annotations that are wrong or cannot take effect.
+pub const INTENT: &str = "intent";
+
+/// The Service intent annotation.
+pub const LOAD_BALANCER: &str = "berth.dev/load-balancer";
+/// The optional load-balancer type annotation.
+pub const LOAD_BALANCER_TYPE: &str = "berth.dev/load-balancer-type";
+/// The PVC / volumeClaimTemplate intent annotation.
+pub const STORAGE: &str = "berth.dev/storage";
+
+/// Who a load balancer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exposure {
+    External,
+    Internal,
+}
+
+/// Which kind of load balancer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadBalancerType {
+    Network,
+    Application,
+}
+
+/// What a volume needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageIntent {
+    /// Many pods on many nodes at once (NFS-like: EFS, Azure Files, Filestore).
+    Shared,
+    /// One node at a time (block disks: EBS, managed disk, PD).
+    Block,
+}
+
+/// The Service annotations a profile needs for a load balancer.
+pub fn load_balancer_annotations(
+    profile: Profile,
+    exposure: Exposure,
+    _lb_type: LoadBalancerType,
+) -> Vec<(&'static str, &'static str)> {
+    match (profile, exposure) {
+        (Profile::Eks, _) => vec![
+            (
+                "service.beta.kubernetes.io/aws-load-balancer-type",
+                "external",
+            ),
+            (
+                "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type",
+                "ip",
+            ),
+            (
+                "service.beta.kubernetes.io/aws-load-balancer-scheme",
+                if exposure == Exposure::External {
+                    "internet-facing"
+                } else {
+                    "internal"
+                },
+            ),
+        ],
+        (Profile::Aks, Exposure::Internal) => {
+            vec![(
+                "service.beta.kubernetes.io/azure-load-balancer-internal",
+                "true",
+            )]
+        }
+        (Profile::Gke, Exposure::Internal) => {
+            vec![("networking.gke.io/load-balancer-type", "Internal")]
+        }
+        (Profile::Aks | Profile::Gke, Exposure::External) | (Profile::Local, _) => vec![],
+    }
+}
+
+/// The storage class a profile provides for an intent.
+pub fn storage_class(profile: Profile, intent: StorageIntent) -> &'static str {
+    match (profile, intent) {
+        (Profile::Eks, StorageIntent::Shared) => "efs-sc",
+        (Profile::Eks, StorageIntent::Block) => "gp3",
+        (Profile::Aks, StorageIntent::Shared) => "azurefile-csi",
+        (Profile::Aks, StorageIntent::Block) => "managed-csi",
+        (Profile::Gke, StorageIntent::Shared) => "standard-rwx",
+        (Profile::Gke, StorageIntent::Block) => "standard-rwo",
+        (Profile::Local, StorageIntent::Shared) => "berth-local-shared",
+        (Profile::Local, StorageIntent::Block) => "berth-local-block",
+    }
+}
+
+/// Apply the profile's meaning of every intent on `object`; findings for intents that are
+/// wrong or cannot take effect.
+pub fn apply(profile: Profile, object: &mut Object) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    match (object.group(), object.kind()) {
+        ("", "Service") => service(profile, object, &mut findings),
+        ("", "PersistentVolumeClaim") => {
+            if let Some(intent) = storage_intent(object, "", &mut findings) {
+                claim(profile, intent, &mut object.value);
+            }
+        }
+        ("apps", "StatefulSet") => {
+            let n = object
+                .value
+                .pointer("/spec/volumeClaimTemplates")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            for i in 0..n {
+                let base = format!("/spec/volumeClaimTemplates/{i}");
+                if let Some(intent) = storage_intent(object, &base, &mut findings)
+                    && let Some(template) = object.value.pointer_mut(&base)
+                {
+                    claim(profile, intent, template);
+                }
+            }
+        }
+        _ => {}
+    }
+    findings
+}
+
+fn annotation<'a>(value: &'a Value, base: &str, name: &str) -> Option<&'a str> {
+    value
+        .pointer(&format!("{base}/metadata/annotations"))
+        .and_then(|a| a.get(name))
+        .and_then(Value::as_str)
+}
+
+fn annotation_pointer(base: &str, name: &str) -> String {
+    format!(
+        "{base}/metadata/annotations/{}",
+        berth_yaml::escape_pointer_token(name)
+    )
+}
+
+fn storage_intent(
+    object: &Object,
+    base: &str,
+    findings: &mut Vec<Finding>,
+) -> Option<StorageIntent> {
+    match annotation(&object.value, base, STORAGE)? {
+        "shared" => Some(StorageIntent::Shared),
+        "block" => Some(StorageIntent::Block),
+        other => {
+            findings.push(Finding::at(
+                INTENT,
+                Severity::Error,
+                object,
+                &annotation_pointer(base, STORAGE),
+                format!(
+                    "`{STORAGE}: {other}` on {} is not a storage intent",
+                    object.display_name()
+                ),
+                "use `shared` (many nodes at once) or `block` (one node at a time)",
+            ));
+            None
+        }
+    }
+}
+
+/// Fill storage class and access modes of a claim (a PVC or a volumeClaimTemplate).
+fn claim(profile: Profile, intent: StorageIntent, claim: &mut Value) {
+    let Some(spec) = ensure_map(claim, "spec") else {
+        return;
+    };
+    if !spec.contains_key("storageClassName") {
+        spec.insert(
+            "storageClassName".into(),
+            json!(storage_class(profile, intent)),
+        );
+    }
+    let has_modes = spec
+        .get("accessModes")
+        .and_then(Value::as_array)
+        .is_some_and(|m| !m.is_empty());
+    if !has_modes {
+        let mode = match intent {
+            StorageIntent::Shared => "ReadWriteMany",
+            StorageIntent::Block => "ReadWriteOnce",
+        };
+        spec.insert("accessModes".into(), json!([mode]));
+    }
+}
+
+fn service(profile: Profile, object: &mut Object, findings: &mut Vec<Finding>) {
+    let Some(intent) = annotation(&object.value, "", LOAD_BALANCER) else {
+        return;
+    };
+    let exposure = match intent {
+        "external" => Exposure::External,
+        "internal" => Exposure::Internal,
+        other => {
+            findings.push(Finding::at(
+                INTENT,
+                Severity::Error,
+                object,
+                &annotation_pointer("", LOAD_BALANCER),
+                format!(
+                    "`{LOAD_BALANCER}: {other}` on {} is not a load-balancer intent",
+                    object.display_name()
+                ),
+                "use `external` (reachable from the internet) or `internal` (inside the network)",
+            ));
+            return;
+        }
+    };
+    let lb_type = match annotation(&object.value, "", LOAD_BALANCER_TYPE) {
+        None | Some("network") => LoadBalancerType::Network,
+        Some("application") => {
+            findings.push(Finding::at(
+                INTENT,
+                Severity::Warning,
+                object,
+                &annotation_pointer("", LOAD_BALANCER_TYPE),
+                format!("{} asks for an application load balancer, but a Service gets a network load balancer", object.display_name()),
+                "expose HTTP through an Ingress for an application load balancer, or use `network`",
+            ));
+            LoadBalancerType::Application
+        }
+        Some(other) => {
+            findings.push(Finding::at(
+                INTENT,
+                Severity::Error,
+                object,
+                &annotation_pointer("", LOAD_BALANCER_TYPE),
+                format!(
+                    "`{LOAD_BALANCER_TYPE}: {other}` on {} is not a load-balancer type",
+                    object.display_name()
+                ),
+                "use `network` or `application`",
+            ));
+            return;
+        }
+    };
+    match object.value.pointer("/spec/type").and_then(Value::as_str) {
+        None => {
+            if let Some(spec) = ensure_map(&mut object.value, "spec") {
+                spec.insert("type".into(), json!("LoadBalancer"));
+            }
+        }
+        Some("LoadBalancer") => {}
+        Some(other) => {
+            findings.push(Finding::at(
+                INTENT,
+                Severity::Warning,
+                object,
+                "/spec/type",
+                format!(
+                    "{} has `{LOAD_BALANCER}` but `type: {other}`, so no load balancer is made",
+                    object.display_name()
+                ),
+                "remove `type:` (berth sets LoadBalancer) or remove the annotation",
+            ));
+            return;
+        }
+    }
+    let annotations = load_balancer_annotations(profile, exposure, lb_type);
+    if annotations.is_empty() {
+        return;
+    }
+    let Some(meta) = ensure_map(&mut object.value, "metadata") else {
+        return;
+    };
+    let Some(target) = ensure_map_in(meta, "annotations") else {
+        return;
+    };
+    for (k, v) in annotations {
+        target.entry(k).or_insert_with(|| json!(v));
+    }
+}
+
+/// `value[key]` as a mapping, created when absent; `None` when it exists but is no mapping.
+fn ensure_map<'a>(value: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Value>> {
+    ensure_map_in(value.as_object_mut()?, key)
+}
+
+fn ensure_map_in<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    let entry = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
+    if entry.is_null() {
+        *entry = Value::Object(Map::new());
+    }
+    entry.as_object_mut()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_model::{Origin, SourceFile};
+    use std::sync::Arc;
+
+    fn obj(v: Value) -> Object {
+        Object {
+            value: v,
+            file: Arc::new(SourceFile {
+                path: "x.yaml".into(),
+                text: "".into(),
+            }),
+            doc: 0,
+            component: "c".into(),
+            origin: Origin::Manifest,
+            positions: Default::default(),
+        }
+    }
+
+    fn svc(annotations: Value, spec: Value) -> Object {
+        obj(json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "web", "annotations": annotations}, "spec": spec}))
+    }
+
+    fn annotations(o: &Object) -> Value {
+        o.value["metadata"]["annotations"].clone()
+    }
+
+    #[test]
+    fn load_balancer_per_profile() {
+        let mut o = svc(json!({LOAD_BALANCER: "external"}), json!({"ports": []}));
+        assert!(apply(Profile::Eks, &mut o).is_empty());
+        assert_eq!(o.value["spec"]["type"], json!("LoadBalancer"));
+        assert_eq!(
+            annotations(&o),
+            json!({LOAD_BALANCER: "external",
+                   "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+                   "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                   "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"})
+        );
+
+        let mut o = svc(json!({LOAD_BALANCER: "internal"}), json!({}));
+        apply(Profile::Eks, &mut o);
+        assert_eq!(
+            annotations(&o)["service.beta.kubernetes.io/aws-load-balancer-scheme"],
+            json!("internal")
+        );
+
+        let mut o = svc(json!({LOAD_BALANCER: "internal"}), json!({}));
+        apply(Profile::Aks, &mut o);
+        assert_eq!(
+            annotations(&o)["service.beta.kubernetes.io/azure-load-balancer-internal"],
+            json!("true")
+        );
+
+        let mut o = svc(json!({LOAD_BALANCER: "internal"}), json!({}));
+        apply(Profile::Gke, &mut o);
+        assert_eq!(
+            annotations(&o)["networking.gke.io/load-balancer-type"],
+            json!("Internal")
+        );
+
+        for p in [Profile::Local, Profile::Aks, Profile::Gke] {
+            let mut o = svc(json!({LOAD_BALANCER: "external"}), json!({}));
+            apply(p, &mut o);
+            assert_eq!(annotations(&o), json!({LOAD_BALANCER: "external"}), "{p}");
+            assert_eq!(o.value["spec"]["type"], json!("LoadBalancer"));
+        }
+    }
+
+    #[test]
+    fn explicit_settings_win() {
+        let mut o = svc(
+            json!({LOAD_BALANCER: "external", "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}),
+            json!({}),
+        );
+        apply(Profile::Eks, &mut o);
+        assert_eq!(
+            annotations(&o)["service.beta.kubernetes.io/aws-load-balancer-scheme"],
+            json!("internal")
+        );
+
+        let mut o = svc(
+            json!({LOAD_BALANCER: "external"}),
+            json!({"type": "NodePort"}),
+        );
+        let f = apply(Profile::Eks, &mut o);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(o.value["spec"]["type"], json!("NodePort"));
+    }
+
+    #[test]
+    fn bad_intents_are_findings() {
+        let mut o = svc(json!({LOAD_BALANCER: "public"}), json!({}));
+        let f = apply(Profile::Eks, &mut o);
+        assert_eq!(
+            (f[0].rule.as_str(), f[0].severity),
+            (INTENT, Severity::Error)
+        );
+        let mut o = svc(
+            json!({LOAD_BALANCER: "external", LOAD_BALANCER_TYPE: "application"}),
+            json!({}),
+        );
+        assert_eq!(apply(Profile::Eks, &mut o)[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn storage_on_claims_and_templates() {
+        let mut pvc = obj(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data", "annotations": {STORAGE: "shared"}},
+            "spec": {"resources": {"requests": {"storage": "1Gi"}}}}));
+        apply(Profile::Eks, &mut pvc);
+        assert_eq!(pvc.value["spec"]["storageClassName"], json!("efs-sc"));
+        assert_eq!(pvc.value["spec"]["accessModes"], json!(["ReadWriteMany"]));
+
+        let mut sts = obj(
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+            "spec": {"volumeClaimTemplates": [
+                {"metadata": {"name": "a", "annotations": {STORAGE: "block"}}, "spec": {"accessModes": ["ReadWriteOncePod"]}},
+                {"metadata": {"name": "b"}, "spec": {}},
+                {"metadata": {"name": "c", "annotations": {STORAGE: "shared"}}, "spec": {"storageClassName": "mine"}}]}}),
+        );
+        for (p, class) in [
+            (Profile::Gke, "standard-rwo"),
+            (Profile::Aks, "managed-csi"),
+            (Profile::Local, "berth-local-block"),
+        ] {
+            let mut s = sts.clone();
+            apply(p, &mut s);
+            assert_eq!(
+                s.value["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"],
+                json!(class)
+            );
+        }
+        apply(Profile::Eks, &mut sts);
+        let t = &sts.value["spec"]["volumeClaimTemplates"];
+        assert_eq!(
+            t[0]["spec"],
+            json!({"accessModes": ["ReadWriteOncePod"], "storageClassName": "gp3"})
+        );
+        assert_eq!(t[1]["spec"], json!({}));
+        assert_eq!(
+            t[2]["spec"],
+            json!({"storageClassName": "mine", "accessModes": ["ReadWriteMany"]})
+        );
+    }
+}

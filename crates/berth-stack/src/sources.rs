@@ -1,0 +1,211 @@
+//! Finding and reading manifest files: one file, a folder (recursive `*.yaml`/`*.yml`, sorted,
+//! hidden entries skipped), or a list of them.
+//!
+//! Two strictnesses:
+//! - [`Strictness::Strict`] (files a berth.yaml names): every document must be a Kubernetes
+//!   object (`manifest-shape` error otherwise).
+//! - [`Strictness::PlainFolder`] (a folder without berth.yaml): documents that are not
+//!   Kubernetes objects at all (no `apiVersion` and no `kind`: values files, docker-compose
+//!   files, Chart.yaml) and Helm chart folders are skipped with a `skipped` info finding, since
+//!   real folders of manifests carry such files.
+//!
+//! In both, configuration files of other tools that look like objects but are never applied
+//! to a cluster (kustomization.yaml, eksctl ClusterConfig, kind cluster configs) are skipped
+//! with an info finding that says what to use instead.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_model::{Finding, Object, Origin, Severity, SourceFile};
+use serde_json::Value;
+
+use crate::manifest::{check_shape, expand, finding_at, parse_documents};
+
+/// Rule id (info) for files and documents that were not read as manifests, and why.
+pub const SKIPPED: &str = "skipped";
+/// Rule id (error) for a path berth.yaml names that does not exist or cannot be read.
+pub const MISSING_FILE: &str = "missing-file";
+
+/// How strictly documents must be Kubernetes objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strictness {
+    Strict,
+    PlainFolder,
+}
+
+/// API groups of tool configuration files that look like objects but are never applied.
+const TOOL_CONFIG_GROUPS: &[(&str, &str)] = &[
+    (
+        "kustomize.config.k8s.io",
+        "berth does not run kustomize; list the manifests the kustomization names instead",
+    ),
+    (
+        "eksctl.io",
+        "this is an eksctl cluster file; describe the cluster under `cluster:` in berth.yaml",
+    ),
+    (
+        "kind.x-k8s.io",
+        "this is a kind cluster configuration; `berth local up` starts a local cluster",
+    ),
+];
+
+/// The YAML files under `path` (itself, when it is a file), sorted, without hidden entries.
+/// With `skip_charts`, folders holding a `Chart.yaml` are left out and reported in `skipped`.
+pub fn collect_files(
+    path: &Path,
+    skip_charts: bool,
+    skipped: &mut Vec<PathBuf>,
+) -> std::io::Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    walk(path, skip_charts, &mut out, skipped, &mut seen)?;
+    Ok(out)
+}
+
+fn walk(
+    dir: &Path,
+    skip_charts: bool,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut Vec<PathBuf>,
+    seen: &mut HashSet<PathBuf>,
+) -> std::io::Result<()> {
+    // Symlink loops: visit each real folder once.
+    if !seen.insert(std::fs::canonicalize(dir)?) {
+        return Ok(());
+    }
+    if skip_charts && dir.join("Chart.yaml").is_file() {
+        skipped.push(dir.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+    for entry in entries {
+        let Ok(meta) = std::fs::metadata(&entry) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&entry, skip_charts, out, skipped, seen)?;
+        } else if meta.is_file() && is_yaml(&entry) {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+fn is_yaml(p: &Path) -> bool {
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// The path a finding prints: relative to the stack root when inside it.
+pub fn display_path(root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// A change made to each document before it becomes objects (placeholder substitution).
+pub(crate) type Transform<'a> =
+    dyn Fn(&Arc<SourceFile>, &mut berth_yaml::Document, &mut Vec<Finding>) + 'a;
+
+/// Read the documents of an already loaded source (a manifest file or `helm template` output).
+pub(crate) fn read_source(
+    file: &Arc<SourceFile>,
+    component: &str,
+    origin: &Origin,
+    strictness: Strictness,
+    transform: Option<&Transform<'_>>,
+    objects: &mut Vec<Object>,
+    findings: &mut Vec<Finding>,
+) {
+    let docs = parse_documents(file);
+    findings.extend(docs.findings);
+    for mut doc in docs.documents {
+        let pos = doc.positions.get("").copied().unwrap_or_default();
+        let api_version = doc
+            .value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let group = berth_model::group_of(api_version);
+        if let Some((_, why)) = TOOL_CONFIG_GROUPS.iter().find(|(g, _)| *g == group) {
+            let kind = doc
+                .value
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("object");
+            findings.push(finding_at(
+                file,
+                SKIPPED,
+                Severity::Info,
+                pos,
+                format!("skipped {kind} ({api_version}): not applied to a cluster"),
+                *why,
+            ));
+            continue;
+        }
+        let not_an_object = match &doc.value {
+            Value::Object(m) => !m.contains_key("apiVersion") && !m.contains_key("kind"),
+            _ => true,
+        };
+        if strictness == Strictness::PlainFolder && not_an_object {
+            findings.push(finding_at(
+                file,
+                SKIPPED,
+                Severity::Info,
+                pos,
+                "skipped a YAML document that is not a Kubernetes object (no apiVersion or kind)",
+                "nothing to do if this is a values or tool file; add apiVersion and kind if it is a manifest",
+            ));
+            continue;
+        }
+        if let Some(t) = transform {
+            t(file, &mut doc, findings);
+        }
+        match check_shape(&doc.value) {
+            Ok(()) => objects.extend(expand(file, doc, component, origin, findings)),
+            Err(p) => {
+                let pos = doc.positions.get(p.pointer).copied().unwrap_or(pos);
+                findings.push(finding_at(
+                    file,
+                    crate::manifest::MANIFEST_SHAPE,
+                    Severity::Error,
+                    pos,
+                    p.message,
+                    p.fix,
+                ));
+            }
+        }
+    }
+}
+
+/// A finding about a whole file (line 1, column 1).
+pub(crate) fn file_finding(path: &Path, rule: &str, message: &str, fix: &str) -> Finding {
+    Finding {
+        rule: rule.to_string(),
+        severity: if rule == SKIPPED {
+            Severity::Info
+        } else {
+            Severity::Error
+        },
+        file: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: message.to_string(),
+        fix: fix.to_string(),
+        span: None,
+        source: None,
+    }
+}

@@ -1,0 +1,348 @@
+//! `load()` over the fixture stacks: what renders, and which findings come out where.
+
+use std::path::{Path, PathBuf};
+
+use berth_model::{Origin, Profile, Severity};
+use berth_stack::{LoadOptions, Loaded, load};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn findings(l: &Loaded) -> Vec<String> {
+    l.findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{} {:?} {}: {}",
+                f.file.display(),
+                f.line,
+                f.column,
+                f.severity,
+                f.rule,
+                f.message
+            )
+        })
+        .collect()
+}
+
+fn objects(l: &Loaded) -> Vec<String> {
+    l.stack
+        .as_ref()
+        .unwrap()
+        .objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{} [{}] {}:{}",
+                o.display_name(),
+                o.component,
+                o.file.path.display(),
+                o.pos("").line
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn full_stack_renders() {
+    let l = load(&fixture("full"), &LoadOptions::default());
+    insta::assert_snapshot!("full_findings", findings(&l).join("\n"));
+    insta::assert_snapshot!("full_objects", objects(&l).join("\n"));
+    let stack = l.stack.as_ref().unwrap();
+    assert_eq!(stack.name, "shop");
+    assert_eq!(stack.profile, Profile::Eks);
+    assert_eq!(stack.kubernetes, "1.33");
+    let comps: Vec<(&str, bool)> = stack
+        .components
+        .iter()
+        .map(|c| (c.name.as_str(), c.disabled))
+        .collect();
+    assert_eq!(
+        comps,
+        [
+            ("crds", false),
+            ("storage", false),
+            ("app", false),
+            ("aks-only", true)
+        ]
+    );
+    assert_eq!(stack.components[2].after, ["storage", "crds"]);
+    assert_eq!(stack.external[0].name, "gp3");
+    assert_eq!(stack.cluster.as_ref().unwrap().node_groups[0].max, 10);
+    assert_eq!(stack.values["replicas"], serde_json::json!(3));
+    let values: Vec<serde_json::Value> = stack.objects.iter().map(|o| o.value.clone()).collect();
+    insta::assert_json_snapshot!("full_values", values);
+    // Secrets were not resolved: check/render mode holds no values.
+    assert!(l.secrets.is_empty());
+    assert!(
+        stack
+            .objects
+            .iter()
+            .any(|o| o.origin == Origin::StackSecret)
+    );
+    assert!(!l.is_bad_input());
+}
+
+#[test]
+fn profile_and_values_can_be_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("v.yaml");
+    std::fs::write(&values, "replicas: 5\nimage: example/shop:9.9.9\n").unwrap();
+    let options = LoadOptions {
+        profile: Some(Profile::Gke),
+        values_files: vec![values],
+        set: vec!["image=example/shop:2.0.0".into(), "port=9090".into()],
+        ..LoadOptions::default()
+    };
+    let l = load(&fixture("full"), &options);
+    let stack = l.stack.as_ref().unwrap();
+    assert_eq!(stack.profile, Profile::Gke);
+    let web = stack
+        .objects
+        .iter()
+        .find(|o| o.kind() == "Deployment")
+        .unwrap();
+    assert_eq!(web.value["spec"]["replicas"], serde_json::json!(5));
+    let c = &web.value["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], serde_json::json!("example/shop:2.0.0"));
+    assert_eq!(c["env"][0]["value"], serde_json::json!("9090"));
+    let pvc = stack
+        .objects
+        .iter()
+        .find(|o| o.kind() == "PersistentVolumeClaim")
+        .unwrap();
+    assert_eq!(
+        pvc.value["spec"]["storageClassName"],
+        serde_json::json!("standard-rwx")
+    );
+    // Under gke the aks-only component is off, under aks it is on.
+    assert!(
+        stack
+            .components
+            .iter()
+            .any(|c| c.name == "aks-only" && c.disabled)
+    );
+    let aks = load(
+        &fixture("full"),
+        &LoadOptions {
+            profile: Some(Profile::Aks),
+            ..LoadOptions::default()
+        },
+    );
+    let n = aks
+        .stack
+        .unwrap()
+        .objects
+        .iter()
+        .filter(|o| o.component == "aks-only")
+        .count();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn broken_stack_reports_every_problem() {
+    let l = load(&fixture("broken"), &LoadOptions::default());
+    insta::assert_snapshot!("broken_findings", findings(&l).join("\n"));
+    assert!(l.is_bad_input());
+    // What could be read is still there.
+    let names: Vec<String> = l
+        .stack
+        .as_ref()
+        .unwrap()
+        .objects
+        .iter()
+        .map(|o| o.display_name())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ConfigMap/default/settings",
+            "ConfigMap/default/after-the-broken-one"
+        ]
+    );
+}
+
+#[test]
+fn plain_folder_is_a_stack_and_skips_non_manifests() {
+    let l = load(&fixture("plain"), &LoadOptions::default());
+    insta::assert_snapshot!("plain_findings", findings(&l).join("\n"));
+    insta::assert_snapshot!("plain_objects", objects(&l).join("\n"));
+    let stack = l.stack.as_ref().unwrap();
+    assert_eq!(stack.name, "plain");
+    assert_eq!(stack.namespace, "default");
+    assert_eq!(stack.kubernetes, "1.34");
+    assert_eq!(stack.profile, Profile::Local);
+    assert!(!l.is_bad_input());
+    assert!(l.stack_file.is_none());
+}
+
+#[test]
+fn single_file_and_berth_yaml_paths() {
+    let l = load(&fixture("plain/app.yaml"), &LoadOptions::default());
+    assert_eq!(objects(&l), ["Deployment/default/api [plain] app.yaml:1"]);
+    let l = load(&fixture("full/berth.yaml"), &LoadOptions::default());
+    assert_eq!(l.stack.unwrap().name, "shop");
+}
+
+#[test]
+fn missing_path_is_bad_input() {
+    let l = load(&fixture("does-not-exist"), &LoadOptions::default());
+    assert!(l.stack.is_none());
+    assert!(l.is_bad_input());
+    assert_eq!(l.findings[0].rule, "missing-file");
+}
+
+#[test]
+fn unknown_placeholders_in_a_plain_folder_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: ${nope}\n  b: \"${HOME:-/root} $${x}\"\n",
+    )
+    .unwrap();
+    let l = load(dir.path(), &LoadOptions::default());
+    assert_eq!(
+        findings(&l),
+        ["cm.yaml:6:3 Error placeholder: `${nope}` has no value"]
+    );
+    let l = load(
+        dir.path(),
+        &LoadOptions {
+            set: vec!["nope=1".into()],
+            ..LoadOptions::default()
+        },
+    );
+    assert!(l.findings.is_empty());
+    let cm = &l.stack.unwrap().objects[0];
+    assert_eq!(
+        cm.value["data"],
+        serde_json::json!({"a": 1, "b": "${HOME:-/root} ${x}"})
+    );
+}
+
+#[test]
+fn strict_secrets_fail_when_unavailable() {
+    let options = LoadOptions {
+        secret_mode: berth_stack::SecretMode::Strict,
+        ..LoadOptions::default()
+    };
+    let l = load(&fixture("full"), &options);
+    let secret_findings: Vec<&berth_model::Finding> = l
+        .findings
+        .iter()
+        .filter(|f| f.rule == "secret-source")
+        .collect();
+    assert_eq!(secret_findings.len(), 1);
+    assert_eq!(secret_findings[0].severity, Severity::Error);
+    assert!(l.has_errors());
+}
+
+#[cfg(unix)]
+fn fake_helm(dir: &Path, script: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("helm");
+    std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[cfg(unix)]
+#[test]
+fn chart_output_is_read_with_the_loader() {
+    let dir = tempfile::tempdir().unwrap();
+    // A stand-in for helm that echoes its arguments and stdin (the values) into a ConfigMap.
+    let helm = fake_helm(
+        dir.path(),
+        r#"values=$(cat)
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: args\ndata:\n  args: "%s"\n  values: %s\n' "$*" "'$values'""#,
+    );
+    let l = load(
+        &fixture("chart"),
+        &LoadOptions {
+            helm: Some(helm),
+            ..LoadOptions::default()
+        },
+    );
+    assert!(l.findings.is_empty(), "{:?}", findings(&l));
+    let o = &l.stack.as_ref().unwrap().objects[0];
+    assert_eq!(
+        o.origin,
+        Origin::Chart {
+            chart: "charts/tiny".into()
+        }
+    );
+    assert_eq!(o.namespace(), Some("tiny"));
+    let args = o.value["data"]["args"].as_str().unwrap();
+    assert!(args.starts_with("template tiny "), "{args}");
+    assert!(args.ends_with("charts/tiny --namespace tiny --include-crds --skip-tests --kube-version 1.34.0 --values -"), "{args}");
+    assert_eq!(
+        o.value["data"]["values"],
+        serde_json::json!(r#"{"message":"hello","replicas":2}"#)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn helm_failures_and_absence_are_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let helm = fake_helm(dir.path(), "echo 'Error: chart is broken' >&2\nexit 1");
+    let l = load(
+        &fixture("chart"),
+        &LoadOptions {
+            helm: Some(helm),
+            ..LoadOptions::default()
+        },
+    );
+    assert_eq!(
+        findings(&l),
+        [
+            "berth.yaml:7:5 Error helm: component `tiny`: helm template failed: Error: chart is broken"
+        ]
+    );
+    let l = load(
+        &fixture("chart"),
+        &LoadOptions {
+            helm: Some(dir.path().join("nope")),
+            ..LoadOptions::default()
+        },
+    );
+    assert_eq!(l.findings.len(), 1);
+    assert!(
+        l.findings[0].message.contains("cannot run helm"),
+        "{}",
+        l.findings[0].message
+    );
+}
+
+/// With a real helm (`$BERTH_HELM`, PATH or berth's cache), the local chart renders.
+#[test]
+fn real_helm_renders_the_local_chart() {
+    let Some(helm) = berth_stack::helm::find_helm() else {
+        eprintln!(
+            "SKIPPED real_helm_renders_the_local_chart: no helm binary found (BERTH_HELM, PATH, ~/.cache/berth/local/helm-*/helm)"
+        );
+        return;
+    };
+    let l = load(
+        &fixture("chart"),
+        &LoadOptions {
+            helm: Some(helm),
+            ..LoadOptions::default()
+        },
+    );
+    assert!(l.findings.is_empty(), "{:?}", findings(&l));
+    let names: Vec<String> = l
+        .stack
+        .unwrap()
+        .objects
+        .iter()
+        .map(|o| o.display_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["ConfigMap/tiny/tiny-config", "Deployment/tiny/tiny"]
+    );
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every berth test: unit, snapshot and end-to-end tests on the local cluster.
+# Idempotent and safe on a fresh machine with Rust and Go: installs the Debian packages the
+# tests need (when run as root and they are missing), builds the local cluster's binaries into
+# ~/.cache/berth/local (once per version), then runs `cargo test` for the whole workspace.
+# The end-to-end tests share one local cluster named `test`; it is stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use (fonts for the PNG plots of `berth simulate`).
+need_pkgs=()
+for p in fonts-dejavu-core; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "berth: installing ${need_pkgs[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "berth: please install: sudo apt-get install ${need_pkgs[*]}" >&2
+  fi
+fi
+
+start=$(date +%s)
+cargo build --release -p berth-cli
+berth=target/release/berth
+$berth local build
+echo "berth: build finished in $(( $(date +%s) - start ))s"
+
+export BERTH_TEST_CLUSTER=test
+cleanup() { $berth local down --name "$BERTH_TEST_CLUSTER" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+cargo test --release --workspace "$@"
