@@ -31,6 +31,10 @@ enum Command {
     Local(cmd::local::LocalCommand),
     /// The exact objects berth would apply, in apply order, as YAML (secrets redacted).
     Render(cmd::render::RenderArgs),
+    /// HPA and cluster-autoscaler behaviour over a load curve: pods, nodes, pending time,
+    /// cost and data-loss events, as a table, JSON and charts. Needs no cluster. Exits 1 when
+    /// a workload marked `berth.dev/holds-queue` is scaled down (data loss).
+    Simulate(cmd::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Local(c) => cmd::local::run(c),
         Command::Render(a) => cmd::render::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
     };
     exit::finish(result)
 }

@@ -253,7 +253,7 @@ millicores, optionally `/MEMORY_MIB` (`4000` or `4000/8192`); times are duration
   const:WORKLOAD:VALUE                 the same demand all the time
   step:WORKLOAD:FROM:TO:AT             FROM until AT, then TO
   ramp:WORKLOAD:FROM:TO:START:END      FROM until START, linear to TO at END, then TO
-  daily:WORKLOAD:LOW:HIGH[:PEAK]       a daily cosine: HIGH at PEAK after midnight (default 14h), LOW 12h away
+  daily:WORKLOAD:LOW:HIGH[:PEAK]       daily cosine: HIGH at time of day PEAK (14h), LOW 12h off
 A FILE is CSV with the header `time_s,workload,cpu_millicores[,memory_mib]`: the total demand of that \
 workload at that time, linear between points.";
 

@@ -37,10 +37,10 @@ pub struct SimulateArgs {
     #[arg(long, required = true, value_name = "FILE|SHAPE")]
     pub load: Vec<String>,
     /// Simulated time.
-    #[arg(long, default_value = "7d", value_parser = duration)]
+    #[arg(long, default_value = "7d", value_parser = duration, value_name = "DURATION")]
     pub duration: u64,
     /// Time step (the HPA syncs every 15s, the autoscaler scans every --scan-interval).
-    #[arg(long, default_value = "15s", value_parser = duration)]
+    #[arg(long, default_value = "15s", value_parser = duration, value_name = "DURATION")]
     pub step: u64,
     /// Write timeline.csv, report.json, chart.svg and chart.png into this folder.
     #[arg(long, value_name = "DIR")]
