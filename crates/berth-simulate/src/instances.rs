@@ -255,10 +255,22 @@ impl Catalog {
             let shape = if fields.len() >= 4 {
                 let vcpu = num(2, "vcpu")?;
                 let gib = num(3, "memory_gib")?;
-                if vcpu < 1.0 || vcpu.fract() != 0.0 {
+                if gib > 1_000_000.0 {
+                    return Err(err(
+                        3,
+                        format!(
+                            "memory_gib `{}` is larger than any machine",
+                            fields[3].trim()
+                        ),
+                    ));
+                }
+                if !(1.0..=100_000.0).contains(&vcpu) || vcpu.fract() != 0.0 {
                     return Err(err(
                         2,
-                        format!("vcpu `{}` must be a whole number ≥ 1", fields[2].trim()),
+                        format!(
+                            "vcpu `{}` must be a whole number from 1 to 100000",
+                            fields[2].trim()
+                        ),
                     ));
                 }
                 let pods = if fields.len() == 5 {

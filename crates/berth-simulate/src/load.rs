@@ -431,6 +431,42 @@ mod tests {
     }
 
     #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        let h = "time_s,workload,cpu_millicores,memory_mib\n";
+        for body in [
+            "",
+            "\n\n",
+            "0,w,NaN,1\n",
+            "0,w,inf,1\n",
+            "-1,w,1,1\n",
+            "0,,1,1\n",
+            "0,w,1\n",
+            "0,w,1,1,1\n",
+            "0,wé,1,\n0,wé,2,3\n",
+            "1e400,w,1,1\n",
+        ] {
+            assert!(
+                Load::from_csv("x", &format!("{h}{body}")).is_err(),
+                "{body:?}"
+            );
+        }
+        for spec in [
+            "",
+            ":",
+            "step",
+            "step:::::",
+            "ramp:w:1:2:1h:0s",
+            "daily:w:1:2:3:4:5",
+            "const:w:1/",
+            "const:w:/1",
+            "const:w:-1",
+        ] {
+            assert!(Series::parse_shape(spec).is_err(), "{spec:?}");
+        }
+        assert!(Load::from_csv("x", &format!("{h}0,wé,1,\n5,wé,2,\n")).is_ok());
+    }
+
+    #[test]
     fn shapes() {
         let s = Series::parse_shape("step:web:1000/1024:4000/2048:10m").unwrap();
         assert_eq!(s.curve.at(599.0).cpu_m, 1000.0);

@@ -50,14 +50,24 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
     (v.is_finite() && v >= 0.0).then_some(v)
 }
 
+/// Largest CPU (millicores) or memory (bytes) quantity accepted: far beyond any node, small
+/// enough that sums over thousands of pods stay exact in `i64`.
+pub const MAX_QUANTITY: i64 = 1_000_000_000_000_000;
+
 /// A CPU quantity in millicores, rounded up as Kubernetes does (`0.1m` is `1m`).
 pub fn cpu_millis(s: &str) -> Option<i64> {
-    parse_quantity(s).map(|v| (v * 1000.0 - 1e-9).ceil().max(0.0) as i64)
+    parse_quantity(s)
+        .map(|v| (v * 1000.0 - 1e-9).ceil().max(0.0))
+        .filter(|v| *v <= MAX_QUANTITY as f64)
+        .map(|v| v as i64)
 }
 
 /// A memory quantity in bytes, rounded up.
 pub fn memory_bytes(s: &str) -> Option<i64> {
-    parse_quantity(s).map(|v| (v - 1e-9).ceil().max(0.0) as i64)
+    parse_quantity(s)
+        .map(|v| (v - 1e-9).ceil().max(0.0))
+        .filter(|v| *v <= MAX_QUANTITY as f64)
+        .map(|v| v as i64)
 }
 
 /// A quantity written in a manifest: a string, or a bare YAML number.
@@ -141,6 +151,8 @@ mod tests {
         assert_eq!(memory_bytes("12X"), None);
         assert_eq!(memory_bytes(""), None);
         assert_eq!(memory_bytes("-1Mi"), None);
+        assert_eq!(cpu_millis("1E"), None);
+        assert_eq!(memory_bytes("9Ei"), None);
     }
 
     #[test]
