@@ -52,6 +52,10 @@ enum Command {
     History(cmd::history::HistoryArgs),
     /// Go back to an earlier revision (applied as a new revision).
     Rollback(cmd::rollback::RollbackArgs),
+    /// HPA and cluster-autoscaler behaviour over a load curve: pods, nodes, pending time,
+    /// cost and data-loss events, as a table, JSON and charts. Needs no cluster. Exits 1 when
+    /// a workload marked `berth.dev/holds-queue` is scaled down (data loss).
+    Simulate(cmd::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Down(a) => cmd::down::run(a),
         Command::History(a) => cmd::history::run(a),
         Command::Rollback(a) => cmd::rollback::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
     };
     exit::finish(result)
 }
