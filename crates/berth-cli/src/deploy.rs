@@ -47,7 +47,15 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Cluster> {
         context: args.context.clone(),
     };
     if args.local {
-        let status = berth_local::up(&berth_local::Options::default())
+        // `BERTH_LOCAL_NAME` picks the cluster, as it does for `berth local`.
+        let opts_local = berth_local::Options {
+            name: std::env::var("BERTH_LOCAL_NAME")
+                .ok()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "default".into()),
+            ..berth_local::Options::default()
+        };
+        let status = berth_local::up(&opts_local)
             .await
             .map_err(|e| {
                 fail(

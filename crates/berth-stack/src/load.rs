@@ -161,7 +161,8 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
     // Objects of each component, with the namespace they default to.
     let mut component_ns: BTreeMap<String, String> = BTreeMap::new();
     for (name, spec) in &sf.components {
-        let disabled = !spec.profiles.is_empty() && !spec.profiles.contains(&profile);
+        let disabled = (!spec.profiles.is_empty() && !spec.profiles.contains(&profile))
+            || !r.when_holds(name, spec);
         components.push(Component {
             name: name.clone(),
             after: spec.after.clone(),
@@ -303,6 +304,41 @@ struct Renderer<'a> {
 }
 
 impl Renderer<'_> {
+    /// Whether every value named in the component's `when:` has the value given there. A name
+    /// that is no value is a `stack-file` error (the component is then off): a typo must not
+    /// silently switch a component off.
+    fn when_holds(&mut self, component: &str, spec: &ComponentSpec) -> bool {
+        let mut holds = true;
+        for (name, wanted) in &spec.when {
+            match self.values.get(name) {
+                Some(actual) => holds &= same_value(actual, wanted),
+                None => {
+                    let pointer = format!(
+                        "/components/{}/when/{}",
+                        berth_yaml::escape_pointer_token(component),
+                        berth_yaml::escape_pointer_token(name)
+                    );
+                    let names: Vec<&str> = self.values.keys().map(String::as_str).collect();
+                    let hint = stackfile::did_you_mean(name, &names);
+                    if let Some(file) = &self.stack_source {
+                        self.findings.push(finding_at(
+                            file,
+                            stackfile::STACK_FILE,
+                            Severity::Error,
+                            nearest(&self.stack_positions, &pointer),
+                            format!(
+                                "component `{component}` is `when:` value `{name}`, which is no value{hint}"
+                            ),
+                            "name a value of `values:` (or give it with --set)",
+                        ));
+                    }
+                    holds = false;
+                }
+            }
+        }
+        holds
+    }
+
     /// `values:` < `--values FILE`s < `--set`s.
     fn merge_values(&mut self, sf: &StackFile) -> IndexMap<String, Value> {
         let mut values = sf.values.clone();
@@ -590,4 +626,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
+}
+
+/// `when:` equality: equal values, or equal text (`--set exposure=1` against `when: {exposure: "1"}`).
+fn same_value(actual: &Value, wanted: &Value) -> bool {
+    fn text(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+    actual == wanted || (text(actual).is_some() && text(actual) == text(wanted))
 }

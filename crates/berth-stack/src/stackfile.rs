@@ -67,6 +67,11 @@ pub struct ComponentSpec {
     /// `plan`, not rendered). Empty: every profile.
     #[serde(default)]
     pub profiles: Vec<Profile>,
+    /// Values the component is for: `when: { exposure: proxy }` renders it only when every
+    /// named value (after `--values` and `--set`) equals the one given; otherwise it is
+    /// disabled like a component of another profile. Empty: always.
+    #[serde(default)]
+    pub when: IndexMap<String, Value>,
 }
 
 /// `manifests:` as one path or a list of paths.

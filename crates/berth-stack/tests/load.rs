@@ -346,3 +346,62 @@ fn real_helm_renders_the_local_chart() {
         ["ConfigMap/tiny/tiny-config", "Deployment/tiny/tiny"]
     );
 }
+
+#[test]
+fn when_switches_components_by_value() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("berth.yaml"),
+        "stack: w\nvalues:\n  exposure: proxy\n  tls: true\ncomponents:\n  proxy:\n    manifests: proxy.yaml\n    when: { exposure: proxy }\n  ingress:\n    manifests: ingress.yaml\n    when: { exposure: ingress, tls: true }\n  typo:\n    manifests: proxy.yaml\n    when: { exposur: proxy }\n",
+    )
+    .unwrap();
+    for (file, name) in [("proxy.yaml", "p"), ("ingress.yaml", "i")] {
+        std::fs::write(
+            dir.path().join(file),
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"),
+        )
+        .unwrap();
+    }
+    let on = |l: &Loaded| -> Vec<(String, bool)> {
+        l.stack
+            .as_ref()
+            .unwrap()
+            .components
+            .iter()
+            .map(|c| (c.name.clone(), c.disabled))
+            .collect()
+    };
+    let l = load(dir.path(), &LoadOptions::default());
+    assert_eq!(
+        on(&l),
+        [
+            ("proxy".to_string(), false),
+            ("ingress".to_string(), true),
+            ("typo".to_string(), true)
+        ]
+    );
+    // A misspelt value name is an error at its key, not a silently disabled component.
+    assert_eq!(
+        findings(&l),
+        ["berth.yaml:14:13 Error stack-file: component `typo` is `when:` value `exposur`, which is no value; did you mean `exposure`?"]
+    );
+    let names: Vec<String> = l
+        .stack
+        .as_ref()
+        .unwrap()
+        .objects
+        .iter()
+        .map(|o| o.display_name())
+        .collect();
+    assert_eq!(names, ["ConfigMap default/p"]);
+
+    // --set flips the choice; `true` given as text matches the boolean.
+    let l = load(
+        dir.path(),
+        &LoadOptions {
+            set: vec!["exposure=ingress".into(), "tls=\"true\"".into()],
+            ..LoadOptions::default()
+        },
+    );
+    assert_eq!(on(&l)[..2], [("proxy".to_string(), true), ("ingress".to_string(), false)]);
+}
