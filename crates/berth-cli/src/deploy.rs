@@ -55,14 +55,12 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Cluster> {
                 .unwrap_or_else(|| "default".into()),
             ..berth_local::Options::default()
         };
-        let status = berth_local::up(&opts_local)
-            .await
-            .map_err(|e| {
-                fail(
-                    Exit::Cluster,
-                    format!("the local cluster could not be started: {e}"),
-                )
-            })?;
+        let status = berth_local::up(&opts_local).await.map_err(|e| {
+            fail(
+                Exit::Cluster,
+                format!("the local cluster could not be started: {e}"),
+            )
+        })?;
         opts = ConnectOptions {
             kubeconfig: Some(status.kubeconfig),
             context: None,

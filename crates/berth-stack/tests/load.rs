@@ -383,7 +383,9 @@ fn when_switches_components_by_value() {
     // A misspelt value name is an error at its key, not a silently disabled component.
     assert_eq!(
         findings(&l),
-        ["berth.yaml:14:13 Error stack-file: component `typo` is `when:` value `exposur`, which is no value; did you mean `exposure`?"]
+        [
+            "berth.yaml:14:13 Error stack-file: component `typo` is `when:` value `exposur`, which is no value; did you mean `exposure`?"
+        ]
     );
     let names: Vec<String> = l
         .stack
@@ -403,5 +405,8 @@ fn when_switches_components_by_value() {
             ..LoadOptions::default()
         },
     );
-    assert_eq!(on(&l)[..2], [("proxy".to_string(), true), ("ingress".to_string(), false)]);
+    assert_eq!(
+        on(&l)[..2],
+        [("proxy".to_string(), true), ("ingress".to_string(), false)]
+    );
 }
