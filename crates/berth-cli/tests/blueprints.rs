@@ -69,6 +69,7 @@ fn every_blueprint_checks_clean_under_every_profile() {
     // Each blueprint as it comes, and the choices its values offer.
     let mut cases: Vec<(&str, Vec<String>)> = BLUEPRINTS.iter().map(|b| (*b, Vec::new())).collect();
     cases.push(("openremote", vec!["exposure=ingress".into()]));
+    cases.push(("boomi-flow", vec!["database=in-stack".into()]));
     for (name, extra) in &cases {
         for profile in Profile::ALL {
             let mut set = cloud_values(name, profile);
