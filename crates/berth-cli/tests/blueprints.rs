@@ -95,7 +95,11 @@ fn every_blueprint_checks_clean_under_every_profile() {
             );
             let mut findings = loaded.findings.clone();
             findings.extend(berth_check::check(stack));
-            for f in findings.iter().filter(|f| f.severity == Severity::Warning) {
+            // Secrets from the environment are only keys here (values are not needed to check).
+            for f in findings
+                .iter()
+                .filter(|f| f.severity == Severity::Warning && f.rule != "secret-source")
+            {
                 eprintln!(
                     "warning: {name} {extra:?} ({}): {}:{}:{}: [{}] {}",
                     profile.as_str(),

@@ -352,7 +352,7 @@ fn when_switches_components_by_value() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("berth.yaml"),
-        "stack: w\nvalues:\n  exposure: proxy\n  tls: true\ncomponents:\n  proxy:\n    manifests: proxy.yaml\n    when: { exposure: proxy }\n  ingress:\n    manifests: ingress.yaml\n    when: { exposure: ingress, tls: true }\n  typo:\n    manifests: proxy.yaml\n    when: { exposur: proxy }\n",
+        "stack: w\nvalues:\n  exposure: proxy\n  tls: true\ncomponents:\n  proxy:\n    manifests: proxy.yaml\n    when: { exposure: proxy }\n  ingress:\n    manifests: ingress.yaml\n    when: { exposure: ingress, tls: \"true\" }\n  typo:\n    manifests: proxy.yaml\n    when: { exposur: proxy }\n",
     )
     .unwrap();
     for (file, name) in [("proxy.yaml", "p"), ("ingress.yaml", "i")] {
@@ -395,13 +395,13 @@ fn when_switches_components_by_value() {
         .iter()
         .map(|o| o.display_name())
         .collect();
-    assert_eq!(names, ["ConfigMap default/p"]);
+    assert_eq!(names, ["ConfigMap/default/p"]);
 
-    // --set flips the choice; `true` given as text matches the boolean.
+    // --set flips the choice; the boolean value `tls: true` matches `"true"` written as text.
     let l = load(
         dir.path(),
         &LoadOptions {
-            set: vec!["exposure=ingress".into(), "tls=\"true\"".into()],
+            set: vec!["exposure=ingress".into()],
             ..LoadOptions::default()
         },
     );
