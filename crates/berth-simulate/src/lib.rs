@@ -224,5 +224,6 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
     }
     let mut report = Engine::new(&inp, &params, labels, loads).run();
     report.notes = notes;
+    report.advice = report.derive_advice();
     Ok(report)
 }
