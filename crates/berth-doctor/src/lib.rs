@@ -21,7 +21,7 @@ mod template;
 
 pub use diagnosis::{Diagnosis, Evidence, EvidenceKind};
 pub use gather::{Error, gather};
-pub use rules::IDS;
+pub use rules::{IDS, explain};
 pub use snapshot::Snapshot;
 
 use berth_model::Object;
