@@ -12,6 +12,8 @@
 //! say the same thing. Secrets are read for their keys only: no Secret value ever enters a
 //! snapshot, a diagnosis or a log line of berth's.
 
+#![warn(missing_docs)]
+
 mod diagnosis;
 mod gather;
 mod quantity;
