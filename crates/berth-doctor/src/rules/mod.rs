@@ -147,7 +147,10 @@ pub fn explain(id: &str) -> Option<String> {
                 .unwrap_or_else(|| l.trim_start_matches("//!"))
         })
         .collect();
-    Some(doc.join("\n"))
+    Some(format!(
+        "# {id} (a `berth doctor` diagnosis)\n\n{}\n",
+        doc.join("\n")
+    ))
 }
 
 /// The ids of every diagnosis berth can make (some rules make several).
