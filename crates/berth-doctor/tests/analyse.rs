@@ -421,3 +421,14 @@ fn crd_not_established() {
     assert_eq!(ids(&ds), ["crd-not-established"]);
     assert!(ds[0].cause.contains("PluralConflict"), "{}", ds[0].cause);
 }
+
+#[test]
+fn removed_api_version_is_not_a_missing_crd() {
+    let ds = run("api-removed");
+    assert_eq!(ids(&ds), ["api-not-served"]);
+    assert!(
+        ds[0].cause.contains("autoscaling/v2beta2"),
+        "{}",
+        ds[0].cause
+    );
+}

@@ -101,7 +101,11 @@ pub(crate) const RULES: &[Rule] = &[
 /// Each module's source, for [`explain`]: its `//!` doc is the explanation, written once.
 const SOURCES: &[(&[&str], &str)] = &[
     (
-        &[custom_resource::ID, custom_resource::ID_NOT_ESTABLISHED],
+        &[
+            custom_resource::ID,
+            custom_resource::ID_NOT_ESTABLISHED,
+            custom_resource::ID_API,
+        ],
         include_str!("custom_resource.rs"),
     ),
     (&[references::ID], include_str!("references.rs")),
@@ -157,6 +161,7 @@ pub fn explain(id: &str) -> Option<String> {
 pub const IDS: &[&str] = &[
     custom_resource::ID,
     custom_resource::ID_NOT_ESTABLISHED,
+    custom_resource::ID_API,
     references::ID,
     container_config::ID,
     image_pull::ID,
