@@ -329,3 +329,27 @@ async fn logs(
         .collect()
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::keys_only;
+
+    #[test]
+    fn secret_values_never_stay() {
+        let secret = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "shop", "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"aHVudGVyMg==\"}}"}},
+            "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="},
+            "stringData": {"token": "s3cr3t"}
+        });
+        let kept = keys_only(secret).to_string();
+        for value in ["aHVudGVyMg==", "YWRtaW4=", "s3cr3t", "last-applied"] {
+            assert!(!kept.contains(value), "{value} survived: {kept}");
+        }
+        assert!(
+            kept.contains("\"password\":\"\"") && kept.contains("\"user\":\"\""),
+            "{kept}"
+        );
+    }
+}

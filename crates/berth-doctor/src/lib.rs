@@ -12,6 +12,8 @@
 //! say the same thing. Secrets are read for their keys only: no Secret value ever enters a
 //! snapshot, a diagnosis or a log line of berth's.
 
+#![warn(missing_docs)]
+
 mod diagnosis;
 mod gather;
 mod quantity;
@@ -21,7 +23,7 @@ mod template;
 
 pub use diagnosis::{Diagnosis, Evidence, EvidenceKind};
 pub use gather::{Error, gather};
-pub use rules::IDS;
+pub use rules::{IDS, explain};
 pub use snapshot::Snapshot;
 
 use berth_model::Object;

@@ -18,6 +18,7 @@ use serde_json::Value;
 /// exists, but in another namespace".
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// The live objects, as described above.
     pub objects: Vec<Value>,
     /// Kinds of stack objects that the API does not serve (`argoproj.io/EventBus`): their
     /// CRD is missing.
