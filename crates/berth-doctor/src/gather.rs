@@ -276,7 +276,7 @@ async fn logs(
     snapshot: &Snapshot,
     stack: &[Object],
 ) -> BTreeMap<String, Vec<String>> {
-    let ctx = Ctx::new(snapshot, stack);
+    let ctx = Ctx::new(snapshot, stack, crate::Options::default());
     let mut wanted: Vec<(String, String, String, bool)> = Vec::new();
     for (pod, owner) in ctx.stack_pods() {
         let ns = s(pod, "/metadata/namespace").to_string();

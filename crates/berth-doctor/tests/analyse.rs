@@ -432,3 +432,26 @@ fn removed_api_version_is_not_a_missing_crd() {
         ds[0].cause
     );
 }
+
+/// On a profile without a load-balancer controller (berth's local cluster) a LoadBalancer
+/// Service without an address is expected, not a problem.
+#[test]
+fn pending_load_balancer_is_no_problem_without_a_controller() {
+    let (objects, snapshot) = case("no-address");
+    let with = berth_doctor::analyse(&snapshot, &objects);
+    assert!(
+        with.iter().any(|d| d.id == "load-balancer-pending"),
+        "{with:#?}"
+    );
+    let without = berth_doctor::analyse_with(
+        &snapshot,
+        &objects,
+        &berth_doctor::Options {
+            load_balancer_controller: false,
+        },
+    );
+    assert!(
+        !without.iter().any(|d| d.id == "load-balancer-pending"),
+        "{without:#?}"
+    );
+}
