@@ -24,6 +24,7 @@ pub enum EvidenceKind {
 /// One quoted fact that supports a diagnosis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Evidence {
+    /// Where the fact was read.
     pub kind: EvidenceKind,
     /// The object the fact is about (`Pod/shop/web-5d8f-x2k9p`, `Node/worker-1`).
     pub subject: String,
@@ -36,18 +37,23 @@ pub struct Evidence {
 pub struct Diagnosis {
     /// Stable id of the diagnosis (`crash-loop`, `pvc-pending`, ...); `berth explain` knows them.
     pub id: &'static str,
+    /// `error`: the stack does not work this way; `warning`: it may, or will once something
+    /// outside the stack acts (a load-balancer controller, a rollout finishing).
     pub severity: Severity,
     /// The stack object the diagnosis is about (`Deployment/shop/web`).
     pub object: String,
     /// Where the fix belongs in the stack's manifests, when berth can tell.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+    /// 1-based line in `file`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// 1-based column in `file`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<u32>,
     /// What is wrong, in one sentence.
     pub cause: String,
+    /// The facts quoted from the cluster that show it.
     pub evidence: Vec<Evidence>,
     /// What to do about it.
     pub fix: String,

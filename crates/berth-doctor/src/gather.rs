@@ -276,7 +276,7 @@ async fn logs(
     snapshot: &Snapshot,
     stack: &[Object],
 ) -> BTreeMap<String, Vec<String>> {
-    let ctx = Ctx::new(snapshot, stack);
+    let ctx = Ctx::new(snapshot, stack, crate::Options::default());
     let mut wanted: Vec<(String, String, String, bool)> = Vec::new();
     for (pod, owner) in ctx.stack_pods() {
         let ns = s(pod, "/metadata/namespace").to_string();
@@ -328,4 +328,28 @@ async fn logs(
         .filter(|(_, lines)| futures::future::ready(!lines.is_empty()))
         .collect()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keys_only;
+
+    #[test]
+    fn secret_values_never_stay() {
+        let secret = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "shop", "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"aHVudGVyMg==\"}}"}},
+            "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="},
+            "stringData": {"token": "s3cr3t"}
+        });
+        let kept = keys_only(secret).to_string();
+        for value in ["aHVudGVyMg==", "YWRtaW4=", "s3cr3t", "last-applied"] {
+            assert!(!kept.contains(value), "{value} survived: {kept}");
+        }
+        assert!(
+            kept.contains("\"password\":\"\"") && kept.contains("\"user\":\"\""),
+            "{kept}"
+        );
+    }
 }

@@ -12,6 +12,8 @@
 //! say the same thing. Secrets are read for their keys only: no Secret value ever enters a
 //! snapshot, a diagnosis or a log line of berth's.
 
+#![warn(missing_docs)]
+
 mod diagnosis;
 mod gather;
 mod quantity;
@@ -21,7 +23,7 @@ mod template;
 
 pub use diagnosis::{Diagnosis, Evidence, EvidenceKind};
 pub use gather::{Error, gather};
-pub use rules::IDS;
+pub use rules::{IDS, explain};
 pub use snapshot::Snapshot;
 
 use berth_model::Object;
@@ -31,15 +33,45 @@ use berth_model::Object;
 /// Costs one discovery, one GET per stack object, a few LISTs per namespace of the stack and
 /// of cluster-scoped context, and one log request per failing container.
 pub async fn diagnose(client: &kube::Client, objects: &[Object]) -> Result<Vec<Diagnosis>, Error> {
+    diagnose_with(client, objects, &Options::default()).await
+}
+
+/// What the doctor knows of the cluster beyond what it reads: facts of the stack's profile.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// The profile's clusters have a load-balancer controller (eks, aks, gke do; berth's local
+    /// cluster does not, so a LoadBalancer Service without an address is expected there).
+    pub load_balancer_controller: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            load_balancer_controller: true,
+        }
+    }
+}
+
+/// [`diagnose`] with the profile's facts.
+pub async fn diagnose_with(
+    client: &kube::Client,
+    objects: &[Object],
+    options: &Options,
+) -> Result<Vec<Diagnosis>, Error> {
     let snapshot = gather(client, objects).await?;
-    Ok(analyse(&snapshot, objects))
+    Ok(analyse_with(&snapshot, objects, options))
 }
 
 /// The diagnoses of `snapshot` for the stack `objects`, causes before symptoms. Two rules that
 /// find the same thing from two sides (a missing Secret from the template, and the container
 /// that cannot start because of it) give one diagnosis with the evidence of both.
 pub fn analyse(snapshot: &Snapshot, objects: &[Object]) -> Vec<Diagnosis> {
-    let ctx = snapshot::Ctx::new(snapshot, objects);
+    analyse_with(snapshot, objects, &Options::default())
+}
+
+/// [`analyse`] with the profile's facts.
+pub fn analyse_with(snapshot: &Snapshot, objects: &[Object], options: &Options) -> Vec<Diagnosis> {
+    let ctx = snapshot::Ctx::new(snapshot, objects, *options);
     if let Some(d) = rules::nothing_applied(&ctx) {
         return vec![d];
     }

@@ -18,6 +18,7 @@ use serde_json::Value;
 /// exists, but in another namespace".
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// The live objects, as described above.
     pub objects: Vec<Value>,
     /// Kinds of stack objects that the API does not serve (`argoproj.io/EventBus`): their
     /// CRD is missing.
@@ -69,6 +70,7 @@ pub(crate) fn display(v: &Value) -> String {
 pub(crate) struct Ctx<'a> {
     pub snapshot: &'a Snapshot,
     pub stack: &'a [Object],
+    pub options: crate::Options,
     by_key: HashMap<LiveKey<'a>, &'a Value>,
     /// `group/kind` → objects.
     by_kind: HashMap<String, Vec<&'a Value>>,
@@ -78,7 +80,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(snapshot: &'a Snapshot, stack: &'a [Object]) -> Ctx<'a> {
+    pub fn new(snapshot: &'a Snapshot, stack: &'a [Object], options: crate::Options) -> Ctx<'a> {
         let mut by_key = HashMap::new();
         let mut by_kind: HashMap<_, Vec<_>> = HashMap::new();
         let mut by_uid = HashMap::new();
@@ -97,6 +99,7 @@ impl<'a> Ctx<'a> {
         let mut ctx = Ctx {
             snapshot,
             stack,
+            options,
             by_key,
             by_kind,
             by_uid,

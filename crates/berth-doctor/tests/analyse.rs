@@ -381,3 +381,77 @@ fn every_fixture_has_a_test() {
         );
     }
 }
+
+#[test]
+fn volume_node_affinity_conflict_names_the_volume_zone() {
+    let ds = run("volume-node-affinity");
+    assert_eq!(ids(&ds), ["unschedulable"]);
+    assert!(
+        ds[0]
+            .evidence
+            .iter()
+            .any(|e| e.text.contains("topology.kubernetes.io/zone zone-a")),
+        "{:?}",
+        ds[0].evidence
+    );
+    assert!(ds[0].fix.contains("WaitForFirstConsumer"));
+}
+
+#[test]
+fn pvc_pending_without_a_running_provisioner() {
+    let ds = run("pvc-no-provisioner");
+    assert!(
+        ds[0]
+            .cause
+            .contains("no provisioner `efs.csi.aws.com` is running"),
+        "{}",
+        ds[0].cause
+    );
+}
+
+#[test]
+fn pvc_pending_without_a_default_class() {
+    let ds = run("pvc-no-default-class");
+    assert!(ds[0].cause.contains("no default one"), "{}", ds[0].cause);
+}
+
+#[test]
+fn crd_not_established() {
+    let ds = run("crd-not-established");
+    assert_eq!(ids(&ds), ["crd-not-established"]);
+    assert!(ds[0].cause.contains("PluralConflict"), "{}", ds[0].cause);
+}
+
+#[test]
+fn removed_api_version_is_not_a_missing_crd() {
+    let ds = run("api-removed");
+    assert_eq!(ids(&ds), ["api-not-served"]);
+    assert!(
+        ds[0].cause.contains("autoscaling/v2beta2"),
+        "{}",
+        ds[0].cause
+    );
+}
+
+/// On a profile without a load-balancer controller (berth's local cluster) a LoadBalancer
+/// Service without an address is expected, not a problem.
+#[test]
+fn pending_load_balancer_is_no_problem_without_a_controller() {
+    let (objects, snapshot) = case("no-address");
+    let with = berth_doctor::analyse(&snapshot, &objects);
+    assert!(
+        with.iter().any(|d| d.id == "load-balancer-pending"),
+        "{with:#?}"
+    );
+    let without = berth_doctor::analyse_with(
+        &snapshot,
+        &objects,
+        &berth_doctor::Options {
+            load_balancer_controller: false,
+        },
+    );
+    assert!(
+        !without.iter().any(|d| d.id == "load-balancer-pending"),
+        "{without:#?}"
+    );
+}

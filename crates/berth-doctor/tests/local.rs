@@ -93,6 +93,8 @@ fn snapshot(name: &str, ns: &str, ds: &[Diagnosis]) {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(&regex_escape(ns), "[ns]");
     settings.add_filter(r"-[a-z0-9]{8,10}-[a-z0-9]{5}\b", "-[hash]");
+    // Job pods: `<job>-<5 characters of Kubernetes' random alphabet>`.
+    settings.add_filter(r"-[bcdfghjklmnpqrstvwxz2456789]{5}\b", "-[hash]");
     settings.add_filter(r"\b(other|doctor)-[a-z]+-[0-9a-f]{1,6}\b", "[other-ns]");
     settings.bind(|| insta::assert_snapshot!(name, text));
 }
@@ -377,5 +379,261 @@ async fn custom_resource_without_its_crd() {
     let ds = diagnose(&client, &objects).await.expect("diagnose");
     assert_eq!(ids(&ds), ["crd-missing"]);
     snapshot("local_crd_missing", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+/// Plays the kubelet for one pod of `owner_label` that kwok leaves alone (annotation
+/// `berth.dev/test-state: manual`): waits for it, then applies `status` to it.
+async fn set_pod_status(
+    client: &kube::Client,
+    ns: &str,
+    label: &str,
+    status: serde_json::Value,
+) -> String {
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), ns);
+    let start = Instant::now();
+    loop {
+        let list = pods
+            .list(&kube::api::ListParams::default().labels(label))
+            .await
+            .expect("list pods");
+        if let Some(name) = list.items.first().and_then(|p| p.metadata.name.clone()) {
+            pods.patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"status": status})),
+            )
+            .await
+            .expect("patch pod status");
+            return name;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no pod with {label}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn failed_job_by_the_real_job_controller() {
+    let (client, ns) = setup("doctor-job").await;
+    let yaml = r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: create-buckets, namespace: NS}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      labels: {job: create-buckets}
+      annotations: {berth.dev/test-state: manual}
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: mc
+          image: minio/mc:RELEASE.2025-08-13T08-35-41Z
+          command: [mc, mb, minio/orders]
+"#;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    // The container fails as a kubelet would report it; the Job controller does the rest.
+    set_pod_status(
+        &client,
+        &ns,
+        "job=create-buckets",
+        serde_json::json!({
+            "phase": "Failed",
+            "containerStatuses": [{"name": "mc", "image": "minio/mc", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]
+        }),
+    )
+    .await;
+    // `FailureTarget` comes first; wait for the final `Failed`.
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ds.iter().any(|d| {
+            d.id == "job-failed" && d.evidence.iter().any(|e| e.text.starts_with("Failed=True"))
+        })
+    })
+    .await;
+    assert!(
+        ds[0].cause.contains("container `mc` exited with code 1"),
+        "{}",
+        ds[0].cause
+    );
+    assert!(
+        ds[0]
+            .evidence
+            .iter()
+            .any(|e| e.text.contains("BackoffLimitExceeded"))
+    );
+    snapshot("local_job_failed", &ns, &ds);
+}
+
+#[tokio::test]
+async fn failing_readiness_probe() {
+    let (client, ns) = setup("doctor-probe").await;
+    let objects = stack(
+        &web("{berth.dev/test-state: not-ready}", "web").replace("replicas: 2", "replicas: 1"),
+        &ns,
+    );
+    apply(&client, &objects).await;
+    // kwok keeps the pod unready; the probe's event is what a kubelet would record.
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &ns);
+    let start = Instant::now();
+    let pod = loop {
+        let list = pods
+            .list(&kube::api::ListParams::default().labels("app=web"))
+            .await
+            .expect("list");
+        if let Some(p) = list
+            .items
+            .into_iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        {
+            break p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "pod never ran");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("{name}.probe"), "namespace": ns},
+        "involvedObject": {"kind": "Pod", "namespace": ns, "name": name, "uid": pod.metadata.uid, "fieldPath": "spec.containers{web}"},
+        "reason": "Unhealthy", "type": "Warning", "count": 12,
+        "message": "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        "source": {"component": "kubelet"}
+    }))
+    .expect("event");
+    Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), &ns)
+        .create(&Default::default(), &event)
+        .await
+        .expect("create event");
+    let ds = diagnose_until(&client, &objects, |ds| ids(ds).contains(&"probe-failure")).await;
+    assert_eq!(ds[0].id, "probe-failure");
+    snapshot("local_probe_failure", &ns, &ds);
+}
+
+#[tokio::test]
+async fn hpa_without_metrics_server() {
+    let (client, ns) = setup("doctor-hpa").await;
+    let yaml = format!(
+        "{}---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: web, namespace: NS}}\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: web}}\n  minReplicas: 2\n  maxReplicas: 5\n  metrics:\n    - type: Resource\n      resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 60}}}}\n",
+        web("{}", "web")
+    );
+    let objects = stack(&yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| ids(ds) == ["hpa-cannot-scale"]).await;
+    assert!(
+        ds[0]
+            .cause
+            .contains("metrics API (v1beta1.metrics.k8s.io) is not installed"),
+        "{}",
+        ds[0].cause
+    );
+    snapshot("local_hpa_no_metrics", &ns, &ds);
+}
+
+#[tokio::test]
+async fn claim_waits_for_an_unschedulable_pod() {
+    let (client, ns) = setup("doctor-wffc").await;
+    let yaml = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: postgres, namespace: NS}
+spec:
+  serviceName: postgres
+  replicas: 1
+  selector: {matchLabels: {app: postgres}}
+  template:
+    metadata: {labels: {app: postgres}}
+    spec:
+      containers:
+        - name: postgres
+          image: postgres:17.2
+          resources: {requests: {cpu: "64", memory: 1Gi}}
+          volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data, subPath: pgdata}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec:
+        accessModes: [ReadWriteOnce]
+        storageClassName: berth-local-block
+        resources: {requests: {storage: 1Gi}}
+"#;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ids(ds).contains(&"unschedulable") && ids(ds).contains(&"pvc-pending")
+    })
+    .await;
+    let pvc = ds.iter().find(|d| d.id == "pvc-pending").unwrap();
+    assert!(
+        pvc.cause
+            .contains("waits for pod `postgres-0`, which cannot be scheduled"),
+        "{}",
+        pvc.cause
+    );
+    snapshot("local_wffc_unschedulable", &ns, &ds);
+}
+
+#[tokio::test]
+async fn load_balancer_without_a_controller_and_a_misnamed_port() {
+    let (client, ns) = setup("doctor-lb").await;
+    let yaml = web("{}", "web").replace(
+        "spec:\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: http}]\n",
+        "spec:\n  type: LoadBalancer\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: web-http}]\n",
+    );
+    let objects = stack(&yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ids(ds) == ["service-port", "load-balancer-pending"]
+    })
+    .await;
+    assert!(
+        ds.iter().all(
+            |d| d.id != "load-balancer-pending" || d.severity == berth_model::Severity::Warning
+        )
+    );
+    snapshot("local_lb_and_port", &ns, &ds);
+}
+
+#[tokio::test]
+async fn webhook_whose_service_does_not_exist() {
+    let (client, ns) = setup("doctor-webhook").await;
+    // failurePolicy Ignore and a group nobody uses: harmless to the other tests on the cluster.
+    let yaml = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: NS-webhook}
+webhooks:
+  - name: validate.berth-test.example.com
+    failurePolicy: Ignore
+    sideEffects: None
+    admissionReviewVersions: [v1]
+    clientConfig:
+      service: {namespace: NS, name: events-webhook, port: 443}
+    rules:
+      - {apiGroups: [berth-test.example.com], apiVersions: [v1], operations: [CREATE], resources: [widgets]}
+"#;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ids(ds).contains(&"webhook-no-endpoints")
+    })
+    .await;
+    let mine: Vec<&Diagnosis> = ds.iter().filter(|d| d.object.contains(&ns)).collect();
+    assert_eq!(mine.len(), 1, "{ds:#?}");
+    assert_eq!(mine[0].severity, berth_model::Severity::Warning);
+    let _ =
+        Api::<k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration>::all(
+            client.clone(),
+        )
+        .delete(&format!("{ns}-webhook"), &Default::default())
+        .await;
+    snapshot(
+        "local_webhook",
+        &ns,
+        &mine.into_iter().cloned().collect::<Vec<_>>(),
+    );
     cleanup(&client, &[&ns]).await;
 }

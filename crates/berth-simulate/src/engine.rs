@@ -1162,6 +1162,7 @@ impl<'a> Engine<'a> {
             events: self.events,
             settings,
             notes: Vec::new(),
+            advice: Vec::new(),
             timeline: self.timeline,
         }
     }

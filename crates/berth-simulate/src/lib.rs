@@ -4,8 +4,8 @@
 //!
 //! [`simulate`] is pure: it reads a rendered [`Stack`] and a [`Load`] and returns a
 //! [`Report`]; it touches no cluster and no file. The pipeline inside:
-//! [`inputs`](crate::inputs) reads the stack (workloads, HPAs, node groups, autoscaler
-//! flags), [`hpa`](crate::hpa) is the HPA controller, `engine` runs the workload controllers,
+//! [`inputs`] reads the stack (workloads, HPAs, node groups, autoscaler
+//! flags), [`hpa`] is the HPA controller, `engine` runs the workload controllers,
 //! scheduler and cluster-autoscaler step by step, and [`report`] holds the outcome, which
 //! [`plot`] draws as SVG or PNG.
 //!
@@ -224,5 +224,6 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
     }
     let mut report = Engine::new(&inp, &params, labels, loads).run();
     report.notes = notes;
+    report.advice = report.derive_advice();
     Ok(report)
 }

@@ -78,7 +78,7 @@ pub fn system_font() -> Option<&'static [u8]> {
     })
 }
 
-/// Registers `font` as the chart's font. Call once before [`svg`] or [`png`].
+/// Registers `font` as the chart's font. Call once before [`svg()`] or [`png()`].
 pub fn use_font(font: &'static [u8]) -> Result<(), PlotError> {
     plotters::style::register_font("sans-serif", FontStyle::Normal, font)
         .map_err(|_| PlotError::BadFont)

@@ -24,6 +24,8 @@ pub struct Report {
     pub settings: Settings,
     /// Assumptions made and inputs left out (metric types not simulated, defaults assumed).
     pub notes: Vec<String>,
+    /// What to change, derived from the outcome (data loss, groups at their maximum, flaps).
+    pub advice: Vec<String>,
     #[serde(skip)]
     pub timeline: Timeline,
 }
@@ -148,6 +150,60 @@ pub struct Timeline {
 }
 
 impl Report {
+    /// Advice that follows from the outcome: queue holders scaled down, node groups that hit
+    /// their maximum with pods pending, workloads and groups that flapped.
+    pub fn derive_advice(&self) -> Vec<String> {
+        let mut advice = Vec::new();
+        for w in self
+            .workloads
+            .iter()
+            .filter(|w| w.holds_queue && w.scale_downs > 0)
+        {
+            let lost: u32 = self
+                .data_loss
+                .iter()
+                .filter(|d| d.workload == w.name)
+                .map(|d| d.replicas_removed)
+                .sum();
+            advice.push(format!(
+                "`{}` holds queues and was scaled down {} ({lost} replicas removed): disable its HPA's scale-down \
+                 (`behavior.scaleDown.selectPolicy: Disabled`) or drain the queue in a preStop hook that \
+                 terminationGracePeriodSeconds covers",
+                w.name,
+                times(w.scale_downs)
+            ));
+        }
+        let limit = self.settings.autoscaler.max_nodes_total;
+        for g in self
+            .node_groups
+            .iter()
+            .filter(|g| g.seconds_at_max_with_pending > 0)
+        {
+            advice.push(format!(
+                "`{}` was at its maximum ({} nodes) while pods were pending for {}: raise its `max` in `cluster.nodeGroups`",
+                g.name,
+                g.max,
+                format_duration(g.seconds_at_max_with_pending)
+            ));
+        }
+        if let Some(limit) =
+            limit.filter(|l| self.summary.peak_nodes >= *l && self.summary.pending_pod_seconds > 0)
+        {
+            advice.push(format!(
+                "the cluster reached --max-nodes-total={limit} with pods pending: raise it (and the groups' maxima)"
+            ));
+        }
+        for w in self.workloads.iter().filter(|w| w.flaps > 0) {
+            advice.push(format!(
+                "`{}` reversed direction {} within {}: lengthen `behavior.scaleDown.stabilizationWindowSeconds`",
+                w.name,
+                times(w.flaps),
+                format_duration(self.settings.flap_window_s)
+            ));
+        }
+        advice
+    }
+
     /// Writes the timeline as CSV: `time_s`, then per workload `<w>:demand_cpu_m`,
     /// `<w>:replicas`, `<w>:ready`, `<w>:pending`, then per group `<g>:nodes`,
     /// `<g>:ready_nodes`, then `nodes_total`.
@@ -304,6 +360,12 @@ impl Report {
                 );
             }
         }
+        if !self.advice.is_empty() {
+            let _ = writeln!(o, "\nAdvice:");
+            for a in &self.advice {
+                let _ = writeln!(o, "  - {a}");
+            }
+        }
         if !self.notes.is_empty() {
             let _ = writeln!(o, "\nNotes:");
             for n in &self.notes {
@@ -313,5 +375,13 @@ impl Report {
         o.lines()
             .map(str::trim_end)
             .fold(String::new(), |acc, l| acc + l + "\n")
+    }
+}
+
+fn times(n: u32) -> String {
+    if n == 1 {
+        "once".into()
+    } else {
+        format!("{n} times")
     }
 }

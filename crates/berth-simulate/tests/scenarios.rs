@@ -268,6 +268,12 @@ fn a_node_group_at_its_maximum_leaves_pods_pending() {
     // Node-hours: 3 nodes × 41 steps × 15 s = 1845 s = 0.5125 h at $0.096.
     assert!((r.summary.node_hours - 0.5125).abs() < 1e-9);
     assert!((r.summary.cost_usd - 0.5125 * 0.096).abs() < 1e-9);
+    assert_eq!(
+        r.advice,
+        [
+            "`small` was at its maximum (3 nodes) while pods were pending for 10m15s: raise its `max` in `cluster.nodeGroups`"
+        ]
+    );
 }
 
 // `api`: 1000m per pod (one per m5.large), HPA 3..9 without behavior, load 9000m; node group

@@ -57,7 +57,13 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Exit> {
         let client = client(&args.cluster).await?;
         match tokio::time::timeout(
             args.timeout,
-            berth_doctor::diagnose(&client, &stack.objects),
+            berth_doctor::diagnose_with(
+                &client,
+                &stack.objects,
+                &berth_doctor::Options {
+                    load_balancer_controller: stack.profile != berth_model::Profile::Local,
+                },
+            ),
         )
         .await
         {

@@ -1,7 +1,9 @@
 //! `crd-missing`: a stack object is of a kind the API does not serve: its
 //! CustomResourceDefinition is not installed (or not yet). `crd-not-established`: the CRD is
 //! there but not Established (its names clash with another CRD, or it is still installing),
-//! so its objects cannot be created.
+//! so its objects cannot be created. `api-not-served`: a stack object uses a built-in group's
+//! apiVersion the cluster does not serve (removed, like `autoscaling/v2beta2` since 1.26), which
+//! no CRD can fix.
 
 use berth_model::Severity;
 use serde_json::Value;
@@ -11,6 +13,15 @@ use crate::snapshot::{Ctx, arr, display, s};
 
 pub(crate) const ID: &str = "crd-missing";
 pub(crate) const ID_NOT_ESTABLISHED: &str = "crd-not-established";
+pub(crate) const ID_API: &str = "api-not-served";
+
+/// Groups of Kubernetes itself: the core group, the unqualified ones (`apps`, `batch`, ...) and
+/// `*.k8s.io` (except `x-k8s.io` projects, which ship CRDs).
+fn built_in(group: &str) -> bool {
+    group.is_empty()
+        || !group.contains('.')
+        || (group.ends_with(".k8s.io") && !group.ends_with(".x-k8s.io"))
+}
 
 pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
     let crds = ctx.list("apiextensions.k8s.io", "CustomResourceDefinition");
@@ -26,6 +37,20 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
             continue;
         }
         seen.push(gk.clone());
+        if built_in(o.group()) {
+            out.push(
+                Diagnosis::at(
+                    ID_API,
+                    Severity::Error,
+                    o,
+                    "/apiVersion",
+                    format!("the cluster does not serve {} {}: that API version was removed or never existed", o.api_version(), o.kind()),
+                    format!("use the API version the cluster serves for {} (`kubectl api-resources` lists them; `berth check` names the replacement)", o.kind()),
+                )
+                .with(EvidenceKind::State, "API discovery", format!("no resource for {} {}", o.api_version(), o.kind())),
+            );
+            continue;
+        }
         match crd_for(o.group(), o.kind()) {
             Some(crd) => {
                 let health = berth_health::status(crd);

@@ -49,7 +49,8 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         .iter()
         .filter(|o| o.kind() == "HorizontalPodAutoscaler")
     {
-        let hpa = ctx.live(o).unwrap_or(&o.value);
+        // An HPA the cluster does not have scales nothing yet (`not-found`, `api-not-served`).
+        let Some(hpa) = ctx.live(o) else { continue };
         let ns = o.namespace().unwrap_or("");
         let subject = display(hpa);
         let conditions: Vec<String> = arr(hpa, "/status/conditions")

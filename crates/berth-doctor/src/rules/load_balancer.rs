@@ -12,6 +12,11 @@ use crate::snapshot::{Ctx, arr, display, event_text, s};
 pub(crate) const ID: &str = "load-balancer-pending";
 
 pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
+    // Without a controller (berth's local cluster) a pending address is what the profile
+    // promises, and `up` does not wait for it either.
+    if !ctx.options.load_balancer_controller {
+        return;
+    }
     for o in ctx
         .stack
         .iter()

@@ -98,10 +98,70 @@ pub(crate) const RULES: &[Rule] = &[
     },
 ];
 
+/// Each module's source, for [`explain`]: its `//!` doc is the explanation, written once.
+const SOURCES: &[(&[&str], &str)] = &[
+    (
+        &[
+            custom_resource::ID,
+            custom_resource::ID_NOT_ESTABLISHED,
+            custom_resource::ID_API,
+        ],
+        include_str!("custom_resource.rs"),
+    ),
+    (&[references::ID], include_str!("references.rs")),
+    (&[container_config::ID], include_str!("container_config.rs")),
+    (&[image_pull::ID], include_str!("image_pull.rs")),
+    (&[oom_killed::ID], include_str!("oom_killed.rs")),
+    (&[crash_loop::ID], include_str!("crash_loop.rs")),
+    (
+        &[app_messages::ID_PGDATA, app_messages::ID_BUCKET],
+        include_str!("app_messages.rs"),
+    ),
+    (&[job_failed::ID], include_str!("job_failed.rs")),
+    (&[unschedulable::ID], include_str!("unschedulable.rs")),
+    (&[pvc_pending::ID], include_str!("pvc_pending.rs")),
+    (&[probe_failure::ID], include_str!("probe_failure.rs")),
+    (
+        &[service_endpoints::ID, service_endpoints::ID_PORT],
+        include_str!("service_endpoints.rs"),
+    ),
+    (&[load_balancer::ID], include_str!("load_balancer.rs")),
+    (
+        &[ingress::ID, ingress::ID_BACKEND],
+        include_str!("ingress.rs"),
+    ),
+    (&[hpa::ID], include_str!("hpa.rs")),
+    (&[webhook::ID], include_str!("webhook.rs")),
+    (
+        &[not_healthy::ID, not_healthy::ID_NOT_FOUND],
+        include_str!("not_healthy.rs"),
+    ),
+];
+
+/// The long explanation of a diagnosis id (what `berth explain ID` prints): the doc comment of
+/// the module that makes it. `None` for an id berth does not know.
+pub fn explain(id: &str) -> Option<String> {
+    let (_, source) = SOURCES.iter().find(|(ids, _)| ids.contains(&id))?;
+    let doc: Vec<&str> = source
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| {
+            l.trim_start_matches("//!")
+                .strip_prefix(' ')
+                .unwrap_or_else(|| l.trim_start_matches("//!"))
+        })
+        .collect();
+    Some(format!(
+        "# {id} (a `berth doctor` diagnosis)\n\n{}\n",
+        doc.join("\n")
+    ))
+}
+
 /// The ids of every diagnosis berth can make (some rules make several).
 pub const IDS: &[&str] = &[
     custom_resource::ID,
     custom_resource::ID_NOT_ESTABLISHED,
+    custom_resource::ID_API,
     references::ID,
     container_config::ID,
     image_pull::ID,
@@ -123,3 +183,20 @@ pub const IDS: &[&str] = &[
     not_healthy::ID,
     not_healthy::ID_NOT_FOUND,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_id_has_an_explanation() {
+        for id in IDS {
+            let text = explain(id).unwrap_or_else(|| panic!("{id} has no explanation"));
+            assert!(
+                text.contains(id),
+                "the explanation of {id} does not name it:\n{text}"
+            );
+        }
+        assert_eq!(explain("no-such-diagnosis"), None);
+    }
+}

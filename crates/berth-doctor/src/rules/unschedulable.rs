@@ -64,7 +64,15 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                         .map(|v| (v, s(n, "/metadata/name")))
                 })
                 .max();
-            pointer = format!("{base}/containers/0/resources/requests/{resource}");
+            // Point at the container asking the most: that is the request to look at.
+            let biggest = arr(spec, "/containers")
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, c)| {
+                    parse(s(c, &format!("/resources/requests/{resource}"))).unwrap_or(0)
+                })
+                .map_or(0, |(i, _)| i);
+            pointer = format!("{base}/containers/{biggest}/resources/requests/{resource}");
             match largest {
                 Some((alloc, node)) if want > alloc => {
                     causes.push(format!(

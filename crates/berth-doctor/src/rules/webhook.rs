@@ -1,8 +1,8 @@
 //! `webhook-no-endpoints`: an admission webhook calls a Service that does not exist or has no
 //! ready endpoint. With `failurePolicy: Fail` every create or update it intercepts is refused,
 //! which looks like the API server rejecting the stack for no reason; with `Ignore` the webhook
-//! silently does nothing. Every webhook configuration in the cluster is checked, since any of
-//! them can intercept the stack's objects.
+//! silently does nothing. Checked for the stack's own webhook configurations and for every
+//! other webhook whose rules intercept a kind the stack has.
 
 use berth_model::Severity;
 use serde_json::Value;
@@ -24,6 +24,30 @@ fn ready(ctx: &Ctx<'_>, ns: &str, name: &str) -> bool {
         })
 }
 
+/// True when one of the webhook's rules matches the group and kind of a stack object. Rules
+/// name plural resources; a kind matches a resource that starts with its lowercase name
+/// (`Deployment` → `deployments`), which is how plurals are formed for all but a few kinds.
+fn intercepts_stack(ctx: &Ctx<'_>, webhook: &Value) -> bool {
+    let strs = |v: &Value, p: &str| -> Vec<String> {
+        arr(v, p)
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    arr(webhook, "/rules").iter().any(|rule| {
+        let groups = strs(rule, "/apiGroups");
+        let resources = strs(rule, "/resources");
+        ctx.stack.iter().any(|o| {
+            let kind = o.kind().to_lowercase();
+            groups.iter().any(|g| g == "*" || g == o.group())
+                && resources
+                    .iter()
+                    .any(|r| r == "*" || r.split('/').next().is_some_and(|r| r.starts_with(&kind)))
+        })
+    })
+}
+
 pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
     let configs = ctx
         .list(
@@ -38,6 +62,9 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
     for cfg in configs {
         let in_stack = ctx.owner(cfg);
         for (i, w) in arr(cfg, "/webhooks").iter().enumerate() {
+            if in_stack.is_none() && !intercepts_stack(ctx, w) {
+                continue;
+            }
             let Some(svc) = w.pointer("/clientConfig/service") else {
                 continue;
             };
