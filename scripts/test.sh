@@ -24,7 +24,7 @@ fi
 start=$(date +%s)
 cargo build --release -p berth-cli
 berth=target/release/berth
-$berth local build
+$berth local build --peers   # peers: helm, for the chart tests and benchmarks
 echo "berth: build finished in $(( $(date +%s) - start ))s"
 
 export BERTH_TEST_CLUSTER=test

@@ -26,10 +26,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The long explanation of a check (what it finds, why, example, fix); without RULE, the list.
+    Explain(cmd::explain::ExplainArgs),
     /// A local Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver, controller-manager,
     /// scheduler and kwok nodes in three zones), built from source on first use; no Docker.
     #[command(subcommand)]
     Local(cmd::local::LocalCommand),
+    /// Why what is not healthy is not healthy: cause, evidence (event, log line, condition) and
+    /// fix, pointing at the manifest line.
+    Doctor(cmd::doctor::DoctorArgs),
     /// The exact objects berth would apply, in apply order, as YAML (secrets redacted).
     Render(cmd::render::RenderArgs),
     /// What `up` would change, wave by wave: create, update (diff), prune; from a server-side
@@ -47,20 +52,27 @@ enum Command {
     History(cmd::history::HistoryArgs),
     /// Go back to an earlier revision (applied as a new revision).
     Rollback(cmd::rollback::RollbackArgs),
+    /// HPA and cluster-autoscaler behaviour over a load curve: pods, nodes, pending time,
+    /// cost and data-loss events, as a table, JSON and charts. Needs no cluster. Exits 1 when
+    /// a workload marked `berth.dev/holds-queue` is scaled down (data loss).
+    Simulate(cmd::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
     berth_local::install_crypto_provider();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Explain(a) => cmd::explain::run(a),
         Command::Local(c) => cmd::local::run(c),
         Command::Render(a) => cmd::render::run(a),
+        Command::Doctor(a) => cmd::doctor::run(a),
         Command::Plan(a) => cmd::plan::run(a),
         Command::Up(a) => cmd::up::run(a),
         Command::Status(a) => cmd::status::run(a),
         Command::Down(a) => cmd::down::run(a),
         Command::History(a) => cmd::history::run(a),
         Command::Rollback(a) => cmd::rollback::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
     };
     exit::finish(result)
 }

@@ -1,0 +1,321 @@
+//! The indexes every rule reads, built once per check from the rendered [`Stack`].
+//!
+//! Rules never scan the whole object list to find one object: lookups by kind, by
+//! kind+namespace+name and by kind+name (for "exists in another namespace") are hash lookups,
+//! and pod templates of every workload kind are collected once with their JSON pointers. That
+//! keeps a check over 10,000 objects linear.
+
+use std::collections::HashMap;
+
+use berth_model::{Object, Stack};
+use serde_json::Value;
+
+use crate::k8s;
+
+/// A pod template inside a workload (or a bare Pod), with where it is.
+#[derive(Clone, Copy, Debug)]
+pub struct PodTemplate<'s> {
+    /// Index of the workload in [`Context::objects`].
+    pub object: usize,
+    /// JSON pointer of the template (`/spec/template`; `""` for a Pod).
+    pub pointer: &'static str,
+    /// The template (`metadata` + `spec`).
+    pub value: &'s Value,
+}
+
+impl<'s> PodTemplate<'s> {
+    /// The pod spec.
+    pub fn spec(&self) -> Option<&'s Value> {
+        self.value.get("spec")
+    }
+
+    /// The pod labels.
+    pub fn labels(&self) -> Option<&'s serde_json::Map<String, Value>> {
+        self.value
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+    }
+
+    /// Containers and init containers, each with its JSON pointer in the workload.
+    pub fn containers(&self) -> Vec<Container<'s>> {
+        let mut out = Vec::new();
+        for (field, init) in [("containers", false), ("initContainers", true)] {
+            if let Some(list) = self
+                .spec()
+                .and_then(|s| s.get(field))
+                .and_then(Value::as_array)
+            {
+                for (i, c) in list.iter().enumerate() {
+                    out.push(Container {
+                        pointer: format!("{}/spec/{field}/{i}", self.pointer),
+                        value: c,
+                        init,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The pod's volumes, each with its JSON pointer.
+    pub fn volumes(&self) -> Vec<(String, &'s Value)> {
+        self.spec()
+            .and_then(|s| s.get("volumes"))
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{}/spec/volumes/{i}", self.pointer), v))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A container of a pod template, with its JSON pointer in the workload.
+#[derive(Clone, Debug)]
+pub struct Container<'s> {
+    pub pointer: String,
+    pub value: &'s Value,
+    /// An init container (runs to completion; probes do not apply).
+    pub init: bool,
+}
+
+impl<'s> Container<'s> {
+    /// The container's name.
+    pub fn name(&self) -> &'s str {
+        self.value.get("name").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+/// Everything rules look things up in. Built by [`Context::new`] in one pass over the objects.
+pub struct Context<'s> {
+    pub stack: &'s Stack,
+    pub objects: &'s [Object],
+    by_kind: HashMap<&'s str, Vec<usize>>,
+    /// kind → namespace → name → objects (nested so lookups borrow plain `&str`s).
+    by_key: HashMap<&'s str, HashMap<&'s str, HashMap<&'s str, Vec<usize>>>>,
+    /// kind → name → objects in any namespace.
+    by_kind_name: HashMap<&'s str, HashMap<&'s str, Vec<usize>>>,
+    namespaces: Vec<&'s str>,
+    /// Pod templates of every workload, in object order.
+    pub pod_templates: Vec<PodTemplate<'s>>,
+    templates_of: HashMap<usize, usize>,
+    /// group → kind → cluster-scoped, for the CRDs in the stack.
+    crd_scope: HashMap<&'s str, HashMap<&'s str, bool>>,
+}
+
+impl<'s> Context<'s> {
+    /// Indexes `stack`.
+    pub fn new(stack: &'s Stack) -> Context<'s> {
+        let objects = stack.objects.as_slice();
+        let mut crd_scope = HashMap::new();
+        for o in objects {
+            if o.kind() == "CustomResourceDefinition" {
+                let v = &o.value;
+                if let (Some(group), Some(kind)) = (
+                    k8s::str_at(v, "/spec/group"),
+                    k8s::str_at(v, "/spec/names/kind"),
+                ) {
+                    let cluster = k8s::str_at(v, "/spec/scope") == Some("Cluster");
+                    crd_scope
+                        .entry(group)
+                        .or_insert_with(HashMap::new)
+                        .insert(kind, cluster);
+                }
+            }
+        }
+        let mut ctx = Context {
+            stack,
+            objects,
+            by_kind: HashMap::new(),
+            by_key: HashMap::new(),
+            by_kind_name: HashMap::new(),
+            namespaces: Vec::with_capacity(objects.len()),
+            pod_templates: Vec::new(),
+            templates_of: HashMap::new(),
+            crd_scope,
+        };
+        for (i, o) in objects.iter().enumerate() {
+            let ns = ctx.effective_namespace(o);
+            ctx.namespaces.push(ns);
+            ctx.by_kind.entry(o.kind()).or_default().push(i);
+            ctx.by_key
+                .entry(o.kind())
+                .or_default()
+                .entry(ns)
+                .or_default()
+                .entry(o.name())
+                .or_default()
+                .push(i);
+            ctx.by_kind_name
+                .entry(o.kind())
+                .or_default()
+                .entry(o.name())
+                .or_default()
+                .push(i);
+            if let Some(ptr) = k8s::pod_template_pointer(o.kind()) {
+                let value = if ptr.is_empty() {
+                    Some(&o.value)
+                } else {
+                    o.value.pointer(ptr)
+                };
+                if let Some(value) = value.filter(|v| v.is_object()) {
+                    ctx.templates_of.insert(i, ctx.pod_templates.len());
+                    ctx.pod_templates.push(PodTemplate {
+                        object: i,
+                        pointer: ptr,
+                        value,
+                    });
+                }
+            }
+        }
+        ctx
+    }
+
+    /// True when objects of `kind` (in `group`) are cluster-scoped.
+    pub fn is_cluster_scoped(&self, group: &str, kind: &str) -> bool {
+        if let Some(cluster) = self.crd_scope.get(group).and_then(|m| m.get(kind)) {
+            return *cluster;
+        }
+        k8s::is_builtin_cluster_scoped(kind)
+    }
+
+    fn effective_namespace(&self, o: &'s Object) -> &'s str {
+        if self.is_cluster_scoped(o.group(), o.kind()) {
+            ""
+        } else {
+            o.namespace().unwrap_or(self.stack.namespace.as_str())
+        }
+    }
+
+    /// The namespace object `i` lands in (`""` for cluster-scoped objects).
+    pub fn namespace_of(&self, i: usize) -> &'s str {
+        self.namespaces[i]
+    }
+
+    /// Indexes of the objects of `kind`, in stack order.
+    pub fn of_kind(&self, kind: &str) -> &[usize] {
+        self.by_kind.get(kind).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The object `kind`/`name` in `namespace` (`""` for cluster-scoped), if the stack has it.
+    pub fn find(&self, kind: &str, namespace: &str, name: &str) -> Option<usize> {
+        self.by_key
+            .get(kind)?
+            .get(namespace)?
+            .get(name)
+            .and_then(|v| v.first().copied())
+    }
+
+    /// Every object `kind`/`name`, in any namespace.
+    pub fn find_any_namespace(&self, kind: &str, name: &str) -> &[usize] {
+        self.by_kind_name
+            .get(kind)
+            .and_then(|m| m.get(name))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// True when `external:` lists `kind`/`name` (in `namespace`, or without one).
+    pub fn is_external(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        self.stack.external.iter().any(|e| {
+            e.kind == kind
+                && (e.name == name || e.name == "*")
+                && e.namespace
+                    .as_deref()
+                    .is_none_or(|ns| ns == namespace || namespace.is_empty())
+        })
+    }
+
+    /// True when the stack defines a CRD for `group`/`kind`.
+    pub fn has_crd(&self, group: &str, kind: &str) -> bool {
+        self.crd_scope
+            .get(group)
+            .is_some_and(|m| m.contains_key(kind))
+    }
+
+    /// The pod template of object `i`, when it is a workload.
+    pub fn template_of(&self, i: usize) -> Option<&PodTemplate<'s>> {
+        self.templates_of.get(&i).map(|&t| &self.pod_templates[t])
+    }
+
+    /// The object at index `i`.
+    pub fn object(&self, i: usize) -> &'s Object {
+        &self.objects[i]
+    }
+
+    /// The workload the HorizontalPodAutoscaler `hpa` scales (by kind and name in its
+    /// namespace, as the HPA controller resolves it), if the stack has it.
+    pub fn hpa_target(&self, hpa: usize) -> Option<usize> {
+        let v = &self.objects[hpa].value;
+        let kind = k8s::str_at(v, "/spec/scaleTargetRef/kind")?;
+        let name = k8s::str_at(v, "/spec/scaleTargetRef/name")?;
+        self.find(kind, self.namespace_of(hpa), name)
+    }
+
+    /// The HPAs that scale object `i`.
+    pub fn hpas_of(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.of_kind("HorizontalPodAutoscaler")
+            .iter()
+            .copied()
+            .filter(move |&h| self.hpa_target(h) == Some(i))
+    }
+
+    /// Workloads (with pod templates) in `namespace` whose pod labels `selector` matches.
+    pub fn templates_matching(
+        &self,
+        namespace: &str,
+        selector: &serde_json::Map<String, Value>,
+    ) -> impl Iterator<Item = &PodTemplate<'s>> {
+        self.pod_templates.iter().filter(move |t| {
+            self.namespace_of(t.object) == namespace && matches_labels(selector, t.labels())
+        })
+    }
+}
+
+/// True when every `key: value` of `selector` is among `labels` (an empty selector matches
+/// nothing here: services without selectors are for external endpoints).
+pub fn matches_labels(
+    selector: &serde_json::Map<String, Value>,
+    labels: Option<&serde_json::Map<String, Value>>,
+) -> bool {
+    if selector.is_empty() {
+        return false;
+    }
+    let Some(labels) = labels else { return false };
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// A label selector (`matchLabels` + `matchExpressions`) matched against labels.
+pub fn matches_selector(selector: &Value, labels: Option<&serde_json::Map<String, Value>>) -> bool {
+    let empty = serde_json::Map::new();
+    let labels = labels.unwrap_or(&empty);
+    if let Some(ml) = selector.get("matchLabels").and_then(Value::as_object) {
+        if !ml.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+            return false;
+        }
+    }
+    if let Some(exprs) = selector.get("matchExpressions").and_then(Value::as_array) {
+        for e in exprs {
+            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let have = labels.get(key).and_then(Value::as_str);
+            let ok = match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+                "In" => have.is_some_and(|h| values.contains(&h)),
+                "NotIn" => have.is_none_or(|h| !values.contains(&h)),
+                "Exists" => have.is_some(),
+                "DoesNotExist" => have.is_none(),
+                _ => true,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}

@@ -1,0 +1,183 @@
+//! Small pieces of Kubernetes knowledge the rules share: which kinds are cluster-scoped, where
+//! each workload kind keeps its pod template, how quantities and images are written.
+
+use serde_json::Value;
+
+/// Built-in kinds that are not namespaced (a `metadata.namespace` on them is ignored).
+pub const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "FlowSchema",
+    "RuntimeClass",
+    "IngressClass",
+    "PodSecurityPolicy",
+    "CertificateSigningRequest",
+    "ComponentStatus",
+    "DeviceClass",
+    "ResourceSlice",
+    "VolumeAttributesClass",
+    "IPAddress",
+    "ServiceCIDR",
+    "ClusterTrustBundle",
+    "ClusterIssuer",
+];
+
+/// True for built-in cluster-scoped kinds (CRDs of the stack are looked up by the context).
+pub fn is_builtin_cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED.contains(&kind)
+}
+
+/// Where a workload kind keeps its pod template (`""` for a Pod itself), or None.
+pub fn pod_template_pointer(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Pod" => "",
+        "Deployment"
+        | "ReplicaSet"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicationController"
+        | "Job" => "/spec/template",
+        "CronJob" => "/spec/jobTemplate/spec/template",
+        _ => return None,
+    })
+}
+
+/// Workload kinds a HorizontalPodAutoscaler can scale, with their API group.
+pub const SCALABLE: &[(&str, &str)] = &[
+    ("apps", "Deployment"),
+    ("apps", "StatefulSet"),
+    ("apps", "ReplicaSet"),
+    ("", "ReplicationController"),
+];
+
+/// A Kubernetes quantity (`500m`, `1Gi`, `1.5`, `2e3`) as a number of base units, or None when
+/// it is not one.
+pub fn quantity(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => parse_quantity(s),
+        _ => None,
+    }
+}
+
+fn parse_quantity(s: &str) -> Option<f64> {
+    let s = s.trim();
+    const SUFFIXES: &[(&str, f64)] = &[
+        ("Ki", 1024.0),
+        ("Mi", 1048576.0),
+        ("Gi", 1073741824.0),
+        ("Ti", 1099511627776.0),
+        ("Pi", 1125899906842624.0),
+        ("Ei", 1152921504606846976.0),
+        ("n", 1e-9),
+        ("u", 1e-6),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    for (suffix, mult) in SUFFIXES {
+        if let Some(num) = s.strip_suffix(suffix) {
+            return num
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map(|n| n * mult);
+        }
+    }
+    s.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+/// A JVM size flag value (`-Xmx1536m`, `2g`, `1024k`) in bytes.
+pub fn jvm_size(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 1024.0),
+        (i, 'm' | 'M') => (&s[..i], 1048576.0),
+        (i, 'g' | 'G') => (&s[..i], 1073741824.0),
+        (i, 't' | 'T') => (&s[..i], 1099511627776.0),
+        _ => (s, 1.0),
+    };
+    num.parse::<f64>().ok().map(|n| n * mult)
+}
+
+/// Formats bytes the way people write memory requests (`1536Mi`).
+pub fn mebibytes(bytes: f64) -> String {
+    format!("{}Mi", (bytes / 1048576.0).ceil() as u64)
+}
+
+/// The tag of an image reference (`nginx:1.27` → `1.27`), None when untagged; `@sha256:` digests
+/// are reported by [`has_digest`].
+pub fn image_tag(image: &str) -> Option<&str> {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    // A `:` after the last `/` is a tag; one before it is a registry port.
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    last.split_once(':').map(|(_, t)| t)
+}
+
+/// True when the image is pinned by digest.
+pub fn has_digest(image: &str) -> bool {
+    image.contains("@sha256:")
+}
+
+/// The string at `pointer`, if it is one.
+pub fn str_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+/// Escapes a key for use in a JSON pointer (`~` → `~0`, `/` → `~1`).
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity(&json!("500m")), Some(0.5));
+        assert_eq!(quantity(&json!("1Gi")), Some(1073741824.0));
+        assert_eq!(quantity(&json!("5G")), Some(5e9));
+        assert_eq!(quantity(&json!(2)), Some(2.0));
+        assert_eq!(quantity(&json!("lots")), None);
+        assert_eq!(quantity(&json!("1e3")), Some(1000.0));
+    }
+
+    #[test]
+    fn jvm_sizes() {
+        assert_eq!(jvm_size("1536m"), Some(1536.0 * 1048576.0));
+        assert_eq!(jvm_size("2G"), Some(2.0 * 1073741824.0));
+        assert_eq!(jvm_size("x"), None);
+    }
+
+    #[test]
+    fn image_tags() {
+        assert_eq!(image_tag("nginx"), None);
+        assert_eq!(image_tag("nginx:1.27"), Some("1.27"));
+        assert_eq!(image_tag("reg:5000/team/app"), None);
+        assert_eq!(image_tag("reg:5000/team/app:v1@sha256:ab"), Some("v1"));
+        assert!(has_digest("app@sha256:abc"));
+    }
+}

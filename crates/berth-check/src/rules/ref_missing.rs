@@ -1,0 +1,252 @@
+//! `ref-missing`: a referenced object that neither the stack nor `external:` provides.
+
+use berth_model::{Profile, Severity};
+
+use super::{Out, Rule};
+use crate::context::Context;
+use crate::refs::{self, Ref};
+
+/// The rule's registry entry.
+pub const RULE: Rule = Rule {
+    id: "ref-missing",
+    severity: Severity::Error,
+    summary: "a Secret, ConfigMap, PVC, ServiceAccount, StorageClass, Service or role that an object uses and nothing provides",
+    explain: EXPLAIN,
+    run,
+};
+
+const EXPLAIN: &str = "\
+## What it does
+Follows every reference by name: Secrets and ConfigMaps in env, envFrom, volumes and
+imagePullSecrets; PersistentVolumeClaims; ServiceAccounts; StorageClasses and PersistentVolumes
+of claims; Services and TLS Secrets of Ingresses; ServiceAccounts and roles of RoleBindings. Each
+must be in the stack (in the namespace where it is used), be listed under `external:`, or be
+something every cluster has (`default` ServiceAccount, `kube-root-ca.crt`, built-in ClusterRoles,
+the profile's storage classes). References marked `optional: true` are skipped. When the object
+exists but in another namespace, the message says so.
+
+## Why is this bad?
+The pod never starts: `CreateContainerConfigError` for a missing Secret or ConfigMap key source,
+`Pending` forever for a missing claim or StorageClass, `FailedCreate` for a missing
+ServiceAccount. The usual cause is a Secret that landed in another namespace (no
+`metadata.namespace`, applied while another namespace was current) or one a README tells you to
+create by hand.
+
+## Example
+```yaml
+# boomi-flow-secret.yaml has no namespace: it lands in `default`
+env:
+  - name: DB_PASSWORD
+    valueFrom:
+      secretKeyRef: {name: boomi-flow-secret, key: password}   # used in `boomi-flow`
+```
+
+## Fix
+Put the object in the namespace where it is used (or let berth's stack namespace apply), declare
+secrets in berth.yaml `secrets:` so berth creates them (in several namespaces if needed), or list
+objects something else creates under `external:`:
+```yaml
+external:
+  - { kind: Secret, name: github-access, namespace: argo-events }
+```
+";
+
+/// Storage classes a cluster of the profile has without the stack creating them.
+fn profile_storage_classes(profile: Profile) -> &'static [&'static str] {
+    match profile {
+        Profile::Eks => &["gp2"],
+        Profile::Aks => &[
+            "default",
+            "managed",
+            "managed-csi",
+            "managed-premium",
+            "azurefile",
+            "azurefile-csi",
+            "azurefile-premium",
+        ],
+        Profile::Gke => &["standard", "standard-rwo", "premium-rwo"],
+        Profile::Local => &["berth-local-shared", "berth-local-block", "standard"],
+    }
+}
+
+/// True when `r` is provided: by the stack, `external:`, the cluster or the profile.
+pub(crate) fn provided(ctx: &Context<'_>, r: &Ref) -> bool {
+    if r.optional
+        || refs::is_always_present(r.kind, &r.name)
+        || ctx.find(r.kind, &r.namespace, &r.name).is_some()
+    {
+        return true;
+    }
+    if ctx.is_external(r.kind, &r.namespace, &r.name) {
+        return true;
+    }
+    if r.kind == "StorageClass" {
+        // A static PV's class is a label that matches claims to volumes: no object needed.
+        let used_by_pv = ctx.of_kind("PersistentVolume").iter().any(|&i| {
+            crate::k8s::str_at(&ctx.object(i).value, "/spec/storageClassName")
+                == Some(r.name.as_str())
+        });
+        return used_by_pv || profile_storage_classes(ctx.stack.profile).contains(&r.name.as_str());
+    }
+    false
+}
+
+fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
+    for i in 0..ctx.objects.len() {
+        let o = ctx.object(i);
+        if o.kind() == "PersistentVolumeClaim" || o.kind() == "StatefulSet" {
+            // Claims with a berth storage intent get the profile's class: berth owns that choice.
+            if o.value
+                .pointer("/metadata/annotations/berth.dev~1storage")
+                .is_some()
+            {
+                continue;
+            }
+        }
+        for r in refs::references(ctx, i) {
+            if provided(ctx, &r) {
+                continue;
+            }
+            let elsewhere: Vec<&str> = ctx
+                .find_any_namespace(r.kind, &r.name)
+                .iter()
+                .map(|&j| ctx.namespace_of(j))
+                .filter(|ns| *ns != r.namespace)
+                .collect();
+            let (message, fix) = if elsewhere.is_empty() {
+                (
+                    format!(
+                        "{} uses {}, which neither the stack nor `external:` provides",
+                        o.display_name(),
+                        refs::describe(&r)
+                    ),
+                    format!(
+                        "add the {} to the stack (secrets: in berth.yaml for a Secret), or list it under `external:` if something else creates it",
+                        r.kind
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "{} uses {}, but the stack puts it in namespace `{}`",
+                        o.display_name(),
+                        refs::describe(&r),
+                        elsewhere.join("`, `")
+                    ),
+                    format!(
+                        "set metadata.namespace: {} on the {} (or move the user)",
+                        r.namespace, r.kind
+                    ),
+                )
+            };
+            out.at(o, &r.pointer, message, fix);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{self, render};
+    use berth_model::ExternalRef;
+
+    const SECRET: &str = "
+apiVersion: v1
+kind: Secret
+metadata: {name: boomi-flow-secret, namespace: default}
+stringData: {password: <password>}
+";
+    const DEPLOY: &str = "
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: flow-runtime, namespace: boomi-flow}
+spec:
+  selector: {matchLabels: {app: flow}}
+  template:
+    metadata: {labels: {app: flow}}
+    spec:
+      serviceAccountName: default
+      containers:
+        - name: runtime
+          image: boomi/flow:1.0.0
+          env:
+            - name: DB_PASSWORD
+              valueFrom: {secretKeyRef: {name: boomi-flow-secret, key: password}}
+            - name: OPTIONAL
+              valueFrom: {configMapKeyRef: {name: maybe, key: x, optional: true}}
+          envFrom:
+            - configMapRef: {name: flow-config}
+          volumeMounts: [{name: ca, mountPath: /ca}]
+      volumes:
+        - name: ca
+          configMap: {name: kube-root-ca.crt}
+        - name: data
+          persistentVolumeClaim: {claimName: flow-data}
+";
+
+    #[test]
+    fn fires_on_missing_and_other_namespace() {
+        let s = testing::stack_files(&[("secret.yaml", SECRET), ("deploy.yaml", DEPLOY)]);
+        let f = testing::run(&RULE, &s);
+        assert_eq!(f.len(), 3, "{f:#?}");
+        insta::assert_snapshot!(render(&f));
+    }
+
+    #[test]
+    fn silent_when_provided_or_external() {
+        let mut s = testing::stack_files(&[
+            (
+                "secret.yaml",
+                &SECRET.replace("namespace: default", "namespace: boomi-flow"),
+            ),
+            ("deploy.yaml", DEPLOY),
+        ]);
+        for (kind, name) in [
+            ("ConfigMap", "flow-config"),
+            ("PersistentVolumeClaim", "flow-data"),
+        ] {
+            s.external.push(ExternalRef {
+                kind: kind.into(),
+                name: name.into(),
+                namespace: Some("boomi-flow".into()),
+            });
+        }
+        let f = testing::run(&RULE, &s);
+        assert!(f.is_empty(), "{f:#?}");
+    }
+
+    #[test]
+    fn static_pv_class_needs_no_storage_class() {
+        let s = testing::stack(
+            "
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pg}
+spec:
+  storageClassName: manual
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: /mnt/data}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: pg}
+spec:
+  storageClassName: manual
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: other}
+spec:
+  storageClassName: fast
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+",
+        );
+        let f = testing::run(&RULE, &s);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(f[0].message.contains("StorageClass `fast`"));
+    }
+}

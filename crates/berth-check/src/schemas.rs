@@ -1,0 +1,344 @@
+//! The Kubernetes JSON schemas `berth check` validates against, embedded in the binary.
+//!
+//! `schemas/k8s.json.gz` is produced by `schemas/generate.py` from the PyPI package
+//! `kubernetes-validate` (strict sets: unknown fields are rejected, as `kubectl` does). It holds
+//! a pool of distinct definitions and, per Kubernetes minor version, a map from definition name
+//! to pool entry plus a `apiVersion/Kind` index. It is decompressed and parsed once, on first
+//! use; each version's `$defs` document is built once, and one validator per kind is compiled
+//! once and cached, so checking 10,000 objects of a dozen kinds compiles a dozen validators.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use jsonschema::{Registry, Validator};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+static BLOB: &[u8] = include_bytes!("../schemas/k8s.json.gz");
+
+/// Errors loading the embedded schemas or compiling a validator.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The stack targets a version whose schemas are not embedded.
+    #[error("Kubernetes {version} is not supported by this berth; embedded schemas: {supported}")]
+    UnsupportedVersion { version: String, supported: String },
+    /// The embedded blob is broken (a build problem, not a user one).
+    #[error("embedded schemas are unreadable: {0}")]
+    Corrupt(String),
+    /// A schema (usually a CRD's `openAPIV3Schema`) could not be compiled.
+    #[error("schema does not compile: {0}")]
+    Compile(String),
+}
+
+#[derive(Deserialize)]
+struct Blob {
+    pool: Vec<Value>,
+    versions: HashMap<String, VersionIndex>,
+}
+
+#[derive(Deserialize)]
+struct VersionIndex {
+    defs: HashMap<String, usize>,
+    gvk: HashMap<String, String>,
+}
+
+fn blob() -> Result<&'static Blob, SchemaError> {
+    static CELL: OnceLock<Result<Blob, String>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut text = Vec::new();
+        flate2::read::GzDecoder::new(BLOB)
+            .read_to_end(&mut text)
+            .map_err(|e| e.to_string())?;
+        serde_json::from_slice(&text).map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| SchemaError::Corrupt(e.clone()))
+}
+
+/// The Kubernetes minor versions (`"1.33"`) whose schemas are embedded, oldest first.
+pub fn supported_versions() -> Vec<String> {
+    let mut v: Vec<String> = match blob() {
+        Ok(b) => b.versions.keys().cloned().collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort_by_key(|s| minor_of(s));
+    v
+}
+
+/// True when the embedded schemas of `version` (`"1.30"`) serve `apiVersion`/`kind`. Cheap:
+/// reads the index only, without preparing that version's validators.
+pub fn serves(version: &str, api_version: &str, kind: &str) -> bool {
+    let key = format!("1.{}", minor_of(version));
+    blob()
+        .ok()
+        .and_then(|b| b.versions.get(&key))
+        .is_some_and(|v| v.gvk.contains_key(&gvk_key(api_version, kind)))
+}
+
+/// The minor number of `"1.33"` (33); 0 when it is not of that shape.
+pub fn minor_of(version: &str) -> u32 {
+    version
+        .trim_start_matches('v')
+        .strip_prefix("1.")
+        .and_then(|m| m.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The schemas of one Kubernetes minor version, with a cache of compiled validators per kind.
+pub struct SchemaSet {
+    version: String,
+    index: &'static VersionIndex,
+    registry: Registry<'static>,
+    validators: Mutex<HashMap<String, Option<Arc<Validator>>>>,
+}
+
+impl std::fmt::Debug for SchemaSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaSet")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+const BASE: &str = "urn:berth:k8s";
+
+impl SchemaSet {
+    /// The set for `version` (`"1.33"`, `"v1.33"` or `"1.33.2"`), built once per process.
+    pub fn get(version: &str) -> Result<&'static SchemaSet, SchemaError> {
+        static SETS: OnceLock<Mutex<HashMap<String, &'static SchemaSet>>> = OnceLock::new();
+        let key = format!("1.{}", minor_of(version));
+        let sets = SETS.get_or_init(Default::default);
+        let mut sets = sets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(set) = sets.get(&key) {
+            return Ok(set);
+        }
+        let blob = blob()?;
+        let Some(index) = blob.versions.get(&key) else {
+            return Err(SchemaError::UnsupportedVersion {
+                version: version.to_string(),
+                supported: supported_versions().join(", "),
+            });
+        };
+        let mut defs = Map::with_capacity(index.defs.len());
+        for (name, &i) in &index.defs {
+            let def = blob
+                .pool
+                .get(i)
+                .cloned()
+                .ok_or_else(|| SchemaError::Corrupt(name.clone()))?;
+            defs.insert(name.clone(), def);
+        }
+        let doc = serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$defs": defs,
+        });
+        let registry = Registry::new()
+            .add(BASE, doc)
+            .and_then(|b| b.prepare())
+            .map_err(|e| SchemaError::Corrupt(e.to_string()))?;
+        // Leaked on purpose: one per supported version at most, alive for the whole process.
+        let set: &'static SchemaSet = Box::leak(Box::new(SchemaSet {
+            version: key.clone(),
+            index,
+            registry,
+            validators: Mutex::new(HashMap::new()),
+        }));
+        sets.insert(key, set);
+        Ok(set)
+    }
+
+    /// The minor version this set describes (`"1.33"`).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// True when this version serves `apiVersion`/`kind`.
+    pub fn has_kind(&self, api_version: &str, kind: &str) -> bool {
+        self.index.gvk.contains_key(&gvk_key(api_version, kind))
+    }
+
+    /// The API versions this Kubernetes version serves `kind` under (in its group or any).
+    pub fn api_versions_of(&self, kind: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .index
+            .gvk
+            .keys()
+            .filter_map(|k| {
+                k.rsplit_once('/')
+                    .filter(|(_, kd)| *kd == kind)
+                    .map(|(av, _)| av)
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The compiled validator for `apiVersion`/`kind`, or None when this version does not
+    /// know the kind.
+    pub fn validator(&self, api_version: &str, kind: &str) -> Option<Arc<Validator>> {
+        let key = gvk_key(api_version, kind);
+        let mut cache = self.validators.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = cache.get(&key) {
+            return v.clone();
+        }
+        let compiled = self.index.gvk.get(&key).and_then(|def| {
+            let schema = serde_json::json!({ "$ref": format!("{BASE}#/$defs/{def}") });
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .with_registry(&self.registry)
+                .should_validate_formats(false)
+                .build(&schema)
+                .ok()
+                .map(Arc::new)
+        });
+        cache.insert(key, compiled.clone());
+        compiled
+    }
+}
+
+fn gvk_key(api_version: &str, kind: &str) -> String {
+    format!("{api_version}/{kind}")
+}
+
+/// Compiles a CRD version's `openAPIV3Schema` into a validator, made strict the way the API
+/// server prunes: unknown fields are reported unless `x-kubernetes-preserve-unknown-fields`.
+pub fn compile_crd_schema(schema: &Value) -> Result<Validator, SchemaError> {
+    let mut schema = crd_to_json_schema(schema);
+    // The object's envelope is validated by the API server, not by the CRD's schema.
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for key in ["apiVersion", "kind", "metadata"] {
+            props
+                .entry(key)
+                .or_insert_with(|| Value::Object(Map::new()));
+        }
+    }
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .should_validate_formats(false)
+        .build(&schema)
+        .map_err(|e| SchemaError::Compile(e.to_string()))
+}
+
+fn crd_to_json_schema(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                match k.as_str() {
+                    "description" | "format" | "default" | "example" => {}
+                    k if k.starts_with("x-kubernetes-") => {}
+                    "properties" | "patternProperties" | "definitions" => {
+                        let props = v
+                            .as_object()
+                            .map(|p| {
+                                p.iter()
+                                    .map(|(n, s)| (n.clone(), crd_to_json_schema(s)))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        out.insert(k.clone(), Value::Object(props));
+                    }
+                    _ => {
+                        out.insert(k.clone(), crd_to_json_schema(v));
+                    }
+                }
+            }
+            if map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
+                return serde_json::json!({"type": ["integer", "string"]});
+            }
+            let preserve =
+                map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+            if preserve {
+                // An open object: drop the type so nested anything is accepted.
+                out.remove("additionalProperties");
+            } else if out.contains_key("properties") && !out.contains_key("additionalProperties") {
+                out.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            if map.get("nullable") == Some(&Value::Bool(true)) {
+                if let Some(Value::String(t)) = out.get("type").cloned() {
+                    out.insert("type".into(), serde_json::json!([t, "null"]));
+                }
+            }
+            out.remove("nullable");
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(crd_to_json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn embeds_at_least_three_versions() {
+        let v = supported_versions();
+        for want in ["1.33", "1.34", "1.35"] {
+            assert!(v.iter().any(|s| s == want), "{want} missing from {v:?}");
+        }
+    }
+
+    #[test]
+    fn unsupported_version_names_the_embedded_ones() {
+        let err = SchemaSet::get("1.12").unwrap_err().to_string();
+        assert!(err.contains("1.12") && err.contains("1.34"), "{err}");
+    }
+
+    #[test]
+    fn validates_a_deployment_strictly() {
+        let set = SchemaSet::get("1.34").unwrap();
+        let v = set.validator("apps/v1", "Deployment").unwrap();
+        let ok = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+            "spec": {"containers": [{"name": "c", "image": "i:1", "ports": [{"containerPort": 80}]}]}}}});
+        assert!(v.is_valid(&ok));
+        let mut bad = ok.clone();
+        bad["spec"]["replica"] = json!(2);
+        bad["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = json!("80");
+        let paths: Vec<String> = v
+            .iter_errors(&bad)
+            .map(|e| e.instance_path().to_string())
+            .collect();
+        assert!(paths.contains(&"/spec".to_string()), "{paths:?}");
+        assert!(
+            paths.iter().any(|p| p.ends_with("containerPort")),
+            "{paths:?}"
+        );
+    }
+
+    #[test]
+    fn int_or_string_accepts_both() {
+        let set = SchemaSet::get("1.33").unwrap();
+        let v = set.validator("v1", "Service").unwrap();
+        for target in [json!(8080), json!("http")] {
+            let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                "spec": {"ports": [{"port": 80, "targetPort": target}]}});
+            assert!(v.is_valid(&svc));
+        }
+    }
+
+    #[test]
+    fn removed_kinds_are_unknown() {
+        let set = SchemaSet::get("1.33").unwrap();
+        assert!(!set.has_kind("autoscaling/v2beta2", "HorizontalPodAutoscaler"));
+        assert!(set.has_kind("autoscaling/v2", "HorizontalPodAutoscaler"));
+        assert_eq!(
+            set.api_versions_of("HorizontalPodAutoscaler"),
+            vec!["autoscaling/v1", "autoscaling/v2"]
+        );
+    }
+
+    #[test]
+    fn crd_schema_is_strict_unless_preserved() {
+        let v = compile_crd_schema(&json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
+            "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}))
+        .unwrap();
+        assert!(v.is_valid(&json!({"spec": {"size": 1}, "extra": {"any": 1}})));
+        assert!(!v.is_valid(&json!({"spec": {"sise": 1}})));
+    }
+}
