@@ -21,8 +21,11 @@ CACHE=${BERTH_CACHE:-$HOME/.cache/berth/local}
 KUBECTL=$(ls -d "$CACHE"/kubernetes-v*/kubectl 2>/dev/null | head -1)
 HELM=$(ls -d "$CACHE"/helm-v*/helm 2>/dev/null | head -1)
 [ -x "$BERTH" ] || { echo "build berth first: cargo build --release -p berth-cli" >&2; exit 2; }
-"$BERTH" local up >/dev/null
-KUBECONFIG=$("$BERTH" local kubeconfig)
+# An existing cluster through $KUBECONFIG (e.g. the test cluster), else the default local one.
+if [ -z "${KUBECONFIG:-}" ]; then
+  "$BERTH" local up >/dev/null
+  KUBECONFIG=$("$BERTH" local kubeconfig)
+fi
 export KUBECONFIG
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -52,6 +55,9 @@ printf 'stack: bench\nnamespace: %s\nprofile: local\ncomponents:\n  app: {manife
 t0=$(now); "$BERTH" up "$WORK/berth" --yes --format json --timeout 10m > "$WORK/berth.jsonl"; t1=$(now)
 T_BERTH=$(echo "$t1 - $t0" | bc)
 AFTER=$(grep '"event":"done"' "$WORK/berth.jsonl" | sed -E 's/.*"millis_after_healthy":([0-9]+).*/\1/')
+WAVES=$(grep -c '"event":"wave-started"' "$WORK/berth.jsonl")
+# Free the nodes' pod slots before the next tool runs (not timed).
+"$KUBECTL" delete namespace "$NS_B" --timeout=5m >/dev/null
 
 # kubectl
 NS_K=bench-kubectl-$RUN
@@ -61,6 +67,7 @@ t0=$(now)
 "$KUBECTL" wait --for=condition=Available deployment --all -n "$NS_K" --timeout=10m >/dev/null
 t1=$(now)
 T_KUBECTL=$(echo "$t1 - $t0" | bc)
+"$KUBECTL" delete namespace "$NS_K" --timeout=5m >/dev/null
 
 # helm (the namespace is created by helm, so leave it out of the chart)
 NS_H=bench-helm-$RUN
@@ -77,6 +84,6 @@ printf '%-44s %10s %8s\n' "tool ($N objects)" "seconds" "ratio"
 printf '%-44s %10.2f %8s\n' "berth up (apply + wait, every object)" "$T_BERTH" "1.00"
 printf '%-44s %10.2f %8.2f\n' "kubectl apply --server-side + kubectl wait" "$T_KUBECTL" "$(echo "$T_KUBECTL / $T_BERTH" | bc -l)"
 printf '%-44s %10.2f %8.2f\n' "helm install --wait" "$T_HELM" "$(echo "$T_HELM / $T_BERTH" | bc -l)"
-printf 'berth: last object healthy -> up returned: %s ms\n' "$AFTER"
+printf 'berth: %s waves; last object healthy -> up returned: %s ms\n' "$WAVES" "$AFTER"
 "$HELM" uninstall bench -n "$NS_H" >/dev/null 2>&1 || true
-"$KUBECTL" delete namespace "$NS_B" "$NS_K" "$NS_H" --wait=false >/dev/null 2>&1 || true
+"$KUBECTL" delete namespace "$NS_H" --wait=false >/dev/null 2>&1 || true

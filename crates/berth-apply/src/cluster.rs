@@ -74,10 +74,13 @@ impl Cluster {
             reason: e.to_string(),
         })?;
         let unreachable = |e: kube::Error| {
-            let reason = if error::is_unauthorised(&e) {
-                "the API server refused the credentials (401 Unauthorized); log in again or pick another --context".to_string()
-            } else {
-                format!("{e}")
+            let reason = match error::status_code(&e) {
+                Some(401) => "the API server refused the credentials (401 Unauthorized); log in again or pick another --context".to_string(),
+                Some(403) => "the credentials may not read the API (403 Forbidden); use an account that may".to_string(),
+                _ if error::is_connection(&e) => {
+                    format!("{e}; is the cluster running and the server address right? (`berth local up` starts the local one)")
+                }
+                _ => e.to_string(),
             };
             Error::Unreachable {
                 server: server.clone(),

@@ -166,6 +166,11 @@ pub async fn down(
         &inv.namespace,
         Instant::now(),
         deadline,
+        &|holder: &str| {
+            sink(Event::WaitingForLock {
+                holder: holder.to_string(),
+            })
+        },
     )
     .await?;
     let result = async {

@@ -81,14 +81,17 @@ fn holder_is_dead(holder: &str) -> bool {
 
 impl StackLock {
     /// Takes the lock of `stack` in `namespace`, waiting for another holder until `wait_until`
-    /// (pass `Instant::now()` to refuse at once). [`Error::Locked`] names the holder.
+    /// (pass `Instant::now()` to refuse at once), telling `on_wait` the holder once when it
+    /// starts waiting. [`Error::Locked`] names the holder.
     pub async fn acquire(
         cluster: &Cluster,
         stack: &str,
         namespace: &str,
         wait_until: Instant,
         deadline: Instant,
+        on_wait: &(dyn Fn(&str) + Sync),
     ) -> Result<StackLock> {
+        let mut told = false;
         let api: Api<Lease> = Api::namespaced(cluster.client.clone(), namespace);
         let name = format!("berth.{stack}");
         let holder = format!(
@@ -161,6 +164,14 @@ impl StackLock {
                     lease: name,
                     expires_in_s: left,
                 });
+            } else if !told {
+                told = true;
+                let other = current
+                    .as_ref()
+                    .and_then(|l| l.spec.as_ref())
+                    .and_then(|s| s.holder_identity.as_deref())
+                    .unwrap_or("");
+                on_wait(other);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }

@@ -99,6 +99,11 @@ pub async fn up(
         target.namespace,
         start + opts.lock_wait,
         deadline,
+        &|holder: &str| {
+            sink(Event::WaitingForLock {
+                holder: holder.to_string(),
+            })
+        },
     )
     .await?;
     let result = run(cluster, target, opts, rules, sink, &plan, deadline).await;

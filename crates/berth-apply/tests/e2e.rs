@@ -394,7 +394,10 @@ async fn expect_fast_failure(value: Value, ns: &str, cause: &str) {
         ),
         other => panic!("expected an unhealthy object, got: {other}"),
     }
-    eprintln!("{cause}: up failed after {:?} with: {err}", started.elapsed());
+    eprintln!(
+        "{cause}: up failed after {:?} with: {err}",
+        started.elapsed()
+    );
     // Not a timing assertion: the run must end on the diagnosis, long before its timeout.
     assert!(
         started.elapsed() < Duration::from_secs(200),

@@ -95,6 +95,29 @@ pub fn load_checked(stack: &StackArgs) -> anyhow::Result<Stack> {
     gate(loaded).map(|(s, _)| s)
 }
 
+/// Loads the stack and runs every check (`berth check`), as `up` does first: error findings
+/// stop it before the first write (exit 1; exit 2 for bad input). Warnings are counted only.
+pub fn load_and_check(stack: &StackArgs) -> anyhow::Result<Stack> {
+    let mut loaded = stack.load(SecretMode::Redact);
+    if let Some(s) = &loaded.stack
+        && !loaded.is_bad_input()
+    {
+        loaded.findings.extend(berth_check::check(s));
+    }
+    let errors: Vec<_> = loaded
+        .findings
+        .iter()
+        .filter(|f| f.severity == berth_model::Severity::Error)
+        .cloned()
+        .collect();
+    print_findings(&errors, false);
+    let warnings = loaded.findings.len() - errors.len();
+    if warnings > 0 && errors.is_empty() {
+        eprintln!("{warnings} warning(s) from the checks (see `berth check`)");
+    }
+    gate(loaded).map(|(s, _)| s)
+}
+
 fn gate(loaded: Loaded) -> anyhow::Result<(Stack, Loaded)> {
     if loaded.is_bad_input() {
         let n = loaded.findings.iter().filter(|f| f.is_bad_input()).count();

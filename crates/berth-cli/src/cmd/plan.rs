@@ -20,7 +20,7 @@ pub struct PlanArgs {
 
 /// Exit 0 whether or not there are changes; 1 when the dry run rejects an object.
 pub fn run(args: PlanArgs) -> anyhow::Result<Exit> {
-    let redacted = deploy::load_checked(&args.stack)?;
+    let redacted = deploy::load_and_check(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {
         let cluster = deploy::connect(&args.deploy.cluster).await?;

@@ -34,7 +34,7 @@ pub struct UpArgs {
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<Exit> {
-    let redacted = deploy::load_checked(&args.stack)?;
+    let redacted = deploy::load_and_check(&args.stack)?;
     // The order is part of the input: a cycle is bad input, found before connecting.
     let plan = berth_plan::plan(&redacted.objects, &redacted.components)
         .map_err(|f| deploy::apply_error(berth_apply::Error::Plan(f)))?;
