@@ -79,7 +79,12 @@ fn split<'a>(
         .chain(claims.iter())
         .collect();
     for m in all {
-        if !purge && berth_plan::kinds::is_kept_by_default(&m.key.kind) {
+        let generated_secret = m.key.kind == "Secret"
+            && m.value
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(berth_model::GENERATED_KEYS_ANNOTATION))
+                .is_some();
+        if !purge && (berth_plan::kinds::is_kept_by_default(&m.key.kind) || generated_secret) {
             report.keep.push(m.key.clone());
         } else {
             report.delete.push(m.key.clone());
@@ -286,5 +291,47 @@ async fn remove(
             after: "the --timeout".into(),
             pending: vec![(key.clone(), "still being deleted (finalizers)".into())],
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn member(kind: &str, name: &str, value: Value) -> Member {
+        Member {
+            key: ObjectKey {
+                group: String::new(),
+                kind: kind.into(),
+                namespace: Some("app".into()),
+                name: name.into(),
+            },
+            value,
+        }
+    }
+
+    /// A Secret with generated values is kept with the data it protects: a database password
+    /// generated once must still match the kept volume after `down` and a later `up`.
+    #[test]
+    fn generated_secrets_are_kept_with_the_data_unless_purge() {
+        let generated = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "annotations": {berth_model::GENERATED_KEYS_ANNOTATION: "password"}}});
+        let from_env = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "token"}});
+        let claim = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"}});
+        let members = vec![
+            member("Secret", "db", generated),
+            member("Secret", "token", from_env),
+            member("PersistentVolumeClaim", "data", claim),
+        ];
+        let names = |keys: &[ObjectKey]| keys.iter().map(|k| k.name.clone()).collect::<BTreeSet<_>>();
+
+        let (report, _) = split(&members, &[], false);
+        assert_eq!(names(&report.keep), BTreeSet::from(["db".to_string(), "data".to_string()]));
+        assert_eq!(names(&report.delete), BTreeSet::from(["token".to_string()]));
+
+        let (report, _) = split(&members, &[], true);
+        assert!(report.keep.is_empty());
+        assert_eq!(report.delete.len(), 3);
     }
 }

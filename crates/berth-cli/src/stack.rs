@@ -26,6 +26,14 @@ pub struct StackArgs {
 }
 
 impl StackArgs {
+    /// `--local` means berth's local cluster, so without `--profile` the stack is rendered for
+    /// the `local` profile there, whatever berth.yaml names for the cloud.
+    pub fn default_profile_for_local(&mut self, local: bool) {
+        if local && self.profile.is_none() {
+            self.profile = Some(Profile::Local);
+        }
+    }
+
     /// The load options these arguments mean.
     pub fn options(&self, secret_mode: SecretMode) -> LoadOptions {
         LoadOptions {

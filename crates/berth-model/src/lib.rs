@@ -320,6 +320,11 @@ mod tests {
     }
 }
 
+/// Annotation on a Secret berth built that names the keys whose values berth generated
+/// (`{ generate: N }`): those values exist nowhere but in the cluster, so `down` keeps the
+/// Secret along with the data it protects (unless `--purge`).
+pub const GENERATED_KEYS_ANNOTATION: &str = "berth.dev/generated-keys";
+
 /// How serious a finding is. `Error` stops `up` before its first write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -15,6 +15,8 @@
 //! does not need and turns an unavailable value into a warning; `Strict` (up) needs every value
 //! and makes an unavailable one an error. Rule id: `secret-source`.
 
+
+use berth_model::GENERATED_KEYS_ANNOTATION;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -220,10 +222,18 @@ impl Build<'_> {
                 let config = docker_config(&values);
                 values = BTreeMap::from([(".dockerconfigjson".to_string(), config)]);
             }
+            // Keys whose value berth generated: nowhere else to get them back from, so
+            // `down` keeps such a Secret with the data (unless --purge).
+            let generated: Vec<&str> = spec
+                .data
+                .iter()
+                .filter(|(_, src)| src.generate.is_some())
+                .map(|(k, _)| k.as_str())
+                .collect();
             for ns in &namespaces {
                 let object_data: Map<String, Value> =
                     keys.iter().map(|k| (k.clone(), json!(REDACTED))).collect();
-                let value = json!({
+                let mut value = json!({
                     "apiVersion": "v1",
                     "kind": "Secret",
                     "metadata": {
@@ -234,6 +244,10 @@ impl Build<'_> {
                     "type": spec.type_.as_deref().unwrap_or("Opaque"),
                     "data": object_data,
                 });
+                if !generated.is_empty() {
+                    value["metadata"]["annotations"] =
+                        json!({GENERATED_KEYS_ANNOTATION: generated.join(",")});
+                }
                 let mut positions = BTreeMap::new();
                 positions.insert(String::new(), self.pos(&base));
                 positions.insert("/metadata/name".to_string(), self.pos(&base));

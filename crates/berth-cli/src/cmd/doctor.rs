@@ -38,7 +38,8 @@ pub struct DoctorArgs {
 
 /// Exit 0 when nothing is wrong (warnings are printed but do not fail), 1 when a diagnosis is
 /// at error level, 2 when the stack cannot be loaded, 3 when the cluster cannot be read.
-pub fn run(args: DoctorArgs) -> anyhow::Result<Exit> {
+pub fn run(mut args: DoctorArgs) -> anyhow::Result<Exit> {
+    args.stack.default_profile_for_local(args.cluster.local);
     // The doctor never needs secret values: live Secrets are read for their keys only.
     let loaded = args.stack.load(SecretMode::Redact);
     let stack = match &loaded.stack {

@@ -22,7 +22,8 @@ pub struct DownArgs {
     pub purge: bool,
 }
 
-pub fn run(args: DownArgs) -> anyhow::Result<Exit> {
+pub fn run(mut args: DownArgs) -> anyhow::Result<Exit> {
+    args.stack.default_profile_for_local(args.deploy.cluster.local);
     let stack = deploy::load_checked(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {

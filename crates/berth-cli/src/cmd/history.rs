@@ -14,7 +14,8 @@ pub struct HistoryArgs {
     pub deploy: DeployArgs,
 }
 
-pub fn run(args: HistoryArgs) -> anyhow::Result<Exit> {
+pub fn run(mut args: HistoryArgs) -> anyhow::Result<Exit> {
+    args.stack.default_profile_for_local(args.deploy.cluster.local);
     let stack = deploy::load_checked(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {

@@ -1,4 +1,5 @@
-//! `berth render [STACK]`: the exact objects berth would apply, in apply order, as YAML.
+//! `berth render [STACK]`: the exact objects berth would apply, in apply order (the waves of
+//! `berth-plan`), as YAML.
 
 use berth_stack::SecretMode;
 use clap::Args;
@@ -30,7 +31,16 @@ pub fn run(args: RenderArgs) -> anyhow::Result<Exit> {
             ));
         }
     };
-    print!("{}", berth_stack::output::render_yaml(&stack.objects));
+    // Apply order: the waves `up` would apply, in order. A dependency cycle is bad input.
+    let plan = match berth_plan::plan(&stack.objects, &stack.components) {
+        Ok(plan) => plan,
+        Err(finding) => {
+            print_findings(std::slice::from_ref(&*finding), false);
+            return Err(fail(Exit::BadInput, "the stack's objects depend on each other in a cycle"));
+        }
+    };
+    let ordered: Vec<_> = plan.order().map(|i| stack.objects[i].clone()).collect();
+    print!("{}", berth_stack::output::render_yaml(&ordered));
     Ok(if loaded.has_errors() {
         Exit::Failed
     } else {

@@ -20,7 +20,8 @@ pub struct RollbackArgs {
     pub yes: bool,
 }
 
-pub fn run(args: RollbackArgs) -> anyhow::Result<Exit> {
+pub fn run(mut args: RollbackArgs) -> anyhow::Result<Exit> {
+    args.stack.default_profile_for_local(args.deploy.cluster.local);
     let stack = deploy::load_checked(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {

@@ -15,7 +15,8 @@ pub struct StatusArgs {
 }
 
 /// Exit 0 only when every object is Current.
-pub fn run(args: StatusArgs) -> anyhow::Result<Exit> {
+pub fn run(mut args: StatusArgs) -> anyhow::Result<Exit> {
+    args.stack.default_profile_for_local(args.deploy.cluster.local);
     let stack = deploy::load_checked(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {

@@ -33,7 +33,8 @@ pub struct UpArgs {
     pub lock_wait: Duration,
 }
 
-pub fn run(args: UpArgs) -> anyhow::Result<Exit> {
+pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
+    args.stack.default_profile_for_local(args.deploy.cluster.local);
     let redacted = deploy::load_and_check(&args.stack)?;
     // The order is part of the input: a cycle is bad input, found before connecting.
     let plan = berth_plan::plan(&redacted.objects, &redacted.components)
