@@ -324,10 +324,14 @@ mod tests {
             member("Secret", "token", from_env),
             member("PersistentVolumeClaim", "data", claim),
         ];
-        let names = |keys: &[ObjectKey]| keys.iter().map(|k| k.name.clone()).collect::<BTreeSet<_>>();
+        let names =
+            |keys: &[ObjectKey]| keys.iter().map(|k| k.name.clone()).collect::<BTreeSet<_>>();
 
         let (report, _) = split(&members, &[], false);
-        assert_eq!(names(&report.keep), BTreeSet::from(["db".to_string(), "data".to_string()]));
+        assert_eq!(
+            names(&report.keep),
+            BTreeSet::from(["db".to_string(), "data".to_string()])
+        );
         assert_eq!(names(&report.delete), BTreeSet::from(["token".to_string()]));
 
         let (report, _) = split(&members, &[], true);

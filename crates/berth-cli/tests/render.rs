@@ -28,11 +28,22 @@ fn renders_a_stack_in_apply_order_with_secrets_redacted() {
     assert_eq!(code, 0, "{stderr}");
     // Apply order: the CRD before its Widget, the `shop-app` Namespace before the app's
     // objects in it, the storage component before the app component (`after:`).
-    let kinds: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("kind: ")).collect();
-    let at = |kind: &str| kinds.iter().position(|k| *k == kind).unwrap_or_else(|| panic!("{kind} in {kinds:?}"));
+    let kinds: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("kind: "))
+        .collect();
+    let at = |kind: &str| {
+        kinds
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or_else(|| panic!("{kind} in {kinds:?}"))
+    };
     assert_eq!(kinds[0], "CustomResourceDefinition", "{kinds:?}");
     assert!(at("CustomResourceDefinition") < at("Widget"), "{kinds:?}");
-    assert!(at("Namespace") < at("Deployment") && at("Namespace") < at("Service"), "{kinds:?}");
+    assert!(
+        at("Namespace") < at("Deployment") && at("Namespace") < at("Service"),
+        "{kinds:?}"
+    );
     assert!(at("PersistentVolumeClaim") < at("Deployment"), "{kinds:?}");
     assert!(stdout.contains("  replicas: 4\n"), "{stdout}");
     assert!(stdout.contains("\n  password: <redacted>\n"), "{stdout}");

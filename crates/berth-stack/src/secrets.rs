@@ -15,7 +15,6 @@
 //! does not need and turns an unavailable value into a warning; `Strict` (up) needs every value
 //! and makes an unavailable one an error. Rule id: `secret-source`.
 
-
 use berth_model::GENERATED_KEYS_ANNOTATION;
 use std::collections::BTreeMap;
 use std::fmt;

@@ -23,7 +23,8 @@ pub struct DownArgs {
 }
 
 pub fn run(mut args: DownArgs) -> anyhow::Result<Exit> {
-    args.stack.default_profile_for_local(args.deploy.cluster.local);
+    args.stack
+        .default_profile_for_local(args.deploy.cluster.local);
     let stack = deploy::load_checked(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {

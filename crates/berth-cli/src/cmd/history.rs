@@ -15,7 +15,8 @@ pub struct HistoryArgs {
 }
 
 pub fn run(mut args: HistoryArgs) -> anyhow::Result<Exit> {
-    args.stack.default_profile_for_local(args.deploy.cluster.local);
+    args.stack
+        .default_profile_for_local(args.deploy.cluster.local);
     let stack = deploy::load_checked(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {

@@ -20,7 +20,8 @@ pub struct PlanArgs {
 
 /// Exit 0 whether or not there are changes; 1 when the dry run rejects an object.
 pub fn run(mut args: PlanArgs) -> anyhow::Result<Exit> {
-    args.stack.default_profile_for_local(args.deploy.cluster.local);
+    args.stack
+        .default_profile_for_local(args.deploy.cluster.local);
     let redacted = deploy::load_and_check(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {

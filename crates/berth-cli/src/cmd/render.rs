@@ -36,7 +36,10 @@ pub fn run(args: RenderArgs) -> anyhow::Result<Exit> {
         Ok(plan) => plan,
         Err(finding) => {
             print_findings(std::slice::from_ref(&*finding), false);
-            return Err(fail(Exit::BadInput, "the stack's objects depend on each other in a cycle"));
+            return Err(fail(
+                Exit::BadInput,
+                "the stack's objects depend on each other in a cycle",
+            ));
         }
     };
     let ordered: Vec<_> = plan.order().map(|i| stack.objects[i].clone()).collect();

@@ -16,7 +16,8 @@ pub struct StatusArgs {
 
 /// Exit 0 only when every object is Current.
 pub fn run(mut args: StatusArgs) -> anyhow::Result<Exit> {
-    args.stack.default_profile_for_local(args.deploy.cluster.local);
+    args.stack
+        .default_profile_for_local(args.deploy.cluster.local);
     let stack = deploy::load_checked(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {

@@ -34,7 +34,8 @@ pub struct UpArgs {
 }
 
 pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
-    args.stack.default_profile_for_local(args.deploy.cluster.local);
+    args.stack
+        .default_profile_for_local(args.deploy.cluster.local);
     let redacted = deploy::load_and_check(&args.stack)?;
     // The order is part of the input: a cycle is bad input, found before connecting.
     let plan = berth_plan::plan(&redacted.objects, &redacted.components)
@@ -91,8 +92,43 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
             }
             Err(e) => {
                 deploy::abandon(&printer);
+                if matches!(e, berth_apply::Error::Unhealthy { .. } | berth_apply::Error::Timeout { .. }) {
+                    // Say why, not only that: the doctor's diagnoses of what is not healthy.
+                    explain_failure(&cluster, &stack, args.deploy.format).await;
+                }
                 Err(deploy::apply_error(e))
             }
         }
     })
+}
+
+/// Prints the doctor's diagnoses of the stack after a wait failed (bounded, best effort: a
+/// failing diagnosis must not hide the failure itself).
+async fn explain_failure(
+    cluster: &berth_apply::Cluster,
+    stack: &berth_model::Stack,
+    format: deploy::Format,
+) {
+    let options = berth_doctor::Options {
+        load_balancer_controller: stack.profile != berth_model::Profile::Local,
+    };
+    let diagnosis = berth_doctor::diagnose_with(&cluster.client, &stack.objects, &options);
+    let Ok(Ok(diagnoses)) =
+        tokio::time::timeout(std::time::Duration::from_secs(20), diagnosis).await
+    else {
+        return;
+    };
+    for d in diagnoses
+        .iter()
+        .filter(|d| d.severity != berth_model::Severity::Info)
+    {
+        if format == deploy::Format::Json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "diagnosis", "diagnosis": d})
+            );
+        } else {
+            eprintln!("{}", d.render());
+        }
+    }
 }
