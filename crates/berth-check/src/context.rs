@@ -101,6 +101,8 @@ pub struct Context<'s> {
     /// Pod templates of every workload, in object order.
     pub pod_templates: Vec<PodTemplate<'s>>,
     templates_of: HashMap<usize, usize>,
+    /// Secrets something in the stack creates at run time (see [`Context::creates_secret`]).
+    runtime_secrets: std::sync::OnceLock<std::collections::HashSet<(String, String)>>,
     /// group → kind → cluster-scoped, for the CRDs in the stack.
     crd_scope: HashMap<&'s str, HashMap<&'s str, bool>>,
 }
@@ -134,6 +136,7 @@ impl<'s> Context<'s> {
             namespaces: Vec::with_capacity(objects.len()),
             pod_templates: Vec::new(),
             templates_of: HashMap::new(),
+            runtime_secrets: std::sync::OnceLock::new(),
             crd_scope,
         };
         for (i, o) in objects.iter().enumerate() {
@@ -252,6 +255,68 @@ impl<'s> Context<'s> {
         let kind = k8s::str_at(v, "/spec/scaleTargetRef/kind")?;
         let name = k8s::str_at(v, "/spec/scaleTargetRef/name")?;
         self.find(kind, self.namespace_of(hpa), name)
+    }
+
+    /// True when something in the stack creates Secret `name` in `namespace` once it runs:
+    /// cert-manager for an annotated Ingress's TLS secret or a Certificate's `secretName`, or a
+    /// container started with `--secret-name=NAME` (webhook certificate generators).
+    pub fn creates_secret(&self, namespace: &str, name: &str) -> bool {
+        self.runtime_secrets
+            .get_or_init(|| self.collect_runtime_secrets())
+            .contains(&(namespace.to_string(), name.to_string()))
+    }
+
+    fn collect_runtime_secrets(&self) -> std::collections::HashSet<(String, String)> {
+        let mut out = std::collections::HashSet::new();
+        for &i in self.of_kind("Ingress") {
+            let v = &self.objects[i].value;
+            let ann = v
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object);
+            let managed = ann.is_some_and(|a| {
+                a.contains_key("cert-manager.io/cluster-issuer")
+                    || a.contains_key("cert-manager.io/issuer")
+                    || a.get("kubernetes.io/tls-acme").and_then(Value::as_str) == Some("true")
+            });
+            if managed {
+                for tls in v
+                    .pointer("/spec/tls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(n) = tls.get("secretName").and_then(Value::as_str) {
+                        out.insert((self.namespace_of(i).to_string(), n.to_string()));
+                    }
+                }
+            }
+        }
+        for &i in self.of_kind("Certificate") {
+            if let Some(n) = k8s::str_at(&self.objects[i].value, "/spec/secretName") {
+                out.insert((self.namespace_of(i).to_string(), n.to_string()));
+            }
+        }
+        for t in &self.pod_templates {
+            let ns = self.namespace_of(t.object);
+            for c in t.containers() {
+                let args: Vec<&str> = ["command", "args"]
+                    .iter()
+                    .filter_map(|f| c.value.get(*f).and_then(Value::as_array))
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                for (n, a) in args.iter().enumerate() {
+                    if let Some(name) = a.strip_prefix("--secret-name=") {
+                        out.insert((ns.to_string(), name.to_string()));
+                    } else if *a == "--secret-name" {
+                        if let Some(name) = args.get(n + 1) {
+                            out.insert((ns.to_string(), name.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The HPAs that scale object `i`.
