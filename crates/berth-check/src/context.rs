@@ -101,6 +101,8 @@ pub struct Context<'s> {
     /// Pod templates of every workload, in object order.
     pub pod_templates: Vec<PodTemplate<'s>>,
     templates_of: HashMap<usize, usize>,
+    /// namespace → label key → label value → pod templates with that label (for selectors).
+    by_label: HashMap<&'s str, HashMap<&'s str, HashMap<&'s str, Vec<usize>>>>,
     /// Secrets something in the stack creates at run time (see [`Context::creates_secret`]).
     runtime_secrets: std::sync::OnceLock<std::collections::HashSet<(String, String)>>,
     /// group → kind → cluster-scoped, for the CRDs in the stack.
@@ -136,6 +138,7 @@ impl<'s> Context<'s> {
             namespaces: Vec::with_capacity(objects.len()),
             pod_templates: Vec::new(),
             templates_of: HashMap::new(),
+            by_label: HashMap::new(),
             runtime_secrets: std::sync::OnceLock::new(),
             crd_scope,
         };
@@ -164,12 +167,25 @@ impl<'s> Context<'s> {
                     o.value.pointer(ptr)
                 };
                 if let Some(value) = value.filter(|v| v.is_object()) {
-                    ctx.templates_of.insert(i, ctx.pod_templates.len());
+                    let t = ctx.pod_templates.len();
+                    ctx.templates_of.insert(i, t);
                     ctx.pod_templates.push(PodTemplate {
                         object: i,
                         pointer: ptr,
                         value,
                     });
+                    let labels = value.pointer("/metadata/labels").and_then(Value::as_object);
+                    for (k, v) in labels.into_iter().flatten() {
+                        if let Some(v) = v.as_str() {
+                            let by_key = ctx
+                                .by_label
+                                .entry(ns)
+                                .or_default()
+                                .entry(k.as_str())
+                                .or_default();
+                            by_key.entry(v).or_default().push(t);
+                        }
+                    }
                 }
             }
         }
@@ -333,9 +349,22 @@ impl<'s> Context<'s> {
         namespace: &str,
         selector: &serde_json::Map<String, Value>,
     ) -> impl Iterator<Item = &PodTemplate<'s>> {
-        self.pod_templates.iter().filter(move |t| {
-            self.namespace_of(t.object) == namespace && matches_labels(selector, t.labels())
-        })
+        // Candidates: the templates carrying the selector's first label; then the full match.
+        let candidates: &[usize] = selector
+            .iter()
+            .next()
+            .and_then(|(k, v)| {
+                self.by_label
+                    .get(namespace)?
+                    .get(k.as_str())?
+                    .get(v.as_str()?)
+                    .map(Vec::as_slice)
+            })
+            .unwrap_or(&[]);
+        candidates
+            .iter()
+            .map(|&t| &self.pod_templates[t])
+            .filter(move |t| matches_labels(selector, t.labels()))
     }
 }
 
