@@ -103,6 +103,9 @@ pub struct Context<'s> {
     templates_of: HashMap<usize, usize>,
     /// namespace → label key → label value → pod templates with that label (for selectors).
     by_label: HashMap<&'s str, HashMap<&'s str, HashMap<&'s str, Vec<usize>>>>,
+    /// What each object references, computed on first use (`ref-missing` and
+    /// `namespace-mismatch` both read it).
+    refs: std::sync::OnceLock<Vec<Vec<crate::refs::Ref>>>,
     /// Secrets something in the stack creates at run time (see [`Context::creates_secret`]).
     runtime_secrets: std::sync::OnceLock<std::collections::HashSet<(String, String)>>,
     /// group → kind → cluster-scoped, for the CRDs in the stack.
@@ -140,6 +143,7 @@ impl<'s> Context<'s> {
             templates_of: HashMap::new(),
             by_label: HashMap::new(),
             runtime_secrets: std::sync::OnceLock::new(),
+            refs: std::sync::OnceLock::new(),
             crd_scope,
         };
         for (i, o) in objects.iter().enumerate() {
@@ -271,6 +275,16 @@ impl<'s> Context<'s> {
         let kind = k8s::str_at(v, "/spec/scaleTargetRef/kind")?;
         let name = k8s::str_at(v, "/spec/scaleTargetRef/name")?;
         self.find(kind, self.namespace_of(hpa), name)
+    }
+
+    /// The references object `i` makes ([`crate::refs::references`]), computed once.
+    pub fn references(&self, i: usize) -> &[crate::refs::Ref] {
+        let all = self.refs.get_or_init(|| {
+            (0..self.objects.len())
+                .map(|j| crate::refs::references(self, j))
+                .collect()
+        });
+        &all[i]
     }
 
     /// True when something in the stack creates Secret `name` in `namespace` once it runs:

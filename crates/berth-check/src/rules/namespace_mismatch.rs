@@ -7,7 +7,6 @@ use berth_model::Severity;
 
 use super::{Out, Rule};
 use crate::context::Context;
-use crate::refs;
 
 /// The rule's registry entry.
 pub const RULE: Rule = Rule {
@@ -50,8 +49,8 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     // provider object → namespaces of the users that cannot see it
     let mut misplaced: BTreeMap<usize, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for i in 0..ctx.objects.len() {
-        for r in refs::references(ctx, i) {
-            if r.namespace.is_empty() || super::ref_missing::provided(ctx, &r) {
+        for r in ctx.references(i) {
+            if r.namespace.is_empty() || super::ref_missing::provided(ctx, r) {
                 continue;
             }
             for &p in ctx.find_any_namespace(r.kind, &r.name) {

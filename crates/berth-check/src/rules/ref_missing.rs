@@ -108,8 +108,8 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 continue;
             }
         }
-        for r in refs::references(ctx, i) {
-            if provided(ctx, &r) {
+        for r in ctx.references(i) {
+            if provided(ctx, r) {
                 continue;
             }
             let elsewhere: Vec<&str> = ctx
@@ -123,7 +123,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                     format!(
                         "{} uses {}, which neither the stack nor `external:` provides",
                         o.display_name(),
-                        refs::describe(&r)
+                        refs::describe(r)
                     ),
                     format!(
                         "add the {} to the stack (secrets: in berth.yaml for a Secret), or list it under `external:` if something else creates it",
@@ -135,7 +135,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                     format!(
                         "{} uses {}, but the stack puts it in namespace `{}`",
                         o.display_name(),
-                        refs::describe(&r),
+                        refs::describe(r),
                         elsewhere.join("`, `")
                     ),
                     format!(

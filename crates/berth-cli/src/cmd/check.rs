@@ -35,7 +35,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     } else {
         let ids: Vec<&str> = args.rules.iter().map(String::as_str).collect();
         berth_check::select(&ids).map_err(|id| {
-            fail(Exit::BadInput, format!("no rule `{id}`; `berth explain` lists the rules"))
+            fail(
+                Exit::BadInput,
+                format!("no rule `{id}`; `berth explain` lists the rules"),
+            )
         })?
     };
     let loaded = args.stack.load(SecretMode::Redact);
@@ -45,20 +48,24 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     }
     berth_check::sort(&mut findings);
     let shown: Vec<Finding> = match args.format {
-        Format::Human if !args.verbose => {
-            findings.iter().filter(|f| f.severity != Severity::Info).cloned().collect()
-        }
+        Format::Human if !args.verbose => findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+            .cloned()
+            .collect(),
         _ => findings.clone(),
     };
     let color = args.format == Format::Human
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
     print!("{}", report::render(&shown, args.format, color));
-    Ok(if loaded.stack.is_none() || findings.iter().any(Finding::is_bad_input) {
-        Exit::BadInput
-    } else if findings.iter().any(|f| f.severity == Severity::Error) {
-        Exit::Failed
-    } else {
-        Exit::Ok
-    })
+    Ok(
+        if loaded.stack.is_none() || findings.iter().any(Finding::is_bad_input) {
+            Exit::BadInput
+        } else if findings.iter().any(|f| f.severity == Severity::Error) {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        },
+    )
 }
