@@ -338,10 +338,10 @@ impl<'s> Context<'s> {
                 for (n, a) in args.iter().enumerate() {
                     if let Some(name) = a.strip_prefix("--secret-name=") {
                         out.insert((ns.to_string(), name.to_string()));
-                    } else if *a == "--secret-name" {
-                        if let Some(name) = args.get(n + 1) {
-                            out.insert((ns.to_string(), name.to_string()));
-                        }
+                    } else if *a == "--secret-name"
+                        && let Some(name) = args.get(n + 1)
+                    {
+                        out.insert((ns.to_string(), name.to_string()));
                     }
                 }
             }
@@ -399,10 +399,10 @@ pub fn matches_labels(
 pub fn matches_selector(selector: &Value, labels: Option<&serde_json::Map<String, Value>>) -> bool {
     let empty = serde_json::Map::new();
     let labels = labels.unwrap_or(&empty);
-    if let Some(ml) = selector.get("matchLabels").and_then(Value::as_object) {
-        if !ml.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-            return false;
-        }
+    if let Some(ml) = selector.get("matchLabels").and_then(Value::as_object)
+        && !ml.iter().all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
     }
     if let Some(exprs) = selector.get("matchExpressions").and_then(Value::as_array) {
         for e in exprs {

@@ -55,7 +55,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             }
             for &p in ctx.find_any_namespace(r.kind, &r.name) {
                 let entry = misplaced.entry(p).or_default();
-                if !entry.0.iter().any(|ns| *ns == r.namespace) {
+                if !entry.0.contains(&r.namespace) {
                     entry.0.push(r.namespace.clone());
                 }
                 let user = ctx.object(i).display_name();
