@@ -22,13 +22,15 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 start=$(date +%s)
-cargo build --release -p berth-cli
-berth=target/release/berth
-$berth local build
+# The dev profile (dependencies optimised, see Cargo.toml) builds much faster than --release
+# and runs the tests fast enough; benchmarks use --release.
+cargo build -p berth-cli
+berth=target/debug/berth
+$berth local build --peers   # peers: helm, for the chart tests and benchmarks
 echo "berth: build finished in $(( $(date +%s) - start ))s"
 
 export BERTH_TEST_CLUSTER=test
 cleanup() { $berth local down --name "$BERTH_TEST_CLUSTER" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-cargo test --release --workspace "$@"
+cargo test --workspace "$@"

@@ -6,6 +6,7 @@
 
 mod args;
 mod cmd;
+mod deploy;
 mod exit;
 mod stack;
 
@@ -33,8 +34,30 @@ enum Command {
     /// scheduler and kwok nodes in three zones), built from source on first use; no Docker.
     #[command(subcommand)]
     Local(cmd::local::LocalCommand),
+    /// Why what is not healthy is not healthy: cause, evidence (event, log line, condition) and
+    /// fix, pointing at the manifest line.
+    Doctor(cmd::doctor::DoctorArgs),
     /// The exact objects berth would apply, in apply order, as YAML (secrets redacted).
     Render(cmd::render::RenderArgs),
+    /// What `up` would change, wave by wave: create, update (diff), prune; from a server-side
+    /// dry run, secrets masked.
+    Plan(cmd::plan::PlanArgs),
+    /// Check, then apply wave by wave with server-side apply, wait for health, prune what left
+    /// the stack, record the revision.
+    Up(cmd::up::UpArgs),
+    /// Each owned object's health (Current, InProgress, Failed, NotFound) and the revision.
+    Status(cmd::status::StatusArgs),
+    /// Remove the stack in reverse order, load balancers first; keep PVCs, PVs, namespaces and
+    /// CRDs unless --purge.
+    Down(cmd::down::DownArgs),
+    /// The revisions stored in the cluster.
+    History(cmd::history::HistoryArgs),
+    /// Go back to an earlier revision (applied as a new revision).
+    Rollback(cmd::rollback::RollbackArgs),
+    /// HPA and cluster-autoscaler behaviour over a load curve: pods, nodes, pending time,
+    /// cost and data-loss events, as a table, JSON and charts. Needs no cluster. Exits 1 when
+    /// a workload marked `berth.dev/holds-queue` is scaled down (data loss).
+    Simulate(cmd::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +68,14 @@ fn main() -> ExitCode {
         Command::Explain(a) => cmd::explain::run(a),
         Command::Local(c) => cmd::local::run(c),
         Command::Render(a) => cmd::render::run(a),
+        Command::Doctor(a) => cmd::doctor::run(a),
+        Command::Plan(a) => cmd::plan::run(a),
+        Command::Up(a) => cmd::up::run(a),
+        Command::Status(a) => cmd::status::run(a),
+        Command::Down(a) => cmd::down::run(a),
+        Command::History(a) => cmd::history::run(a),
+        Command::Rollback(a) => cmd::rollback::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
     };
     exit::finish(result)
 }

@@ -18,6 +18,8 @@
 //! loops, OOM kills, missing config, unschedulable), so a wait can stop at once instead of at
 //! its timeout. Nothing here talks to a cluster: callers pass the objects they read or watched.
 
+#![warn(missing_docs)]
+
 mod fields;
 mod kind;
 mod problem;
@@ -64,7 +66,9 @@ impl std::fmt::Display for State {
 /// A [`State`] with a short message saying why (`Ready: 1/3`, `PVC is not Bound. phase: Pending`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
+    /// Where the object stands.
     pub state: State,
+    /// Why, in a few words, with the numbers that matter (`Ready: 1/3`).
     pub message: String,
 }
 

@@ -21,27 +21,48 @@ pub enum PodProblem {
     /// The kubelet cannot pull the container's image (`ErrImagePull`, `ImagePullBackOff`,
     /// `InvalidImageName`, `ErrImageNeverPull`); `message` is the kubelet's.
     ImagePull {
+        /// The container (init containers included).
         container: String,
+        /// The image reference as the pod spec writes it.
         image: String,
+        /// The kubelet's waiting reason.
         reason: String,
+        /// The kubelet's waiting message (often empty for `ImagePullBackOff`).
         message: String,
     },
     /// The container keeps exiting and the kubelet backs off restarting it. `exit_code` and
     /// `last_reason` come from its last termination (`Error`, `Completed`, ...).
     CrashLoop {
+        /// The container (init containers included).
         container: String,
+        /// Exit code of the last run, when the kubelet reported it.
         exit_code: Option<i64>,
+        /// Reason of the last termination (`Error`, `Completed`), or empty.
         last_reason: String,
+        /// How many times the kubelet restarted it.
         restarts: i64,
     },
     /// The container was killed for exceeding its memory limit (now or at its last exit).
-    OomKilled { container: String, restarts: i64 },
+    OomKilled {
+        /// The container (init containers included).
+        container: String,
+        /// How many times the kubelet restarted it.
+        restarts: i64,
+    },
     /// The container cannot be created from its spec, usually because a Secret, ConfigMap or
     /// key it references does not exist (`CreateContainerConfigError`); `message` names it.
-    ContainerConfig { container: String, message: String },
+    ContainerConfig {
+        /// The container (init containers included).
+        container: String,
+        /// The kubelet's message (`secret "db" not found`).
+        message: String,
+    },
     /// The scheduler finds no node for the pod; `message` is the scheduler's
     /// (`0/3 nodes are available: 3 Insufficient cpu.`).
-    Unschedulable { message: String },
+    Unschedulable {
+        /// The scheduler's message from the `PodScheduled` condition.
+        message: String,
+    },
 }
 
 impl PodProblem {

@@ -359,7 +359,8 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
         "--unsafe-no-fsync=true".into(),
         "--log-level=warn".into(),
     ];
-    let etcd = process::spawn("etcd", &bins.etcd, &etcd_args, etcd_port, &log("etcd"))?;
+    let mut etcd = process::spawn("etcd", &bins.etcd, &etcd_args, etcd_port, &log("etcd"))?;
+    etcd.other_ports.push(peer_port);
     launch(&mut state, etcd.clone())?;
     process::wait_listening(&etcd, Duration::from_secs(30))?;
 

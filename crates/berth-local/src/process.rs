@@ -25,6 +25,9 @@ pub struct Proc {
     pub binary: PathBuf,
     /// The port it serves on 127.0.0.1 (the client port for etcd).
     pub port: u16,
+    /// Other ports it listens on (etcd's peer port).
+    #[serde(default)]
+    pub other_ports: Vec<u16>,
     pub log: PathBuf,
 }
 
@@ -52,14 +55,19 @@ pub fn spawn(
                 .map_err(std::io::Error::from)
         });
     }
-    let child = cmd
+    let mut child = cmd
         .spawn()
         .map_err(|e| Error::Start(format!("{name} ({}): {e}", binary.display())))?;
+    let pid = child.id() as i32;
+    // Reap the child when it exits while this process still runs (tests, a long `berth up
+    // --local`), so it does not linger as a zombie; a finished CLI hands it to init instead.
+    std::thread::spawn(move || child.wait());
     Ok(Proc {
         name: name.to_string(),
-        pid: child.id() as i32,
+        pid,
         binary: binary.to_path_buf(),
         port,
+        other_ports: Vec::new(),
         log: log.to_path_buf(),
     })
 }

@@ -26,7 +26,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct HelmError {
+    /// What went wrong, for the user.
     pub message: String,
+    /// What to do about it.
     pub fix: String,
 }
 
@@ -61,15 +63,19 @@ pub fn find_helm() -> Option<PathBuf> {
 
 /// What to render.
 pub struct Render<'a> {
+    /// The helm binary.
     pub helm: &'a Path,
     /// Release name (the component name unless the chart names one).
     pub release: &'a str,
+    /// The chart to render.
     pub chart: &'a ChartSpec,
     /// The stack folder, for `chart.path`.
     pub root: &'a Path,
+    /// The release namespace (`--namespace`).
     pub namespace: &'a str,
     /// `"1.33"`, passed as `--kube-version`.
     pub kubernetes: &'a str,
+    /// Helm values of the component, placeholders already filled.
     pub values: Option<&'a Value>,
 }
 

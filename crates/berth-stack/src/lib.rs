@@ -3,14 +3,23 @@
 //! findings for everything that could not be read.
 //!
 //! Loading keeps going after the first problem, like a compiler: one broken file does not hide
-//! the others.
+//! the others. The entry point is [`load()`]; [`parse_manifest_str`] reads one manifest text.
+//!
+//! Modules, in pipeline order: [`stackfile`] (berth.yaml), [`sources`] (finding and reading
+//! manifest files), [`manifest`] (documents → objects), [`substitute`] (`${name}`), [`helm`]
+//! (chart components), [`secrets`] (`secrets:` → Secret objects, values kept apart),
+//! [`kinds`] (scopes, default namespaces, kind stages), [`profiles`] (cloud intents),
+//! [`output`] (redacted YAML).
+//!
+//! Rule ids produced here: `yaml-syntax`, `manifest-shape`, `stack-file`, `missing-file`,
+//! `placeholder` (errors that mean bad input), `intent`, `helm`, `secret-source` (errors or
+//! warnings), `skipped` (info).
 
-pub mod manifest;
-
-pub use manifest::parse_manifest_str;
 pub mod helm;
 pub mod kinds;
 pub mod load;
+pub mod manifest;
+pub mod output;
 pub mod profiles;
 pub mod secrets;
 pub mod sources;
@@ -18,5 +27,5 @@ pub mod stackfile;
 pub mod substitute;
 
 pub use load::{LoadOptions, Loaded, load};
+pub use manifest::parse_manifest_str;
 pub use secrets::{SecretData, SecretMode, SecretSource, SecretValue};
-pub mod output;

@@ -31,14 +31,18 @@ pub const STORAGE: &str = "berth.dev/storage";
 /// Who a load balancer is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exposure {
+    /// Reachable from the internet.
     External,
+    /// Reachable only inside the cluster's network.
     Internal,
 }
 
 /// Which kind of load balancer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadBalancerType {
+    /// A layer-4 (TCP/UDP) load balancer.
     Network,
+    /// A layer-7 (HTTP) load balancer; only an Ingress gets one.
     Application,
 }
 

@@ -109,7 +109,9 @@ impl SecretSource for LocalSources {}
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SecretMode {
     #[default]
+    /// Keys only: unavailable values are warnings (check, render).
     Redact,
+    /// Every value is needed: unavailable ones are errors (up).
     Strict,
 }
 

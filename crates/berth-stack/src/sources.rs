@@ -30,7 +30,9 @@ pub const MISSING_FILE: &str = "missing-file";
 /// How strictly documents must be Kubernetes objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strictness {
+    /// Files berth.yaml names: every document must be an object.
     Strict,
+    /// A folder without berth.yaml: non-objects are skipped (info).
     PlainFolder,
 }
 

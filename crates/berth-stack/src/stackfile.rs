@@ -73,7 +73,9 @@ pub struct ComponentSpec {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(untagged, expecting = "a path or a list of paths")]
 pub enum OneOrMany {
+    /// `manifests: path`
     One(String),
+    /// `manifests: [path, ...]`
     Many(Vec<String>),
 }
 

@@ -21,7 +21,9 @@ pub const PLACEHOLDER: &str = "placeholder";
 /// A placeholder that could not be filled, at `pointer` of the document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unfilled {
+    /// JSON pointer of the scalar in its document.
     pub pointer: String,
+    /// Why it could not be filled.
     pub message: String,
 }
 

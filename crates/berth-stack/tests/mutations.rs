@@ -114,13 +114,17 @@ fn fixture_texts() -> Vec<String> {
 }
 
 fn check(text: &str) {
-    let lines = text.split('\n').count() as u32 + 1;
+    // YAML line breaks: `\n`, `\r\n` and a lone `\r`.
+    let lines =
+        text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count() + 1;
     let (objects, findings) = berth_stack::parse_manifest_str(Path::new("m.yaml"), text, "c");
     for f in &findings {
         assert!(
-            f.line >= 1 && f.line <= lines,
+            f.line >= 1 && f.line as usize <= lines,
             "finding outside the text: {f:?}\n{text}"
         );
+        let offset = f.span.map_or(0, |s| s.0 as usize);
+        assert!(offset <= text.len(), "offset outside the text: {f:?}");
     }
     let _ = berth_stack::output::render_yaml(&objects);
     let file = Arc::new(SourceFile {

@@ -1,7 +1,7 @@
 //! Multi-document YAML → one JSON value per document, plus where every node came from.
 //!
 //! berth reads manifests the way kubectl does, so that what `berth check` sees is what the API
-//! server will get: scalars are resolved like go-yaml v2 / YAML 1.1 (see [`scalar`]), anchors
+//! server will get: scalars are resolved like go-yaml v2 / YAML 1.1 (see the `scalar` module), anchors
 //! and aliases are expanded (under a budget, against alias bombs), merge keys `<<` are applied
 //! and duplicate keys are errors. Alongside each value comes a position index from JSON pointer
 //! to [`Pos`]: a mapping member maps to the position of its *key* (a finding on
@@ -78,9 +78,11 @@ pub enum ErrorKind {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{}: {message}", pos.line, pos.column)]
 pub struct Error {
+    /// What kind of problem it is.
     pub kind: ErrorKind,
     /// One or two sentences for the user: what is wrong and, where we can tell, how to fix it.
     pub message: String,
+    /// Where it is (1-based line and column, byte offset).
     pub pos: Pos,
     /// Index of the document the error is in.
     pub doc: usize,
@@ -89,7 +91,9 @@ pub struct Error {
 /// Every document that could be read, and every error met on the way.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Parsed {
+    /// The non-empty documents that could be read, in order.
     pub documents: Vec<Document>,
+    /// The errors met, in order; each abandoned (the rest of) its document.
     pub errors: Vec<Error>,
 }
 
@@ -155,8 +159,12 @@ pub fn resolve_plain_scalar(text: &str) -> Result<Value, String> {
 }
 
 /// RFC 6901 escaping of one pointer token.
-pub fn escape_pointer_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
+pub fn escape_pointer_token(token: &str) -> std::borrow::Cow<'_, str> {
+    if token.contains(['~', '/']) {
+        token.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        token.into()
+    }
 }
 
 fn pos_of(text: &str, m: &granit_parser::Marker) -> Pos {
@@ -243,7 +251,9 @@ struct Builder<'t> {
     options: &'t Options,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
-    positions: BTreeMap<String, Pos>,
+    /// Collected in document order, sorted into a map once at the end (much cheaper than
+    /// inserting into a map node by node).
+    positions: Vec<(String, Pos)>,
     nodes: u64,
     alias_nodes: u64,
     root: Option<Value>,
@@ -257,7 +267,7 @@ impl<'t> Builder<'t> {
             options,
             stack: Vec::new(),
             anchors: HashMap::new(),
-            positions: BTreeMap::new(),
+            positions: Vec::new(),
             nodes: 0,
             alias_nodes: 0,
             root: None,
@@ -270,7 +280,7 @@ impl<'t> Builder<'t> {
         Some(Document {
             index: 0,
             value,
-            positions: self.positions,
+            positions: self.positions.into_iter().collect(),
             quoted: self.quoted,
         })
     }
@@ -436,7 +446,12 @@ impl<'t> Builder<'t> {
         };
         if !merge && map.contains_key(&name) {
             let member = format!("{pointer}/{}", escape_pointer_token(&name));
-            let first = self.positions.get(&member).map(|p| p.line).unwrap_or(0);
+            let first = self
+                .positions
+                .iter()
+                .rev()
+                .find(|(p, _)| *p == member)
+                .map_or(0, |(_, pos)| pos.line);
             let message = format!(
                 "duplicate key `{name}` (first on line {first}); kubectl rejects a mapping \
                  with the same key twice: keep one"
@@ -502,7 +517,20 @@ impl<'t> Builder<'t> {
                 None => (pointer.clone(), pos),
             },
         };
-        self.positions.insert(pointer.clone(), at);
+        // `<<` itself is no member: its value is merged into the mapping.
+        let is_merge = matches!(
+            self.stack.last(),
+            Some(Frame {
+                kind: FrameKind::Map {
+                    key: Some(Key { merge: true, .. }),
+                    ..
+                },
+                ..
+            })
+        );
+        if !is_merge {
+            self.positions.push((pointer.clone(), at));
+        }
         pointer
     }
 
@@ -515,15 +543,11 @@ impl<'t> Builder<'t> {
                 ..
             }) => items.push(value),
             Some(Frame {
-                pointer,
                 kind: FrameKind::Map { map, key, merges },
                 ..
             }) => {
                 if let Some(k) = key.take() {
                     if k.merge {
-                        // `<<` itself is not a member; drop the position recorded for it.
-                        let member = format!("{pointer}/{}", escape_pointer_token(&k.name));
-                        self.positions.remove(&member);
                         merges.push((value, k.pos));
                     } else {
                         map.insert(k.name, value);
@@ -559,7 +583,7 @@ impl<'t> Builder<'t> {
             for (k, v) in source {
                 if !map.contains_key(&k) {
                     self.positions
-                        .insert(format!("{pointer}/{}", escape_pointer_token(&k)), at);
+                        .push((format!("{pointer}/{}", escape_pointer_token(&k)), at));
                     map.insert(k, v);
                 }
             }

@@ -287,3 +287,12 @@ fn lone_scalars_for_set() {
     );
     assert_eq!(resolve_plain_scalar("").unwrap(), Value::Null);
 }
+
+#[test]
+fn crlf_and_lone_cr_are_line_breaks() {
+    let d = one("a: 1\r\nb: 2\r\n");
+    assert_eq!(at(&d, "/b"), (2, 1));
+    assert_eq!(d.positions["/b"].offset, 6);
+    let d = one("a: 1\rb: 2\r");
+    assert_eq!(at(&d, "/b"), (2, 1));
+}

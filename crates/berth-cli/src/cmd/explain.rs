@@ -11,19 +11,22 @@ pub struct ExplainArgs {
     pub rule: Option<String>,
 }
 
-/// Prints the rule's explanation (what it finds, why it matters, an example, the fix).
+/// Prints the rule's explanation (what it finds, why it matters, an example, the fix); the ids
+/// of `berth doctor`'s diagnoses are explained too.
 pub fn run(args: ExplainArgs) -> anyhow::Result<Exit> {
     match args.rule {
         None => print!("{}", berth_check::report::rule_list()),
-        Some(id) => match berth_check::report::explain(&id) {
-            Some(text) => print!("{text}"),
-            None => {
-                return Err(fail(
-                    Exit::BadInput,
-                    format!("no rule `{id}`; `berth explain` lists the rules"),
-                ));
+        Some(id) => {
+            match berth_check::report::explain(&id).or_else(|| berth_doctor::explain(&id)) {
+                Some(text) => print!("{text}"),
+                None => {
+                    return Err(fail(
+                        Exit::BadInput,
+                        format!("no rule `{id}`; `berth explain` lists the rules"),
+                    ));
+                }
             }
-        },
+        }
     }
     Ok(Exit::Ok)
 }

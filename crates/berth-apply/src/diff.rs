@@ -1,0 +1,275 @@
+//! `plan`: what `up` would change, from a server-side dry run of every object.
+//!
+//! Each object is applied with `dryRun=All` (validated, defaulted and admitted like the real
+//! thing, not stored) and compared with the live object after both lose what the server
+//! manages on its own (managedFields, resourceVersion, uid, timestamps, generation, status).
+//! Secret values are masked before anything is compared or printed.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use berth_model::ObjectKey;
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+use similar::TextDiff;
+use tokio::time::Instant;
+
+use crate::apply::{self, ApplyOptions};
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::inventory::Inventory;
+use crate::prepare;
+use crate::up::Target;
+
+/// What `up` would do to one object.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum Change {
+    Create {
+        object: ObjectKey,
+        wave: usize,
+        note: Option<String>,
+    },
+    /// `diff` is a unified diff, live → after `up`, Secret values masked.
+    Update {
+        object: ObjectKey,
+        wave: usize,
+        diff: String,
+    },
+    Unchanged {
+        object: ObjectKey,
+        wave: usize,
+    },
+    /// `kept`: the object leaves the stack but is data and stays (without `--prune-data`).
+    Prune {
+        object: ObjectKey,
+        kept: bool,
+    },
+}
+
+/// The plan of a stack, wave by wave, then the prunes.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PlanReport {
+    pub waves: Vec<Vec<Change>>,
+    pub prune: Vec<Change>,
+}
+
+impl PlanReport {
+    /// True when `up` would change nothing ("no changes").
+    pub fn is_empty(&self) -> bool {
+        self.waves
+            .iter()
+            .flatten()
+            .all(|c| matches!(c, Change::Unchanged { .. }))
+            && self
+                .prune
+                .iter()
+                .all(|c| matches!(c, Change::Prune { kept: true, .. }))
+    }
+}
+
+/// Plans `target` against the cluster (see the module docs).
+pub async fn plan(
+    cluster: &Cluster,
+    target: Target<'_>,
+    prune_data: bool,
+    concurrency: usize,
+    timeout: Duration,
+) -> Result<PlanReport> {
+    let deadline = Instant::now() + timeout;
+    let waves = berth_plan::plan(target.objects, target.components).map_err(Error::Plan)?;
+    let inv = Inventory::new(target.stack, target.namespace);
+    let parent = inv
+        .parent_state(cluster, deadline)
+        .await?
+        .unwrap_or_default();
+    let members = inv.members(cluster, &parent, deadline).await?;
+    let prepared = prepare::prepare(target.objects, &inv.id);
+    let keys: Vec<ObjectKey> = target
+        .objects
+        .iter()
+        .map(berth_model::Object::key)
+        .collect();
+    let opts = ApplyOptions {
+        dry_run: true,
+        force_conflicts: true,
+        concurrency,
+    };
+    let wave_of: HashMap<usize, usize> = waves
+        .waves
+        .iter()
+        .enumerate()
+        .flat_map(|(w, is)| is.iter().map(move |&i| (i, w + 1)))
+        .collect();
+    let creating_crds: HashSet<(String, String)> = target
+        .objects
+        .iter()
+        .filter(|o| o.kind() == "CustomResourceDefinition")
+        .filter_map(|o| {
+            Some((
+                o.value.pointer("/spec/group")?.as_str()?.to_string(),
+                o.value.pointer("/spec/names/kind")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+
+    let changes: Vec<(usize, Result<Change>)> = futures::stream::iter(waves.order())
+        .map(|i| {
+            let key = &keys[i];
+            let value = &prepared[i];
+            let wave = wave_of.get(&i).copied().unwrap_or(0);
+            let creating_crds = &creating_crds;
+            async move {
+                let change = async {
+                    let live = match cluster.api_for(key, value).await {
+                        Ok((api, _)) => cluster
+                            .retry(deadline, || api.get_opt(&key.name))
+                            .await
+                            .map_err(|e| Error::kube(format!("reading {key}"), e))?
+                            .map(|o| serde_json::to_value(o).unwrap_or(Value::Null)),
+                        Err(Error::UnknownKind { .. })
+                            if creating_crds.contains(&(key.group.clone(), key.kind.clone())) =>
+                        {
+                            return Ok(Change::Create {
+                                object: key.clone(),
+                                wave,
+                                note: Some(
+                                    "not validated: its CRD is created by this stack".into(),
+                                ),
+                            });
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    let after = apply::apply_one(cluster, key, value, opts, deadline)
+                        .await?
+                        .live;
+                    Ok(match live {
+                        None => Change::Create {
+                            object: key.clone(),
+                            wave,
+                            note: None,
+                        },
+                        Some(live) => {
+                            let (old, new) = (normalise(&live), normalise(&after));
+                            if old == new {
+                                Change::Unchanged {
+                                    object: key.clone(),
+                                    wave,
+                                }
+                            } else {
+                                Change::Update {
+                                    object: key.clone(),
+                                    wave,
+                                    diff: unified(&key.to_string(), &old, &new),
+                                }
+                            }
+                        }
+                    })
+                }
+                .await;
+                (i, change)
+            }
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+
+    let mut report = PlanReport {
+        waves: vec![Vec::new(); waves.waves.len()],
+        prune: Vec::new(),
+    };
+    for (i, change) in changes {
+        let w = wave_of.get(&i).copied().unwrap_or(1);
+        report.waves[w - 1].push(change?);
+    }
+    let new_set: HashSet<&ObjectKey> = keys.iter().collect();
+    for m in members.iter().filter(|m| !new_set.contains(&m.key)) {
+        let kept = !prune_data && berth_plan::kinds::is_kept_by_default(&m.key.kind);
+        report.prune.push(Change::Prune {
+            object: m.key.clone(),
+            kept,
+        });
+    }
+    Ok(report)
+}
+
+/// The object without what the server manages, Secret values masked: what a diff compares.
+pub fn normalise(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("status");
+    }
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "selfLink",
+        ] {
+            meta.remove(k);
+        }
+        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            ann.remove("deployment.kubernetes.io/revision");
+            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+            if ann.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+    }
+    if v.get("kind").and_then(Value::as_str) == Some("Secret")
+        && v.get("apiVersion").and_then(Value::as_str) == Some("v1")
+    {
+        for field in ["data", "stringData"] {
+            if let Some(data) = v.get_mut(field).and_then(Value::as_object_mut) {
+                for (_, val) in data.iter_mut() {
+                    // Equal values mask equally, changed values differently, and none is shown.
+                    let digest = prepare::data_checksum(&json!({"data": {"v": val.clone()}}));
+                    *val = json!(format!("*** (sha256 {})", &digest[..8]));
+                }
+            }
+        }
+    }
+    v
+}
+
+fn unified(name: &str, old: &Value, new: &Value) -> String {
+    let a = serde_json::to_string_pretty(old).unwrap_or_default() + "\n";
+    let b = serde_json::to_string_pretty(new).unwrap_or_default() + "\n";
+    TextDiff::from_lines(&a, &b)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("{name} (live)"), &format!("{name} (after up)"))
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_managed_fields_do_not_make_a_change() {
+        let live = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "resourceVersion": "5", "uid": "u", "managedFields": [{}], "creationTimestamp": "t"},
+            "data": {"a": "1"}});
+        let after = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "resourceVersion": "6", "uid": "u", "managedFields": [{}, {}]},
+            "data": {"a": "1"}});
+        assert_eq!(normalise(&live), normalise(&after));
+    }
+
+    #[test]
+    fn secret_values_are_masked_but_changes_show() {
+        let old = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"p": "aHVudGVyMg=="}});
+        let new = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"p": "c2VjcmV0"}});
+        let diff = unified("Secret/s", &normalise(&old), &normalise(&new));
+        assert!(
+            !diff.contains("aHVudGVyMg") && !diff.contains("c2VjcmV0"),
+            "{diff}"
+        );
+        assert!(diff.contains("-    \"p\": \"***"), "{diff}");
+        assert!(diff.contains("+    \"p\": \"***"), "{diff}");
+    }
+}

@@ -1,0 +1,51 @@
+//! What `up`, `down` and `rollback` report while they work: the CLI draws progress from these
+//! and prints them one JSON object per line under `--format json`.
+
+use berth_model::ObjectKey;
+use serde::Serialize;
+
+/// One step of a run.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// A wave starts: its number (from 1), how many there are, its objects.
+    WaveStarted {
+        wave: usize,
+        waves: usize,
+        objects: Vec<ObjectKey>,
+    },
+    /// An object was applied; `action` is `created`, `configured` or `unchanged`.
+    Applied { object: ObjectKey, action: Action },
+    /// An object's health changed while waiting.
+    Health {
+        object: ObjectKey,
+        state: &'static str,
+        message: String,
+    },
+    /// Every object of the wave is healthy.
+    WaveHealthy { wave: usize, millis: u128 },
+    /// An object of an earlier revision that left the stack was deleted.
+    Pruned { object: ObjectKey },
+    /// An object was kept instead of deleted (data: PVC, PV, Namespace, CRD), and why.
+    Kept { object: ObjectKey, reason: String },
+    /// `down` deleted an object (after it was gone, finalizers included).
+    Deleted { object: ObjectKey },
+    /// `down` waits for an object with finalizers to go.
+    Deleting { object: ObjectKey },
+    /// Another run holds the lock; waiting for it.
+    WaitingForLock { holder: String },
+    /// The revision was recorded.
+    Revision { revision: u64, outcome: String },
+}
+
+/// What applying did to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+/// Where events go.
+pub type Sink<'a> = &'a (dyn Fn(Event) + Sync);

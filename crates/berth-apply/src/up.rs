@@ -1,0 +1,509 @@
+//! `up` and `rollback`: the contract of PRODUCT.md, steps 2 to 6.
+//!
+//! lock → widen the inventory → wave by wave (apply in parallel, wait until healthy) → prune
+//! what left the stack → record the revision → unlock. The caller has already run the checks
+//! (step 1) and connected.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_model::{Component, Object, ObjectKey, Origin, Profile, SourceFile};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::apply::{self, ApplyOptions};
+use crate::cluster::Cluster;
+use crate::error::{self, Error, Result};
+use crate::event::{Action, Event, Sink};
+use crate::health::HealthRules;
+use crate::inventory::{self, FIELD_MANAGER, Inventory, ParentState, Revision, StoredObject};
+use crate::lock::StackLock;
+use crate::prepare;
+use crate::wait::{self, WaitEvent, WaitItem};
+
+/// What to take onto the cluster: the rendered stack (or a stored revision).
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub stack: &'a str,
+    /// The stack namespace: the inventory and the lock live here.
+    pub namespace: &'a str,
+    pub objects: &'a [Object],
+    pub components: &'a [Component],
+    pub values: &'a BTreeMap<String, Value>,
+    pub profile: Profile,
+}
+
+/// How `up` behaves.
+#[derive(Clone, Debug)]
+pub struct UpOptions {
+    pub apply: ApplyOptions,
+    /// Bounds the whole run, each wave included.
+    pub timeout: Duration,
+    /// Also prune PVCs, PVs, Namespaces and CRDs that left the stack.
+    pub prune_data: bool,
+    /// How long to wait for another run's lock before refusing.
+    pub lock_wait: Duration,
+    /// Set by `rollback`: the revision being restored.
+    pub rollback_of: Option<u64>,
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        UpOptions {
+            apply: ApplyOptions::default(),
+            timeout: Duration::from_secs(300),
+            prune_data: false,
+            lock_wait: Duration::ZERO,
+            rollback_of: None,
+        }
+    }
+}
+
+/// What `up` did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct UpReport {
+    pub revision: u64,
+    pub created: usize,
+    pub configured: usize,
+    pub unchanged: usize,
+    pub pruned: Vec<ObjectKey>,
+    pub kept: Vec<ObjectKey>,
+    /// From the last wave becoming healthy to `up` returning (prune, record, unlock).
+    pub millis_after_healthy: u128,
+}
+
+/// Objects of `objects` that `up` considers its set, by key.
+fn keys(objects: &[Object]) -> Vec<ObjectKey> {
+    objects.iter().map(Object::key).collect()
+}
+
+/// Takes `target` onto the cluster; see the module docs. Fails with the first unhealthy
+/// object (and records a failed revision), or a timeout naming what was pending.
+pub async fn up(
+    cluster: &Cluster,
+    target: Target<'_>,
+    opts: &UpOptions,
+    rules: &dyn HealthRules,
+    sink: Sink<'_>,
+) -> Result<UpReport> {
+    let start = Instant::now();
+    let deadline = start + opts.timeout;
+    let plan = berth_plan::plan(target.objects, target.components).map_err(Error::Plan)?;
+    ensure_namespace(cluster, target.namespace, deadline).await?;
+    let lock = StackLock::acquire(
+        cluster,
+        target.stack,
+        target.namespace,
+        start + opts.lock_wait,
+        deadline,
+    )
+    .await?;
+    let result = run(cluster, target, opts, rules, sink, &plan, deadline).await;
+    lock.release().await;
+    result.map(|(mut report, last_healthy)| {
+        report.millis_after_healthy = last_healthy.elapsed().as_millis();
+        report
+    })
+}
+
+async fn run(
+    cluster: &Cluster,
+    target: Target<'_>,
+    opts: &UpOptions,
+    rules: &dyn HealthRules,
+    sink: Sink<'_>,
+    plan: &berth_plan::Plan,
+    deadline: Instant,
+) -> Result<(UpReport, Instant)> {
+    let inv = Inventory::new(target.stack, target.namespace);
+    let prior = inv
+        .parent_state(cluster, deadline)
+        .await?
+        .unwrap_or_default();
+    let members = inv.members(cluster, &prior, deadline).await?;
+    if target.objects.is_empty() && !members.is_empty() {
+        return Err(Error::EmptyRender);
+    }
+    let new_keys = keys(target.objects);
+    let new_set: HashSet<&ObjectKey> = new_keys.iter().collect();
+    let mut widened = prior.clone();
+    for k in &new_keys {
+        widened.group_kinds.insert(inventory::group_kind(k));
+        if let Some(ns) = &k.namespace {
+            widened.namespaces.insert(ns.clone());
+        }
+    }
+    // Before any member is written: a crash from here on still leaves every member listable.
+    inv.write_parent(cluster, &widened, deadline).await?;
+
+    let prepared = prepare::prepare(target.objects, &inv.id);
+    let prior_values: HashMap<&ObjectKey, &Value> =
+        members.iter().map(|m| (&m.key, &m.value)).collect();
+    let action_of = |a: &apply::Applied| match prior_values.get(&a.key) {
+        None => Action::Created,
+        Some(prev) if unchanged(prev, &a.live) => Action::Unchanged,
+        Some(_) => Action::Configured,
+    };
+    let mut report = UpReport::default();
+    let mut failure: Option<Error> = None;
+    let waves = plan.waves.len();
+    let mut last_healthy = Instant::now();
+    for (w, wave) in plan.waves.iter().enumerate() {
+        sink(Event::WaveStarted {
+            wave: w + 1,
+            waves,
+            objects: wave.iter().map(|&i| new_keys[i].clone()).collect(),
+        });
+        let batch: Vec<(ObjectKey, Value)> = wave
+            .iter()
+            .map(|&i| (new_keys[i].clone(), prepared[i].clone()))
+            .collect();
+        let on_applied = |a: &apply::Applied| {
+            sink(Event::Applied {
+                object: a.key.clone(),
+                action: action_of(a),
+            })
+        };
+        let applied =
+            match apply::apply_all(cluster, &batch, opts.apply, deadline, &on_applied).await {
+                Ok(a) => a,
+                Err(mut errors) => {
+                    failure = Some(if errors.len() == 1 {
+                        errors.remove(0)
+                    } else {
+                        combine(errors)
+                    });
+                    break;
+                }
+            };
+        for a in &applied {
+            match action_of(a) {
+                Action::Created => report.created += 1,
+                Action::Unchanged => report.unchanged += 1,
+                Action::Configured => report.configured += 1,
+            }
+        }
+        let items: Vec<WaitItem> = applied
+            .iter()
+            .map(|a| WaitItem {
+                key: a.key.clone(),
+                resolved: a.resolved.clone(),
+            })
+            .collect();
+        let wave_start = Instant::now();
+        let on_wait = |e: WaitEvent| match e {
+            WaitEvent::Changed { key, health } => sink(Event::Health {
+                object: key,
+                state: health.state.as_str(),
+                message: health.message,
+            }),
+        };
+        if let Err(e) =
+            wait::wait_healthy(cluster, &inv.id, &items, rules, deadline, &on_wait).await
+        {
+            failure = Some(match e {
+                Error::Timeout { pending, .. } => Error::Timeout {
+                    after: format!("{}s", (deadline - wave_start).as_secs().max(1)),
+                    pending,
+                },
+                e => e,
+            });
+            break;
+        }
+        last_healthy = Instant::now();
+        sink(Event::WaveHealthy {
+            wave: w + 1,
+            millis: wave_start.elapsed().as_millis(),
+        });
+        if wave
+            .iter()
+            .any(|&i| new_keys[i].kind == "CustomResourceDefinition")
+        {
+            cluster.refresh().await;
+        }
+    }
+
+    // Prune only after everything is healthy.
+    let mut kept_keys: BTreeSet<ObjectKey> = BTreeSet::new();
+    if failure.is_none() {
+        let leaving: Vec<&inventory::Member> = members
+            .iter()
+            .filter(|m| !new_set.contains(&m.key))
+            .collect();
+        let order = teardown_order(leaving.iter().map(|m| (&m.key, &m.value)));
+        for key in order {
+            let Some(m) = leaving.iter().find(|m| &m.key == key) else {
+                continue;
+            };
+            if berth_plan::kinds::is_kept_by_default(&m.key.kind) && !opts.prune_data {
+                sink(Event::Kept {
+                    object: m.key.clone(),
+                    reason: "data is kept unless --prune-data".into(),
+                });
+                report.kept.push(m.key.clone());
+                kept_keys.insert(m.key.clone());
+                continue;
+            }
+            if let Err(e) = delete(cluster, &m.key, &m.value, deadline).await {
+                failure = Some(e);
+                break;
+            }
+            sink(Event::Pruned {
+                object: m.key.clone(),
+            });
+            report.pruned.push(m.key.clone());
+        }
+    }
+
+    // Record the revision, successful or not; the parent keeps the kinds of kept members.
+    let mut final_state = ParentState {
+        revision: prior.revision + 1,
+        ..Default::default()
+    };
+    for k in new_keys.iter().chain(kept_keys.iter()) {
+        final_state.group_kinds.insert(inventory::group_kind(k));
+        if let Some(ns) = &k.namespace {
+            final_state.namespaces.insert(ns.clone());
+        }
+    }
+    if failure.is_some() {
+        // Objects of a failed run may exist anywhere the widened parent said.
+        final_state
+            .group_kinds
+            .extend(widened.group_kinds.iter().cloned());
+        final_state
+            .namespaces
+            .extend(widened.namespaces.iter().cloned());
+    }
+    let stored: Vec<StoredObject> = target
+        .objects
+        .iter()
+        .zip(&prepared)
+        .map(|(o, v)| StoredObject {
+            component: o.component.clone(),
+            value: prepare::without_secret_values(v),
+        })
+        .collect();
+    let digest = {
+        let mut h = Sha256::new();
+        for s in &stored {
+            h.update(serde_json::to_vec(&s.value).unwrap_or_default());
+        }
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let outcome = match &failure {
+        None => "succeeded".to_string(),
+        Some(e) => format!("failed: {e}"),
+    };
+    let revision = Revision {
+        revision: final_state.revision,
+        stack: target.stack.into(),
+        digest,
+        time: k8s_openapi::jiff::Timestamp::now().to_string(),
+        outcome: outcome.clone(),
+        values: target.values.clone(),
+        components: target.components.to_vec(),
+        objects: stored,
+        rollback_of: opts.rollback_of,
+    };
+    let recorded = async {
+        inv.record(cluster, &revision, deadline + Duration::from_secs(10))
+            .await?;
+        inv.write_parent(cluster, &final_state, deadline + Duration::from_secs(10))
+            .await
+    }
+    .await;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    recorded?;
+    sink(Event::Revision {
+        revision: revision.revision,
+        outcome,
+    });
+    report.revision = revision.revision;
+    Ok((report, last_healthy))
+}
+
+/// Whether applying left `after` as it was in `before`: same resourceVersion, or berth's own
+/// managedFields entry untouched (others, like a controller writing status, may have written
+/// in between).
+fn unchanged(before: &Value, after: &Value) -> bool {
+    let rv = |v: &Value| v.pointer("/metadata/resourceVersion").cloned();
+    if rv(before).is_some() && rv(before) == rv(after) {
+        return true;
+    }
+    let entry = |v: &Value| {
+        v.pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+            .and_then(|fields| {
+                fields
+                    .iter()
+                    .find(|f| {
+                        f.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
+                            && f.get("operation").and_then(Value::as_str) == Some("Apply")
+                            && f.get("subresource").is_none()
+                    })
+                    .cloned()
+            })
+    };
+    entry(before).is_some() && entry(before) == entry(after)
+}
+
+fn combine(errors: Vec<Error>) -> Error {
+    Error::Several(errors)
+}
+
+/// Creates the stack namespace when it does not exist (the lock and inventory live there).
+/// An existing namespace is left alone; one the stack declares is applied with it as usual.
+async fn ensure_namespace(cluster: &Cluster, namespace: &str, deadline: Instant) -> Result<()> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client.clone());
+    let found = cluster
+        .retry(deadline, || api.get_opt(namespace))
+        .await
+        .map_err(|e| Error::kube("reading the stack namespace", e))?;
+    if found.is_some() {
+        return Ok(());
+    }
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+    let pp = PatchParams::apply(FIELD_MANAGER);
+    let patch = Patch::Apply(&body);
+    cluster
+        .retry(deadline, || api.patch(namespace, &pp, &patch))
+        .await
+        .map_err(|e| Error::kube("creating the stack namespace", e))?;
+    Ok(())
+}
+
+/// Teardown order (berth-plan) over objects known only by key and value.
+pub(crate) fn teardown_order<'a>(
+    items: impl Iterator<Item = (&'a ObjectKey, &'a Value)>,
+) -> Vec<&'a ObjectKey> {
+    let items: Vec<(&ObjectKey, &Value)> = items.collect();
+    let objects: Vec<Object> = items
+        .iter()
+        .map(|(_, v)| object_from_value((*v).clone(), ""))
+        .collect();
+    match berth_plan::plan(&objects, &[]) {
+        Ok(plan) => plan
+            .teardown(&objects)
+            .into_iter()
+            .flatten()
+            .map(|i| items[i].0)
+            .collect(),
+        Err(_) => items.iter().map(|(k, _)| *k).collect(),
+    }
+}
+
+/// An [`Object`] for a value that did not come from a file (a stored revision, a live object).
+pub fn object_from_value(value: Value, component: &str) -> Object {
+    Object {
+        value,
+        file: Arc::new(SourceFile {
+            path: "<cluster>".into(),
+            text: "".into(),
+        }),
+        doc: 0,
+        component: component.into(),
+        origin: Origin::Manifest,
+        positions: Arc::new(BTreeMap::new()),
+    }
+}
+
+/// Deletes one object (background propagation); already gone is fine.
+pub(crate) async fn delete(
+    cluster: &Cluster,
+    key: &ObjectKey,
+    value: &Value,
+    deadline: Instant,
+) -> Result<()> {
+    let (api, _) = match cluster.api_for(key, value).await {
+        Ok(found) => found,
+        // The kind is gone (its CRD was deleted): so are its objects.
+        Err(Error::UnknownKind { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let dp = DeleteParams::background();
+    match cluster.retry(deadline, || api.delete(&key.name, &dp)).await {
+        Ok(_) => Ok(()),
+        Err(e) if error::is_not_found(&e) => Ok(()),
+        Err(e) => Err(Error::kube(format!("deleting {key}"), e)),
+    }
+}
+
+/// `rollback REV`: re-applies stored revision `n` of `inv`'s stack as a new revision. Secret values are not
+/// stored, so each Secret of the revision is re-read from the cluster (it fails naming the
+/// Secret when one no longer exists).
+pub async fn rollback(
+    cluster: &Cluster,
+    inv: &Inventory,
+    profile: Profile,
+    n: u64,
+    opts: &UpOptions,
+    rules: &dyn HealthRules,
+    sink: Sink<'_>,
+) -> Result<UpReport> {
+    let deadline = Instant::now() + opts.timeout;
+    let (stack, namespace) = (inv.stack.as_str(), inv.namespace.as_str());
+    let rev = inv.revision(cluster, n, deadline).await?;
+    let mut objects = Vec::new();
+    for stored in &rev.objects {
+        let mut value = stored.value.clone();
+        if value.get("kind").and_then(Value::as_str) == Some("Secret")
+            && value.get("apiVersion").and_then(Value::as_str) == Some("v1")
+        {
+            let ns = value
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(namespace)
+                .to_string();
+            let name = value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let api: Api<k8s_openapi::api::core::v1::Secret> =
+                Api::namespaced(cluster.client.clone(), &ns);
+            let live = cluster
+                .retry(deadline, || api.get_opt(&name))
+                .await
+                .map_err(|e| Error::kube("reading a Secret for rollback", e))?;
+            let Some(live) = live else {
+                return Err(Error::Inventory(format!(
+                    "Secret {ns}/{name} of revision {n} no longer exists and its values are never stored; run `berth up` with the stack instead"
+                )));
+            };
+            let data = serde_json::to_value(&live.data).unwrap_or(Value::Null);
+            if let Some(m) = value.as_object_mut() {
+                m.insert("data".into(), data);
+                if let Some(ann) = m
+                    .get_mut("metadata")
+                    .and_then(|md| md.get_mut("annotations"))
+                    .and_then(Value::as_object_mut)
+                {
+                    ann.remove(prepare::DATA_CHECKSUM);
+                }
+            }
+        }
+        objects.push(object_from_value(value, &stored.component));
+    }
+    let target = Target {
+        stack,
+        namespace,
+        objects: &objects,
+        components: &rev.components,
+        values: &rev.values,
+        profile,
+    };
+    let opts = UpOptions {
+        rollback_of: Some(n),
+        ..opts.clone()
+    };
+    up(cluster, target, &opts, rules, sink).await
+}

@@ -1,0 +1,125 @@
+//! `berth doctor [STACK]`: why what is not healthy is not healthy. Loads the stack, reads what
+//! the cluster has of it and prints the diagnoses of `berth-doctor`.
+
+use std::time::Duration;
+
+use berth_model::Severity;
+use berth_stack::SecretMode;
+use clap::{Args, ValueEnum};
+
+use crate::args::ClusterArgs;
+use crate::exit::{Exit, fail};
+use crate::stack::{StackArgs, print_findings};
+
+/// How the diagnoses are printed.
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+pub enum Format {
+    /// Like compiler errors: cause, manifest location, evidence, fix.
+    #[default]
+    Human,
+    /// One JSON object per diagnosis and line (`id`, `severity`, `object`, `file`, `line`,
+    /// `column`, `cause`, `evidence`, `fix`).
+    Json,
+}
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Give up on an unresponsive cluster after this long.
+    #[arg(long, default_value = "60s", value_parser = crate::args::parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Exit 0 when nothing is wrong (warnings are printed but do not fail), 1 when a diagnosis is
+/// at error level, 2 when the stack cannot be loaded, 3 when the cluster cannot be read.
+pub fn run(args: DoctorArgs) -> anyhow::Result<Exit> {
+    // The doctor never needs secret values: live Secrets are read for their keys only.
+    let loaded = args.stack.load(SecretMode::Redact);
+    let stack = match &loaded.stack {
+        Some(stack) if !loaded.is_bad_input() => stack,
+        _ => {
+            print_findings(&loaded.findings, false);
+            let n = loaded.findings.iter().filter(|f| f.is_bad_input()).count();
+            return Err(fail(
+                Exit::BadInput,
+                format!("the stack cannot be loaded ({n} problem(s) above)"),
+            ));
+        }
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    let diagnoses = rt.block_on(async {
+        let client = client(&args.cluster).await?;
+        match tokio::time::timeout(
+            args.timeout,
+            berth_doctor::diagnose(&client, &stack.objects),
+        )
+        .await
+        {
+            Ok(Ok(d)) => Ok(d),
+            Ok(Err(e)) => Err(fail(Exit::Cluster, e.to_string())),
+            Err(_) => Err(fail(
+                Exit::Cluster,
+                format!("the cluster did not answer within {:?}", args.timeout),
+            )),
+        }
+    })?;
+    for d in &diagnoses {
+        match args.format {
+            Format::Human => println!("{}", d.render()),
+            Format::Json => println!("{}", serde_json::to_string(d)?),
+        }
+    }
+    if matches!(args.format, Format::Human) {
+        let errors = diagnoses
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        if diagnoses.is_empty() {
+            eprintln!(
+                "berth: {} objects checked, nothing to report",
+                stack.objects.len()
+            );
+        } else {
+            eprintln!("berth: {} diagnoses ({errors} errors)", diagnoses.len());
+        }
+    }
+    Ok(if diagnoses.iter().any(|d| d.severity == Severity::Error) {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}
+
+/// A client by kubectl's rules (`--kubeconfig`, `$KUBECONFIG`, `~/.kube/config`, `--context`),
+/// or for the local cluster with `--local` (started if it is not running).
+async fn client(args: &ClusterArgs) -> anyhow::Result<kube::Client> {
+    let cluster_err = |e: String| fail(Exit::Cluster, e);
+    if args.local {
+        let status = berth_local::up(&berth_local::Options::default())
+            .await
+            .map_err(|e| cluster_err(e.to_string()))?;
+        return berth_local::client(&status.kubeconfig)
+            .await
+            .map_err(|e| cluster_err(e.to_string()));
+    }
+    let opts = kube::config::KubeConfigOptions {
+        context: args.context.clone(),
+        ..Default::default()
+    };
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| cluster_err(format!("{}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kc, &opts).await
+        }
+        None => kube::Config::from_kubeconfig(&opts).await,
+    }
+    .map_err(|e| cluster_err(format!("cannot read the kubeconfig: {e}")))?;
+    kube::Client::try_from(config).map_err(|e| cluster_err(e.to_string()))
+}

@@ -1,0 +1,102 @@
+//! `berth plan [STACK]`: what `up` would change, wave by wave, from a server-side dry run.
+
+use berth_apply::diff::Change;
+use clap::Args;
+
+use crate::deploy::{self, DeployArgs, Format};
+use crate::exit::Exit;
+use crate::stack::StackArgs;
+
+#[derive(Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+    /// Plan pruning PVCs, PVs, Namespaces and CRDs that left the stack, as `up --prune-data`.
+    #[arg(long)]
+    pub prune_data: bool,
+}
+
+/// Exit 0 whether or not there are changes; 1 when the dry run rejects an object.
+pub fn run(args: PlanArgs) -> anyhow::Result<Exit> {
+    let redacted = deploy::load_checked(&args.stack)?;
+    let rt = deploy::runtime()?;
+    rt.block_on(async {
+        let cluster = deploy::connect(&args.deploy.cluster).await?;
+        let (stack, objects) = deploy::load_for_apply(&args.stack, &cluster, &redacted).await?;
+        let target = berth_apply::Target {
+            stack: &stack.name,
+            namespace: &stack.namespace,
+            objects: &objects,
+            components: &stack.components,
+            values: &stack.values,
+            profile: stack.profile,
+        };
+        let report =
+            berth_apply::diff::plan(&cluster, target, args.prune_data, 32, args.deploy.timeout)
+                .await
+                .map_err(deploy::apply_error)?;
+        if args.deploy.format == Format::Json {
+            for change in report.waves.iter().flatten().chain(&report.prune) {
+                println!("{}", serde_json::to_string(change)?);
+            }
+            return Ok(Exit::Ok);
+        }
+        if report.is_empty() {
+            println!("no changes");
+            return Ok(Exit::Ok);
+        }
+        let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        for (w, wave) in report.waves.iter().enumerate() {
+            let changed: Vec<&Change> = wave
+                .iter()
+                .filter(|c| !matches!(c, Change::Unchanged { .. }))
+                .collect();
+            println!(
+                "wave {}: {} objects, {} changing",
+                w + 1,
+                wave.len(),
+                changed.len()
+            );
+            for c in changed {
+                match c {
+                    Change::Create { object, note, .. } => {
+                        println!(
+                            "  + create {object}{}",
+                            note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+                        )
+                    }
+                    Change::Update { object, diff, .. } => {
+                        println!("  ~ update {object}");
+                        for line in diff.lines() {
+                            let painted = match line.chars().next() {
+                                Some('+') if color && !line.starts_with("+++") => {
+                                    format!("\x1b[32m{line}\x1b[0m")
+                                }
+                                Some('-') if color && !line.starts_with("---") => {
+                                    format!("\x1b[31m{line}\x1b[0m")
+                                }
+                                _ => line.to_string(),
+                            };
+                            println!("      {painted}");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for c in &report.prune {
+            if let Change::Prune { object, kept } = c {
+                if *kept {
+                    println!(
+                        "  = keep {object} (left the stack; data is kept unless --prune-data)"
+                    );
+                } else {
+                    println!("  - prune {object}");
+                }
+            }
+        }
+        Ok(Exit::Ok)
+    })
+}

@@ -1,0 +1,71 @@
+//! `berth rollback REV [STACK]`: re-applies a stored revision as a new one.
+
+use berth_apply::UpOptions;
+use clap::Args;
+
+use crate::deploy::{self, DeployArgs, Format, Printer};
+use crate::exit::Exit;
+use crate::stack::StackArgs;
+
+#[derive(Args)]
+pub struct RollbackArgs {
+    /// The revision to go back to (see `berth history`).
+    pub revision: u64,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+    /// Go ahead without asking.
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+pub fn run(args: RollbackArgs) -> anyhow::Result<Exit> {
+    let stack = deploy::load_checked(&args.stack)?;
+    let rt = deploy::runtime()?;
+    rt.block_on(async {
+        let cluster = deploy::connect(&args.deploy.cluster).await?;
+        let question = format!(
+            "roll stack `{}` on {} back to revision {}?",
+            stack.name, cluster.server, args.revision
+        );
+        if !deploy::confirm(&question, args.yes)? {
+            return Ok(Exit::Failed);
+        }
+        let printer = Printer::new(args.deploy.format);
+        let sink = |e| printer.event(e);
+        let rules = deploy::rules(stack.profile);
+        let opts = UpOptions {
+            timeout: args.deploy.timeout,
+            ..UpOptions::default()
+        };
+        let inv = berth_apply::Inventory::new(&stack.name, &stack.namespace);
+        match berth_apply::up::rollback(
+            &cluster,
+            &inv,
+            stack.profile,
+            args.revision,
+            &opts,
+            &rules,
+            &sink,
+        )
+        .await
+        {
+            Ok(report) => {
+                if args.deploy.format == Format::Json {
+                    println!("{}", serde_json::json!({"event": "done", "report": report}));
+                } else {
+                    eprintln!(
+                        "stack `{}` is back at revision {} (as revision {})",
+                        stack.name, args.revision, report.revision
+                    );
+                }
+                Ok(Exit::Ok)
+            }
+            Err(e) => {
+                deploy::abandon(&printer);
+                Err(deploy::apply_error(e))
+            }
+        }
+    })
+}

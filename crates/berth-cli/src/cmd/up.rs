@@ -1,0 +1,97 @@
+//! `berth up [STACK]`: check, then apply wave by wave, wait for health, prune, record.
+
+use std::time::Duration;
+
+use berth_apply::UpOptions;
+use berth_apply::apply::ApplyOptions;
+use clap::Args;
+
+use crate::deploy::{self, DeployArgs, Printer};
+use crate::exit::Exit;
+use crate::stack::StackArgs;
+
+#[derive(Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+    /// Go ahead without asking.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Take over fields that other field managers own.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Also prune PVCs, PVs, Namespaces and CRDs that left the stack.
+    #[arg(long)]
+    pub prune_data: bool,
+    /// How many objects are applied at once within a wave.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Wait this long for another run's lock instead of refusing at once (`30s`).
+    #[arg(long, default_value = "0s", value_parser = crate::args::parse_duration)]
+    pub lock_wait: Duration,
+}
+
+pub fn run(args: UpArgs) -> anyhow::Result<Exit> {
+    let redacted = deploy::load_checked(&args.stack)?;
+    // The order is part of the input: a cycle is bad input, found before connecting.
+    let plan = berth_plan::plan(&redacted.objects, &redacted.components)
+        .map_err(|f| deploy::apply_error(berth_apply::Error::Plan(f)))?;
+    let rt = deploy::runtime()?;
+    rt.block_on(async {
+        let cluster = deploy::connect(&args.deploy.cluster).await?;
+        let question = format!(
+            "apply stack `{}` ({} objects in {} waves) to {} and prune what left it?",
+            redacted.name,
+            redacted.objects.len(),
+            plan.waves.len(),
+            cluster.server
+        );
+        if !deploy::confirm(&question, args.yes)? {
+            return Ok(Exit::Failed);
+        }
+        let (stack, objects) = deploy::load_for_apply(&args.stack, &cluster, &redacted).await?;
+        let target = berth_apply::Target {
+            stack: &stack.name,
+            namespace: &stack.namespace,
+            objects: &objects,
+            components: &stack.components,
+            values: &stack.values,
+            profile: stack.profile,
+        };
+        let opts = UpOptions {
+            apply: ApplyOptions { force_conflicts: args.force_conflicts, dry_run: false, concurrency: args.concurrency },
+            timeout: args.deploy.timeout,
+            prune_data: args.prune_data,
+            lock_wait: args.lock_wait,
+            rollback_of: None,
+        };
+        let printer = Printer::new(args.deploy.format);
+        let sink = |e| printer.event(e);
+        let rules = deploy::rules(stack.profile);
+        match berth_apply::up::up(&cluster, target, &opts, &rules, &sink).await {
+            Ok(report) => {
+                if args.deploy.format == deploy::Format::Json {
+                    println!("{}", serde_json::json!({"event": "done", "report": report}));
+                } else {
+                    eprintln!(
+                        "stack `{}` is healthy: revision {}, {} created, {} configured, {} unchanged, {} pruned, {} kept",
+                        stack.name,
+                        report.revision,
+                        report.created,
+                        report.configured,
+                        report.unchanged,
+                        report.pruned.len(),
+                        report.kept.len()
+                    );
+                }
+                Ok(Exit::Ok)
+            }
+            Err(e) => {
+                deploy::abandon(&printer);
+                Err(deploy::apply_error(e))
+            }
+        }
+    })
+}

@@ -1,0 +1,176 @@
+//! `berth doctor` as a user runs it: a stack folder, the local cluster's kubeconfig, exit codes
+//! and the JSON lines.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{Scope, pinned_kind};
+
+const APP: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: ANNOTATIONS
+    spec:
+      containers:
+        - name: web
+          image: registry.example.com/shop/web:1.4.2
+          resources: {requests: {cpu: 100m, memory: 64Mi}}
+"#;
+
+/// A stack folder for namespace `ns` whose pods carry `annotations`.
+fn stack_dir(ns: &str, annotations: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-doctor-cli-{ns}"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("stack: doctor-cli\nnamespace: {ns}\nprofile: local\ncomponents:\n  app:\n    manifests: app.yaml\n"),
+    )
+    .expect("write berth.yaml");
+    std::fs::write(
+        dir.join("app.yaml"),
+        APP.replace("ANNOTATIONS", annotations),
+    )
+    .expect("write app.yaml");
+    dir
+}
+
+/// Applies the stack's objects the way a test can without `berth up`.
+async fn apply(client: &kube::Client, dir: &Path) {
+    let loaded = berth_stack::load(dir, &berth_stack::LoadOptions::default());
+    let stack = loaded.stack.expect("stack loads");
+    for o in &stack.objects {
+        let (group, version) = o
+            .api_version()
+            .rsplit_once('/')
+            .unwrap_or(("", o.api_version()));
+        let (ar, caps) = pinned_kind(client, &GroupVersionKind::gvk(group, version, o.kind()))
+            .await
+            .expect("kind");
+        let api: Api<DynamicObject> = match caps.scope {
+            Scope::Namespaced => {
+                Api::namespaced_with(client.clone(), o.namespace().expect("ns"), &ar)
+            }
+            Scope::Cluster => Api::all_with(client.clone(), &ar),
+        };
+        api.patch(
+            o.name(),
+            &PatchParams::apply("berth-test").force(),
+            &Patch::Apply(&o.value),
+        )
+        .await
+        .expect("apply");
+    }
+}
+
+fn doctor(dir: &Path, kubeconfig: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("doctor")
+        .arg(dir)
+        .args(["--format", "json", "--kubeconfig"])
+        .arg(kubeconfig)
+        .output()
+        .expect("run berth")
+}
+
+/// Runs `berth doctor` until `done(exit code, stdout)` holds, or fails after 90 s.
+fn doctor_until(dir: &Path, kubeconfig: &Path, done: impl Fn(i32, &str) -> bool) -> (i32, String) {
+    let start = Instant::now();
+    loop {
+        let out = doctor(dir, kubeconfig);
+        let code = out.status.code().unwrap_or(-1);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        if done(code, &stdout) {
+            return (code, stdout);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "never settled: exit {code}\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[tokio::test]
+async fn broken_stack_exits_1_with_json_lines_and_healthy_exits_0() {
+    let kubeconfig = berth_local::testing::kubeconfig();
+    let client = berth_local::testing::client().await;
+    let ns = berth_local::testing::namespace(&client, "doctor-cli").await;
+
+    let dir = stack_dir(&ns, "{berth.dev/test-state: image-pull-backoff}");
+    apply(&client, &dir).await;
+    let (code, stdout) = doctor_until(&dir, &kubeconfig, |code, out| {
+        code == 1 && out.contains("image-pull")
+    });
+    assert_eq!(code, 1);
+    let first: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("a line")).expect("JSON line");
+    assert_eq!(first["id"], "image-pull");
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["file"], "app.yaml");
+    assert_eq!(first["line"], 16);
+
+    // The same stack fixed: nothing to report, exit 0.
+    let dir = stack_dir(&ns, "{}");
+    apply(&client, &dir).await;
+    let (code, stdout) = doctor_until(&dir, &kubeconfig, |code, out| code == 0 && out.is_empty());
+    assert_eq!((code, stdout.as_str()), (0, ""));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (ar, _) = pinned_kind(&client, &GroupVersionKind::gvk("", "v1", "Namespace"))
+        .await
+        .expect("kind");
+    let _ = Api::<DynamicObject>::all_with(client, &ar)
+        .delete(&ns, &Default::default())
+        .await;
+}
+
+#[test]
+fn unreadable_stack_exits_2() {
+    let dir = std::env::temp_dir().join(format!("berth-doctor-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("berth.yaml"),
+        "stack: bad\ncomponents:\n  app:\n    manifests: app.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("app.yaml"), "kind: [unclosed\n").unwrap();
+    let out = doctor(&dir, Path::new("/nonexistent"));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unreachable_cluster_exits_3() {
+    let dir = stack_dir("unreachable", "{}");
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+    )
+    .unwrap();
+    let out = doctor(&dir, &kubeconfig);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

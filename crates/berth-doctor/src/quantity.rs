@@ -1,0 +1,119 @@
+//! Kubernetes resource quantities (`500m`, `1.5Gi`, `2`) as plain numbers, for comparing a
+//! request with a node's allocatable or a memory limit with a JVM heap.
+
+/// Cores as millicores (`500m` → 500, `2` → 2000, `1.5` → 1500), or `None` when it does not parse.
+pub(crate) fn millicores(q: &str) -> Option<i64> {
+    number(q).map(|v| (v * 1000.0).round() as i64)
+}
+
+/// A quantity as a plain number (`1Gi` → 1073741824, `1k` → 1000), or `None`.
+pub(crate) fn bytes(q: &str) -> Option<i64> {
+    number(q).map(|v| v.round() as i64)
+}
+
+/// A quantity in base units, suffixes applied.
+fn number(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let suffixes: [(&str, f64); 13] = [
+        ("Ki", 1024f64),
+        ("Mi", 1024f64.powi(2)),
+        ("Gi", 1024f64.powi(3)),
+        ("Ti", 1024f64.powi(4)),
+        ("Pi", 1024f64.powi(5)),
+        ("Ei", 1024f64.powi(6)),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+        ("m", 1e-3),
+    ];
+    for (suffix, mult) in suffixes {
+        if let Some(n) = q.strip_suffix(suffix) {
+            return n
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(|v| v * mult);
+        }
+    }
+    q.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Bytes as the largest binary unit that keeps it readable (`1536Mi`, `2Gi`).
+pub(crate) fn format_bytes(b: i64) -> String {
+    const MI: i64 = 1024 * 1024;
+    const GI: i64 = 1024 * MI;
+    if b >= GI && b % GI == 0 {
+        format!("{}Gi", b / GI)
+    } else if b >= MI {
+        format!("{}Mi", (b + MI - 1) / MI)
+    } else {
+        format!("{b}")
+    }
+}
+
+/// Millicores as Kubernetes writes them (`500m`, `2`).
+pub(crate) fn format_millicores(m: i64) -> String {
+    if m % 1000 == 0 {
+        format!("{}", m / 1000)
+    } else {
+        format!("{m}m")
+    }
+}
+
+/// The JVM maximum heap in bytes from a `-Xmx` flag anywhere in `text` (`-Xmx2048m`, `-Xmx2g`,
+/// `-Xmx1536M`); the last one wins, as with the JVM.
+pub(crate) fn jvm_heap(text: &str) -> Option<(i64, String)> {
+    let mut found = None;
+    for (i, _) in text.match_indices("-Xmx") {
+        let rest = &text[i + 4..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        let flag = &rest[..end];
+        let (num, mult) = match flag.chars().last() {
+            Some('k' | 'K') => (&flag[..flag.len() - 1], 1024),
+            Some('m' | 'M') => (&flag[..flag.len() - 1], 1024 * 1024),
+            Some('g' | 'G') => (&flag[..flag.len() - 1], 1024 * 1024 * 1024),
+            Some(c) if c.is_ascii_digit() => (flag, 1),
+            _ => continue,
+        };
+        if let Ok(n) = num.parse::<i64>() {
+            found = Some((n.saturating_mul(mult), format!("-Xmx{flag}")));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(millicores("500m"), Some(500));
+        assert_eq!(millicores("2"), Some(2000));
+        assert_eq!(millicores("1.5"), Some(1500));
+        assert_eq!(bytes("1Gi"), Some(1 << 30));
+        assert_eq!(bytes("512Mi"), Some(512 << 20));
+        assert_eq!(bytes("1G"), Some(1_000_000_000));
+        assert_eq!(bytes("junk"), None);
+        assert_eq!(format_bytes(1 << 30), "1Gi");
+        assert_eq!(format_bytes(1536 << 20), "1536Mi");
+        assert_eq!(format_millicores(2500), "2500m");
+    }
+
+    #[test]
+    fn heap_flags() {
+        assert_eq!(
+            jvm_heap("-Xms512m -Xmx2048m -XX:+UseG1GC"),
+            Some((2048 << 20, "-Xmx2048m".into()))
+        );
+        assert_eq!(jvm_heap("-Xmx2g"), Some((2 << 30, "-Xmx2g".into())));
+        assert_eq!(jvm_heap("-Xmx1g -Xmx3g").map(|h| h.0), Some(3 << 30));
+        assert_eq!(jvm_heap("-Xms1g"), None);
+        assert_eq!(jvm_heap("-Xmx"), None);
+    }
+}

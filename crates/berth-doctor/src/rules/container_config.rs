@@ -1,0 +1,125 @@
+//! `container-config`: the kubelet cannot create a container from its spec
+//! (`CreateContainerConfigError`), usually because a Secret, ConfigMap or key it names is
+//! missing. `missing-reference` finds most of these from the template side; this rule speaks
+//! for the pod, quoting the kubelet, and names the object and (when it exists elsewhere) the
+//! namespace it is really in.
+
+use berth_health::PodProblem;
+use berth_model::Severity;
+
+use super::pods::{pod_evidence, problems};
+use super::references::{Ref, elsewhere, refs};
+use crate::diagnosis::{Diagnosis, EvidenceKind};
+use crate::snapshot::{Ctx, display, s};
+use crate::template::container_pointer;
+
+pub(crate) const ID: &str = "container-config";
+
+/// Kind, name and key of the object a kubelet message says is missing:
+/// `secret "x" not found`, `configmap "x" not found`,
+/// `couldn't find key k in Secret ns/x`, `couldn't find key k in ConfigMap ns/x`.
+pub(crate) fn missing_object(message: &str) -> Option<(&'static str, String, Option<String>)> {
+    for (word, kind) in [("secret \"", "Secret"), ("configmap \"", "ConfigMap")] {
+        if let Some(i) = message.to_lowercase().find(word) {
+            let rest = &message[i + word.len()..];
+            let name = rest.split('"').next()?;
+            return Some((kind, name.to_string(), None));
+        }
+    }
+    let rest = message.split("couldn't find key ").nth(1)?;
+    let mut words = rest.split_whitespace();
+    let key = words.next()?;
+    let _in = words.next()?;
+    let kind = match words.next()? {
+        "Secret" => "Secret",
+        "ConfigMap" => "ConfigMap",
+        _ => return None,
+    };
+    let name = words
+        .next()?
+        .rsplit('/')
+        .next()?
+        .trim_end_matches(['.', ',']);
+    Some((kind, name.to_string(), Some(key.to_string())))
+}
+
+pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
+    for g in problems(ctx, ID) {
+        let PodProblem::ContainerConfig { container, message } = &g.problem else {
+            continue;
+        };
+        let pod = g.pod();
+        let ns = s(pod, "/metadata/namespace");
+        let missing = missing_object(message);
+        let (pointer, cause, fix, topic) = match &missing {
+            Some((kind, name, key)) => {
+                let r: Option<Ref> = refs(g.owner)
+                    .into_iter()
+                    .find(|r| r.kind == *kind && r.name == *name);
+                let pointer = r
+                    .map(|r| r.pointer)
+                    .or_else(|| container_pointer(g.owner, container))
+                    .unwrap_or_default();
+                let other = elsewhere(ctx, kind, name, ns);
+                let what = match key {
+                    Some(k) => format!("key `{k}` of {kind} `{name}`"),
+                    None => format!("{kind} `{name}`"),
+                };
+                let mut cause = format!(
+                    "container `{container}` cannot start: {what} does not exist in namespace `{ns}`"
+                );
+                if !other.is_empty() && key.is_none() {
+                    cause.push_str(&format!(
+                        ", but a {kind} of that name exists in namespace `{}`",
+                        other.join("`, `")
+                    ));
+                }
+                let fix = format!(
+                    "create {what} in namespace `{ns}` (for a stack secret, `namespaces: [{ns}]`), or mark the reference `optional: true` if the container can run without it"
+                );
+                let topic = match key {
+                    Some(k) => format!("{kind}/{ns}/{name}#{k}"),
+                    None => format!("{kind}/{ns}/{name}"),
+                };
+                (pointer, cause, fix, Some(topic))
+            }
+            None => (
+                container_pointer(g.owner, container).unwrap_or_default(),
+                g.problem.cause(),
+                "correct the container spec the kubelet quotes".to_string(),
+                None,
+            ),
+        };
+        let mut d = Diagnosis::at(ID, Severity::Error, g.owner, &pointer, cause, fix).with(
+            EvidenceKind::Condition,
+            display(pod),
+            format!("CreateContainerConfigError: {message}"),
+        );
+        if let Some(t) = topic {
+            d = d.topic(t);
+        }
+        out.push(pod_evidence(ctx, d, &g, &["Failed"]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_object;
+
+    #[test]
+    fn kubelet_messages() {
+        assert_eq!(
+            missing_object("secret \"flow-db\" not found"),
+            Some(("Secret", "flow-db".into(), None))
+        );
+        assert_eq!(
+            missing_object("configmap \"cfg\" not found"),
+            Some(("ConfigMap", "cfg".into(), None))
+        );
+        assert_eq!(
+            missing_object("couldn't find key password in Secret flow/flow-db"),
+            Some(("Secret", "flow-db".into(), Some("password".into())))
+        );
+        assert_eq!(missing_object("something else"), None);
+    }
+}

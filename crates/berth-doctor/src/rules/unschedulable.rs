@@ -1,0 +1,238 @@
+//! `unschedulable`: the scheduler finds no node for a pod. The scheduler's message lists why
+//! per node (`3 Insufficient cpu`, `1 node(s) had untolerated taint`, `didn't match Pod's node
+//! affinity/selector`, `volume node affinity conflict`); berth adds the numbers behind it: the
+//! pod's request against the largest node's allocatable, the nodes' taints, the label values
+//! the nodes really have, and the zone a bound volume lives in.
+
+use berth_health::PodProblem;
+use berth_model::Severity;
+use serde_json::Value;
+
+use super::pods::{pod_evidence, problems};
+use crate::diagnosis::{Diagnosis, EvidenceKind};
+use crate::quantity::{bytes, format_bytes, format_millicores, millicores};
+use crate::snapshot::{Ctx, arr, display, s};
+use crate::template::{containers, pod_spec_pointer};
+
+pub(crate) const ID: &str = "unschedulable";
+
+/// The pod's effective request of a resource: the sum over containers, or the largest init
+/// container's if that is more (init containers run one at a time).
+pub(crate) fn pod_request(pod_spec: &Value, resource: &str, parse: fn(&str) -> Option<i64>) -> i64 {
+    let mut sum = 0;
+    let mut init_max = 0;
+    for (p, c) in containers(pod_spec) {
+        let v = parse(s(c, &format!("/resources/requests/{resource}"))).unwrap_or(0);
+        if p.starts_with("/initContainers") {
+            init_max = init_max.max(v);
+        } else {
+            sum += v;
+        }
+    }
+    sum.max(init_max)
+}
+
+pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
+    let nodes = ctx.list("", "Node");
+    for g in problems(ctx, ID) {
+        let PodProblem::Unschedulable { message } = &g.problem else {
+            continue;
+        };
+        let pod = g.pod();
+        let spec = pod.get("spec").unwrap_or(&Value::Null);
+        let base = pod_spec_pointer(g.owner.kind()).unwrap_or("");
+        let mut causes = Vec::new();
+        let mut fixes = Vec::new();
+        let mut pointer = base.to_string();
+        let mut evidence = Vec::new();
+        for (resource, parse, format) in [
+            (
+                "cpu",
+                millicores as fn(&str) -> Option<i64>,
+                format_millicores as fn(i64) -> String,
+            ),
+            ("memory", bytes, format_bytes),
+        ] {
+            if !message.contains(&format!("Insufficient {resource}")) {
+                continue;
+            }
+            let want = pod_request(spec, resource, parse);
+            let largest = nodes
+                .iter()
+                .filter_map(|n| {
+                    parse(s(n, &format!("/status/allocatable/{resource}")))
+                        .map(|v| (v, s(n, "/metadata/name")))
+                })
+                .max();
+            // Point at the container asking the most: that is the request to look at.
+            let biggest = arr(spec, "/containers")
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, c)| {
+                    parse(s(c, &format!("/resources/requests/{resource}"))).unwrap_or(0)
+                })
+                .map_or(0, |(i, _)| i);
+            pointer = format!("{base}/containers/{biggest}/resources/requests/{resource}");
+            match largest {
+                Some((alloc, node)) if want > alloc => {
+                    causes.push(format!(
+                        "it requests {} {resource}, more than any node can offer (largest allocatable: {} on {node})",
+                        format(want),
+                        format(alloc)
+                    ));
+                    fixes.push(format!(
+                        "lower the {resource} request to at most {}, or use a larger node type",
+                        format(alloc)
+                    ));
+                }
+                Some((alloc, node)) => {
+                    causes.push(format!(
+                        "no node has {} {resource} free (largest allocatable: {} on {node}; the rest is requested by other pods)",
+                        format(want),
+                        format(alloc)
+                    ));
+                    fixes.push(format!("add nodes (or let the cluster autoscaler add them), or lower the {resource} request"));
+                }
+                None => causes.push(format!("no node has {} {resource} free", format(want))),
+            }
+        }
+        if message.contains("untolerated taint") || message.contains("had taint") {
+            let mut taints: Vec<String> = nodes
+                .iter()
+                .flat_map(|n| arr(n, "/spec/taints"))
+                .map(|t| format!("{}={}:{}", s(t, "/key"), s(t, "/value"), s(t, "/effect")))
+                .collect();
+            taints.sort();
+            taints.dedup();
+            causes.push(format!(
+                "nodes carry taints the pod does not tolerate ({})",
+                taints.join(", ")
+            ));
+            fixes.push("add a matching `tolerations:` entry to the pod template, or schedule onto nodes without the taint".into());
+            if pointer == base {
+                pointer = format!("{base}/tolerations");
+            }
+        }
+        if message.contains("node affinity/selector")
+            || message.contains("node(s) didn't match Pod's node affinity")
+        {
+            let mut wanted = Vec::new();
+            if let Some(sel) = spec.get("nodeSelector").and_then(Value::as_object) {
+                for (k, v) in sel {
+                    wanted.push((k.clone(), v.as_str().unwrap_or("").to_string()));
+                }
+                pointer = format!("{base}/nodeSelector");
+            }
+            for term in arr(
+                spec,
+                "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms",
+            ) {
+                for e in arr(term, "/matchExpressions") {
+                    let values: Vec<&str> =
+                        arr(e, "/values").iter().filter_map(Value::as_str).collect();
+                    wanted.push((
+                        s(e, "/key").to_string(),
+                        format!("{} {}", s(e, "/operator"), values.join(",")),
+                    ));
+                }
+                if pointer == base {
+                    pointer = format!("{base}/affinity");
+                }
+            }
+            let have: Vec<String> = wanted
+                .iter()
+                .map(|(k, _)| {
+                    let mut vals: Vec<&str> = nodes
+                        .iter()
+                        .filter_map(|n| {
+                            n.pointer("/metadata/labels")
+                                .and_then(|l| l.get(k))
+                                .and_then(Value::as_str)
+                        })
+                        .collect();
+                    vals.sort_unstable();
+                    vals.dedup();
+                    format!("{k} in [{}]", vals.join(", "))
+                })
+                .collect();
+            let want: Vec<String> = wanted.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            causes.push(format!(
+                "no node matches its node selector/affinity ({})",
+                want.join("; ")
+            ));
+            if !have.is_empty() {
+                evidence.push((
+                    EvidenceKind::State,
+                    "nodes".to_string(),
+                    format!("node labels: {}", have.join("; ")),
+                ));
+            }
+            fixes.push("make the node selector or affinity match labels the nodes have, or add nodes with those labels".into());
+        }
+        if message.contains("volume node affinity conflict") {
+            for claim in arr(spec, "/volumes").iter().filter_map(|v| {
+                v.pointer("/persistentVolumeClaim/claimName")
+                    .and_then(Value::as_str)
+            }) {
+                let ns = s(pod, "/metadata/namespace");
+                let Some(pv) = ctx
+                    .get("", "PersistentVolumeClaim", ns, claim)
+                    .map(|c| s(c, "/spec/volumeName"))
+                    .and_then(|n| ctx.get("", "PersistentVolume", "", n))
+                else {
+                    continue;
+                };
+                let zones: Vec<String> = arr(pv, "/spec/nodeAffinity/required/nodeSelectorTerms")
+                    .iter()
+                    .flat_map(|t| arr(t, "/matchExpressions"))
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            s(e, "/key"),
+                            arr(e, "/values")
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        )
+                    })
+                    .collect();
+                evidence.push((
+                    EvidenceKind::State,
+                    display(pv),
+                    format!("volume node affinity: {}", zones.join("; ")),
+                ));
+            }
+            causes.push(
+                "its volume can only be attached in a zone where no node fits the pod".into(),
+            );
+            fixes.push("keep the pod in the volume's zone (node affinity, or per-zone node groups), or use a StorageClass with `volumeBindingMode: WaitForFirstConsumer` so volumes are made where the pod lands".into());
+        }
+        if message.contains("unbound immediate PersistentVolumeClaims") {
+            causes.push(
+                "a PersistentVolumeClaim it uses is not bound (see the pvc-pending diagnosis)"
+                    .into(),
+            );
+            fixes.push("make the claim bind first".into());
+        }
+        let cause = if causes.is_empty() {
+            format!("no node can run the pod: {message}")
+        } else {
+            format!("no node can run the pod: {}", causes.join("; "))
+        };
+        let fix = if fixes.is_empty() {
+            "read the scheduler's message: it lists why each node was rejected".into()
+        } else {
+            fixes.join("; ")
+        };
+        let mut d = Diagnosis::at(ID, Severity::Error, g.owner, &pointer, cause, fix).with(
+            EvidenceKind::Condition,
+            display(pod),
+            format!("PodScheduled=False Unschedulable: {message}"),
+        );
+        for (k, subj, text) in evidence {
+            d = d.with(k, subj, text);
+        }
+        out.push(pod_evidence(ctx, d, &g, &["FailedScheduling"]));
+    }
+}

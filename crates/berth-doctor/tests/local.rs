@@ -1,0 +1,639 @@
+//! End-to-end: real failures on berth's local cluster (a real API server, controller-manager and
+//! scheduler; kwok plays the kubelet), diagnosed by `diagnose` exactly as `berth doctor` does.
+//!
+//! Container states come from kwok's failure stages (`berth.dev/test-state`), scheduling from
+//! the real scheduler, claims from the real volume binder, endpoints from the real EndpointSlice
+//! controller. Every test takes its own namespace; generated names are redacted in snapshots.
+//! The shared cluster starts on first use (see `berth_local::testing`).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use berth_doctor::{Diagnosis, diagnose};
+use berth_model::Object;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{Scope, pinned_kind};
+
+/// Parses `yaml` (with `NS` standing for the test namespace) as the stack file `app.yaml`.
+fn stack(yaml: &str, ns: &str) -> Vec<Object> {
+    let text = yaml.replace("NS", ns);
+    let (objects, findings) = berth_stack::parse_manifest_str(Path::new("app.yaml"), &text, "app");
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.severity != berth_model::Severity::Error),
+        "{findings:?}"
+    );
+    objects
+}
+
+async fn apply(client: &kube::Client, objects: &[Object]) {
+    for o in objects {
+        let (group, version) = o
+            .api_version()
+            .rsplit_once('/')
+            .unwrap_or(("", o.api_version()));
+        let (ar, caps) = pinned_kind(client, &GroupVersionKind::gvk(group, version, o.kind()))
+            .await
+            .expect("kind served");
+        let api: Api<DynamicObject> = match caps.scope {
+            Scope::Namespaced => {
+                Api::namespaced_with(client.clone(), o.namespace().expect("namespace"), &ar)
+            }
+            Scope::Cluster => Api::all_with(client.clone(), &ar),
+        };
+        api.patch(
+            o.name(),
+            &PatchParams::apply("berth-test").force(),
+            &Patch::Apply(&o.value),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {}: {e}", o.display_name()));
+    }
+}
+
+/// Diagnoses until `done` holds (controllers and kwok take a moment), or fails after 90 s.
+async fn diagnose_until(
+    client: &kube::Client,
+    objects: &[Object],
+    done: impl Fn(&[Diagnosis]) -> bool,
+) -> Vec<Diagnosis> {
+    let start = Instant::now();
+    loop {
+        let ds = diagnose(client, objects).await.expect("diagnose");
+        if done(&ds) {
+            return ds;
+        }
+        if start.elapsed() > Duration::from_secs(90) {
+            panic!("diagnoses never settled: {ds:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// True when a diagnosis `id` covers both replicas of the `web` Deployment (kwok and the
+/// scheduler reach the two pods one after the other).
+fn both_pods(ds: &[Diagnosis], id: &str) -> bool {
+    ds.iter().any(|d| {
+        d.id == id
+            && d.evidence
+                .iter()
+                .any(|e| e.text.starts_with("2 pods have this problem"))
+    })
+}
+
+fn ids(ds: &[Diagnosis]) -> Vec<&str> {
+    ds.iter().map(|d| d.id).collect()
+}
+
+/// The human rendering with the namespace and generated pod names redacted.
+fn snapshot(name: &str, ns: &str, ds: &[Diagnosis]) {
+    let text: String = ds.iter().map(Diagnosis::render).collect();
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(ns), "[ns]");
+    settings.add_filter(r"-[a-z0-9]{8,10}-[a-z0-9]{5}\b", "-[hash]");
+    // Job pods: `<job>-<5 characters of Kubernetes' random alphabet>`.
+    settings.add_filter(r"-[bcdfghjklmnpqrstvwxz2456789]{5}\b", "-[hash]");
+    settings.add_filter(r"\b(other|doctor)-[a-z]+-[0-9a-f]{1,6}\b", "[other-ns]");
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+/// Deletes a test's namespaces (best effort: a failed test leaves them for inspection).
+async fn cleanup(client: &kube::Client, namespaces: &[&str]) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    for ns in namespaces {
+        let _ = api.delete(ns, &Default::default()).await;
+    }
+}
+
+async fn setup(prefix: &str) -> (kube::Client, String) {
+    let client = berth_local::testing::client().await;
+    let ns = berth_local::testing::namespace(&client, prefix).await;
+    (client, ns)
+}
+
+const WEB: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: NS
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: ANNOTATIONS
+    spec:
+      containers:
+        - name: web
+          image: registry.example.com/shop/web:1.4.2
+          ports: [{name: http, containerPort: 8080}]
+          resources:
+            requests: {cpu: 100m, memory: 128Mi}
+            limits: {memory: 256Mi}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: NS
+spec:
+  selector: {app: SELECTOR}
+  ports: [{name: http, port: 80, targetPort: http}]
+"#;
+
+/// The 1-based line of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> u32 {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle") as u32
+        + 1
+}
+
+fn web(annotations: &str, selector: &str) -> String {
+    WEB.replace("ANNOTATIONS", annotations)
+        .replace("SELECTOR", selector)
+}
+
+#[tokio::test]
+async fn healthy_stack_has_no_diagnosis() {
+    let (client, ns) = setup("doctor-healthy").await;
+    let objects = stack(&web("{}", "web"), &ns);
+    apply(&client, &objects).await;
+    // Wait for the stack to be healthy by berth's own rules, then expect silence.
+    let ds = diagnose_until(&client, &objects, |ds| ds.is_empty()).await;
+    assert_eq!(ids(&ds), Vec::<&str>::new());
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn image_pull_backoff() {
+    let (client, ns) = setup("doctor-pull").await;
+    let objects = stack(
+        &web("{berth.dev/test-state: image-pull-backoff}", "web"),
+        &ns,
+    );
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| both_pods(ds, "image-pull")).await;
+    assert_eq!(ds[0].id, "image-pull");
+    assert_eq!(
+        (ds[0].file.as_deref(), ds[0].line),
+        (
+            Some(Path::new("app.yaml")),
+            Some(line_of(&web("", ""), "image:"))
+        )
+    );
+    snapshot("local_image_pull", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn crash_loop_without_logs_under_kwok() {
+    let (client, ns) = setup("doctor-crash").await;
+    let objects = stack(
+        &web(
+            "{berth.dev/test-state: crash-loop, berth.dev/test-exit-code: \"3\"}",
+            "web",
+        ),
+        &ns,
+    );
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| both_pods(ds, "crash-loop")).await;
+    let d = ds.iter().find(|d| d.id == "crash-loop").unwrap();
+    assert!(d.cause.contains("code 3"), "{}", d.cause);
+    assert!(d.evidence.iter().any(|e| e.text == "no logs available"));
+    snapshot("local_crash_loop", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn oom_killed_jvm() {
+    let (client, ns) = setup("doctor-oom").await;
+    let yaml = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: molecule, namespace: NS}
+spec:
+  serviceName: molecule
+  replicas: 1
+  selector: {matchLabels: {app: molecule}}
+  template:
+    metadata:
+      labels: {app: molecule}
+      annotations: {berth.dev/test-state: oom-killed}
+    spec:
+      containers:
+        - name: atom
+          image: boomi/molecule:5.0.1
+          env:
+            - {name: ATOM_VMOPTIONS_OVERRIDES, value: "-Xmx1536m"}
+          resources:
+            requests: {cpu: 500m, memory: 1536Mi}
+            limits: {memory: 1536Mi}
+"#;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| ids(ds).contains(&"oom-killed")).await;
+    let d = ds.iter().find(|d| d.id == "oom-killed").unwrap();
+    assert!(
+        d.cause.contains("-Xmx1536m") && d.cause.contains("1536Mi"),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("1844Mi"), "{}", d.fix);
+    snapshot("local_oom_killed", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn secret_in_another_namespace() {
+    let (client, ns) = setup("doctor-secret").await;
+    let other = berth_local::testing::namespace(&client, "other-secret").await;
+    // Named after this test's namespace, so Secrets left by earlier runs do not show up.
+    let secret = stack(
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {ns}-db, namespace: NS}}\nstringData: {{url: postgres://db}}\n"
+        ),
+        &other,
+    );
+    apply(&client, &secret).await;
+    let yaml = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: flow-runtime, namespace: NS}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: flow}}
+  template:
+    metadata:
+      labels: {app: flow}
+      annotations: {berth.dev/test-state: config-error, berth.dev/test-message: 'secret "NS-db" not found'}
+    spec:
+      containers:
+        - name: runtime
+          image: manywho/flow:7.2.1
+          env:
+            - name: DATABASE_URL
+              valueFrom: {secretKeyRef: {name: NS-db, key: url}}
+"#;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ds.first().is_some_and(|d| {
+            d.id == "missing-reference"
+                && d.evidence
+                    .iter()
+                    .any(|e| e.text.contains("CreateContainerConfigError"))
+        })
+    })
+    .await;
+    assert_eq!(ids(&ds), ["missing-reference"]);
+    assert!(
+        ds[0]
+            .cause
+            .contains(&format!("exists in namespace `{other}`")),
+        "{}",
+        ds[0].cause
+    );
+    snapshot("local_secret_other_namespace", &ns, &ds);
+    cleanup(&client, &[&ns, &other]).await;
+}
+
+#[tokio::test]
+async fn unschedulable_by_the_real_scheduler() {
+    let (client, ns) = setup("doctor-sched").await;
+    let objects = stack(&web("{}", "web").replace("cpu: 100m", "cpu: \"64\""), &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| both_pods(ds, "unschedulable")).await;
+    let d = ds.iter().find(|d| d.id == "unschedulable").unwrap();
+    assert!(
+        d.cause
+            .contains("requests 64 cpu, more than any node can offer"),
+        "{}",
+        d.cause
+    );
+    snapshot("local_unschedulable", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn pvc_with_a_missing_storage_class() {
+    let (client, ns) = setup("doctor-pvc").await;
+    let yaml = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: NS}\nspec:\n  accessModes: [ReadWriteOnce]\n  storageClassName: manual\n  resources: {requests: {storage: 1Gi}}\n";
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ds.iter().any(|d| {
+            d.id == "pvc-pending"
+                && d.evidence
+                    .iter()
+                    .any(|e| e.text.contains("ProvisioningFailed"))
+        })
+    })
+    .await;
+    assert!(
+        ds[0].cause.contains("`manual`, which does not exist"),
+        "{}",
+        ds[0].cause
+    );
+    snapshot("local_pvc_missing_class", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn service_selector_matches_no_pod() {
+    let (client, ns) = setup("doctor-svc").await;
+    let objects = stack(&web("{}", "webapp"), &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ids(ds) == ["service-no-endpoints"]
+            && ds[0].evidence.iter().any(|e| e.text.contains("app=web"))
+    })
+    .await;
+    assert_eq!(ds[0].line, Some(line_of(&web("", ""), "selector: {app:")));
+    snapshot("local_service_selector", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn custom_resource_without_its_crd() {
+    let (client, ns) = setup("doctor-crd").await;
+    let yaml = "apiVersion: argoproj.io/v1alpha1\nkind: EventBus\nmetadata: {name: default, namespace: NS}\nspec: {jetstream: {version: latest}}\n";
+    let objects = stack(yaml, &ns);
+    let ds = diagnose(&client, &objects).await.expect("diagnose");
+    assert_eq!(ids(&ds), ["crd-missing"]);
+    snapshot("local_crd_missing", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+/// Plays the kubelet for one pod of `owner_label` that kwok leaves alone (annotation
+/// `berth.dev/test-state: manual`): waits for it, then applies `status` to it.
+async fn set_pod_status(
+    client: &kube::Client,
+    ns: &str,
+    label: &str,
+    status: serde_json::Value,
+) -> String {
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), ns);
+    let start = Instant::now();
+    loop {
+        let list = pods
+            .list(&kube::api::ListParams::default().labels(label))
+            .await
+            .expect("list pods");
+        if let Some(name) = list.items.first().and_then(|p| p.metadata.name.clone()) {
+            pods.patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"status": status})),
+            )
+            .await
+            .expect("patch pod status");
+            return name;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no pod with {label}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn failed_job_by_the_real_job_controller() {
+    let (client, ns) = setup("doctor-job").await;
+    let yaml = r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: create-buckets, namespace: NS}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      labels: {job: create-buckets}
+      annotations: {berth.dev/test-state: manual}
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: mc
+          image: minio/mc:RELEASE.2025-08-13T08-35-41Z
+          command: [mc, mb, minio/orders]
+"#;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    // The container fails as a kubelet would report it; the Job controller does the rest.
+    set_pod_status(
+        &client,
+        &ns,
+        "job=create-buckets",
+        serde_json::json!({
+            "phase": "Failed",
+            "containerStatuses": [{"name": "mc", "image": "minio/mc", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]
+        }),
+    )
+    .await;
+    // `FailureTarget` comes first; wait for the final `Failed`.
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ds.iter().any(|d| {
+            d.id == "job-failed" && d.evidence.iter().any(|e| e.text.starts_with("Failed=True"))
+        })
+    })
+    .await;
+    assert!(
+        ds[0].cause.contains("container `mc` exited with code 1"),
+        "{}",
+        ds[0].cause
+    );
+    assert!(
+        ds[0]
+            .evidence
+            .iter()
+            .any(|e| e.text.contains("BackoffLimitExceeded"))
+    );
+    snapshot("local_job_failed", &ns, &ds);
+}
+
+#[tokio::test]
+async fn failing_readiness_probe() {
+    let (client, ns) = setup("doctor-probe").await;
+    let objects = stack(
+        &web("{berth.dev/test-state: not-ready}", "web").replace("replicas: 2", "replicas: 1"),
+        &ns,
+    );
+    apply(&client, &objects).await;
+    // kwok keeps the pod unready; the probe's event is what a kubelet would record.
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &ns);
+    let start = Instant::now();
+    let pod = loop {
+        let list = pods
+            .list(&kube::api::ListParams::default().labels("app=web"))
+            .await
+            .expect("list");
+        if let Some(p) = list
+            .items
+            .into_iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        {
+            break p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "pod never ran");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("{name}.probe"), "namespace": ns},
+        "involvedObject": {"kind": "Pod", "namespace": ns, "name": name, "uid": pod.metadata.uid, "fieldPath": "spec.containers{web}"},
+        "reason": "Unhealthy", "type": "Warning", "count": 12,
+        "message": "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        "source": {"component": "kubelet"}
+    }))
+    .expect("event");
+    Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), &ns)
+        .create(&Default::default(), &event)
+        .await
+        .expect("create event");
+    let ds = diagnose_until(&client, &objects, |ds| ids(ds).contains(&"probe-failure")).await;
+    assert_eq!(ds[0].id, "probe-failure");
+    snapshot("local_probe_failure", &ns, &ds);
+}
+
+#[tokio::test]
+async fn hpa_without_metrics_server() {
+    let (client, ns) = setup("doctor-hpa").await;
+    let yaml = format!(
+        "{}---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: web, namespace: NS}}\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: web}}\n  minReplicas: 2\n  maxReplicas: 5\n  metrics:\n    - type: Resource\n      resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 60}}}}\n",
+        web("{}", "web")
+    );
+    let objects = stack(&yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| ids(ds) == ["hpa-cannot-scale"]).await;
+    assert!(
+        ds[0]
+            .cause
+            .contains("metrics API (v1beta1.metrics.k8s.io) is not installed"),
+        "{}",
+        ds[0].cause
+    );
+    snapshot("local_hpa_no_metrics", &ns, &ds);
+}
+
+#[tokio::test]
+async fn claim_waits_for_an_unschedulable_pod() {
+    let (client, ns) = setup("doctor-wffc").await;
+    let yaml = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: postgres, namespace: NS}
+spec:
+  serviceName: postgres
+  replicas: 1
+  selector: {matchLabels: {app: postgres}}
+  template:
+    metadata: {labels: {app: postgres}}
+    spec:
+      containers:
+        - name: postgres
+          image: postgres:17.2
+          resources: {requests: {cpu: "64", memory: 1Gi}}
+          volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data, subPath: pgdata}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec:
+        accessModes: [ReadWriteOnce]
+        storageClassName: berth-local-block
+        resources: {requests: {storage: 1Gi}}
+"#;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ids(ds).contains(&"unschedulable") && ids(ds).contains(&"pvc-pending")
+    })
+    .await;
+    let pvc = ds.iter().find(|d| d.id == "pvc-pending").unwrap();
+    assert!(
+        pvc.cause
+            .contains("waits for pod `postgres-0`, which cannot be scheduled"),
+        "{}",
+        pvc.cause
+    );
+    snapshot("local_wffc_unschedulable", &ns, &ds);
+}
+
+#[tokio::test]
+async fn load_balancer_without_a_controller_and_a_misnamed_port() {
+    let (client, ns) = setup("doctor-lb").await;
+    let yaml = web("{}", "web").replace(
+        "spec:\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: http}]\n",
+        "spec:\n  type: LoadBalancer\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: web-http}]\n",
+    );
+    let objects = stack(&yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ids(ds) == ["service-port", "load-balancer-pending"]
+    })
+    .await;
+    assert!(
+        ds.iter().all(
+            |d| d.id != "load-balancer-pending" || d.severity == berth_model::Severity::Warning
+        )
+    );
+    snapshot("local_lb_and_port", &ns, &ds);
+}
+
+#[tokio::test]
+async fn webhook_whose_service_does_not_exist() {
+    let (client, ns) = setup("doctor-webhook").await;
+    // failurePolicy Ignore and a group nobody uses: harmless to the other tests on the cluster.
+    let yaml = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: NS-webhook}
+webhooks:
+  - name: validate.berth-test.example.com
+    failurePolicy: Ignore
+    sideEffects: None
+    admissionReviewVersions: [v1]
+    clientConfig:
+      service: {namespace: NS, name: events-webhook, port: 443}
+    rules:
+      - {apiGroups: [berth-test.example.com], apiVersions: [v1], operations: [CREATE], resources: [widgets]}
+"#;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ids(ds).contains(&"webhook-no-endpoints")
+    })
+    .await;
+    let mine: Vec<&Diagnosis> = ds.iter().filter(|d| d.object.contains(&ns)).collect();
+    assert_eq!(mine.len(), 1, "{ds:#?}");
+    assert_eq!(mine[0].severity, berth_model::Severity::Warning);
+    let _ =
+        Api::<k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration>::all(
+            client.clone(),
+        )
+        .delete(&format!("{ns}-webhook"), &Default::default())
+        .await;
+    snapshot(
+        "local_webhook",
+        &ns,
+        &mine.into_iter().cloned().collect::<Vec<_>>(),
+    );
+    cleanup(&client, &[&ns]).await;
+}

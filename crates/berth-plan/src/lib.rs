@@ -1,0 +1,425 @@
+//! Orders a rendered stack into waves.
+//!
+//! `up` applies one wave at a time and waits until it is healthy before the next, so the order
+//! decides whether a Deployment finds its ConfigMap, a custom resource finds its CRD, or a
+//! webhook intercepts objects before its pods can answer. This crate builds a dependency graph
+//! over the stack's objects and cuts it into waves:
+//!
+//! - CRDs, Namespaces, cluster roles and classes come first (Flux's staged apply);
+//! - an object comes after what it references by name (see [`refs`]), its CRD and its namespace;
+//! - the objects of a component come after every object of the components in its `after:`;
+//! - admission webhooks come after their Service and the workloads behind it, and before the
+//!   objects their rules intercept.
+//!
+//! An object's wave is the length of its longest dependency chain, so independent objects share
+//! a wave and are applied in parallel. A cycle is a `dependency-cycle` finding naming its
+//! objects. [`Plan::teardown`] gives the order for `down`. Nothing here talks to a cluster.
+
+pub mod kinds;
+pub mod refs;
+
+use std::collections::{BTreeSet, HashMap};
+
+use berth_model::{Component, Finding, Object, Severity};
+use serde_json::Value;
+
+/// The waves of a stack: indices into the object list given to [`plan`], first wave first.
+///
+/// Building it costs O(objects + references); objects inside a wave are sorted by Helm's kind
+/// order, then namespace and name, so printed plans are stable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub waves: Vec<Vec<usize>>,
+    /// Direct dependencies of each object (indices), for explaining the order.
+    deps: Vec<Vec<usize>>,
+}
+
+impl Plan {
+    /// Every object in apply order (wave by wave): the order `berth render` prints.
+    pub fn order(&self) -> impl Iterator<Item = usize> + '_ {
+        self.waves.iter().flatten().copied()
+    }
+
+    /// The objects that object `i` directly waits for.
+    pub fn dependencies(&self, i: usize) -> &[usize] {
+        self.deps.get(i).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The order for `down`: load balancers first (LoadBalancer Services and Ingresses, so the
+    /// cloud releases them while their backends still exist), then the waves in reverse, so
+    /// custom resources go before their CRDs and workloads before what they use.
+    pub fn teardown(&self, objects: &[Object]) -> Vec<Vec<usize>> {
+        let is_lb = |i: usize| {
+            let v = &objects[i].value;
+            let kind = objects[i].kind();
+            kind == "Ingress"
+                || (kind == "Service"
+                    && v.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer"))
+        };
+        let mut out = Vec::new();
+        let lbs: Vec<usize> = self.order().filter(|&i| is_lb(i)).collect();
+        if !lbs.is_empty() {
+            out.push(lbs);
+        }
+        for wave in self.waves.iter().rev() {
+            let rest: Vec<usize> = wave.iter().copied().filter(|&i| !is_lb(i)).collect();
+            if !rest.is_empty() {
+                out.push(rest);
+            }
+        }
+        out
+    }
+}
+
+/// A node of the graph: an object, or the point where all objects of a component are done
+/// (so `after:` costs one edge per object rather than one per pair).
+#[derive(Clone, Copy, Debug)]
+enum Node {
+    Object(usize),
+    Component(usize),
+}
+
+struct Graph {
+    /// `deps[node]` = (dependency, weight): weight 1 puts the node in a later wave than the
+    /// dependency, weight 0 (component barrier) in the same or a later one.
+    deps: Vec<BTreeSet<(usize, u8)>>,
+}
+
+impl Graph {
+    fn edge(&mut self, from: usize, to: usize, weight: u8) {
+        if from != to {
+            self.deps[from].insert((to, weight));
+        }
+    }
+}
+
+type Index<'a> = HashMap<(&'a str, Option<&'a str>, &'a str), Vec<usize>>;
+
+/// Builds the waves for `objects`, ordering components by `components[..].after`.
+///
+/// Returns a `dependency-cycle` error finding (at the first object of the cycle, naming all
+/// of them) when the references form a cycle.
+pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Finding>> {
+    let n = objects.len();
+    let comp_ids: HashMap<&str, usize> = components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    let mut g = Graph {
+        deps: vec![BTreeSet::new(); n + components.len()],
+    };
+
+    let mut index: Index = HashMap::new();
+    let mut crds: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, o) in objects.iter().enumerate() {
+        index
+            .entry((o.kind(), o.namespace(), o.name()))
+            .or_default()
+            .push(i);
+        if o.kind() == "CustomResourceDefinition"
+            && let (Some(group), Some(kind)) = (
+                o.value.pointer("/spec/group").and_then(Value::as_str),
+                o.value.pointer("/spec/names/kind").and_then(Value::as_str),
+            )
+        {
+            crds.insert((group, kind), i);
+        }
+    }
+
+    for (i, o) in objects.iter().enumerate() {
+        for r in refs::references(o.kind(), o.namespace(), &o.value) {
+            if let Some(targets) =
+                index.get(&(r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()))
+            {
+                for &t in targets {
+                    g.edge(i, t, 1);
+                }
+            }
+        }
+        if let Some(&crd) = crds.get(&(o.group(), o.kind())) {
+            g.edge(i, crd, 1);
+        }
+        if let Some(ns) = o.namespace()
+            && let Some(targets) = index.get(&("Namespace", None, ns))
+        {
+            for &t in targets {
+                g.edge(i, t, 1);
+            }
+        }
+        if let Some(&c) = comp_ids.get(o.component.as_str()) {
+            // The component's barrier waits for each of its objects.
+            g.edge(n + c, i, 0);
+            for after in &components[c].after {
+                if let Some(&b) = comp_ids.get(after.as_str()) {
+                    g.edge(i, n + b, 1);
+                }
+            }
+        }
+    }
+    webhook_edges(objects, &index, &mut g);
+
+    let floor_needed = objects
+        .iter()
+        .any(|o| kinds::is_cluster_definition(o.kind()));
+    let floor = |node: usize| -> usize {
+        match node_of(node, n) {
+            Node::Object(i) if floor_needed && !kinds::is_cluster_definition(objects[i].kind()) => {
+                1
+            }
+            _ => 0,
+        }
+    };
+    let levels =
+        levels(&g, floor).map_err(|cycle| cycle_finding(objects, components, n, &cycle))?;
+
+    let max = levels.iter().take(n).copied().max().unwrap_or(0);
+    let mut waves: Vec<Vec<usize>> = vec![Vec::new(); max + 1];
+    for (i, &l) in levels.iter().take(n).enumerate() {
+        waves[l].push(i);
+    }
+    waves.retain(|w| !w.is_empty());
+    for w in &mut waves {
+        w.sort_by(|&a, &b| {
+            let (oa, ob) = (&objects[a], &objects[b]);
+            (
+                kinds::display_rank(oa.kind()),
+                oa.kind(),
+                oa.namespace(),
+                oa.name(),
+                a,
+            )
+                .cmp(&(
+                    kinds::display_rank(ob.kind()),
+                    ob.kind(),
+                    ob.namespace(),
+                    ob.name(),
+                    b,
+                ))
+        });
+    }
+    let deps = (0..n)
+        .map(|i| {
+            g.deps[i]
+                .iter()
+                .filter(|(d, _)| *d < n)
+                .map(|(d, _)| *d)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Ok(Plan { waves, deps })
+}
+
+fn node_of(node: usize, n: usize) -> Node {
+    if node < n {
+        Node::Object(node)
+    } else {
+        Node::Component(node - n)
+    }
+}
+
+/// Longest-path levels in dependency order (Kahn's algorithm), or the nodes of one cycle.
+fn levels(g: &Graph, floor: impl Fn(usize) -> usize) -> Result<Vec<usize>, Vec<usize>> {
+    let total = g.deps.len();
+    let mut dependents: Vec<Vec<(usize, u8)>> = vec![Vec::new(); total];
+    let mut waiting: Vec<usize> = vec![0; total];
+    for (node, deps) in g.deps.iter().enumerate() {
+        waiting[node] = deps.len();
+        for &(d, w) in deps {
+            dependents[d].push((node, w));
+        }
+    }
+    let mut level: Vec<usize> = (0..total).map(&floor).collect();
+    let mut ready: Vec<usize> = (0..total).filter(|&i| waiting[i] == 0).collect();
+    let mut done = 0;
+    while let Some(node) = ready.pop() {
+        done += 1;
+        for &(dep, w) in &dependents[node] {
+            level[dep] = level[dep].max(level[node] + w as usize);
+            waiting[dep] -= 1;
+            if waiting[dep] == 0 {
+                ready.push(dep);
+            }
+        }
+    }
+    if done == total {
+        return Ok(level);
+    }
+    // Every node left waits for at least one other node left: walking such edges must revisit
+    // a node, and the walk from that node on is a cycle.
+    let Some(start) = (0..total).find(|&i| waiting[i] > 0) else {
+        return Err(Vec::new());
+    };
+    let mut seen: HashMap<usize, usize> = HashMap::new();
+    let mut path = Vec::new();
+    let mut node = start;
+    loop {
+        if let Some(&at) = seen.get(&node) {
+            return Err(path[at..].to_vec());
+        }
+        seen.insert(node, path.len());
+        path.push(node);
+        match g.deps[node].iter().find(|(d, _)| waiting[*d] > 0) {
+            Some(&(d, _)) => node = d,
+            None => return Err(path),
+        }
+    }
+}
+
+fn cycle_finding(
+    objects: &[Object],
+    components: &[Component],
+    n: usize,
+    cycle: &[usize],
+) -> Box<Finding> {
+    let names: Vec<String> = cycle
+        .iter()
+        .map(|&node| match node_of(node, n) {
+            Node::Object(i) => objects[i].display_name(),
+            Node::Component(c) => format!("component `{}`", components[c].name),
+        })
+        .collect();
+    let first = cycle.iter().find_map(|&node| match node_of(node, n) {
+        Node::Object(i) => Some(i),
+        Node::Component(_) => None,
+    });
+    let message = format!(
+        "dependency cycle: {} -> {} (each waits until the next is healthy)",
+        names.join(" -> "),
+        names.first().map(String::as_str).unwrap_or("?")
+    );
+    let fix = "break the cycle: remove one of these references, or one `after:` entry between the components";
+    Box::new(match first {
+        Some(i) => Finding::at(
+            "dependency-cycle",
+            Severity::Error,
+            &objects[i],
+            "/metadata/name",
+            message,
+            fix,
+        ),
+        None => Finding {
+            rule: "dependency-cycle".into(),
+            severity: Severity::Error,
+            file: "berth.yaml".into(),
+            line: 1,
+            column: 1,
+            message,
+            fix: fix.into(),
+            span: None,
+            source: None,
+        },
+    })
+}
+
+/// Webhooks wait for their Service's backing workloads, and intercepted objects wait for the
+/// webhook (except those the webhook itself needs, which would be a cycle).
+fn webhook_edges(objects: &[Object], index: &Index, g: &mut Graph) {
+    let n = objects.len();
+    for (w, o) in objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| kinds::is_webhook(o.kind()))
+    {
+        for r in refs::references(o.kind(), o.namespace(), &o.value) {
+            let Some(svcs) = index.get(&("Service", r.namespace.as_deref(), r.name.as_str()))
+            else {
+                continue;
+            };
+            for &s in svcs {
+                let Some(selector) = objects[s]
+                    .value
+                    .pointer("/spec/selector")
+                    .and_then(Value::as_object)
+                else {
+                    continue;
+                };
+                for (b, backend) in objects.iter().enumerate() {
+                    if backend.namespace() != objects[s].namespace() {
+                        continue;
+                    }
+                    let labels_at = if backend.kind() == "Pod" {
+                        "/metadata/labels"
+                    } else {
+                        "/spec/template/metadata/labels"
+                    };
+                    let Some(labels) = backend.value.pointer(labels_at).and_then(Value::as_object)
+                    else {
+                        continue;
+                    };
+                    if !selector.is_empty()
+                        && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+                    {
+                        g.edge(w, b, 1);
+                    }
+                }
+            }
+        }
+        let needed = ancestors(g, w, n);
+        for (i, target) in objects.iter().enumerate() {
+            if i == w
+                || needed.contains(&i)
+                || kinds::is_webhook(target.kind())
+                || kinds::is_cluster_definition(target.kind())
+            {
+                continue;
+            }
+            if intercepts(&o.value, target.group(), &kinds::plural(target.kind())) {
+                g.edge(i, w, 1);
+            }
+        }
+    }
+}
+
+fn ancestors(g: &Graph, start: usize, n: usize) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![start];
+    while let Some(node) = stack.pop() {
+        for &(d, _) in &g.deps[node] {
+            if seen.insert(d) {
+                stack.push(d);
+            }
+        }
+    }
+    seen.retain(|&d| d < n);
+    seen
+}
+
+fn intercepts(webhook: &Value, group: &str, plural: &str) -> bool {
+    let list = |v: &Value, key: &str| -> Vec<String> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    webhook
+        .get("webhooks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|wh| {
+            wh.get("rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|rule| {
+                    let groups = list(rule, "apiGroups");
+                    let resources = list(rule, "resources");
+                    groups.iter().any(|g| g == "*" || g == group)
+                        && resources.iter().any(|r| {
+                            r == "*"
+                                || r == "*/*"
+                                || r == plural
+                                || r.strip_suffix("/*") == Some(plural)
+                        })
+                })
+        })
+}
+
+#[cfg(test)]
+mod tests;

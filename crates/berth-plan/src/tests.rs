@@ -1,0 +1,400 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use berth_model::{Component, Object, Origin, SourceFile};
+use serde_json::{Value, json};
+
+use super::*;
+
+fn obj(component: &str, value: Value) -> Object {
+    Object {
+        value,
+        file: Arc::new(SourceFile {
+            path: "m.yaml".into(),
+            text: "".into(),
+        }),
+        doc: 0,
+        component: component.into(),
+        origin: Origin::Manifest,
+        positions: Arc::new(BTreeMap::new()),
+    }
+}
+
+fn meta(api: &str, kind: &str, ns: Option<&str>, name: &str) -> Value {
+    let mut v = json!({"apiVersion": api, "kind": kind, "metadata": {"name": name}});
+    if let Some(ns) = ns {
+        v["metadata"]["namespace"] = json!(ns);
+    }
+    v
+}
+
+fn with(mut v: Value, key: &str, extra: Value) -> Value {
+    v[key] = extra;
+    v
+}
+
+fn names(objects: &[Object], plan: &Plan) -> Vec<Vec<String>> {
+    plan.waves
+        .iter()
+        .map(|w| w.iter().map(|&i| objects[i].display_name()).collect())
+        .collect()
+}
+
+fn deployment(ns: &str, name: &str, pod_spec: Value) -> Value {
+    with(
+        meta("apps/v1", "Deployment", Some(ns), name),
+        "spec",
+        json!({"selector": {"matchLabels": {"app": name}},
+               "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec}}),
+    )
+}
+
+#[test]
+fn the_issue_stack_orders_crd_namespace_data_workloads_and_hpa() {
+    let objects = vec![
+        obj(
+            "app",
+            with(
+                meta(
+                    "autoscaling/v2",
+                    "HorizontalPodAutoscaler",
+                    Some("shop"),
+                    "web",
+                ),
+                "spec",
+                json!({"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}),
+            ),
+        ),
+        obj(
+            "app",
+            deployment(
+                "shop",
+                "web",
+                json!({"containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "cfg"}}],
+            "env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "p"}}}]}]}),
+            ),
+        ),
+        obj("app", meta("v1", "ConfigMap", Some("shop"), "cfg")),
+        obj("app", meta("v1", "Secret", Some("shop"), "creds")),
+        obj("app", meta("example.com/v1", "Widget", Some("shop"), "w1")),
+        obj(
+            "app",
+            with(
+                meta(
+                    "apiextensions.k8s.io/v1",
+                    "CustomResourceDefinition",
+                    None,
+                    "widgets.example.com",
+                ),
+                "spec",
+                json!({"group": "example.com", "names": {"kind": "Widget", "plural": "widgets"}}),
+            ),
+        ),
+        obj("app", meta("v1", "Namespace", None, "shop")),
+        obj(
+            "app",
+            with(
+                meta("v1", "Service", Some("shop"), "db"),
+                "spec",
+                json!({"clusterIP": "None", "selector": {"app": "db"}}),
+            ),
+        ),
+        obj(
+            "app",
+            with(
+                meta("apps/v1", "StatefulSet", Some("shop"), "db"),
+                "spec",
+                json!({"serviceName": "db",
+            "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": []}},
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"storageClassName": "fast"}}]}),
+            ),
+        ),
+        obj(
+            "app",
+            meta("storage.k8s.io/v1", "StorageClass", None, "fast"),
+        ),
+        obj(
+            "app",
+            with(
+                meta("batch/v1", "Job", Some("shop"), "migrate"),
+                "spec",
+                json!({"template": {"spec": {"containers": [{"name": "m", "envFrom": [{"secretRef": {"name": "creds"}}]}]}}}),
+            ),
+        ),
+    ];
+    let plan = plan(&objects, &[]).unwrap();
+    assert_eq!(
+        names(&objects, &plan),
+        vec![
+            vec![
+                "CustomResourceDefinition/widgets.example.com",
+                "Namespace/shop",
+                "StorageClass/fast"
+            ],
+            vec![
+                "Secret/shop/creds",
+                "ConfigMap/shop/cfg",
+                "Service/shop/db",
+                "Widget/shop/w1"
+            ],
+            vec![
+                "Deployment/shop/web",
+                "StatefulSet/shop/db",
+                "Job/shop/migrate"
+            ],
+            vec!["HorizontalPodAutoscaler/shop/web"],
+        ]
+    );
+    assert_eq!(plan.order().count(), objects.len());
+}
+
+#[test]
+fn objects_that_need_nothing_share_one_wave() {
+    let objects: Vec<Object> = (0..5)
+        .map(|i| obj("a", meta("v1", "ConfigMap", Some("x"), &format!("c{i}"))))
+        .collect();
+    let plan = plan(&objects, &[]).unwrap();
+    assert_eq!(plan.waves.len(), 1);
+    assert_eq!(plan.waves[0].len(), 5);
+}
+
+#[test]
+fn a_component_waits_for_every_object_of_the_components_in_its_after() {
+    let objects = vec![
+        obj(
+            "kafka",
+            deployment("k", "zookeeper", json!({"containers": []})),
+        ),
+        obj("kafka", meta("v1", "ConfigMap", Some("k"), "zk")),
+        obj("apps", meta("v1", "ConfigMap", Some("a"), "settings")),
+    ];
+    let components = vec![
+        Component {
+            name: "kafka".into(),
+            after: vec![],
+            disabled: false,
+        },
+        Component {
+            name: "apps".into(),
+            after: vec!["kafka".into()],
+            disabled: false,
+        },
+    ];
+    let plan = plan(&objects, &components).unwrap();
+    assert_eq!(
+        names(&objects, &plan),
+        vec![
+            vec!["ConfigMap/k/zk", "Deployment/k/zookeeper"],
+            vec!["ConfigMap/a/settings"]
+        ]
+    );
+}
+
+#[test]
+fn a_cycle_is_a_finding_that_names_its_objects() {
+    let objects = vec![
+        obj(
+            "a",
+            with(
+                meta("autoscaling/v2", "HorizontalPodAutoscaler", Some("x"), "h"),
+                "spec",
+                json!({"scaleTargetRef": {"kind": "Deployment", "name": "d"}}),
+            ),
+        ),
+        obj(
+            "a",
+            deployment(
+                "x",
+                "d",
+                json!({"serviceAccountName": "sa", "containers": []}),
+            ),
+        ),
+        // `b` comes after `a`, but `a`'s Deployment uses `b`'s account.
+        obj("b", meta("v1", "ServiceAccount", Some("x"), "sa")),
+    ];
+    let components = vec![
+        Component {
+            name: "a".into(),
+            after: vec![],
+            disabled: false,
+        },
+        Component {
+            name: "b".into(),
+            after: vec!["a".into()],
+            disabled: false,
+        },
+    ];
+    let err = plan(&objects, &components).unwrap_err();
+    assert_eq!(err.rule, "dependency-cycle");
+    assert!(err.is_bad_input());
+    assert!(err.message.contains("Deployment/x/d"), "{}", err.message);
+    assert!(
+        err.message.contains("ServiceAccount/x/sa"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("component `a`"), "{}", err.message);
+}
+
+#[test]
+fn direct_references_order_and_a_direct_cycle_names_both_objects() {
+    let objects = vec![
+        obj(
+            "a",
+            with(
+                meta("v1", "Secret", Some("x"), "tok"),
+                "type",
+                json!("kubernetes.io/service-account-token"),
+            ),
+        ),
+        obj("a", meta("v1", "ServiceAccount", Some("x"), "sa")),
+    ];
+    let mut objects = objects;
+    objects[0].value["metadata"]["annotations"] =
+        json!({"kubernetes.io/service-account.name": "sa"});
+    let token_after_account = plan(&objects, &[]).unwrap();
+    assert_eq!(token_after_account.waves, vec![vec![1], vec![0]]);
+    let mut hpa = meta("autoscaling/v2", "HorizontalPodAutoscaler", Some("x"), "h");
+    hpa["spec"] = json!({"scaleTargetRef": {"kind": "HorizontalPodAutoscaler", "name": "h2"}});
+    let mut hpa2 = meta("autoscaling/v2", "HorizontalPodAutoscaler", Some("x"), "h2");
+    hpa2["spec"] = json!({"scaleTargetRef": {"kind": "HorizontalPodAutoscaler", "name": "h"}});
+    let objects = vec![obj("a", hpa), obj("a", hpa2)];
+    let err = plan(&objects, &[]).unwrap_err();
+    assert!(
+        err.message.contains("HorizontalPodAutoscaler/x/h ->"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("HorizontalPodAutoscaler/x/h2"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn webhooks_come_after_their_backends_and_before_what_they_intercept() {
+    let objects = vec![
+        obj("hook", deployment("sys", "hook", json!({"containers": []}))),
+        obj(
+            "hook",
+            with(
+                meta("v1", "Service", Some("sys"), "hook"),
+                "spec",
+                json!({"selector": {"app": "hook"}}),
+            ),
+        ),
+        obj(
+            "hook",
+            with(
+                meta(
+                    "admissionregistration.k8s.io/v1",
+                    "ValidatingWebhookConfiguration",
+                    None,
+                    "check",
+                ),
+                "webhooks",
+                json!([{"name": "c.example.com",
+                "clientConfig": {"service": {"namespace": "sys", "name": "hook"}},
+                "rules": [{"apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments"], "operations": ["CREATE"]}]}]),
+            ),
+        ),
+        obj("app", deployment("shop", "web", json!({"containers": []}))),
+        obj("app", meta("v1", "ConfigMap", Some("shop"), "untouched")),
+    ];
+    let plan = plan(&objects, &[]).unwrap();
+    assert_eq!(
+        names(&objects, &plan),
+        vec![
+            vec![
+                "ConfigMap/shop/untouched",
+                "Service/sys/hook",
+                "Deployment/sys/hook"
+            ],
+            vec!["ValidatingWebhookConfiguration/check"],
+            vec!["Deployment/shop/web"],
+        ]
+    );
+}
+
+#[test]
+fn teardown_removes_load_balancers_first_then_reverses_the_waves() {
+    let objects = vec![
+        obj("a", meta("v1", "Namespace", None, "shop")),
+        obj(
+            "a",
+            with(
+                meta("v1", "Service", Some("shop"), "lb"),
+                "spec",
+                json!({"type": "LoadBalancer"}),
+            ),
+        ),
+        obj("a", meta("v1", "ConfigMap", Some("shop"), "cfg")),
+        obj(
+            "a",
+            deployment(
+                "shop",
+                "web",
+                json!({"volumes": [{"configMap": {"name": "cfg"}}]}),
+            ),
+        ),
+        obj(
+            "a",
+            with(
+                meta("networking.k8s.io/v1", "Ingress", Some("shop"), "web"),
+                "spec",
+                json!({"defaultBackend": {"service": {"name": "lb"}}}),
+            ),
+        ),
+    ];
+    let plan = plan(&objects, &[]).unwrap();
+    let down: Vec<Vec<String>> = plan
+        .teardown(&objects)
+        .iter()
+        .map(|w| w.iter().map(|&i| objects[i].display_name()).collect())
+        .collect();
+    assert_eq!(
+        down,
+        vec![
+            vec!["Service/shop/lb", "Ingress/shop/web"],
+            vec!["Deployment/shop/web"],
+            vec!["ConfigMap/shop/cfg"],
+            vec!["Namespace/shop"],
+        ]
+    );
+}
+
+#[test]
+fn references_to_objects_outside_the_stack_do_not_order_anything() {
+    let objects = vec![obj(
+        "a",
+        deployment("x", "d", json!({"serviceAccountName": "external"})),
+    )];
+    let plan = plan(&objects, &[]).unwrap();
+    assert_eq!(plan.waves, vec![vec![0]]);
+    assert!(plan.dependencies(0).is_empty());
+}
+
+#[test]
+fn a_thousand_objects_plan_in_few_waves() {
+    let mut objects = vec![obj("a", meta("v1", "Namespace", None, "big"))];
+    for i in 0..500 {
+        objects.push(obj(
+            "a",
+            meta("v1", "ConfigMap", Some("big"), &format!("c{i}")),
+        ));
+        objects.push(obj(
+            "a",
+            deployment(
+                "big",
+                &format!("d{i}"),
+                json!({"volumes": [{"configMap": {"name": format!("c{i}")}}]}),
+            ),
+        ));
+    }
+    let plan = plan(&objects, &[]).unwrap();
+    assert_eq!(
+        plan.waves.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![1, 500, 500]
+    );
+}

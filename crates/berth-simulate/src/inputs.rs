@@ -1,0 +1,1052 @@
+//! What the simulation reads from a stack: workloads and their per-pod requests, HPAs, the
+//! node groups of `cluster:`, DaemonSet overhead per node and the cluster-autoscaler's flags.
+//!
+//! Everything here is a pure function of the [`Stack`]; malformed values in a manifest become
+//! [`SimError::Manifest`] errors pointing at the file, line and column of the value.
+
+use std::collections::BTreeMap;
+
+use berth_model::{Object, Stack};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::SimError;
+use crate::instances::{Catalog, InstanceType};
+use crate::quantity::{cpu_millis, json_quantity, memory_bytes, parse_duration};
+
+/// Annotation that marks a workload whose pods keep messages on their volume.
+pub const HOLDS_QUEUE: &str = "berth.dev/holds-queue";
+const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+
+/// A Deployment or StatefulSet as the simulation needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct WorkloadSpec {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `spec.replicas` (1 when absent).
+    pub replicas: u32,
+    /// Requests of one pod, as the scheduler counts them (containers, init containers, overhead).
+    pub cpu_m: i64,
+    pub mem_b: i64,
+    pub holds_queue: bool,
+    /// A StatefulSet with `podManagementPolicy: OrderedReady` (the default): one pod at a time.
+    pub ordered: bool,
+    /// Whether the autoscaler may evict these pods to remove their node: not when the pod
+    /// template says `safe-to-evict: "false"`, nor (unless it says `"true"`) for pods with
+    /// local storage (emptyDir on disk, hostPath) under `--skip-nodes-with-local-storage` or
+    /// kube-system pods under `--skip-nodes-with-system-pods` (both on by default;
+    /// PodDisruptionBudgets are not looked at).
+    pub evictable: bool,
+}
+
+/// A resource an HPA metric watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resource {
+    /// `cpu`, in millicores.
+    Cpu,
+    /// `memory`, in bytes.
+    Memory,
+}
+
+/// What an HPA resource metric aims at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Target {
+    /// Percent of the pods' requests.
+    Utilization(i64),
+    /// Average per pod, in milli-units (millicores, or bytes × 1000).
+    AverageValue(i64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct MetricSpec {
+    pub resource: Resource,
+    pub target: Target,
+}
+
+/// `selectPolicy` of an HPA scaling rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Select {
+    Max,
+    Min,
+    Disabled,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PolicyKind {
+    Pods,
+    Percent,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Policy {
+    pub kind: PolicyKind,
+    pub value: i64,
+    pub period_s: u64,
+}
+
+/// `behavior.scaleUp` or `behavior.scaleDown` with the API defaults filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Rules {
+    pub window_s: u64,
+    pub select: Select,
+    pub policies: Vec<Policy>,
+    /// Per-direction tolerance (KEP-4951), when set.
+    pub tolerance: Option<f64>,
+}
+
+impl Rules {
+    /// `scaleUp` defaults: no stabilization, the faster of +100% and +4 pods per 15 s.
+    pub fn default_up() -> Rules {
+        Rules {
+            window_s: 0,
+            select: Select::Max,
+            policies: vec![
+                Policy {
+                    kind: PolicyKind::Percent,
+                    value: 100,
+                    period_s: 15,
+                },
+                Policy {
+                    kind: PolicyKind::Pods,
+                    value: 4,
+                    period_s: 15,
+                },
+            ],
+            tolerance: None,
+        }
+    }
+
+    /// `scaleDown` defaults: 300 s stabilization, up to 100% per 15 s.
+    pub fn default_down() -> Rules {
+        Rules {
+            window_s: 300,
+            select: Select::Max,
+            policies: vec![Policy {
+                kind: PolicyKind::Percent,
+                value: 100,
+                period_s: 15,
+            }],
+            tolerance: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Behavior {
+    pub up: Rules,
+    pub down: Rules,
+}
+
+/// A HorizontalPodAutoscaler whose target is a workload of the stack.
+#[derive(Clone, Debug)]
+pub(crate) struct HpaSpec {
+    pub name: String,
+    pub target: usize,
+    pub min: u32,
+    pub max: u32,
+    pub metrics: Vec<MetricSpec>,
+    /// None when the HPA has no `behavior`: the controller then uses its older rules.
+    pub behavior: Option<Behavior>,
+}
+
+/// One node group after `perZone` expansion.
+#[derive(Clone, Debug)]
+pub(crate) struct GroupSpec {
+    pub name: String,
+    pub zone: Option<String>,
+    pub instance: InstanceType,
+    pub min: u32,
+    pub max: u32,
+    /// Groups with equal keys are "similar" for `--balance-similar-node-groups` (same
+    /// instance type and labels; the zone does not count).
+    pub similarity: String,
+}
+
+/// A cluster-autoscaler expander, tried in the order given by `--expander`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expander {
+    /// Least idle CPU and memory after the scale-up (the default).
+    LeastWaste,
+    /// Most pending pods helped.
+    MostPods,
+    /// Fewest nodes added.
+    LeastNodes,
+    /// Lowest hourly cost per pod helped (an approximation of the GCE price expander).
+    Price,
+    /// `random` (and `priority`, `grpc`, which need more than the stack says): the first
+    /// option in node-group order, so runs are reproducible.
+    First,
+}
+
+/// The cluster-autoscaler settings the simulation uses: its flags from the stack, or the
+/// upstream defaults.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AutoscalerConfig {
+    /// The object the flags came from; None when upstream defaults are assumed.
+    pub source: Option<String>,
+    pub scan_interval_s: u64,
+    pub scale_down_enabled: bool,
+    pub scale_down_utilization_threshold: f64,
+    pub scale_down_unneeded_time_s: u64,
+    pub scale_down_delay_after_add_s: u64,
+    pub scale_down_delay_after_delete_s: u64,
+    pub max_nodes_total: Option<u32>,
+    pub expander: Vec<Expander>,
+    pub balance_similar_node_groups: bool,
+    pub max_node_provision_time_s: u64,
+    pub max_empty_bulk_delete: u32,
+    pub ignore_daemonsets_utilization: bool,
+    /// Nodes with pods using local storage are not removed.
+    pub skip_nodes_with_local_storage: bool,
+    /// Nodes with kube-system pods (other than DaemonSets) are not removed.
+    pub skip_nodes_with_system_pods: bool,
+}
+
+impl Default for AutoscalerConfig {
+    /// The upstream defaults (cluster-autoscaler FAQ, `config/autoscaling_options.go`).
+    fn default() -> Self {
+        AutoscalerConfig {
+            source: None,
+            scan_interval_s: 10,
+            scale_down_enabled: true,
+            scale_down_utilization_threshold: 0.5,
+            scale_down_unneeded_time_s: 600,
+            scale_down_delay_after_add_s: 600,
+            scale_down_delay_after_delete_s: 0,
+            max_nodes_total: None,
+            expander: vec![Expander::LeastWaste],
+            balance_similar_node_groups: false,
+            max_node_provision_time_s: 900,
+            max_empty_bulk_delete: 10,
+            ignore_daemonsets_utilization: false,
+            skip_nodes_with_local_storage: true,
+            skip_nodes_with_system_pods: true,
+        }
+    }
+}
+
+/// Everything the engine needs from the stack.
+#[derive(Clone, Debug)]
+pub(crate) struct Inputs {
+    pub workloads: Vec<WorkloadSpec>,
+    pub hpas: Vec<HpaSpec>,
+    pub groups: Vec<GroupSpec>,
+    pub autoscaler: AutoscalerConfig,
+    /// Requests of the DaemonSet pods every node runs.
+    pub ds_cpu_m: i64,
+    pub ds_mem_b: i64,
+    /// Number of DaemonSets: pods every node runs.
+    pub ds_pods: u32,
+    pub notes: Vec<String>,
+}
+
+fn bad(obj: &Object, pointer: &str, message: String) -> SimError {
+    let pos = obj.pos(pointer);
+    SimError::Manifest {
+        file: obj.file.path.clone(),
+        line: pos.line,
+        column: pos.column,
+        message,
+    }
+}
+
+fn annotation<'a>(v: &'a Value, pointer: &str, key: &str) -> Option<&'a str> {
+    v.pointer(pointer)?.get(key)?.as_str()
+}
+
+/// A non-negative integer field, or an error at its position when it is something else.
+fn int_field(obj: &Object, pointer: &str) -> Result<Option<i64>, SimError> {
+    match obj.value.pointer(pointer) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if n >= 0 => Ok(Some(n)),
+            _ => Err(bad(
+                obj,
+                pointer,
+                format!("`{pointer}` must be a non-negative integer, found {v}"),
+            )),
+        },
+    }
+}
+
+/// Requests of one container (`requests`, or `limits` when a request is missing, as the API
+/// server defaults it).
+fn container_requests(obj: &Object, base: &str, c: &Value) -> Result<(i64, i64), SimError> {
+    let mut out = (0, 0);
+    for (res, slot) in [("cpu", 0), ("memory", 1)] {
+        let (ptr, q) = if let Some(q) = c.pointer(&format!("/resources/requests/{res}")) {
+            (format!("{base}/resources/requests/{res}"), q)
+        } else if let Some(q) = c.pointer(&format!("/resources/limits/{res}")) {
+            (format!("{base}/resources/limits/{res}"), q)
+        } else {
+            continue;
+        };
+        let parsed = json_quantity(q).and_then(|s| {
+            if slot == 0 {
+                cpu_millis(&s)
+            } else {
+                memory_bytes(&s)
+            }
+        });
+        let Some(v) = parsed else {
+            return Err(bad(
+                obj,
+                &ptr,
+                format!(
+                    "`{}` is not a valid {res} quantity",
+                    json_quantity(q).unwrap_or_else(|| q.to_string())
+                ),
+            ));
+        };
+        if slot == 0 { out.0 = v } else { out.1 = v }
+    }
+    Ok(out)
+}
+
+/// Requests of one pod as the scheduler counts them: the larger of (all app containers plus
+/// sidecars) and (each init container plus the sidecars started before it), plus overhead.
+pub(crate) fn pod_requests(obj: &Object, spec_ptr: &str) -> Result<(i64, i64), SimError> {
+    let Some(spec) = obj.value.pointer(spec_ptr) else {
+        return Ok((0, 0));
+    };
+    let mut app = (0i64, 0i64);
+    for (i, c) in spec
+        .get("containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let r = container_requests(obj, &format!("{spec_ptr}/containers/{i}"), c)?;
+        app = (app.0 + r.0, app.1 + r.1);
+    }
+    let mut sidecars = (0i64, 0i64);
+    let mut init_peak = (0i64, 0i64);
+    for (i, c) in spec
+        .get("initContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let r = container_requests(obj, &format!("{spec_ptr}/initContainers/{i}"), c)?;
+        if c.get("restartPolicy").and_then(Value::as_str) == Some("Always") {
+            sidecars = (sidecars.0 + r.0, sidecars.1 + r.1);
+        } else {
+            init_peak = (
+                init_peak.0.max(r.0 + sidecars.0),
+                init_peak.1.max(r.1 + sidecars.1),
+            );
+        }
+    }
+    let mut total = (
+        (app.0 + sidecars.0).max(init_peak.0),
+        (app.1 + sidecars.1).max(init_peak.1),
+    );
+    if let Some(o) = spec.get("overhead") {
+        let fake = serde_json::json!({ "resources": { "requests": o } });
+        let r = container_requests(obj, &format!("{spec_ptr}/overhead"), &fake)?;
+        total = (total.0 + r.0, total.1 + r.1);
+    }
+    Ok(total)
+}
+
+/// Reads the stack. `catalog` resolves node groups' instance types.
+pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError> {
+    let mut notes = Vec::new();
+    let mut workloads = Vec::new();
+    let (mut ds_cpu_m, mut ds_mem_b, mut ds_pods) = (0, 0, 0);
+    // Per workload: (local storage, kube-system, annotated safe-to-evict).
+    let mut blockers: Vec<(bool, bool, bool)> = Vec::new();
+    let mut autoscaler = None;
+    for obj in &stack.objects {
+        let kind = obj.kind();
+        if obj.group() != "apps" {
+            continue;
+        }
+        match kind {
+            "Deployment" | "StatefulSet" => {
+                let (cpu_m, mem_b) = pod_requests(obj, "/spec/template/spec")?;
+                let v = &obj.value;
+                let queue = [
+                    annotation(v, "/metadata/annotations", HOLDS_QUEUE),
+                    annotation(v, "/spec/template/metadata/annotations", HOLDS_QUEUE),
+                ]
+                .iter()
+                .any(|a| a.is_some_and(|s| s.eq_ignore_ascii_case("true")));
+                let safe_to_evict =
+                    annotation(v, "/spec/template/metadata/annotations", SAFE_TO_EVICT);
+                let volumes = v
+                    .pointer("/spec/template/spec/volumes")
+                    .and_then(Value::as_array);
+                let local_storage = volumes.into_iter().flatten().any(|vol| {
+                    vol.get("hostPath").is_some()
+                        || vol.get("emptyDir").is_some_and(|e| {
+                            e.get("medium").and_then(Value::as_str) != Some("Memory")
+                        })
+                });
+                let system = obj.namespace() == Some("kube-system");
+                // Decided once the autoscaler's flags are known (below).
+                let evictable = match safe_to_evict {
+                    Some("false") => false,
+                    Some("true") => true,
+                    _ => !(local_storage || system),
+                };
+                blockers.push((local_storage, system, safe_to_evict.is_some()));
+                let ordered = kind == "StatefulSet"
+                    && v.pointer("/spec/podManagementPolicy")
+                        .and_then(Value::as_str)
+                        != Some("Parallel");
+                let replicas = int_field(obj, "/spec/replicas")?.unwrap_or(1);
+                if kind == "Deployment" && is_cluster_autoscaler(v) {
+                    autoscaler = Some(autoscaler_flags(obj)?);
+                }
+                workloads.push(WorkloadSpec {
+                    kind: kind.to_string(),
+                    namespace: obj.namespace().unwrap_or(&stack.namespace).to_string(),
+                    name: obj.name().to_string(),
+                    replicas: replicas.min(u32::MAX as i64) as u32,
+                    cpu_m,
+                    mem_b,
+                    holds_queue: queue,
+                    ordered,
+                    evictable,
+                });
+            }
+            "DaemonSet" => {
+                let (c, m) = pod_requests(obj, "/spec/template/spec")?;
+                ds_cpu_m += c;
+                ds_mem_b += m;
+                ds_pods += 1;
+            }
+            _ => {}
+        }
+    }
+    let mut hpas = Vec::new();
+    for obj in &stack.objects {
+        if obj.kind() == "HorizontalPodAutoscaler"
+            && obj.group() == "autoscaling"
+            && let Some(h) = read_hpa(obj, stack, &workloads, &mut notes)?
+        {
+            hpas.push(h);
+        }
+    }
+    let autoscaler = autoscaler.unwrap_or_else(|| {
+        notes.push(
+            "the stack has no cluster-autoscaler Deployment: its upstream defaults are assumed"
+                .into(),
+        );
+        AutoscalerConfig::default()
+    });
+    for (w, &(local, system, annotated)) in workloads.iter_mut().zip(&blockers) {
+        if !annotated {
+            let blocked = (local && autoscaler.skip_nodes_with_local_storage)
+                || (system && autoscaler.skip_nodes_with_system_pods);
+            w.evictable = !blocked;
+        }
+    }
+    let groups = read_groups(stack, catalog, &mut notes)?;
+    Ok(Inputs {
+        workloads,
+        hpas,
+        groups,
+        autoscaler,
+        ds_cpu_m,
+        ds_mem_b,
+        ds_pods,
+        notes,
+    })
+}
+
+fn read_groups(
+    stack: &Stack,
+    catalog: &Catalog,
+    notes: &mut Vec<String>,
+) -> Result<Vec<GroupSpec>, SimError> {
+    let cluster = stack
+        .cluster
+        .as_ref()
+        .filter(|c| !c.node_groups.is_empty())
+        .ok_or(SimError::NoNodeGroups)?;
+    let mut groups = Vec::new();
+    for g in &cluster.node_groups {
+        let instance = catalog.get(&g.instance_type).cloned().ok_or_else(|| {
+            SimError::UnknownInstanceType {
+                group: g.name.clone(),
+                name: g.instance_type.clone(),
+                known: catalog.names().collect::<Vec<_>>().join(", "),
+            }
+        })?;
+        if g.min > g.max {
+            return Err(SimError::Options(format!(
+                "node group `{}` has min {} above max {}",
+                g.name, g.min, g.max
+            )));
+        }
+        let labels: Vec<String> = g.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let similarity = format!("{}|{}", g.instance_type, labels.join(","));
+        let zones: Vec<Option<String>> = if g.per_zone && !cluster.zones.is_empty() {
+            cluster.zones.iter().map(|z| Some(z.clone())).collect()
+        } else {
+            if g.per_zone {
+                notes.push(format!(
+                    "node group `{}` is perZone but `cluster.zones` is empty: one group simulated",
+                    g.name
+                ));
+            }
+            vec![None]
+        };
+        for zone in zones {
+            let name = match &zone {
+                Some(z) => format!("{}-{z}", g.name),
+                None => g.name.clone(),
+            };
+            groups.push(GroupSpec {
+                name,
+                zone,
+                instance: instance.clone(),
+                min: g.min,
+                max: g.max,
+                similarity: similarity.clone(),
+            });
+        }
+    }
+    Ok(groups)
+}
+
+fn is_cluster_autoscaler(v: &Value) -> bool {
+    v.pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c.get("image")
+                .and_then(Value::as_str)
+                .is_some_and(|i| i.contains("cluster-autoscaler"))
+                || c.pointer("/command/0")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.ends_with("cluster-autoscaler"))
+        })
+}
+
+/// The flags of the cluster-autoscaler container (command and args), over the defaults.
+fn autoscaler_flags(obj: &Object) -> Result<AutoscalerConfig, SimError> {
+    let mut cfg = AutoscalerConfig {
+        source: Some(obj.display_name()),
+        ..AutoscalerConfig::default()
+    };
+    let containers = obj
+        .value
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array);
+    for (ci, c) in containers.into_iter().flatten().enumerate() {
+        for field in ["command", "args"] {
+            let Some(items) = c.get(field).and_then(Value::as_array) else {
+                continue;
+            };
+            for (i, item) in items.iter().enumerate() {
+                let Some(arg) = item.as_str() else { continue };
+                let Some(flag) = arg.strip_prefix("--") else {
+                    continue;
+                };
+                let (name, value) = match flag.split_once('=') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (
+                        flag,
+                        items
+                            .get(i + 1)
+                            .and_then(Value::as_str)
+                            .filter(|s| !s.starts_with('-')),
+                    ),
+                };
+                let ptr = format!("/spec/template/spec/containers/{ci}/{field}/{i}");
+                apply_flag(&mut cfg, name, value).map_err(|m| bad(obj, &ptr, m))?;
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+fn apply_flag(cfg: &mut AutoscalerConfig, name: &str, value: Option<&str>) -> Result<(), String> {
+    let dur = |v: Option<&str>| -> Result<u64, String> {
+        let v = v.ok_or_else(|| format!("`--{name}` needs a duration"))?;
+        parse_duration(v)
+            .ok_or_else(|| format!("`--{name}={v}`: `{v}` is not a duration (like 10m or 30s)"))
+    };
+    let boolean = |v: Option<&str>| -> Result<bool, String> {
+        match v.unwrap_or("true") {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            other => Err(format!("`--{name}={other}`: expected true or false")),
+        }
+    };
+    match name {
+        "scan-interval" => cfg.scan_interval_s = dur(value)?.max(1),
+        "scale-down-enabled" => cfg.scale_down_enabled = boolean(value)?,
+        "scale-down-unneeded-time" => cfg.scale_down_unneeded_time_s = dur(value)?,
+        "scale-down-delay-after-add" => cfg.scale_down_delay_after_add_s = dur(value)?,
+        "scale-down-delay-after-delete" => cfg.scale_down_delay_after_delete_s = dur(value)?,
+        "max-node-provision-time" => cfg.max_node_provision_time_s = dur(value)?,
+        "balance-similar-node-groups" => cfg.balance_similar_node_groups = boolean(value)?,
+        "ignore-daemonsets-utilization" => cfg.ignore_daemonsets_utilization = boolean(value)?,
+        "skip-nodes-with-local-storage" => cfg.skip_nodes_with_local_storage = boolean(value)?,
+        "skip-nodes-with-system-pods" => cfg.skip_nodes_with_system_pods = boolean(value)?,
+        "scale-down-utilization-threshold" => {
+            let v = value.unwrap_or("");
+            cfg.scale_down_utilization_threshold = v
+                .parse::<f64>()
+                .ok()
+                .filter(|t| (0.0..=1.0).contains(t))
+                .ok_or_else(|| format!("`--{name}={v}`: expected a number between 0 and 1"))?;
+        }
+        "max-nodes-total" | "max-empty-bulk-delete" => {
+            let v = value.unwrap_or("");
+            let n: u32 = v
+                .parse()
+                .map_err(|_| format!("`--{name}={v}`: expected a whole number"))?;
+            if name == "max-nodes-total" {
+                // 0 means no limit.
+                cfg.max_nodes_total = (n > 0).then_some(n);
+            } else {
+                cfg.max_empty_bulk_delete = n.max(1);
+            }
+        }
+        "expander" => {
+            let v = value.unwrap_or("");
+            cfg.expander = v
+                .split(',')
+                .map(|e| match e.trim() {
+                    "least-waste" => Ok(Expander::LeastWaste),
+                    "most-pods" => Ok(Expander::MostPods),
+                    "least-nodes" => Ok(Expander::LeastNodes),
+                    "price" => Ok(Expander::Price),
+                    "random" | "priority" | "grpc" => Ok(Expander::First),
+                    other => Err(format!("`--expander`: unknown expander `{other}`")),
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn read_hpa(
+    obj: &Object,
+    stack: &Stack,
+    workloads: &[WorkloadSpec],
+    notes: &mut Vec<String>,
+) -> Result<Option<HpaSpec>, SimError> {
+    let v = &obj.value;
+    let ns = obj.namespace().unwrap_or(&stack.namespace);
+    let kind = v
+        .pointer("/spec/scaleTargetRef/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let name = v
+        .pointer("/spec/scaleTargetRef/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let Some(target) = workloads
+        .iter()
+        .position(|w| w.kind == kind && w.name == name && w.namespace == ns)
+    else {
+        notes.push(format!(
+            "{}: its target {kind}/{name} is not a Deployment or StatefulSet of the stack; ignored",
+            obj.display_name()
+        ));
+        return Ok(None);
+    };
+    let min = int_field(obj, "/spec/minReplicas")?.unwrap_or(1) as u32;
+    let max = int_field(obj, "/spec/maxReplicas")?.ok_or_else(|| {
+        bad(
+            obj,
+            "/spec",
+            format!("{} has no `spec.maxReplicas`", obj.display_name()),
+        )
+    })? as u32;
+    let mut metrics = Vec::new();
+    if obj.api_version() == "autoscaling/v1" {
+        let pct = int_field(obj, "/spec/targetCPUUtilizationPercentage")?.unwrap_or(80);
+        metrics.push(MetricSpec {
+            resource: Resource::Cpu,
+            target: Target::Utilization(pct),
+        });
+    } else {
+        let list = v.pointer("/spec/metrics").and_then(Value::as_array);
+        for (i, m) in list.into_iter().flatten().enumerate() {
+            let base = format!("/spec/metrics/{i}");
+            let ty = m.get("type").and_then(Value::as_str).unwrap_or("");
+            if ty != "Resource" {
+                notes.push(format!(
+                    "{}: metric {i} of type `{ty}` is not simulated",
+                    obj.display_name()
+                ));
+                continue;
+            }
+            let res = match m.pointer("/resource/name").and_then(Value::as_str) {
+                Some("cpu") => Resource::Cpu,
+                Some("memory") => Resource::Memory,
+                other => {
+                    notes.push(format!(
+                        "{}: resource metric `{}` is not simulated",
+                        obj.display_name(),
+                        other.unwrap_or("")
+                    ));
+                    continue;
+                }
+            };
+            // autoscaling/v2: resource.target.{averageUtilization, averageValue};
+            // v2beta1: resource.targetAverageUtilization / targetAverageValue.
+            let util = m
+                .pointer("/resource/target/averageUtilization")
+                .map(|_| format!("{base}/resource/target/averageUtilization"))
+                .or_else(|| {
+                    m.pointer("/resource/targetAverageUtilization")
+                        .map(|_| format!("{base}/resource/targetAverageUtilization"))
+                });
+            let avg = m
+                .pointer("/resource/target/averageValue")
+                .map(|_| format!("{base}/resource/target/averageValue"))
+                .or_else(|| {
+                    m.pointer("/resource/targetAverageValue")
+                        .map(|_| format!("{base}/resource/targetAverageValue"))
+                });
+            let target = if let Some(p) = util {
+                let pct = int_field(obj, &p)?.unwrap_or(0);
+                if pct == 0 {
+                    return Err(bad(obj, &p, "averageUtilization must be at least 1".into()));
+                }
+                Target::Utilization(pct)
+            } else if let Some(p) = avg {
+                let q = obj
+                    .value
+                    .pointer(&p)
+                    .and_then(json_quantity)
+                    .unwrap_or_default();
+                let milli = match res {
+                    Resource::Cpu => cpu_millis(&q),
+                    Resource::Memory => memory_bytes(&q).map(|b| b * 1000),
+                };
+                match milli {
+                    Some(m) if m > 0 => Target::AverageValue(m),
+                    _ => {
+                        return Err(bad(
+                            obj,
+                            &p,
+                            format!("`{q}` is not a valid positive quantity"),
+                        ));
+                    }
+                }
+            } else {
+                return Err(bad(
+                    obj,
+                    &base,
+                    "resource metric without averageUtilization or averageValue".into(),
+                ));
+            };
+            metrics.push(MetricSpec {
+                resource: res,
+                target,
+            });
+        }
+        if list.is_none_or(|l| l.is_empty()) {
+            // The API default: 80% CPU.
+            metrics.push(MetricSpec {
+                resource: Resource::Cpu,
+                target: Target::Utilization(80),
+            });
+        }
+    }
+    let behavior = match v.pointer("/spec/behavior") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(Behavior {
+            up: read_rules(obj, "/spec/behavior/scaleUp", Rules::default_up())?,
+            down: read_rules(obj, "/spec/behavior/scaleDown", Rules::default_down())?,
+        }),
+    };
+    Ok(Some(HpaSpec {
+        name: obj.display_name(),
+        target,
+        min: min.max(1),
+        max: max.max(1),
+        metrics,
+        behavior,
+    }))
+}
+
+fn read_rules(obj: &Object, base: &str, defaults: Rules) -> Result<Rules, SimError> {
+    let Some(r) = obj.value.pointer(base).filter(|r| !r.is_null()) else {
+        return Ok(defaults);
+    };
+    let mut rules = defaults;
+    if let Some(w) = int_field(obj, &format!("{base}/stabilizationWindowSeconds"))? {
+        rules.window_s = w as u64;
+    }
+    if let Some(s) = r.get("selectPolicy") {
+        rules.select = match s.as_str() {
+            Some("Max") => Select::Max,
+            Some("Min") => Select::Min,
+            Some("Disabled") => Select::Disabled,
+            _ => {
+                return Err(bad(
+                    obj,
+                    &format!("{base}/selectPolicy"),
+                    format!("selectPolicy {s} is not Max, Min or Disabled"),
+                ));
+            }
+        };
+    }
+    if let Some(t) = r.get("tolerance") {
+        let q = json_quantity(t).and_then(|q| crate::quantity::parse_quantity(&q));
+        rules.tolerance = Some(q.ok_or_else(|| {
+            bad(
+                obj,
+                &format!("{base}/tolerance"),
+                format!("`{t}` is not a quantity"),
+            )
+        })?);
+    }
+    if let Some(list) = r.get("policies").and_then(Value::as_array) {
+        let mut policies = Vec::new();
+        for (i, p) in list.iter().enumerate() {
+            let pb = format!("{base}/policies/{i}");
+            let kind = match p.get("type").and_then(Value::as_str) {
+                Some("Pods") => PolicyKind::Pods,
+                Some("Percent") => PolicyKind::Percent,
+                _ => {
+                    return Err(bad(
+                        obj,
+                        &format!("{pb}/type"),
+                        "policy type must be Pods or Percent".into(),
+                    ));
+                }
+            };
+            let value = int_field(obj, &format!("{pb}/value"))?.unwrap_or(0);
+            let period_s = int_field(obj, &format!("{pb}/periodSeconds"))?
+                .unwrap_or(15)
+                .max(1) as u64;
+            policies.push(Policy {
+                kind,
+                value,
+                period_s,
+            });
+        }
+        rules.policies = policies;
+    }
+    Ok(rules)
+}
+
+/// Labels of a workload for messages and load files: `name`, or `namespace/name` when two
+/// workloads share a name.
+pub(crate) fn workload_labels(workloads: &[WorkloadSpec]) -> Vec<String> {
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for w in workloads {
+        *count.entry(&w.name).or_default() += 1;
+    }
+    workloads
+        .iter()
+        .map(|w| {
+            if count[w.name.as_str()] > 1 {
+                format!("{}/{}", w.namespace, w.name)
+            } else {
+                w.name.clone()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use berth_model::{ClusterSpec, NodeGroupSpec, Origin, Pos, Profile, SourceFile};
+    use serde_json::json;
+
+    use super::*;
+
+    fn obj(value: Value, positions: &[(&str, u32, u32)]) -> Object {
+        Object {
+            value,
+            file: Arc::new(SourceFile {
+                path: "m.yaml".into(),
+                text: "".into(),
+            }),
+            doc: 0,
+            component: "c".into(),
+            origin: Origin::Manifest,
+            positions: Arc::new(
+                positions
+                    .iter()
+                    .map(|(p, l, c)| {
+                        (
+                            p.to_string(),
+                            Pos {
+                                line: *l,
+                                column: *c,
+                                offset: 0,
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn stack(objects: Vec<Object>) -> Stack {
+        Stack {
+            name: "s".into(),
+            root: ".".into(),
+            namespace: "ns".into(),
+            kubernetes: "1.33".into(),
+            profile: Profile::Eks,
+            components: vec![],
+            objects,
+            external: vec![],
+            cluster: Some(ClusterSpec {
+                name: "s".into(),
+                region: None,
+                zones: vec!["z1".into(), "z2".into()],
+                node_groups: vec![NodeGroupSpec {
+                    name: "w".into(),
+                    instance_type: "m5.large".into(),
+                    min: 1,
+                    max: 5,
+                    per_zone: true,
+                    labels: BTreeMap::new(),
+                }],
+            }),
+            values: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn pod_requests_count_init_containers_and_sidecars_as_the_scheduler_does() {
+        let o = obj(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"},
+            "spec": {"template": {"spec": {
+                "initContainers": [
+                    {"name": "migrate", "resources": {"requests": {"cpu": "1", "memory": "64Mi"}}},
+                    {"name": "proxy", "restartPolicy": "Always", "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}}},
+                    {"name": "warm", "resources": {"requests": {"cpu": "400m", "memory": "1Gi"}}}
+                ],
+                "containers": [
+                    {"name": "a", "resources": {"requests": {"cpu": "200m"}, "limits": {"memory": "256Mi"}}},
+                    {"name": "b", "resources": {"requests": {"cpu": "300m", "memory": "128Mi"}}}
+                ]}}}}),
+            &[],
+        );
+        // CPU: app 200 + 300 + sidecar 100 = 600; init peaks: migrate 1000, warm 400 + 100 = 500
+        // → 1000. Memory: app 256 (limit as request) + 128 + sidecar 32 = 416 MiB; init peaks:
+        // 64, 1024 + 32 = 1056 MiB → 1056 MiB.
+        let (cpu, mem) = pod_requests(&o, "/spec/template/spec").unwrap();
+        assert_eq!(cpu, 1000);
+        assert_eq!(mem, 1056 * 1024 * 1024);
+    }
+
+    #[test]
+    fn a_bad_quantity_points_at_its_line_and_column() {
+        let o = obj(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"},
+                "spec": {"template": {"spec": {"containers": [
+                    {"name": "a", "resources": {"requests": {"cpu": "half"}}}]}}}}),
+            &[
+                ("", 1, 1),
+                (
+                    "/spec/template/spec/containers/0/resources/requests/cpu",
+                    12,
+                    22,
+                ),
+            ],
+        );
+        let e = read(&stack(vec![o]), &Catalog::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "m.yaml:12:22: `half` is not a valid cpu quantity"
+        );
+    }
+
+    #[test]
+    fn hpas_of_every_version_and_the_autoscalers_flags() {
+        let sts = obj(
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "q"},
+                "spec": {"template": {"metadata": {"annotations": {"berth.dev/holds-queue": "true"}},
+                    "spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}]}}}}),
+            &[],
+        );
+        let v1 = obj(
+            json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h1"},
+                "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "q"}, "maxReplicas": 5,
+                    "targetCPUUtilizationPercentage": 70}}),
+            &[],
+        );
+        let beta = obj(
+            json!({"apiVersion": "autoscaling/v2beta1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h2"},
+                "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "q"}, "minReplicas": 2, "maxReplicas": 9,
+                    "metrics": [{"type": "Resource", "resource": {"name": "memory", "targetAverageValue": "512Mi"}},
+                                {"type": "External", "external": {}}]}}),
+            &[],
+        );
+        let ca = obj(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "cluster-autoscaler", "namespace": "kube-system"},
+                "spec": {"template": {"spec": {"containers": [{"name": "ca", "image": "k8s.gcr.io/cluster-autoscaler:v1.16.5",
+                    "command": ["./cluster-autoscaler", "--scan-interval=5s", "--scale-down-unneeded-time=1m",
+                        "--max-nodes-total=300", "--expander", "most-pods,least-waste", "--balance-similar-node-groups",
+                        "--scale-down-utilization-threshold=0.65", "--max-node-provision-time=10m0s"]}]}}}}),
+            &[],
+        );
+        let ds = obj(
+            json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d"},
+                "spec": {"template": {"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "50m"}}}]}}}}),
+            &[],
+        );
+        let inp = read(&stack(vec![sts, v1, beta, ca, ds]), &Catalog::default()).unwrap();
+        assert!(inp.workloads[0].holds_queue && inp.workloads[0].ordered);
+        assert_eq!(
+            inp.hpas[0].metrics,
+            [MetricSpec {
+                resource: Resource::Cpu,
+                target: Target::Utilization(70)
+            }]
+        );
+        assert_eq!((inp.hpas[0].min, inp.hpas[0].max), (1, 5));
+        assert_eq!(
+            inp.hpas[1].metrics,
+            [MetricSpec {
+                resource: Resource::Memory,
+                target: Target::AverageValue(512 * 1024 * 1024 * 1000)
+            }]
+        );
+        assert!(
+            inp.notes
+                .iter()
+                .any(|n| n.contains("`External` is not simulated")),
+            "{:?}",
+            inp.notes
+        );
+        let a = &inp.autoscaler;
+        assert_eq!(
+            a.source.as_deref(),
+            Some("Deployment/kube-system/cluster-autoscaler")
+        );
+        assert_eq!(
+            (
+                a.scan_interval_s,
+                a.scale_down_unneeded_time_s,
+                a.max_nodes_total
+            ),
+            (5, 60, Some(300))
+        );
+        assert_eq!(a.expander, [Expander::MostPods, Expander::LeastWaste]);
+        assert!(a.balance_similar_node_groups);
+        assert_eq!(a.scale_down_utilization_threshold, 0.65);
+        assert_eq!(a.max_node_provision_time_s, 600);
+        assert_eq!(a.scale_down_delay_after_add_s, 600, "default kept");
+        assert_eq!((inp.ds_cpu_m, inp.ds_pods), (50, 1));
+        let names: Vec<&str> = inp.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["w-z1", "w-z2"]);
+    }
+}
