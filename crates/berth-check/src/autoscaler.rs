@@ -53,14 +53,14 @@ pub fn autoscalers<'s>(ctx: &Context<'s>) -> Vec<Autoscaler<'s>> {
                     .enumerate()
                 {
                     let Some(a) = a.as_str() else { continue };
-                    if let Some((name, value)) = a.trim_start_matches('-').split_once('=') {
-                        if a.starts_with("--") {
-                            flags.push((
-                                format!("{}/{field}/{n}", c.pointer),
-                                name.to_string(),
-                                value.to_string(),
-                            ));
-                        }
+                    if let Some((name, value)) = a.trim_start_matches('-').split_once('=')
+                        && a.starts_with("--")
+                    {
+                        flags.push((
+                            format!("{}/{field}/{n}", c.pointer),
+                            name.to_string(),
+                            value.to_string(),
+                        ));
                     }
                 }
             }

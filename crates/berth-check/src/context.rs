@@ -101,6 +101,13 @@ pub struct Context<'s> {
     /// Pod templates of every workload, in object order.
     pub pod_templates: Vec<PodTemplate<'s>>,
     templates_of: HashMap<usize, usize>,
+    /// namespace → label key → label value → pod templates with that label (for selectors).
+    by_label: HashMap<&'s str, HashMap<&'s str, HashMap<&'s str, Vec<usize>>>>,
+    /// What each object references, computed on first use (`ref-missing` and
+    /// `namespace-mismatch` both read it).
+    refs: std::sync::OnceLock<Vec<Vec<crate::refs::Ref>>>,
+    /// Secrets something in the stack creates at run time (see [`Context::creates_secret`]).
+    runtime_secrets: std::sync::OnceLock<std::collections::HashSet<(String, String)>>,
     /// group → kind → cluster-scoped, for the CRDs in the stack.
     crd_scope: HashMap<&'s str, HashMap<&'s str, bool>>,
 }
@@ -134,6 +141,9 @@ impl<'s> Context<'s> {
             namespaces: Vec::with_capacity(objects.len()),
             pod_templates: Vec::new(),
             templates_of: HashMap::new(),
+            by_label: HashMap::new(),
+            runtime_secrets: std::sync::OnceLock::new(),
+            refs: std::sync::OnceLock::new(),
             crd_scope,
         };
         for (i, o) in objects.iter().enumerate() {
@@ -161,12 +171,25 @@ impl<'s> Context<'s> {
                     o.value.pointer(ptr)
                 };
                 if let Some(value) = value.filter(|v| v.is_object()) {
-                    ctx.templates_of.insert(i, ctx.pod_templates.len());
+                    let t = ctx.pod_templates.len();
+                    ctx.templates_of.insert(i, t);
                     ctx.pod_templates.push(PodTemplate {
                         object: i,
                         pointer: ptr,
                         value,
                     });
+                    let labels = value.pointer("/metadata/labels").and_then(Value::as_object);
+                    for (k, v) in labels.into_iter().flatten() {
+                        if let Some(v) = v.as_str() {
+                            let by_key = ctx
+                                .by_label
+                                .entry(ns)
+                                .or_default()
+                                .entry(k.as_str())
+                                .or_default();
+                            by_key.entry(v).or_default().push(t);
+                        }
+                    }
                 }
             }
         }
@@ -254,6 +277,78 @@ impl<'s> Context<'s> {
         self.find(kind, self.namespace_of(hpa), name)
     }
 
+    /// The references object `i` makes ([`crate::refs::references`]), computed once.
+    pub fn references(&self, i: usize) -> &[crate::refs::Ref] {
+        let all = self.refs.get_or_init(|| {
+            (0..self.objects.len())
+                .map(|j| crate::refs::references(self, j))
+                .collect()
+        });
+        &all[i]
+    }
+
+    /// True when something in the stack creates Secret `name` in `namespace` once it runs:
+    /// cert-manager for an annotated Ingress's TLS secret or a Certificate's `secretName`, or a
+    /// container started with `--secret-name=NAME` (webhook certificate generators).
+    pub fn creates_secret(&self, namespace: &str, name: &str) -> bool {
+        self.runtime_secrets
+            .get_or_init(|| self.collect_runtime_secrets())
+            .contains(&(namespace.to_string(), name.to_string()))
+    }
+
+    fn collect_runtime_secrets(&self) -> std::collections::HashSet<(String, String)> {
+        let mut out = std::collections::HashSet::new();
+        for &i in self.of_kind("Ingress") {
+            let v = &self.objects[i].value;
+            let ann = v
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object);
+            let managed = ann.is_some_and(|a| {
+                a.contains_key("cert-manager.io/cluster-issuer")
+                    || a.contains_key("cert-manager.io/issuer")
+                    || a.get("kubernetes.io/tls-acme").and_then(Value::as_str) == Some("true")
+            });
+            if managed {
+                for tls in v
+                    .pointer("/spec/tls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(n) = tls.get("secretName").and_then(Value::as_str) {
+                        out.insert((self.namespace_of(i).to_string(), n.to_string()));
+                    }
+                }
+            }
+        }
+        for &i in self.of_kind("Certificate") {
+            if let Some(n) = k8s::str_at(&self.objects[i].value, "/spec/secretName") {
+                out.insert((self.namespace_of(i).to_string(), n.to_string()));
+            }
+        }
+        for t in &self.pod_templates {
+            let ns = self.namespace_of(t.object);
+            for c in t.containers() {
+                let args: Vec<&str> = ["command", "args"]
+                    .iter()
+                    .filter_map(|f| c.value.get(*f).and_then(Value::as_array))
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                for (n, a) in args.iter().enumerate() {
+                    if let Some(name) = a.strip_prefix("--secret-name=") {
+                        out.insert((ns.to_string(), name.to_string()));
+                    } else if *a == "--secret-name"
+                        && let Some(name) = args.get(n + 1)
+                    {
+                        out.insert((ns.to_string(), name.to_string()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The HPAs that scale object `i`.
     pub fn hpas_of(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
         self.of_kind("HorizontalPodAutoscaler")
@@ -268,9 +363,22 @@ impl<'s> Context<'s> {
         namespace: &str,
         selector: &serde_json::Map<String, Value>,
     ) -> impl Iterator<Item = &PodTemplate<'s>> {
-        self.pod_templates.iter().filter(move |t| {
-            self.namespace_of(t.object) == namespace && matches_labels(selector, t.labels())
-        })
+        // Candidates: the templates carrying the selector's first label; then the full match.
+        let candidates: &[usize] = selector
+            .iter()
+            .next()
+            .and_then(|(k, v)| {
+                self.by_label
+                    .get(namespace)?
+                    .get(k.as_str())?
+                    .get(v.as_str()?)
+                    .map(Vec::as_slice)
+            })
+            .unwrap_or(&[]);
+        candidates
+            .iter()
+            .map(|&t| &self.pod_templates[t])
+            .filter(move |t| matches_labels(selector, t.labels()))
     }
 }
 
@@ -291,10 +399,10 @@ pub fn matches_labels(
 pub fn matches_selector(selector: &Value, labels: Option<&serde_json::Map<String, Value>>) -> bool {
     let empty = serde_json::Map::new();
     let labels = labels.unwrap_or(&empty);
-    if let Some(ml) = selector.get("matchLabels").and_then(Value::as_object) {
-        if !ml.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-            return false;
-        }
+    if let Some(ml) = selector.get("matchLabels").and_then(Value::as_object)
+        && !ml.iter().all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
     }
     if let Some(exprs) = selector.get("matchExpressions").and_then(Value::as_array) {
         for e in exprs {

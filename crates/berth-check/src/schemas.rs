@@ -256,10 +256,10 @@ fn crd_to_json_schema(schema: &Value) -> Value {
             } else if out.contains_key("properties") && !out.contains_key("additionalProperties") {
                 out.insert("additionalProperties".into(), Value::Bool(false));
             }
-            if map.get("nullable") == Some(&Value::Bool(true)) {
-                if let Some(Value::String(t)) = out.get("type").cloned() {
-                    out.insert("type".into(), serde_json::json!([t, "null"]));
-                }
+            if map.get("nullable") == Some(&Value::Bool(true))
+                && let Some(Value::String(t)) = out.get("type").cloned()
+            {
+                out.insert("type".into(), serde_json::json!([t, "null"]));
             }
             out.remove("nullable");
             Value::Object(out)

@@ -26,6 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Load, render and check a stack: findings with file:line:col, rule, why and fix.
+    Check(cmd::check::CheckArgs),
     /// The long explanation of a check (what it finds, why, example, fix); without RULE, the list.
     Explain(cmd::explain::ExplainArgs),
     /// A local Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver, controller-manager,
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
     berth_local::install_crypto_provider();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Check(a) => cmd::check::run(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Local(c) => cmd::local::run(c),
         Command::Render(a) => cmd::render::run(a),

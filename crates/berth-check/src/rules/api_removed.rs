@@ -181,8 +181,7 @@ pub fn removal(api_version: &str, kind: &str, target: &SchemaSet) -> Option<Remo
         }
         let same_group = served
             .iter()
-            .filter(|av| group_of(av) == group_of(api_version))
-            .last();
+            .rfind(|av| group_of(av) == group_of(api_version));
         same_group
             .or_else(|| served.last())
             .map(|s| s.to_string())
@@ -223,8 +222,7 @@ fn report(
     o: &Object,
     pointer: &str,
     what: &str,
-    api_version: &str,
-    kind: &str,
+    (api_version, kind): (&str, &str),
     r: Removal,
     target: &str,
 ) {
@@ -258,8 +256,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 o,
                 "/apiVersion",
                 &o.display_name(),
-                av,
-                kind,
+                (av, kind),
                 r,
                 version,
             );
@@ -269,20 +266,18 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             if let (Some(tav), Some(tkind)) = (
                 crate::k8s::str_at(v, "/spec/scaleTargetRef/apiVersion"),
                 crate::k8s::str_at(v, "/spec/scaleTargetRef/kind"),
-            ) {
-                if let Some(r) = removal(tav, tkind, target) {
-                    let what = format!("{}'s scaleTargetRef", o.display_name());
-                    report(
-                        out,
-                        o,
-                        "/spec/scaleTargetRef/apiVersion",
-                        &what,
-                        tav,
-                        tkind,
-                        r,
-                        version,
-                    );
-                }
+            ) && let Some(r) = removal(tav, tkind, target)
+            {
+                let what = format!("{}'s scaleTargetRef", o.display_name());
+                report(
+                    out,
+                    o,
+                    "/spec/scaleTargetRef/apiVersion",
+                    &what,
+                    (tav, tkind),
+                    r,
+                    version,
+                );
             }
         }
     }

@@ -44,13 +44,13 @@ Set `terminationGracePeriodSeconds` above the drain time plus the time the proce
 fn sleep_seconds(words: &[&str]) -> Option<u64> {
     let mut best = None;
     for (n, w) in words.iter().enumerate() {
-        if *w == "sleep" {
-            if let Some(next) = words.get(n + 1) {
-                let digits = next.trim_end_matches(['s', ';', '&', ')']);
-                if let Ok(secs) = digits.parse::<u64>() {
-                    let secs = if next.ends_with('m') { secs * 60 } else { secs };
-                    best = Some(best.map_or(secs, |b: u64| b.max(secs)));
-                }
+        if *w == "sleep"
+            && let Some(next) = words.get(n + 1)
+        {
+            let digits = next.trim_end_matches(['s', ';', '&', ')']);
+            if let Ok(secs) = digits.parse::<u64>() {
+                let secs = if next.ends_with('m') { secs * 60 } else { secs };
+                best = Some(best.map_or(secs, |b: u64| b.max(secs)));
             }
         }
     }

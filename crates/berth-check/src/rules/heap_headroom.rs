@@ -48,7 +48,7 @@ fn xmx(text: &str) -> Option<f64> {
     text.split_whitespace()
         .filter_map(|w| w.strip_prefix("-Xmx"))
         .filter_map(k8s::jvm_size)
-        .last()
+        .next_back()
 }
 
 fn heap_of(container: &Value) -> Option<f64> {

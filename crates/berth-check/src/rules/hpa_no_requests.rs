@@ -45,10 +45,10 @@ scale on `AverageValue` instead of `Utilization`.
 /// The resources `hpa` scales on by utilisation.
 fn utilization_resources(hpa: &Value) -> Vec<String> {
     let spec = hpa.get("spec");
-    if let Some(pct) = spec.and_then(|s| s.get("targetCPUUtilizationPercentage")) {
-        if !pct.is_null() {
-            return vec!["cpu".into()];
-        }
+    if let Some(pct) = spec.and_then(|s| s.get("targetCPUUtilizationPercentage"))
+        && !pct.is_null()
+    {
+        return vec!["cpu".into()];
     }
     let Some(metrics) = spec
         .and_then(|s| s.get("metrics"))

@@ -7,7 +7,6 @@ use berth_model::Severity;
 
 use super::{Out, Rule};
 use crate::context::Context;
-use crate::refs;
 
 /// The rule's registry entry.
 pub const RULE: Rule = Rule {
@@ -48,16 +47,16 @@ objects.
 
 fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     // provider object → namespaces of the users that cannot see it
-    let mut misplaced: BTreeMap<usize, (Vec<&str>, Vec<String>)> = BTreeMap::new();
+    let mut misplaced: BTreeMap<usize, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for i in 0..ctx.objects.len() {
-        for r in refs::references(ctx, i) {
-            if r.namespace.is_empty() || super::ref_missing::provided(ctx, &r) {
+        for r in ctx.references(i) {
+            if r.namespace.is_empty() || super::ref_missing::provided(ctx, r) {
                 continue;
             }
             for &p in ctx.find_any_namespace(r.kind, &r.name) {
                 let entry = misplaced.entry(p).or_default();
-                if !entry.0.contains(&ctx.namespace_of(i)) {
-                    entry.0.push(ctx.namespace_of(i));
+                if !entry.0.contains(&r.namespace) {
+                    entry.0.push(r.namespace.clone());
                 }
                 let user = ctx.object(i).display_name();
                 if !entry.1.contains(&user) {

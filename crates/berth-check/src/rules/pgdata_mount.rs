@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::{Out, Rule};
 use crate::context::Context;
+use crate::storage;
 
 /// The rule's registry entry.
 pub const RULE: Rule = Rule {
@@ -71,6 +72,38 @@ fn pgdata(container: &Value) -> Option<&str> {
         })
 }
 
+/// False when the claim certainly binds to something without `lost+found`: static volumes of
+/// the stack that are hostPath, NFS or another file system, or a shared file-system class.
+fn claim_may_be_block(ctx: &Context<'_>, ns: &str, claim: &str) -> bool {
+    let Some(c) = ctx.find("PersistentVolumeClaim", ns, claim) else {
+        return true;
+    };
+    let v = &ctx.object(c).value;
+    let class = v.pointer("/spec/storageClassName").and_then(Value::as_str);
+    let pvs: Vec<&Value> = ctx
+        .of_kind("PersistentVolume")
+        .iter()
+        .map(|&p| &ctx.object(p).value)
+        .filter(|pv| {
+            let by_name = v.pointer("/spec/volumeName").and_then(Value::as_str)
+                == pv.pointer("/metadata/name").and_then(Value::as_str)
+                && v.pointer("/spec/volumeName").is_some();
+            let by_ref = pv.pointer("/spec/claimRef/name").and_then(Value::as_str) == Some(claim);
+            let by_class = class.is_some_and(|c| {
+                pv.pointer("/spec/storageClassName").and_then(Value::as_str) == Some(c)
+            }) && ctx.find("StorageClass", "", class.unwrap_or("")).is_none();
+            by_name || by_ref || by_class
+        })
+        .collect();
+    if !pvs.is_empty() {
+        return pvs.iter().any(|pv| storage::pv_is_block(pv));
+    }
+    match class.and_then(|c| storage::class_info(ctx, c)) {
+        Some(info) => info.block,
+        None => true, // unknown or default class: may well be a block device
+    }
+}
+
 fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     for t in &ctx.pod_templates {
         let w = ctx.object(t.object);
@@ -82,12 +115,24 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             .flatten()
             .filter_map(|v| v.pointer("/metadata/name").and_then(Value::as_str))
             .collect();
+        let ns = ctx.namespace_of(t.object);
+        // A volume that may be a freshly formatted block device (with lost+found at its root).
         let persistent = |name: &str| {
             claim_templates.contains(&name)
                 || t.volumes().iter().any(|(_, v)| {
-                    v.get("name").and_then(Value::as_str) == Some(name)
-                        && (v.get("persistentVolumeClaim").is_some()
-                            || v.get("ephemeral").is_some())
+                    if v.get("name").and_then(Value::as_str) != Some(name) {
+                        return false;
+                    }
+                    if v.get("ephemeral").is_some() {
+                        return true;
+                    }
+                    match v
+                        .pointer("/persistentVolumeClaim/claimName")
+                        .and_then(Value::as_str)
+                    {
+                        Some(claim) => claim_may_be_block(ctx, ns, claim),
+                        None => false,
+                    }
                 })
         };
         for c in t.containers() {
@@ -163,6 +208,44 @@ spec:
     fn fires_on_volume_root() {
         let f = check(&RULE, STS);
         insta::assert_snapshot!(render(&f));
+    }
+
+    #[test]
+    fn silent_on_host_path_volumes() {
+        let f = check(
+            &RULE,
+            "
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: postgres}
+spec:
+  storageClassName: manual
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: /mnt/data}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: postgres}
+spec:
+  storageClassName: manual
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pg}
+spec:
+  containers:
+    - name: pg
+      image: postgres:17.2
+      volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data}]
+  volumes:
+    - name: data
+      persistentVolumeClaim: {claimName: postgres}
+",
+        );
+        assert!(f.is_empty(), "{f:#?}");
     }
 
     #[test]

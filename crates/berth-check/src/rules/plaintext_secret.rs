@@ -67,6 +67,19 @@ fn is_placeholder(value: &str) -> bool {
         || (v.starts_with("${") && v.ends_with('}'))
         || (v.starts_with("{{") && v.ends_with("}}"))
         || v.chars().all(|c| c == '*' || c == 'x' || c == 'X')
+        || has_angle_placeholder(v)
+}
+
+/// A template still to be filled in: `Password=<password>;Host=<host>`.
+fn has_angle_placeholder(v: &str) -> bool {
+    v.split('<').skip(1).any(|rest| {
+        rest.split_once('>').is_some_and(|(word, _)| {
+            !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' ' | '.'))
+        })
+    })
 }
 
 fn decode_base64(s: &str) -> Option<String> {
@@ -177,6 +190,7 @@ data:
 stringData:
   postgresql-password: pg-pass-123
   account: <boomi-account-id>
+  url: 'Host=<host>;Password=<password>'
 ---
 apiVersion: v1
 kind: Pod

@@ -22,7 +22,9 @@ imagePullSecrets; PersistentVolumeClaims; ServiceAccounts; StorageClasses and Pe
 of claims; Services and TLS Secrets of Ingresses; ServiceAccounts and roles of RoleBindings. Each
 must be in the stack (in the namespace where it is used), be listed under `external:`, or be
 something every cluster has (`default` ServiceAccount, `kube-root-ca.crt`, built-in ClusterRoles,
-the profile's storage classes). References marked `optional: true` are skipped. When the object
+the profile's storage classes), or a Secret something in the stack creates when it runs (the TLS
+secret of an Ingress annotated for cert-manager, a Certificate's `secretName`, a container started
+with `--secret-name=NAME`). References marked `optional: true` are skipped. When the object
 exists but in another namespace, the message says so.
 
 ## Why is this bad?
@@ -80,6 +82,9 @@ pub(crate) fn provided(ctx: &Context<'_>, r: &Ref) -> bool {
     if ctx.is_external(r.kind, &r.namespace, &r.name) {
         return true;
     }
+    if r.kind == "Secret" && ctx.creates_secret(&r.namespace, &r.name) {
+        return true;
+    }
     if r.kind == "StorageClass" {
         // A static PV's class is a label that matches claims to volumes: no object needed.
         let used_by_pv = ctx.of_kind("PersistentVolume").iter().any(|&i| {
@@ -103,8 +108,8 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 continue;
             }
         }
-        for r in refs::references(ctx, i) {
-            if provided(ctx, &r) {
+        for r in ctx.references(i) {
+            if provided(ctx, r) {
                 continue;
             }
             let elsewhere: Vec<&str> = ctx
@@ -118,7 +123,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                     format!(
                         "{} uses {}, which neither the stack nor `external:` provides",
                         o.display_name(),
-                        refs::describe(&r)
+                        refs::describe(r)
                     ),
                     format!(
                         "add the {} to the stack (secrets: in berth.yaml for a Secret), or list it under `external:` if something else creates it",
@@ -130,7 +135,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                     format!(
                         "{} uses {}, but the stack puts it in namespace `{}`",
                         o.display_name(),
-                        refs::describe(&r),
+                        refs::describe(r),
                         elsewhere.join("`, `")
                     ),
                     format!(
@@ -211,6 +216,45 @@ spec:
                 namespace: Some("boomi-flow".into()),
             });
         }
+        let f = testing::run(&RULE, &s);
+        assert!(f.is_empty(), "{f:#?}");
+    }
+
+    #[test]
+    fn secrets_created_at_run_time_are_provided() {
+        let s = testing::stack(
+            "
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: minio
+  annotations: {cert-manager.io/cluster-issuer: letsencrypt-prod}
+spec:
+  tls: [{hosts: [minio.example.com], secretName: minio-tls}]
+  rules: []
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: admission-create}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: create
+          image: registry.k8s.io/ingress-nginx/kube-webhook-certgen:v1.4.0
+          args: [create, --secret-name=ingress-nginx-admission]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: controller}
+spec:
+  containers: [{name: c, image: c:1}]
+  volumes:
+    - name: webhook-cert
+      secret: {secretName: ingress-nginx-admission}
+",
+        );
         let f = testing::run(&RULE, &s);
         assert!(f.is_empty(), "{f:#?}");
     }

@@ -170,12 +170,7 @@ fn validate(out: &mut Out<'_>, o: &Object, v: &Validator) {
     }
     // Secret values must not reach messages: mask instance values there.
     let sensitive = o.kind() == "Secret";
-    let mut seen = 0;
-    for err in v.iter_errors(&o.value) {
-        if seen == MAX_PER_OBJECT {
-            break;
-        }
-        seen += 1;
+    for err in v.iter_errors(&o.value).take(MAX_PER_OBJECT) {
         let path = err.instance_path().to_string();
         let (pointer, message) = match err.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {

@@ -126,18 +126,18 @@ fn mismatches(claim: &Value, pv: &Value) -> Vec<(&'static str, String, String)> 
     let mut out = Vec::new();
     let want = claim.pointer("/spec/resources/requests/storage");
     let have = pv.pointer("/spec/capacity/storage");
-    if let (Some(w), Some(h)) = (want.and_then(k8s::quantity), have.and_then(k8s::quantity)) {
-        if w > h {
-            out.push((
-                "/spec/resources/requests/storage",
-                format!(
-                    "it requests {} but the volume holds {}",
-                    show(want),
-                    show(have)
-                ),
-                format!("request at most {} or make the volume larger", show(have)),
-            ));
-        }
+    if let (Some(w), Some(h)) = (want.and_then(k8s::quantity), have.and_then(k8s::quantity))
+        && w > h
+    {
+        out.push((
+            "/spec/resources/requests/storage",
+            format!(
+                "it requests {} but the volume holds {}",
+                show(want),
+                show(have)
+            ),
+            format!("request at most {} or make the volume larger", show(have)),
+        ));
     }
     let pv_modes = access_modes(pv.get("spec"));
     let missing: Vec<&str> = access_modes(claim.get("spec"))

@@ -57,10 +57,10 @@ const ZONE_KEYS: &[&str] = &[
 
 fn pinned_to_zone(t: &PodTemplate<'_>) -> bool {
     let Some(spec) = t.spec() else { return false };
-    if let Some(sel) = spec.get("nodeSelector").and_then(Value::as_object) {
-        if ZONE_KEYS.iter().any(|k| sel.contains_key(*k)) {
-            return true;
-        }
+    if let Some(sel) = spec.get("nodeSelector").and_then(Value::as_object)
+        && ZONE_KEYS.iter().any(|k| sel.contains_key(*k))
+    {
+        return true;
     }
     let terms = spec
         .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")

@@ -1,0 +1,71 @@
+//! `berth check [STACK]`: load, render and check; findings for people, JSON or SARIF.
+
+use std::io::IsTerminal;
+
+use berth_check::report::{self, Format};
+use berth_model::{Finding, Severity};
+use berth_stack::SecretMode;
+use clap::Args;
+
+use crate::exit::{Exit, fail};
+use crate::stack::StackArgs;
+
+/// Arguments of `berth check`.
+#[derive(Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format: human (compiler-style), json (stable document) or sarif (SARIF 2.1.0).
+    #[arg(long, default_value = "human", value_name = "FORMAT")]
+    pub format: Format,
+    /// Run only these rules (repeatable; `berth explain` lists them). Loader findings are
+    /// always reported.
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+    /// Also show notes (files and documents the loader skipped) in human output.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Prints the findings to stdout. Exit 2 when the stack cannot be read (bad input), 1 when
+/// there are error-level findings, 0 otherwise.
+pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
+    let rules = if args.rules.is_empty() {
+        berth_check::REGISTRY.to_vec()
+    } else {
+        let ids: Vec<&str> = args.rules.iter().map(String::as_str).collect();
+        berth_check::select(&ids).map_err(|id| {
+            fail(
+                Exit::BadInput,
+                format!("no rule `{id}`; `berth explain` lists the rules"),
+            )
+        })?
+    };
+    let loaded = args.stack.load(SecretMode::Redact);
+    let mut findings: Vec<Finding> = loaded.findings.clone();
+    if let Some(stack) = &loaded.stack {
+        findings.extend(berth_check::check_rules(stack, &rules));
+    }
+    berth_check::sort(&mut findings);
+    let shown: Vec<Finding> = match args.format {
+        Format::Human if !args.verbose => findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+            .cloned()
+            .collect(),
+        _ => findings.clone(),
+    };
+    let color = args.format == Format::Human
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", report::render(&shown, args.format, color));
+    Ok(
+        if loaded.stack.is_none() || findings.iter().any(Finding::is_bad_input) {
+            Exit::BadInput
+        } else if findings.iter().any(|f| f.severity == Severity::Error) {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        },
+    )
+}
