@@ -1,13 +1,14 @@
 //! One module per command.
 
+pub mod cluster;
 pub mod doctor;
 pub mod down;
-pub mod history;
 pub mod explain;
+pub mod history;
 pub mod local;
 pub mod plan;
 pub mod render;
 pub mod rollback;
+pub mod simulate;
 pub mod status;
 pub mod up;
-pub mod simulate;
