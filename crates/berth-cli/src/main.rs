@@ -58,6 +58,10 @@ enum Command {
     /// cost and data-loss events, as a table, JSON and charts. Needs no cluster. Exits 1 when
     /// a workload marked `berth.dev/holds-queue` is scaled down (data loss).
     Simulate(cmd::simulate::SimulateArgs),
+    /// The eksctl ClusterConfig and cluster-autoscaler manifest the stack needs (`config`), and
+    /// creating the cluster with eksctl (`up`).
+    #[command(subcommand)]
+    Cluster(cmd::cluster::ClusterCommand),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::History(a) => cmd::history::run(a),
         Command::Rollback(a) => cmd::rollback::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
+        Command::Cluster(c) => cmd::cluster::run(c),
     };
     exit::finish(result)
 }

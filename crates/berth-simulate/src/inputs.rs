@@ -308,7 +308,7 @@ fn container_requests(obj: &Object, base: &str, c: &Value) -> Result<(i64, i64),
 
 /// Requests of one pod as the scheduler counts them: the larger of (all app containers plus
 /// sidecars) and (each init container plus the sidecars started before it), plus overhead.
-pub(crate) fn pod_requests(obj: &Object, spec_ptr: &str) -> Result<(i64, i64), SimError> {
+pub fn pod_requests(obj: &Object, spec_ptr: &str) -> Result<(i64, i64), SimError> {
     let Some(spec) = obj.value.pointer(spec_ptr) else {
         return Ok((0, 0));
     };

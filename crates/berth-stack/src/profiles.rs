@@ -4,6 +4,9 @@
 //! - Service `berth.dev/load-balancer: external | internal` (and
 //!   `berth.dev/load-balancer-type: network | application`): the profile's load-balancer
 //!   annotations, and `spec.type: LoadBalancer` when no type is set.
+//! - Ingress `berth.dev/load-balancer: external | internal`: the profile's application load
+//!   balancer (EKS: the AWS Load Balancer Controller's `alb` class, scheme and IP targets; AKS:
+//!   Application Gateway, private IP when internal; GKE: the `gce` / `gce-internal` class).
 //! - PersistentVolumeClaim, or a StatefulSet's `volumeClaimTemplates` entry,
 //!   `berth.dev/storage: shared | block`: the profile's storage class when none is set, and an
 //!   access mode when none is given (`ReadWriteMany` for shared, `ReadWriteOnce` for block).
@@ -93,6 +96,57 @@ pub fn load_balancer_annotations(
     }
 }
 
+/// What a profile sets on an Ingress for an application load balancer: the ingress class
+/// (`spec.ingressClassName`, or for GKE, which reads only the annotation, the
+/// `kubernetes.io/ingress.class` annotation) and annotations. `None` for `local`.
+pub fn ingress_settings(
+    profile: Profile,
+    exposure: Exposure,
+) -> Option<(IngressClass, Vec<(&'static str, &'static str)>)> {
+    let internal = exposure == Exposure::Internal;
+    match profile {
+        Profile::Eks => Some((
+            IngressClass::Spec("alb"),
+            vec![
+                (
+                    "alb.ingress.kubernetes.io/scheme",
+                    if internal {
+                        "internal"
+                    } else {
+                        "internet-facing"
+                    },
+                ),
+                ("alb.ingress.kubernetes.io/target-type", "ip"),
+            ],
+        )),
+        Profile::Aks => Some((
+            IngressClass::Spec("azure-application-gateway"),
+            if internal {
+                vec![("appgw.ingress.kubernetes.io/use-private-ip", "true")]
+            } else {
+                vec![]
+            },
+        )),
+        Profile::Gke => Some((
+            IngressClass::Annotation(if internal { "gce-internal" } else { "gce" }),
+            vec![],
+        )),
+        Profile::Local => None,
+    }
+}
+
+/// Where an Ingress names its class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IngressClass {
+    /// `spec.ingressClassName`.
+    Spec(&'static str),
+    /// The `kubernetes.io/ingress.class` annotation (controllers that do not read the field).
+    Annotation(&'static str),
+}
+
+/// The annotation older controllers read the ingress class from.
+pub const INGRESS_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
+
 /// The storage class a profile provides for an intent.
 pub fn storage_class(profile: Profile, intent: StorageIntent) -> &'static str {
     match (profile, intent) {
@@ -113,6 +167,7 @@ pub fn apply(profile: Profile, object: &mut Object) -> Vec<Finding> {
     let mut findings = Vec::new();
     match (object.group(), object.kind()) {
         ("", "Service") => service(profile, object, &mut findings),
+        ("networking.k8s.io", "Ingress") => ingress(profile, object, &mut findings),
         ("", "PersistentVolumeClaim") => {
             if let Some(intent) = storage_intent(object, "", &mut findings) {
                 claim(profile, intent, &mut object.value);
@@ -202,26 +257,8 @@ fn claim(profile: Profile, intent: StorageIntent, claim: &mut Value) {
 }
 
 fn service(profile: Profile, object: &mut Object, findings: &mut Vec<Finding>) {
-    let Some(intent) = annotation(&object.value, "", LOAD_BALANCER) else {
+    let Some(exposure) = exposure(object, findings) else {
         return;
-    };
-    let exposure = match intent {
-        "external" => Exposure::External,
-        "internal" => Exposure::Internal,
-        other => {
-            findings.push(Finding::at(
-                INTENT,
-                Severity::Error,
-                object,
-                &annotation_pointer("", LOAD_BALANCER),
-                format!(
-                    "`{LOAD_BALANCER}: {other}` on {} is not a load-balancer intent",
-                    object.display_name()
-                ),
-                "use `external` (reachable from the internet) or `internal` (inside the network)",
-            ));
-            return;
-        }
     };
     let lb_type = match annotation(&object.value, "", LOAD_BALANCER_TYPE) {
         None | Some("network") => LoadBalancerType::Network,
@@ -285,6 +322,93 @@ fn service(profile: Profile, object: &mut Object, findings: &mut Vec<Finding>) {
     };
     for (k, v) in annotations {
         target.entry(k).or_insert_with(|| json!(v));
+    }
+}
+
+fn ingress(profile: Profile, object: &mut Object, findings: &mut Vec<Finding>) {
+    let Some(exposure) = exposure(object, findings) else {
+        return;
+    };
+    match annotation(&object.value, "", LOAD_BALANCER_TYPE) {
+        None | Some("application") => {}
+        Some("network") => {
+            findings.push(Finding::at(
+                INTENT,
+                Severity::Warning,
+                object,
+                &annotation_pointer("", LOAD_BALANCER_TYPE),
+                format!(
+                    "{} asks for a network load balancer, but an Ingress gets an application load balancer",
+                    object.display_name()
+                ),
+                "expose TCP through a Service with `berth.dev/load-balancer` for a network load balancer, or use `application`",
+            ));
+        }
+        Some(other) => {
+            findings.push(Finding::at(
+                INTENT,
+                Severity::Error,
+                object,
+                &annotation_pointer("", LOAD_BALANCER_TYPE),
+                format!(
+                    "`{LOAD_BALANCER_TYPE}: {other}` on {} is not a load-balancer type",
+                    object.display_name()
+                ),
+                "use `network` or `application`",
+            ));
+            return;
+        }
+    }
+    let Some((class, annotations)) = ingress_settings(profile, exposure) else {
+        return;
+    };
+    // A class the user chose (field or annotation) wins: berth then sets no class.
+    let has_class = object.value.pointer("/spec/ingressClassName").is_some()
+        || annotation(&object.value, "", INGRESS_CLASS_ANNOTATION).is_some();
+    let mut annotations = annotations;
+    if !has_class {
+        match class {
+            IngressClass::Spec(name) => {
+                if let Some(spec) = ensure_map(&mut object.value, "spec") {
+                    spec.insert("ingressClassName".into(), json!(name));
+                }
+            }
+            IngressClass::Annotation(name) => annotations.push((INGRESS_CLASS_ANNOTATION, name)),
+        }
+    }
+    if annotations.is_empty() {
+        return;
+    }
+    let Some(meta) = ensure_map(&mut object.value, "metadata") else {
+        return;
+    };
+    let Some(target) = ensure_map_in(meta, "annotations") else {
+        return;
+    };
+    for (k, v) in annotations {
+        target.entry(k).or_insert_with(|| json!(v));
+    }
+}
+
+/// The exposure of a `berth.dev/load-balancer` intent; a finding when its value is unknown.
+fn exposure(object: &Object, findings: &mut Vec<Finding>) -> Option<Exposure> {
+    match annotation(&object.value, "", LOAD_BALANCER)? {
+        "external" => Some(Exposure::External),
+        "internal" => Some(Exposure::Internal),
+        other => {
+            findings.push(Finding::at(
+                INTENT,
+                Severity::Error,
+                object,
+                &annotation_pointer("", LOAD_BALANCER),
+                format!(
+                    "`{LOAD_BALANCER}: {other}` on {} is not a load-balancer intent",
+                    object.display_name()
+                ),
+                "use `external` (reachable from the internet) or `internal` (inside the network)",
+            ));
+            None
+        }
     }
 }
 
@@ -451,5 +575,122 @@ mod tests {
             t[2]["spec"],
             json!({"storageClassName": "mine", "accessModes": ["ReadWriteMany"]})
         );
+    }
+
+    fn ing(annotations: Value, spec: Value) -> Object {
+        obj(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                   "metadata": {"name": "web", "annotations": annotations}, "spec": spec}),
+        )
+    }
+
+    #[test]
+    fn ingress_per_profile() {
+        let mut o = ing(json!({LOAD_BALANCER: "external"}), json!({}));
+        assert!(apply(Profile::Eks, &mut o).is_empty());
+        assert_eq!(o.value["spec"]["ingressClassName"], json!("alb"));
+        assert_eq!(
+            annotations(&o),
+            json!({LOAD_BALANCER: "external",
+                   "alb.ingress.kubernetes.io/scheme": "internet-facing",
+                   "alb.ingress.kubernetes.io/target-type": "ip"})
+        );
+
+        let mut o = ing(json!({LOAD_BALANCER: "internal"}), json!({}));
+        apply(Profile::Eks, &mut o);
+        assert_eq!(
+            annotations(&o)["alb.ingress.kubernetes.io/scheme"],
+            json!("internal")
+        );
+
+        let mut o = ing(json!({LOAD_BALANCER: "internal"}), json!({}));
+        apply(Profile::Aks, &mut o);
+        assert_eq!(
+            o.value["spec"]["ingressClassName"],
+            json!("azure-application-gateway")
+        );
+        assert_eq!(
+            annotations(&o)["appgw.ingress.kubernetes.io/use-private-ip"],
+            json!("true")
+        );
+        let mut o = ing(json!({LOAD_BALANCER: "external"}), json!({}));
+        apply(Profile::Aks, &mut o);
+        assert_eq!(annotations(&o), json!({LOAD_BALANCER: "external"}));
+
+        for (exposure, class) in [("external", "gce"), ("internal", "gce-internal")] {
+            let mut o = ing(json!({LOAD_BALANCER: exposure}), json!({}));
+            apply(Profile::Gke, &mut o);
+            assert_eq!(annotations(&o)[INGRESS_CLASS_ANNOTATION], json!(class));
+            assert_eq!(o.value["spec"], json!({}), "GKE reads the annotation only");
+        }
+
+        let mut o = ing(json!({LOAD_BALANCER: "external"}), json!({}));
+        assert!(apply(Profile::Local, &mut o).is_empty());
+        assert_eq!(o.value["spec"], json!({}));
+        assert_eq!(annotations(&o), json!({LOAD_BALANCER: "external"}));
+    }
+
+    #[test]
+    fn ingress_keeps_the_users_class_and_flags_network() {
+        let mut o = ing(
+            json!({LOAD_BALANCER: "external"}),
+            json!({"ingressClassName": "nginx"}),
+        );
+        apply(Profile::Eks, &mut o);
+        assert_eq!(o.value["spec"]["ingressClassName"], json!("nginx"));
+        let mut o = ing(
+            json!({LOAD_BALANCER: "external", INGRESS_CLASS_ANNOTATION: "gce-internal"}),
+            json!({}),
+        );
+        apply(Profile::Gke, &mut o);
+        assert_eq!(
+            annotations(&o)[INGRESS_CLASS_ANNOTATION],
+            json!("gce-internal")
+        );
+
+        let mut o = ing(
+            json!({LOAD_BALANCER: "external", LOAD_BALANCER_TYPE: "network"}),
+            json!({}),
+        );
+        let f = apply(Profile::Eks, &mut o);
+        assert_eq!((f.len(), f[0].severity), (1, Severity::Warning));
+        let mut o = ing(json!({LOAD_BALANCER: "public"}), json!({}));
+        assert_eq!(apply(Profile::Eks, &mut o)[0].severity, Severity::Error);
+        let mut o = ing(
+            json!({LOAD_BALANCER: "external", LOAD_BALANCER_TYPE: "l7"}),
+            json!({}),
+        );
+        assert_eq!(apply(Profile::Eks, &mut o)[0].severity, Severity::Error);
+    }
+
+    /// Every cloud profile answers every intent: a load balancer of both exposures (Services
+    /// and Ingresses) and a storage class for both storage intents, each distinct per intent.
+    #[test]
+    fn every_cloud_profile_covers_every_intent() {
+        for p in [Profile::Eks, Profile::Aks, Profile::Gke] {
+            let ext = ingress_settings(p, Exposure::External).unwrap();
+            let int = ingress_settings(p, Exposure::Internal).unwrap();
+            assert_ne!(ext, int, "{p}: ingress external and internal differ");
+            let svc_ext =
+                load_balancer_annotations(p, Exposure::External, LoadBalancerType::Network);
+            let svc_int =
+                load_balancer_annotations(p, Exposure::Internal, LoadBalancerType::Network);
+            assert_ne!(
+                svc_ext, svc_int,
+                "{p}: service external and internal differ"
+            );
+            assert!(
+                !svc_int.is_empty(),
+                "{p}: an internal load balancer needs an annotation"
+            );
+        }
+        for p in Profile::ALL {
+            assert_ne!(
+                storage_class(p, StorageIntent::Shared),
+                storage_class(p, StorageIntent::Block),
+                "{p}"
+            );
+        }
+        assert_eq!(ingress_settings(Profile::Local, Exposure::External), None);
     }
 }

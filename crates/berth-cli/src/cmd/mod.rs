@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod check;
+pub mod cluster;
 pub mod doctor;
 pub mod down;
 pub mod explain;

@@ -1,0 +1,208 @@
+//! `berth cluster config | up`: the eksctl ClusterConfig and cluster-autoscaler manifest the
+//! stack needs (`berth-cluster`), and creating the cluster from them with eksctl.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use berth_cluster::{ClusterFiles, Options, up};
+use berth_model::{Finding, Profile, Severity};
+use berth_stack::SecretMode;
+use clap::{Args, Subcommand};
+
+use crate::exit::{Exit, fail};
+use crate::stack::{StackArgs, print_findings};
+
+/// `berth cluster ...`
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Write the eksctl ClusterConfig and the cluster-autoscaler manifest the stack needs,
+    /// consistent with each other: node groups sized from requests and HPA maxima (one per
+    /// zone with zonal volumes), IAM policies and add-ons from what the stack uses. Exits 1
+    /// when a cluster-autoscaler in the stack disagrees with the generated one.
+    Config(ConfigArgs),
+    /// Write the files, then create the cluster with `eksctl create cluster -f` and install
+    /// the autoscaler with kubectl; prints the commands instead when eksctl is not installed.
+    Up(UpArgs),
+}
+
+/// Options of `berth cluster config`.
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Write cluster.yaml and cluster-autoscaler.yaml into this folder (default: print both).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the arithmetic behind the instance type and node counts, and why each IAM policy
+    /// and add-on is there.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// Options of `berth cluster up`.
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Where to write the files (default: .berth/cluster/<cluster name> in the stack folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Only write the files and print the commands.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(command: ClusterCommand) -> anyhow::Result<Exit> {
+    match command {
+        ClusterCommand::Config(a) => config(a),
+        ClusterCommand::Up(a) => cluster_up(a),
+    }
+}
+
+fn generate(stack_args: &StackArgs) -> anyhow::Result<ClusterFiles> {
+    let mut stack_args = stack_args.clone();
+    match stack_args.profile {
+        None => stack_args.profile = Some(Profile::Eks),
+        Some(Profile::Eks) => {}
+        Some(other) => {
+            return Err(fail(
+                Exit::BadInput,
+                format!(
+                    "`berth cluster` writes an EKS (eksctl) cluster; `--profile {other}` cannot be used with it"
+                ),
+            ));
+        }
+    }
+    let loaded = stack_args.load(SecretMode::Redact);
+    let errors: Vec<Finding> = loaded
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .cloned()
+        .collect();
+    print_findings(&errors, false);
+    let stack = match loaded.stack {
+        Some(stack) if !errors.iter().any(Finding::is_bad_input) => stack,
+        _ => {
+            return Err(fail(
+                Exit::BadInput,
+                format!("{}: the stack cannot be loaded", stack_args.path.display()),
+            ));
+        }
+    };
+    berth_cluster::config(&stack, &Options::default())
+        .map_err(|e| fail(Exit::BadInput, e.to_string()))
+}
+
+fn report(files: &ClusterFiles, explain: bool) {
+    if explain {
+        for l in &files.explanation {
+            eprintln!("{l}");
+        }
+    }
+    for w in &files.warnings {
+        eprintln!("warning: {w}");
+    }
+    for d in &files.differences {
+        eprintln!("{d}");
+    }
+}
+
+fn config(args: ConfigArgs) -> anyhow::Result<Exit> {
+    let files = generate(&args.stack)?;
+    match &args.out {
+        Some(dir) => {
+            let (c, a) = files
+                .write(dir)
+                .map_err(|e| fail(Exit::BadInput, format!("{}: {e}", dir.display())))?;
+            println!("wrote {}", c.display());
+            println!("wrote {}", a.display());
+        }
+        None => {
+            print!("{}", files.cluster_yaml());
+            println!("---");
+            print!("{}", files.autoscaler_yaml());
+        }
+    }
+    report(&files, args.explain);
+    if files.differences.is_empty() {
+        Ok(Exit::Ok)
+    } else {
+        Err(fail(
+            Exit::Failed,
+            format!(
+                "the stack's cluster-autoscaler disagrees with the cluster file in {} setting(s): use the generated cluster-autoscaler.yaml, or change the stack's to match",
+                files.differences.len()
+            ),
+        ))
+    }
+}
+
+fn cluster_up(args: UpArgs) -> anyhow::Result<Exit> {
+    let files = generate(&args.stack)?;
+    report(&files, false);
+    if !files.differences.is_empty() {
+        return Err(fail(
+            Exit::Failed,
+            "the stack's cluster-autoscaler disagrees with the cluster file: fix it before creating the cluster (see `berth cluster config`)",
+        ));
+    }
+    let root = if args.stack.path.is_file() {
+        args.stack
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    } else {
+        args.stack.path.clone()
+    };
+    let dir = args
+        .out
+        .unwrap_or_else(|| root.join(".berth").join("cluster").join(&files.name));
+    let (cluster, autoscaler) = files
+        .write(&dir)
+        .map_err(|e| fail(Exit::BadInput, format!("{}: {e}", dir.display())))?;
+    eprintln!("wrote {} and {}", cluster.display(), autoscaler.display());
+    let steps = up::steps(&cluster, &autoscaler);
+    let missing: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.locate().is_none())
+        .map(|s| s.program.as_str())
+        .collect();
+    if args.dry_run || !missing.is_empty() {
+        if !missing.is_empty() {
+            eprintln!(
+                "{} not on PATH; run these commands to create the cluster:",
+                missing.join(" and ")
+            );
+        }
+        for s in &steps {
+            println!("{s}");
+        }
+        return if args.dry_run {
+            Ok(Exit::Ok)
+        } else {
+            Err(fail(
+                Exit::Failed,
+                format!(
+                    "the cluster was not created: install {} and run the commands above",
+                    missing.join(" and ")
+                ),
+            ))
+        };
+    }
+    for s in &steps {
+        eprintln!("$ {s}");
+        let status = Command::new(&s.program)
+            .args(&s.args)
+            .status()
+            .map_err(|e| fail(Exit::Failed, format!("{}: {e}", s.program)))?;
+        if !status.success() {
+            return Err(fail(
+                Exit::Failed,
+                format!("`{s}` failed ({status}); the remaining commands were not run"),
+            ));
+        }
+    }
+    Ok(Exit::Ok)
+}
