@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 /// is really healthy, explains what is wrong when it is not, and takes it down again without
 /// losing data.
 #[derive(Parser)]
-#[command(name = "berth", version, about, long_about = None, propagate_version = true)]
+#[command(name = "berth", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
