@@ -3,36 +3,10 @@
 //! berth's rules (kstatus plus berth's refinements, and pod problems) live in `berth-health`;
 //! [`HealthRules`] is the narrow interface this crate needs from them.
 
-use serde::Serialize;
 use serde_json::Value;
 
-/// The health of one object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum State {
-    Current,
-    InProgress,
-    Failed,
-    NotFound,
-}
-
-impl State {
-    /// The name printed in tables and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Current => "Current",
-            State::InProgress => "InProgress",
-            State::Failed => "Failed",
-            State::NotFound => "NotFound",
-        }
-    }
-}
-
-/// A [`State`] with the reason.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Health {
-    pub state: State,
-    pub message: String,
-}
+/// The health of one object: berth-health's, so `status`, `up` and `doctor` speak alike.
+pub use berth_health::{Health, State};
 
 /// What the waiter asks about objects and pods.
 pub trait HealthRules: Send + Sync {
@@ -68,17 +42,7 @@ impl HealthRules for BerthHealth {
         let options = berth_health::Options {
             load_balancer_controller: self.load_balancer_controller,
         };
-        let h = berth_health::status_with(object, &options);
-        let state = match h.state {
-            berth_health::State::Current => State::Current,
-            berth_health::State::InProgress => State::InProgress,
-            berth_health::State::Failed => State::Failed,
-            berth_health::State::NotFound => State::NotFound,
-        };
-        Health {
-            state,
-            message: h.message,
-        }
+        berth_health::status_with(object, &options)
     }
 
     fn pod_problem(&self, pod: &Value) -> Option<String> {

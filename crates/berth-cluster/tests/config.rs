@@ -305,3 +305,64 @@ fn usage_drives_policies_and_addons() {
     );
     assert_eq!(files.cluster_config["iam"]["withOIDC"], json!(true));
 }
+
+/// A blueprint of the repository under the eks profile, with `set` values.
+fn blueprint(name: &str, set: &[&str]) -> Stack {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../blueprints")
+        .join(name);
+    let loaded = berth_stack::load(
+        &path,
+        &LoadOptions {
+            profile: Some(Profile::Eks),
+            set: set.iter().map(|s| s.to_string()).collect(),
+            secret_mode: SecretMode::Redact,
+            ..LoadOptions::default()
+        },
+    );
+    let errors: Vec<_> = loaded
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    loaded.stack.expect("blueprint loads")
+}
+
+/// The real Boomi Molecule blueprint: per-zone groups, EFS, and an autoscaler in the stack
+/// that agrees with the generated one (tag, cap, version), so the files are consistent.
+#[test]
+fn boomi_molecule_blueprint() {
+    let stack = blueprint(
+        "boomi-molecule",
+        &[
+            "efsFileSystemId=fs-0123456789abcdef0",
+            "clusterAutoscalerRoleArn=arn:aws:iam::123456789012:role/cluster-autoscaler",
+        ],
+    );
+    let files = config(&stack, &Options::default()).unwrap();
+    assert_eq!(schema::validate(&files.cluster_config), Ok(()));
+    assert!(files.differences.is_empty(), "{:#?}", files.differences);
+    assert!(ca_findings(&as_stack(&stack, &files)).is_empty());
+    insta::assert_snapshot!(report(&files));
+}
+
+/// The real OpenRemote blueprint: zonal EBS volumes, so one node group per zone with the EBS
+/// driver.
+#[test]
+fn openremote_blueprint() {
+    let stack = blueprint("openremote", &[]);
+    let files = config(&stack, &Options::default()).unwrap();
+    assert_eq!(schema::validate(&files.cluster_config), Ok(()));
+    let groups = files.cluster_config["managedNodeGroups"]
+        .as_array()
+        .unwrap();
+    assert!(
+        groups.len() > 1
+            && groups
+                .iter()
+                .all(|g| g["availabilityZones"].as_array().unwrap().len() == 1)
+    );
+    assert!(ca_findings(&as_stack(&stack, &files)).is_empty());
+    insta::assert_snapshot!(report(&files));
+}
