@@ -72,40 +72,9 @@ pub const SCALABLE: &[(&str, &str)] = &[
 pub fn quantity(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => parse_quantity(s),
+        Value::String(s) => berth_model::quantity::parse_quantity(s),
         _ => None,
     }
-}
-
-fn parse_quantity(s: &str) -> Option<f64> {
-    let s = s.trim();
-    const SUFFIXES: &[(&str, f64)] = &[
-        ("Ki", 1024.0),
-        ("Mi", 1048576.0),
-        ("Gi", 1073741824.0),
-        ("Ti", 1099511627776.0),
-        ("Pi", 1125899906842624.0),
-        ("Ei", 1152921504606846976.0),
-        ("n", 1e-9),
-        ("u", 1e-6),
-        ("m", 1e-3),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-    ];
-    for (suffix, mult) in SUFFIXES {
-        if let Some(num) = s.strip_suffix(suffix) {
-            return num
-                .parse::<f64>()
-                .ok()
-                .filter(|n| n.is_finite())
-                .map(|n| n * mult);
-        }
-    }
-    s.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
 /// A JVM size flag value (`-Xmx1536m`, `2g`, `1024k`) in bytes.

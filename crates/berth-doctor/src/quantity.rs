@@ -3,42 +3,12 @@
 
 /// Cores as millicores (`500m` → 500, `2` → 2000, `1.5` → 1500), or `None` when it does not parse.
 pub(crate) fn millicores(q: &str) -> Option<i64> {
-    number(q).map(|v| (v * 1000.0).round() as i64)
+    berth_model::quantity::parse_quantity(q).map(|v| (v * 1000.0).round() as i64)
 }
 
 /// A quantity as a plain number (`1Gi` → 1073741824, `1k` → 1000), or `None`.
 pub(crate) fn bytes(q: &str) -> Option<i64> {
-    number(q).map(|v| v.round() as i64)
-}
-
-/// A quantity in base units, suffixes applied.
-fn number(q: &str) -> Option<f64> {
-    let q = q.trim();
-    let suffixes: [(&str, f64); 13] = [
-        ("Ki", 1024f64),
-        ("Mi", 1024f64.powi(2)),
-        ("Gi", 1024f64.powi(3)),
-        ("Ti", 1024f64.powi(4)),
-        ("Pi", 1024f64.powi(5)),
-        ("Ei", 1024f64.powi(6)),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-        ("m", 1e-3),
-    ];
-    for (suffix, mult) in suffixes {
-        if let Some(n) = q.strip_suffix(suffix) {
-            return n
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .map(|v| v * mult);
-        }
-    }
-    q.parse::<f64>().ok().filter(|v| v.is_finite())
+    berth_model::quantity::parse_quantity(q).map(|v| v.round() as i64)
 }
 
 /// Bytes as the largest binary unit that keeps it readable (`1536Mi`, `2Gi`).

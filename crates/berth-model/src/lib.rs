@@ -5,6 +5,8 @@
 //! step — checks, wave planning, apply, simulation — reads this model and nothing else, so it
 //! stays small and free of I/O. Nothing here talks to a cluster.
 
+pub mod quantity;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
