@@ -55,7 +55,7 @@ pub fn run(mut args: DoctorArgs) -> anyhow::Result<Exit> {
     };
     let rt = tokio::runtime::Runtime::new()?;
     let diagnoses = rt.block_on(async {
-        let client = client(&args.cluster).await?;
+        let client = crate::deploy::connect(&args.cluster).await?.client;
         match tokio::time::timeout(
             args.timeout,
             berth_doctor::diagnose_with(
@@ -101,32 +101,4 @@ pub fn run(mut args: DoctorArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::Ok
     })
-}
-
-/// A client by kubectl's rules (`--kubeconfig`, `$KUBECONFIG`, `~/.kube/config`, `--context`),
-/// or for the local cluster with `--local` (started if it is not running).
-async fn client(args: &ClusterArgs) -> anyhow::Result<kube::Client> {
-    let cluster_err = |e: String| fail(Exit::Cluster, e);
-    if args.local {
-        let status = berth_local::up(&berth_local::Options::default())
-            .await
-            .map_err(|e| cluster_err(e.to_string()))?;
-        return berth_local::client(&status.kubeconfig)
-            .await
-            .map_err(|e| cluster_err(e.to_string()));
-    }
-    let opts = kube::config::KubeConfigOptions {
-        context: args.context.clone(),
-        ..Default::default()
-    };
-    let config = match &args.kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| cluster_err(format!("{}: {e}", path.display())))?;
-            kube::Config::from_custom_kubeconfig(kc, &opts).await
-        }
-        None => kube::Config::from_kubeconfig(&opts).await,
-    }
-    .map_err(|e| cluster_err(format!("cannot read the kubeconfig: {e}")))?;
-    kube::Client::try_from(config).map_err(|e| cluster_err(e.to_string()))
 }
