@@ -17,10 +17,19 @@
 //! - `crash-loop`: waiting `CrashLoopBackOff`, 5 restarts, last state terminated with exit code
 //!   `berth.dev/test-exit-code` (default 1);
 //! - `oom-killed`: like `crash-loop` with last state `OOMKilled`, exit code 137;
-//! - `not-ready`: running but never Ready.
+//! - `not-ready`: running but never Ready;
+//! - `readiness-failing`: like `not-ready`, and kwok records the `Unhealthy` event a kubelet
+//!   writes for a failing readiness probe;
+//! - `failed`: phase Failed, containers terminated with exit code `berth.dev/test-exit-code`
+//!   (default 1), as a Job's failed attempt (the real Job controller then counts it).
 //!
 //! `berth.dev/test-message` overrides the message. Unschedulable pods need no annotation: the
 //! real scheduler leaves pods Pending when their requests exceed the nodes' allocatable.
+//!
+//! # Container logs for tests
+//! kwok serves a pod's container logs from a file named by a `Logs` object (kwok.x-k8s.io) of
+//! the pod's name; [`testing::serve_logs`] writes such a file and object, so `kubectl logs` and
+//! berth doctor read real log lines through the API server.
 
 pub mod binaries;
 pub mod objects;
@@ -41,6 +50,23 @@ use crate::process::Proc;
 
 /// kwok's stages: the normal node and pod lifecycle plus the test failure states.
 pub const STAGES: &str = include_str!("stages.yaml");
+
+/// Revision of how `start` runs the processes (flags, objects created before kwok). Raise it
+/// when that changes, so running clusters are restarted with the new setup.
+const SETUP_REVISION: &str = "2: kwok --enable-crds=Logs, kubelet port set on every start";
+
+/// A fingerprint of the stages, the setup revision and the Kubernetes version (FNV-1a, stable
+/// across builds).
+pub fn setup_fingerprint() -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [STAGES, SETUP_REVISION, binaries::kubernetes_version()] {
+        for b in part.bytes().chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
 
 /// What went wrong with the local cluster.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +154,10 @@ impl Default for Options {
 pub struct State {
     pub options: Options,
     pub kubernetes: String,
+    /// [`setup_fingerprint`] of the berth that started the processes: a cluster started by a
+    /// berth with other stages or flags is restarted (on the same data) rather than reused.
+    #[serde(default)]
+    pub setup: String,
     pub api_port: u16,
     pub processes: Vec<Proc>,
 }
@@ -245,10 +275,17 @@ pub async fn up(opts: &Options) -> Result<Status, Error> {
 
     if let Some(state) = layout.read_state() {
         let all_alive = !state.processes.is_empty() && state.processes.iter().all(Proc::alive);
-        if all_alive && state.options == *opts && api_ready(&layout.kubeconfig()).await {
+        if all_alive
+            && state.options == *opts
+            && state.setup == setup_fingerprint()
+            && api_ready(&layout.kubeconfig()).await
+        {
             let client = client(&layout.kubeconfig()).await?;
             objects::ensure_nodes(&client, opts).await?;
             objects::ensure_storage(&client, opts).await?;
+            if let Some(kwok) = state.processes.iter().find(|p| p.name == "kwok") {
+                objects::set_kubelet_port(&client, opts, kwok.port).await?;
+            }
             objects::wait_ready(&client, opts, Duration::from_secs(60)).await?;
             return Ok(status_of(&layout, &state, true));
         }
@@ -334,6 +371,7 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
     let mut state = State {
         options: opts.clone(),
         kubernetes: binaries::kubernetes_version().to_string(),
+        setup: setup_fingerprint(),
         api_port: 0,
         processes: Vec::new(),
     };
@@ -428,6 +466,9 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
     let client = client(&layout.kubeconfig()).await?;
     objects::ensure_nodes(&client, opts).await?;
     objects::ensure_storage(&client, opts).await?;
+    objects::ensure_kwok_crds(&client, Duration::from_secs(30)).await?;
+    let [kcm_port, sched_port, kwok_port] = process::free_ports()?;
+    objects::set_kubelet_port(&client, opts, kwok_port).await?;
 
     let component_args = |port: u16| {
         vec![
@@ -441,7 +482,6 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
             "--kube-api-burst=1000".into(),
         ]
     };
-    let kcm_port = process::free_port()?;
     let mut kcm_args = component_args(kcm_port);
     kcm_args.extend([
         format!("--root-ca-file={}", f("ca.crt")),
@@ -460,7 +500,6 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
     )?;
     launch(&mut state, kcm.clone())?;
 
-    let sched_port = process::free_port()?;
     let sched = process::spawn(
         "kube-scheduler",
         &bins.kube_scheduler,
@@ -472,10 +511,10 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
 
     let stages = layout.dir.join("kwok-stages.yaml");
     std::fs::write(&stages, STAGES).map_err(Error::io(&stages))?;
-    let kwok_port = process::free_port()?;
     let kwok_args = vec![
         format!("--kubeconfig={kubeconfig}"),
         format!("--config={}", stages.display()),
+        "--enable-crds=Logs".into(),
         "--manage-all-nodes=true".into(),
         "--node-ip=127.0.0.1".into(),
         format!("--node-port={kwok_port}"),

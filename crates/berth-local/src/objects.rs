@@ -1,5 +1,6 @@
-//! What the local cluster holds besides its processes: kwok nodes spread over zones, and the
-//! storage classes of berth's `local` profile with a pool of pre-created volumes.
+//! What the local cluster holds besides its processes: kwok nodes spread over zones, the
+//! storage classes of berth's `local` profile with a pool of pre-created volumes, and the
+//! definition of kwok's `Logs` objects (container logs served for tests).
 //!
 //! Everything is written with server-side apply (field manager `berth-local`), so running it
 //! again converges instead of failing on what exists.
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, ServiceAccount};
 use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -25,6 +27,96 @@ const MANAGER: &str = "berth-local";
 
 fn apply() -> PatchParams {
     PatchParams::apply(MANAGER).force()
+}
+
+/// Points each node's kubelet endpoint at kwok's server port. kwok sets it only when it first
+/// makes a node Ready, so after a restart (kwok on a new port) the API server would otherwise
+/// dial the old port for `kubectl logs`.
+pub async fn set_kubelet_port(
+    client: &kube::Client,
+    opts: &Options,
+    port: u16,
+) -> Result<(), Error> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    for (name, _) in node_names(opts) {
+        let status = json!({"status": {"daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}});
+        nodes
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .map_err(Error::api("set the node's kubelet port"))?;
+    }
+    Ok(())
+}
+
+/// The CustomResourceDefinition of kwok's namespaced `Logs` (kwok.x-k8s.io/v1alpha1): a `Logs`
+/// named after a pod tells kwok which file to serve as that pod's container logs, so
+/// `kubectl logs` (and berth doctor) read real log lines through the API server and kwok's
+/// kubelet endpoint. kwok watches these (`--enable-crds=Logs`); it must exist before kwok starts.
+pub const LOGS_CRD: &str = "logs.kwok.x-k8s.io";
+
+pub async fn ensure_kwok_crds(client: &kube::Client, timeout: Duration) -> Result<(), Error> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let log = json!({
+        "type": "object",
+        "properties": {
+            "containers": {"type": "array", "items": {"type": "string"}},
+            "logsFile": {"type": "string"},
+            "previousLogsFile": {"type": "string"},
+            "follow": {"type": "boolean"},
+        },
+    });
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": LOGS_CRD, "labels": {OWNED_LABEL: "true"}},
+        "spec": {
+            "group": "kwok.x-k8s.io",
+            "scope": "Namespaced",
+            "names": {"kind": "Logs", "listKind": "LogsList", "plural": "logs", "singular": "logs"},
+            "versions": [{
+                "name": "v1alpha1",
+                "served": true,
+                "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {
+                        "spec": {
+                            "type": "object",
+                            "required": ["logs"],
+                            "properties": {"logs": {"type": "array", "items": log}},
+                        },
+                        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                    },
+                }},
+            }],
+        },
+    });
+    crds.patch(LOGS_CRD, &apply(), &Patch::Apply(&crd))
+        .await
+        .map_err(Error::api("apply the kwok Logs CRD"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let established = crds
+            .get(LOGS_CRD)
+            .await
+            .map_err(Error::api("read the kwok Logs CRD"))?
+            .status
+            .and_then(|s| s.conditions)
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            });
+        if established {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Start(format!(
+                "the CRD {LOGS_CRD} was not established within {timeout:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Node names: `local-<zone>-<n>`, spread round-robin over the zones.

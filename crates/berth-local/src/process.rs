@@ -140,6 +140,22 @@ pub fn free_port() -> Result<u16, Error> {
         .port())
 }
 
+/// `N` distinct free ports on 127.0.0.1 (all held at once while choosing, so none repeats).
+pub fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
+    let mut held = Vec::with_capacity(N);
+    let mut ports = [0u16; N];
+    for p in ports.iter_mut() {
+        let l = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| Error::Start(format!("no free port on 127.0.0.1: {e}")))?;
+        *p = l
+            .local_addr()
+            .map_err(|e| Error::Start(e.to_string()))?
+            .port();
+        held.push(l);
+    }
+    Ok(ports)
+}
+
 /// True when something accepts connections on 127.0.0.1:port.
 pub fn listening(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

@@ -80,3 +80,49 @@ pub async fn namespace(client: &kube::Client, prefix: &str) -> String {
         .expect("create test namespace");
     name
 }
+
+/// Serves `lines` as the logs of container `container` of pod `ns/pod` (current and previous
+/// run), the way a kubelet would: the lines go to a CRI-format log file in the cluster's
+/// folder, and a kwok `Logs` object named after the pod points kwok at it. The pod need not
+/// exist yet; kwok picks the object up from its watch within moments.
+pub async fn serve_logs(
+    client: &kube::Client,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    lines: &[&str],
+) {
+    use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+    let dir = crate::Layout::of(&cluster_name())
+        .dir
+        .join("container-logs");
+    std::fs::create_dir_all(&dir).expect("create the container log folder");
+    let file = dir.join(format!("{ns}_{pod}_{container}.log"));
+    let text: String = lines
+        .iter()
+        .map(|l| format!("2026-01-01T00:00:00.000000000Z stdout F {l}\n"))
+        .collect();
+    std::fs::write(&file, text).expect("write the container log file");
+    let ar = ApiResource {
+        group: "kwok.x-k8s.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "kwok.x-k8s.io/v1alpha1".into(),
+        kind: "Logs".into(),
+        plural: "logs".into(),
+    };
+    let logs: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+    let file = file.display().to_string();
+    let object = serde_json::json!({
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Logs",
+        "metadata": {"name": pod, "namespace": ns},
+        "spec": {"logs": [{"containers": [container], "logsFile": file, "previousLogsFile": file}]},
+    });
+    logs.patch(
+        pod,
+        &PatchParams::apply("berth-test").force(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .expect("apply the kwok Logs object");
+}

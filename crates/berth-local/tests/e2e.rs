@@ -227,6 +227,118 @@ async fn annotated_pods_show_the_chosen_failure_state() {
     .await;
 }
 
+/// `readiness-failing` records the kubelet's Unhealthy event; `failed` ends the pod Failed
+/// with the chosen exit code.
+#[tokio::test]
+async fn probe_events_and_failed_pods() {
+    let client = berth_local::testing::client().await;
+    let ns = berth_local::testing::namespace(&client, "probe-failed").await;
+    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    for (name, state) in [("probe", "readiness-failing"), ("failed", "failed")] {
+        create(
+            &api,
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "annotations": {
+                    "berth.dev/test-state": state, "berth.dev/test-exit-code": "4"}},
+                "spec": {"restartPolicy": "Never",
+                    "containers": [{"name": "app", "image": "registry.example/app:1.0"}]}
+            }),
+        )
+        .await;
+    }
+    wait_for(&api, "probe", "Running but not Ready", |p: &Pod| {
+        let s = p.status.as_ref();
+        s.and_then(|s| s.phase.as_deref()) == Some("Running") && !pod_ready(p)
+    })
+    .await;
+    wait_for(&api, "failed", "Failed with exit code 4", |p: &Pod| {
+        let s = p.status.as_ref();
+        s.and_then(|s| s.phase.as_deref()) == Some("Failed")
+            && s.and_then(|s| s.container_statuses.as_ref())
+                .and_then(|c| c.first())
+                .and_then(|c| c.state.as_ref())
+                .and_then(|s| s.terminated.as_ref())
+                .is_some_and(|t| t.exit_code == 4)
+    })
+    .await;
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), &ns);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = events
+            .list(&ListParams::default().fields("involvedObject.name=probe"))
+            .await
+            .unwrap();
+        if list.items.iter().any(|e| {
+            e.reason.as_deref() == Some("Unhealthy")
+                && e.type_.as_deref() == Some("Warning")
+                && e.message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("Readiness probe failed"))
+        }) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Unhealthy event: {:#?}",
+            list.items
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Log lines served through a kwok `Logs` object come back through the API server, for the
+/// current and the previous run.
+#[tokio::test]
+async fn container_logs_come_through_the_api_server() {
+    let client = berth_local::testing::client().await;
+    let ns = berth_local::testing::namespace(&client, "logs").await;
+    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    berth_local::testing::serve_logs(
+        &client,
+        &ns,
+        "db",
+        "postgres",
+        &["first line", "second line"],
+    )
+    .await;
+    create(
+        &api,
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "db", "annotations": {"berth.dev/test-state": "crash-loop"}},
+            "spec": {"containers": [{"name": "postgres", "image": "postgres:16.4"}]}
+        }),
+    )
+    .await;
+    wait_for(&api, "db", "Running", |p: &Pod| {
+        p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+    })
+    .await;
+    for previous in [false, true] {
+        let params = kube::api::LogParams {
+            container: Some("postgres".into()),
+            previous,
+            tail_lines: Some(1),
+            ..Default::default()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let text = loop {
+            match api.logs("db", &params).await {
+                Ok(t) => break t,
+                Err(e) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "logs never served: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        assert_eq!(text, "second line\n", "previous={previous}");
+    }
+}
+
 /// The real scheduler leaves a pod Pending when it asks more than any node has.
 #[tokio::test]
 async fn oversized_pod_stays_unschedulable() {
