@@ -382,14 +382,8 @@ async fn custom_resource_without_its_crd() {
     cleanup(&client, &[&ns]).await;
 }
 
-/// Plays the kubelet for one pod of `owner_label` that kwok leaves alone (annotation
-/// `berth.dev/test-state: manual`): waits for it, then applies `status` to it.
-async fn set_pod_status(
-    client: &kube::Client,
-    ns: &str,
-    label: &str,
-    status: serde_json::Value,
-) -> String {
+/// The name of the first pod labelled `label` in `ns`, waiting up to 60 s for it to appear.
+async fn pod_named(client: &kube::Client, ns: &str, label: &str) -> String {
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), ns);
     let start = Instant::now();
     loop {
@@ -398,13 +392,6 @@ async fn set_pod_status(
             .await
             .expect("list pods");
         if let Some(name) = list.items.first().and_then(|p| p.metadata.name.clone()) {
-            pods.patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(serde_json::json!({"status": status})),
-            )
-            .await
-            .expect("patch pod status");
             return name;
         }
         assert!(
@@ -427,7 +414,7 @@ spec:
   template:
     metadata:
       labels: {job: create-buckets}
-      annotations: {berth.dev/test-state: manual}
+      annotations: {berth.dev/test-state: failed, berth.dev/test-exit-code: "1"}
     spec:
       restartPolicy: Never
       containers:
@@ -437,22 +424,26 @@ spec:
 "#;
     let objects = stack(yaml, &ns);
     apply(&client, &objects).await;
-    // The container fails as a kubelet would report it; the Job controller does the rest.
-    set_pod_status(
+    // kwok fails the attempt as a kubelet would report it; the real Job controller does the
+    // rest. The attempt's log is served through kwok, as a kubelet serves a container's log.
+    let pod = pod_named(&client, &ns, "job=create-buckets").await;
+    berth_local::testing::serve_logs(
         &client,
         &ns,
-        "job=create-buckets",
-        serde_json::json!({
-            "phase": "Failed",
-            "containerStatuses": [{"name": "mc", "image": "minio/mc", "imageID": "", "ready": false, "restartCount": 0,
-                "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]
-        }),
+        &pod,
+        "mc",
+        &[
+            "Added `minio` successfully.",
+            "mc: <ERROR> Unable to make bucket `minio/orders`. Access Denied.",
+        ],
     )
     .await;
     // `FailureTarget` comes first; wait for the final `Failed`.
     let ds = diagnose_until(&client, &objects, |ds| {
         ds.iter().any(|d| {
-            d.id == "job-failed" && d.evidence.iter().any(|e| e.text.starts_with("Failed=True"))
+            d.id == "job-failed"
+                && d.evidence.iter().any(|e| e.text.starts_with("Failed=True"))
+                && d.evidence.iter().any(|e| e.text.contains("Access Denied"))
         })
     })
     .await;
@@ -473,45 +464,44 @@ spec:
 #[tokio::test]
 async fn failing_readiness_probe() {
     let (client, ns) = setup("doctor-probe").await;
+    // kwok keeps the pod unready and records the kubelet's `Unhealthy` event.
     let objects = stack(
-        &web("{berth.dev/test-state: not-ready}", "web").replace("replicas: 2", "replicas: 1"),
+        &web("{berth.dev/test-state: readiness-failing}", "web")
+            .replace("replicas: 2", "replicas: 1")
+            .replace(
+                "          ports: [{name: http, containerPort: 8080}]\n",
+                "          ports: [{name: http, containerPort: 8080}]\n          readinessProbe: {httpGet: {path: /healthz, port: http}}\n",
+            ),
         &ns,
     );
     apply(&client, &objects).await;
-    // kwok keeps the pod unready; the probe's event is what a kubelet would record.
-    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &ns);
-    let start = Instant::now();
-    let pod = loop {
-        let list = pods
-            .list(&kube::api::ListParams::default().labels("app=web"))
-            .await
-            .expect("list");
-        if let Some(p) = list
-            .items
-            .into_iter()
-            .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-        {
-            break p;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "pod never ran");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": format!("{name}.probe"), "namespace": ns},
-        "involvedObject": {"kind": "Pod", "namespace": ns, "name": name, "uid": pod.metadata.uid, "fieldPath": "spec.containers{web}"},
-        "reason": "Unhealthy", "type": "Warning", "count": 12,
-        "message": "Readiness probe failed: HTTP probe failed with statuscode: 503",
-        "source": {"component": "kubelet"}
-    }))
-    .expect("event");
-    Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), &ns)
-        .create(&Default::default(), &event)
-        .await
-        .expect("create event");
-    let ds = diagnose_until(&client, &objects, |ds| ids(ds).contains(&"probe-failure")).await;
+    // kwok records the event and the pod's status in one step; wait until both are seen.
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ds.iter()
+            .any(|d| d.id == "probe-failure" && d.cause.contains("container `web`"))
+            && ds.iter().any(|d| {
+                d.id == "service-no-endpoints"
+                    && d.evidence.iter().any(|e| e.text.contains("not Ready"))
+            })
+    })
+    .await;
     assert_eq!(ds[0].id, "probe-failure");
+    assert_eq!(
+        ds[0].line,
+        Some(line_of(&web("", ""), "ports:") + 1),
+        "{:#?}",
+        ds[0]
+    );
+    assert!(
+        ds[0]
+            .evidence
+            .iter()
+            .any(|e| e.text.contains("Readiness probe failed")),
+        "{:#?}",
+        ds[0]
+    );
     snapshot("local_probe_failure", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
 }
 
 #[tokio::test]
@@ -635,5 +625,221 @@ webhooks:
         &ns,
         &mine.into_iter().cloned().collect::<Vec<_>>(),
     );
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn postgres_refusing_a_volume_root_from_its_log() {
+    let (client, ns) = setup("doctor-pgdata").await;
+    let yaml = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: postgresql, namespace: NS}
+spec:
+  serviceName: postgresql
+  replicas: 1
+  selector: {matchLabels: {app: postgresql}}
+  template:
+    metadata:
+      labels: {app: postgresql}
+      annotations: {berth.dev/test-state: crash-loop}
+    spec:
+      containers:
+        - name: postgres
+          image: postgres:16.4
+          resources: {requests: {cpu: 250m, memory: 512Mi}}
+          volumeMounts:
+            - {name: data, mountPath: /var/lib/postgresql/data}
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources: {requests: {storage: 10Gi}}
+"#;
+    // What postgres:16 prints when PGDATA is the root of a fresh ext4 volume.
+    berth_local::testing::serve_logs(
+        &client,
+        &ns,
+        "postgresql-0",
+        "postgres",
+        &[
+            "The files belonging to this database system will be owned by user \"postgres\".",
+            "This user must also own the server process.",
+            "initdb: error: directory \"/var/lib/postgresql/data\" exists but is not empty",
+            "initdb: detail: It contains a lost+found directory, perhaps due to it being a mount point.",
+            "initdb: hint: Using a mount point directly as the data directory is not recommended.",
+            "Create a subdirectory under the mount point.",
+        ],
+    )
+    .await;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ids(ds).contains(&"postgres-lost-found")
+    })
+    .await;
+    assert_eq!(ids(&ds), ["postgres-lost-found"]);
+    assert_eq!(
+        ds[0].line,
+        Some(line_of(&yaml.replace("NS", &ns), "volumeMounts:"))
+    );
+    snapshot("local_postgres_lost_found", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn crash_loop_behind_a_missing_bucket_from_its_log() {
+    let (client, ns) = setup("doctor-bucket").await;
+    let yaml = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: model-sensor, namespace: NS}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: model-sensor}}
+  template:
+    metadata:
+      labels: {app: model-sensor}
+      annotations: {berth.dev/test-state: crash-loop}
+    spec:
+      containers:
+        - name: sensor
+          image: quay.io/argoproj/argo-events:v1.9.6
+          resources: {requests: {cpu: 100m, memory: 128Mi}}
+          env:
+            - {name: BUCKET, value: models}
+"#;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    let pod = pod_named(&client, &ns, "app=model-sensor").await;
+    berth_local::testing::serve_logs(
+        &client,
+        &ns,
+        &pod,
+        "sensor",
+        &[
+            r#"{"level":"info","msg":"starting sensor server","sensorName":"model-sensor"}"#,
+            r#"{"level":"fatal","msg":"failed to listen to bucket notifications","error":"NoSuchBucket: The specified bucket does not exist, bucket: models"}"#,
+        ],
+    )
+    .await;
+    let ds = diagnose_until(&client, &objects, |ds| ids(ds).contains(&"missing-bucket")).await;
+    assert_eq!(ids(&ds), ["missing-bucket"]);
+    assert!(ds[0].cause.contains("bucket `models`"), "{}", ds[0].cause);
+    snapshot("local_missing_bucket", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn ingress_without_a_controller_and_a_missing_backend() {
+    let (client, ns) = setup("doctor-ingress").await;
+    let yaml = format!(
+        "{}---\n{}",
+        web("{}", "web"),
+        r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop, namespace: NS}
+spec:
+  ingressClassName: berth-test-nginx
+  rules:
+    - host: shop.example.com
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {name: http}}}}
+          - {path: /api, pathType: Prefix, backend: {service: {name: api, port: {number: 8080}}}}
+"#
+    );
+    let objects = stack(&yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ids(ds) == ["ingress-backend", "ingress-no-address"]
+    })
+    .await;
+    assert_eq!(
+        ds[0].line,
+        Some(line_of(&yaml, "name: api")),
+        "{:#?}",
+        ds[0]
+    );
+    snapshot("local_ingress", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn crd_whose_names_clash_is_not_established() {
+    let (client, ns) = setup("doctor-crd-clash").await;
+    let crd = |plural: &str, kind: &str| {
+        format!(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {plural}.NS.example.com}}\nspec:\n  group: NS.example.com\n  scope: Namespaced\n  names: {{plural: {plural}, kind: {kind}, listKind: WidgetList}}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}\n"
+        )
+    };
+    // Another CRD of the group already uses the list kind `WidgetList`.
+    let first = stack(&crd("widgets", "Widget"), &ns);
+    apply(&client, &first).await;
+    let yaml = format!(
+        "{}---\napiVersion: NS.example.com/v1\nkind: Gizmo\nmetadata: {{name: g1, namespace: NS}}\nspec: {{size: 3}}\n",
+        crd("gizmos", "Gizmo")
+    );
+    let objects = stack(&yaml, &ns);
+    apply(&client, &objects[..1]).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ids(ds).contains(&"crd-not-established")
+            && ds
+                .iter()
+                .any(|d| d.evidence.iter().any(|e| e.text.contains("WidgetList")))
+    })
+    .await;
+    snapshot("local_crd_not_established", &ns, &ds);
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    for plural in ["widgets", "gizmos"] {
+        let _ = crds
+            .delete(&format!("{plural}.{ns}.example.com"), &Default::default())
+            .await;
+    }
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn removed_api_version_is_not_served() {
+    let (client, ns) = setup("doctor-removed-api").await;
+    // The Boomi Molecule manifests' autoscaler: autoscaling/v2beta2 was removed in 1.26.
+    let yaml = r#"
+apiVersion: autoscaling/v2beta2
+kind: HorizontalPodAutoscaler
+metadata: {name: molecule, namespace: NS}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: molecule}
+  minReplicas: 3
+  maxReplicas: 10
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
+"#;
+    let objects = stack(yaml, &ns);
+    let ds = diagnose(&client, &objects).await.expect("diagnose");
+    assert_eq!(ids(&ds), ["api-not-served"]);
+    assert_eq!(ds[0].line, Some(line_of(yaml, "apiVersion:")));
+    snapshot("local_api_not_served", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn non_root_container_whose_image_runs_as_root() {
+    let (client, ns) = setup("doctor-nonroot").await;
+    let yaml = web(
+        r#"{berth.dev/test-state: config-error, berth.dev/test-message: 'container has runAsNonRoot and image will run as root (pod: "web", container: web)'}"#,
+        "web",
+    )
+    .replace(
+        "    spec:\n      containers:",
+        "    spec:\n      securityContext: {runAsNonRoot: true}\n      containers:",
+    );
+    let objects = stack(&yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| both_pods(ds, "container-config")).await;
+    assert_eq!(ids(&ds), ["container-config"]);
+    assert_eq!(ds[0].line, Some(line_of(&yaml, "runAsNonRoot: true")));
+    snapshot("local_run_as_non_root", &ns, &ds);
     cleanup(&client, &[&ns]).await;
 }

@@ -55,12 +55,48 @@ pub fn kubeconfig() -> PathBuf {
     }
 }
 
-/// A client for the shared test cluster.
+/// Label on every namespace [`namespace`] creates.
+pub const TEST_NAMESPACE_LABEL: &str = "berth.dev/test-namespace";
+
+/// Test namespaces older than this are left over from earlier runs (a failed test keeps its
+/// namespace for inspection) and are deleted, so the shared cluster does not fill its nodes.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// A client for the shared test cluster. The first call of a process also deletes stale test
+/// namespaces.
 pub async fn client() -> kube::Client {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     let path = kubeconfig();
-    crate::client(&path)
+    let client = crate::client(&path)
         .await
-        .expect("client for the local test cluster")
+        .expect("client for the local test cluster");
+    SWEPT.get_or_init(|| sweep(client.clone())).await;
+    client
+}
+
+async fn sweep(client: kube::Client) {
+    let api = Api::<Namespace>::all(client);
+    let Ok(list) = api
+        .list(&kube::api::ListParams::default().labels(TEST_NAMESPACE_LABEL))
+        .await
+    else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for ns in list.items {
+        let created = ns
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| std::time::SystemTime::from(t.0));
+        let stale = created
+            .and_then(|c| now.duration_since(c).ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if stale && ns.metadata.deletion_timestamp.is_none() {
+            let name = ns.metadata.name.unwrap_or_default();
+            let _ = api.delete(&name, &Default::default()).await;
+        }
+    }
 }
 
 /// Creates a fresh namespace `<prefix>-<random>` for one test and returns its name.
@@ -71,7 +107,8 @@ pub async fn namespace(client: &kube::Client, prefix: &str) -> String {
         .unwrap_or(0);
     let name = format!("{prefix}-{:x}", suffix % 0xffffff);
     let ns: Namespace = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name, "labels": {TEST_NAMESPACE_LABEL: "true"}}
     }))
     .expect("namespace object");
     Api::<Namespace>::all(client.clone())

@@ -15,8 +15,8 @@ pub(crate) struct Recognised {
     pub id: &'static str,
     pub cause: String,
     pub fix: String,
-    /// The log line that says it.
-    pub line: String,
+    /// The log lines that say it (one, or the error and its detail).
+    pub lines: Vec<String>,
     /// Where the fix goes, relative to the container (`/volumeMounts`), if anywhere.
     pub pointer: &'static str,
 }
@@ -27,18 +27,24 @@ pub(crate) fn recognise(container: &str, lines: &[String]) -> Option<Recognised>
     if all.contains("lost+found")
         && (all.contains("initdb") || all.contains("PGDATA") || all.contains("postgres"))
     {
-        let line = lines
+        // The error (`initdb: error: directory ... exists but is not empty`) and the line
+        // naming `lost+found` (its detail), when they differ.
+        let error = lines
             .iter()
-            .find(|l| l.contains("lost+found") || l.contains("initdb"))
+            .find(|l| l.contains("initdb") && l.contains("error"));
+        let detail = lines.iter().find(|l| l.contains("lost+found"));
+        let quoted: Vec<String> = error
+            .into_iter()
+            .chain(detail.filter(|d| Some(*d) != error))
             .cloned()
-            .unwrap_or_default();
+            .collect();
         return Some(Recognised {
             id: ID_PGDATA,
             cause: format!(
                 "container `{container}`: Postgres initdb refuses its data directory because the volume root holds `lost+found`"
             ),
             fix: "mount the data volume with `subPath:` (e.g. `subPath: pgdata`) or set PGDATA to a subdirectory of the mount; if the data directory belongs to another user, add an init container that chowns it".into(),
-            line,
+            lines: quoted,
             pointer: "/volumeMounts",
         });
     }
@@ -62,7 +68,7 @@ pub(crate) fn recognise(container: &str, lines: &[String]) -> Option<Recognised>
             fix: format!(
                 "create {what} in the object store before this component starts (a Job in an earlier component, or the store's own bucket setup), or point the application at an existing bucket"
             ),
-            line: line.clone(),
+            lines: vec![line.clone()],
             pointer: "/env",
         });
     }
@@ -116,7 +122,9 @@ mod tests {
         );
         let r = recognise("postgres", &log).unwrap();
         assert_eq!(r.id, ID_PGDATA);
-        assert!(r.line.contains("initdb"));
+        assert_eq!(r.lines.len(), 2, "{:?}", r.lines);
+        assert!(r.lines[0].starts_with("initdb: error"));
+        assert!(r.lines[1].contains("lost+found"));
     }
 
     #[test]

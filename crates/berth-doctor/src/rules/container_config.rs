@@ -43,6 +43,41 @@ pub(crate) fn missing_object(message: &str) -> Option<(&'static str, String, Opt
     Some((kind, name.to_string(), Some(key.to_string())))
 }
 
+enum RootKind {
+    /// `container has runAsNonRoot and image will run as root`
+    Root,
+    /// `container has runAsNonRoot and image has non-numeric user (app), cannot verify user is non-root`
+    NamedUser,
+}
+
+/// The kubelet's refusals of a `runAsNonRoot` container.
+fn run_as_root(message: &str) -> Option<RootKind> {
+    if !message.contains("runAsNonRoot") {
+        return None;
+    }
+    if message.contains("will run as root") {
+        Some(RootKind::Root)
+    } else if message.contains("non-numeric user") {
+        Some(RootKind::NamedUser)
+    } else {
+        None
+    }
+}
+
+/// Where `runAsNonRoot` is set for `container` (its own securityContext first, then the
+/// pod's), else the container.
+fn run_as_non_root_pointer(owner: &berth_model::Object, container: &str) -> String {
+    let c = container_pointer(owner, container).unwrap_or_default();
+    let pod = crate::template::pod_spec_pointer(owner.kind()).unwrap_or("/spec");
+    [
+        format!("{c}/securityContext/runAsNonRoot"),
+        format!("{pod}/securityContext/runAsNonRoot"),
+    ]
+    .into_iter()
+    .find(|p| owner.value.pointer(p).is_some())
+    .unwrap_or(c)
+}
+
 pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
     for g in problems(ctx, ID) {
         let PodProblem::ContainerConfig { container, message } = &g.problem else {
@@ -83,12 +118,31 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                 };
                 (pointer, cause, fix, Some(topic))
             }
-            None => (
-                container_pointer(g.owner, container).unwrap_or_default(),
-                g.problem.cause(),
-                "correct the container spec the kubelet quotes".to_string(),
-                None,
-            ),
+            None => match run_as_root(message) {
+                Some(kind) => {
+                    let pointer = run_as_non_root_pointer(g.owner, container);
+                    let cause = match kind {
+                        RootKind::Root => format!(
+                            "container `{container}` cannot start: it must run as non-root (`runAsNonRoot: true`) but its image runs as root"
+                        ),
+                        RootKind::NamedUser => format!(
+                            "container `{container}` cannot start: it must run as non-root (`runAsNonRoot: true`) but its image names its user by name, which the kubelet cannot check"
+                        ),
+                    };
+                    (
+                        pointer,
+                        cause,
+                        "set `securityContext.runAsUser` to the non-root UID the image is built for (e.g. 1000), or use an image whose USER is a non-root UID".to_string(),
+                        None,
+                    )
+                }
+                None => (
+                    container_pointer(g.owner, container).unwrap_or_default(),
+                    g.problem.cause(),
+                    "correct the container spec the kubelet quotes".to_string(),
+                    None,
+                ),
+            },
         };
         let mut d = Diagnosis::at(ID, Severity::Error, g.owner, &pointer, cause, fix).with(
             EvidenceKind::Condition,
@@ -121,5 +175,8 @@ mod tests {
             Some(("Secret", "flow-db".into(), Some("password".into())))
         );
         assert_eq!(missing_object("something else"), None);
+        assert!(super::run_as_root("container has runAsNonRoot and image will run as root (pod: \"web-0_shop(1)\", container: web)").is_some());
+        assert!(super::run_as_root("container has runAsNonRoot and image has non-numeric user (app), cannot verify user is non-root").is_some());
+        assert!(super::run_as_root("secret \"db\" not found").is_none());
     }
 }

@@ -46,20 +46,22 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
             container,
         );
         if let Some(r) = lines.and_then(|l| app_messages::recognise(container, l)) {
-            let d = Diagnosis::at(
+            let mut d = Diagnosis::at(
                 r.id,
                 Severity::Error,
                 g.owner,
                 &format!("{base}{}", r.pointer),
                 r.cause,
                 r.fix,
-            )
-            .with(
-                EvidenceKind::Log,
-                format!("{}/{container}", display(pod)),
-                r.line,
-            )
-            .with(EvidenceKind::Condition, display(pod), g.problem.cause());
+            );
+            for line in r.lines {
+                d = d.with(
+                    EvidenceKind::Log,
+                    format!("{}/{container}", display(pod)),
+                    line,
+                );
+            }
+            let d = d.with(EvidenceKind::Condition, display(pod), g.problem.cause());
             out.push(pod_evidence(ctx, d, &g, &["BackOff"]));
             continue;
         }

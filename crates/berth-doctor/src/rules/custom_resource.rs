@@ -54,15 +54,36 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         match crd_for(o.group(), o.kind()) {
             Some(crd) => {
                 let health = berth_health::status(crd);
-                let d = Diagnosis::at(
-                    ID_NOT_ESTABLISHED,
-                    Severity::Error,
-                    o,
-                    "/kind",
-                    format!("the CRD `{}` for {} is not established: {}", s(crd, "/metadata/name"), o.kind(), health.message),
-                    "fix the CRD's names if they clash with another CRD; otherwise wait for it to be established before applying its objects".to_string(),
-                );
-                let mut d = d;
+                let crd_name = s(crd, "/metadata/name");
+                // The fix belongs in the CRD's names when the stack defines it; otherwise the
+                // custom resource is what the user can point at.
+                let own = ctx
+                    .stack
+                    .iter()
+                    .find(|c| c.kind() == "CustomResourceDefinition" && c.name() == crd_name);
+                let mut d = match own {
+                    Some(c) => Diagnosis::at(
+                        ID_NOT_ESTABLISHED,
+                        Severity::Error,
+                        c,
+                        "/spec/names",
+                        format!(
+                            "the CRD `{crd_name}` is not established, so {} `{}` cannot be applied: {}",
+                            o.kind(),
+                            o.name(),
+                            health.message
+                        ),
+                        "rename what clashes with another CRD of the group (kind, plural, singular, short names, list kind), then run `berth up` again".to_string(),
+                    ),
+                    None => Diagnosis::at(
+                        ID_NOT_ESTABLISHED,
+                        Severity::Error,
+                        o,
+                        "/kind",
+                        format!("the CRD `{crd_name}` for {} is not established: {}", o.kind(), health.message),
+                        "fix the CRD's names if they clash with another CRD; otherwise wait for it to be established before applying its objects".to_string(),
+                    ),
+                };
                 for c in arr(crd, "/status/conditions") {
                     d = d.with(
                         EvidenceKind::Condition,

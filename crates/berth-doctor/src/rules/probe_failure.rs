@@ -34,7 +34,21 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         let Some(e) = events.iter().rev().find(|e| s(e, "/reason") == "Unhealthy") else {
             continue;
         };
-        let container = container_of(e).unwrap_or("").to_string();
+        // Kubelets name the container in the event's fieldPath; without one, the container
+        // that is not ready is the one whose probe fails.
+        let container = container_of(e)
+            .map(str::to_string)
+            .or_else(|| {
+                crate::snapshot::arr(pod, "/status/containerStatuses")
+                    .iter()
+                    .find(|c| c.get("ready") == Some(&Value::Bool(false)))
+                    .map(|c| s(c, "/name").to_string())
+            })
+            .or_else(|| match crate::snapshot::arr(pod, "/spec/containers") {
+                [only] => Some(s(only, "/name").to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
         let key = (owner.display_name(), container.clone());
         if seen.contains(&key) {
             continue;
