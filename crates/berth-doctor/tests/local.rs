@@ -96,6 +96,10 @@ fn snapshot(name: &str, ns: &str, ds: &[Diagnosis]) {
     // Job pods: `<job>-<5 characters of Kubernetes' random alphabet>`.
     settings.add_filter(r"-[bcdfghjklmnpqrstvwxz2456789]{5}\b", "-[hash]");
     settings.add_filter(r"\b(other|doctor)-[a-z]+-[0-9a-f]{1,6}\b", "[other-ns]");
+    // ReplicaSets: `<deployment>-<pod-template-hash>`.
+    settings.add_filter(r"-[bcdfghjklmnpqrstvwxz2456789]{8,10}\b", "-[hash]");
+    // How often a controller repeated an event depends on timing.
+    settings.add_filter(r" \(x[0-9]+\)", " (xN)");
     settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
@@ -841,5 +845,101 @@ async fn non_root_container_whose_image_runs_as_root() {
     assert_eq!(ids(&ds), ["container-config"]);
     assert_eq!(ds[0].line, Some(line_of(&yaml, "runAsNonRoot: true")));
     snapshot("local_run_as_non_root", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn crash_loop_quotes_its_last_log_lines() {
+    let (client, ns) = setup("doctor-crash-logs").await;
+    let yaml = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: orders, namespace: NS}
+spec:
+  serviceName: orders
+  replicas: 1
+  selector: {matchLabels: {app: orders}}
+  template:
+    metadata:
+      labels: {app: orders}
+      annotations: {berth.dev/test-state: crash-loop, berth.dev/test-exit-code: "1"}
+    spec:
+      containers:
+        - name: orders
+          image: registry.example.com/shop/orders:2.3.0
+          resources: {requests: {cpu: 100m, memory: 256Mi}}
+"#;
+    berth_local::testing::serve_logs(
+        &client,
+        &ns,
+        "orders-0",
+        "orders",
+        &[
+            "orders 2.3.0 starting",
+            "loading configuration from /etc/orders/config.yaml",
+            "Error: connect ECONNREFUSED kafka:9092",
+        ],
+    )
+    .await;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ds.iter().any(|d| {
+            d.id == "crash-loop" && d.evidence.iter().any(|e| e.text.contains("ECONNREFUSED"))
+        })
+    })
+    .await;
+    assert_eq!(ids(&ds), ["crash-loop"]);
+    snapshot("local_crash_loop_logs", &ns, &ds);
+    cleanup(&client, &[&ns]).await;
+}
+
+#[tokio::test]
+async fn missing_key_and_service_account_named_from_the_api() {
+    let (client, ns) = setup("doctor-refs").await;
+    let yaml = r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: flow-db, namespace: NS}
+stringData: {username: flow}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: flow, namespace: NS}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: flow}}
+  template:
+    metadata:
+      labels: {app: flow}
+    spec:
+      serviceAccountName: flow-runner
+      containers:
+        - name: flow
+          image: manywho/flow:7.2.1
+          resources: {requests: {cpu: 100m, memory: 256Mi}}
+          env:
+            - name: DB_PASSWORD
+              valueFrom: {secretKeyRef: {name: flow-db, key: password}}
+"#;
+    let objects = stack(yaml, &ns);
+    apply(&client, &objects).await;
+    // No pod can be created without its ServiceAccount: the real ReplicaSet controller says so.
+    let ds = diagnose_until(&client, &objects, |ds| {
+        ds.iter().filter(|d| d.id == "missing-reference").count() == 2
+    })
+    .await;
+    let causes: Vec<&str> = ds.iter().map(|d| d.cause.as_str()).collect();
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.contains("ServiceAccount `flow-runner`")),
+        "{causes:#?}"
+    );
+    assert!(
+        causes.iter().any(|c| c.contains("key `password`")),
+        "{causes:#?}"
+    );
+    snapshot("local_missing_references", &ns, &ds);
     cleanup(&client, &[&ns]).await;
 }

@@ -76,7 +76,11 @@ pub(crate) fn pod_evidence(
         .rev()
         .find(|e| reasons.contains(&s(e, "/reason")))
     {
-        d = d.with(EvidenceKind::Event, display(pod), event_text(e));
+        // An event that only repeats a quoted condition adds nothing.
+        let message = s(e, "/message");
+        if message.is_empty() || !d.evidence.iter().any(|x| x.text.contains(message)) {
+            d = d.with(EvidenceKind::Event, display(pod), event_text(e));
+        }
     }
     d
 }

@@ -9,7 +9,7 @@ use berth_model::{Object, Severity};
 use serde_json::Value;
 
 use crate::diagnosis::{Diagnosis, EvidenceKind};
-use crate::snapshot::{Ctx, arr, s};
+use crate::snapshot::{Ctx, arr, display, event_text, s};
 use crate::template::{containers, pod_spec};
 
 pub(crate) const ID: &str = "missing-reference";
@@ -250,9 +250,45 @@ pub(crate) fn resolve(ctx: &Ctx<'_>, o: &Object, ns: &str, r: &Ref) -> Option<Di
                 format!("{}/{ns}/{}", r.kind, r.name),
                 "not found",
             );
+            if let Some((who, e)) = failed_create(ctx, o, ns, &r.name) {
+                d = d.with(EvidenceKind::Event, who, event_text(e));
+            }
             Some(d)
         }
     }
+}
+
+/// The latest `FailedCreate` event naming `name` on a controller of `o` (its ReplicaSets, or
+/// itself for a StatefulSet, DaemonSet or Job): the API refusing to create its pods (a missing
+/// ServiceAccount is refused at admission, so no pod ever exists to report it).
+fn failed_create<'a>(
+    ctx: &Ctx<'a>,
+    o: &Object,
+    ns: &'a str,
+    name: &str,
+) -> Option<(String, &'a Value)> {
+    let mut found: Option<(String, &Value)> = None;
+    for (group, kind) in [
+        ("apps", "ReplicaSet"),
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("batch", "Job"),
+    ] {
+        for v in ctx.list_in(group, kind, ns) {
+            if ctx.owner(v).map(Object::display_name) != Some(o.display_name()) {
+                continue;
+            }
+            let hit = ctx
+                .events(kind, ns, s(v, "/metadata/name"))
+                .into_iter()
+                .rev()
+                .find(|e| s(e, "/reason") == "FailedCreate" && event_text(e).contains(name));
+            if let Some(e) = hit {
+                found = Some((display(v), e));
+            }
+        }
+    }
+    found
 }
 
 pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {

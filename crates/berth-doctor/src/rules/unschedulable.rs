@@ -233,6 +233,8 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         for (k, subj, text) in evidence {
             d = d.with(k, subj, text);
         }
-        out.push(pod_evidence(ctx, d, &g, &["FailedScheduling"]));
+        // The PodScheduled condition quoted above is the scheduler's latest verdict; its
+        // FailedScheduling events repeat it or are older (a claim not created yet).
+        out.push(pod_evidence(ctx, d, &g, &[]));
     }
 }
