@@ -77,19 +77,6 @@ pub fn quantity(v: &Value) -> Option<f64> {
     }
 }
 
-/// A JVM size flag value (`-Xmx1536m`, `2g`, `1024k`) in bytes.
-pub fn jvm_size(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last()? {
-        (i, 'k' | 'K') => (&s[..i], 1024.0),
-        (i, 'm' | 'M') => (&s[..i], 1048576.0),
-        (i, 'g' | 'G') => (&s[..i], 1073741824.0),
-        (i, 't' | 'T') => (&s[..i], 1099511627776.0),
-        _ => (s, 1.0),
-    };
-    num.parse::<f64>().ok().map(|n| n * mult)
-}
-
 /// Formats bytes the way people write memory requests (`1536Mi`).
 pub fn mebibytes(bytes: f64) -> String {
     format!("{}Mi", (bytes / 1048576.0).ceil() as u64)
@@ -132,13 +119,6 @@ mod tests {
         assert_eq!(quantity(&json!(2)), Some(2.0));
         assert_eq!(quantity(&json!("lots")), None);
         assert_eq!(quantity(&json!("1e3")), Some(1000.0));
-    }
-
-    #[test]
-    fn jvm_sizes() {
-        assert_eq!(jvm_size("1536m"), Some(1536.0 * 1048576.0));
-        assert_eq!(jvm_size("2G"), Some(2.0 * 1073741824.0));
-        assert_eq!(jvm_size("x"), None);
     }
 
     #[test]

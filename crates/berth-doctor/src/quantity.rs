@@ -1,5 +1,6 @@
 //! Kubernetes resource quantities (`500m`, `1.5Gi`, `2`) as plain numbers, for comparing a
-//! request with a node's allocatable or a memory limit with a JVM heap.
+//! request with a node's allocatable or a memory limit with a JVM heap (read by
+//! `berth_model::jvm`).
 
 /// Cores as millicores (`500m` → 500, `2` → 2000, `1.5` → 1500), or `None` when it does not parse.
 pub(crate) fn millicores(q: &str) -> Option<i64> {
@@ -33,30 +34,6 @@ pub(crate) fn format_millicores(m: i64) -> String {
     }
 }
 
-/// The JVM maximum heap in bytes from a `-Xmx` flag anywhere in `text` (`-Xmx2048m`, `-Xmx2g`,
-/// `-Xmx1536M`); the last one wins, as with the JVM.
-pub(crate) fn jvm_heap(text: &str) -> Option<(i64, String)> {
-    let mut found = None;
-    for (i, _) in text.match_indices("-Xmx") {
-        let rest = &text[i + 4..];
-        let end = rest
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .unwrap_or(rest.len());
-        let flag = &rest[..end];
-        let (num, mult) = match flag.chars().last() {
-            Some('k' | 'K') => (&flag[..flag.len() - 1], 1024),
-            Some('m' | 'M') => (&flag[..flag.len() - 1], 1024 * 1024),
-            Some('g' | 'G') => (&flag[..flag.len() - 1], 1024 * 1024 * 1024),
-            Some(c) if c.is_ascii_digit() => (flag, 1),
-            _ => continue,
-        };
-        if let Ok(n) = num.parse::<i64>() {
-            found = Some((n.saturating_mul(mult), format!("-Xmx{flag}")));
-        }
-    }
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,17 +50,5 @@ mod tests {
         assert_eq!(format_bytes(1 << 30), "1Gi");
         assert_eq!(format_bytes(1536 << 20), "1536Mi");
         assert_eq!(format_millicores(2500), "2500m");
-    }
-
-    #[test]
-    fn heap_flags() {
-        assert_eq!(
-            jvm_heap("-Xms512m -Xmx2048m -XX:+UseG1GC"),
-            Some((2048 << 20, "-Xmx2048m".into()))
-        );
-        assert_eq!(jvm_heap("-Xmx2g"), Some((2 << 30, "-Xmx2g".into())));
-        assert_eq!(jvm_heap("-Xmx1g -Xmx3g").map(|h| h.0), Some(3 << 30));
-        assert_eq!(jvm_heap("-Xms1g"), None);
-        assert_eq!(jvm_heap("-Xmx"), None);
     }
 }

@@ -5,6 +5,7 @@
 //! step — checks, wave planning, apply, simulation — reads this model and nothing else, so it
 //! stays small and free of I/O. Nothing here talks to a cluster.
 
+pub mod jvm;
 pub mod quantity;
 
 use std::collections::BTreeMap;

@@ -43,39 +43,9 @@ request 1844Mi, limit 2305Mi), or lower `-Xmx`. With no explicit heap, prefer
 `-XX:MaxRAMPercentage=75` so the heap follows the limit.
 ";
 
-/// The last `-Xmx` in `text`, in bytes.
-fn xmx(text: &str) -> Option<f64> {
-    text.split_whitespace()
-        .filter_map(|w| w.strip_prefix("-Xmx"))
-        .filter_map(k8s::jvm_size)
-        .next_back()
-}
-
+/// The container's JVM heap in bytes (berth-model's one `-Xmx` reader, shared with doctor).
 fn heap_of(container: &Value) -> Option<f64> {
-    let mut heap = None;
-    for e in container
-        .get("env")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(h) = e.get("value").and_then(Value::as_str).and_then(xmx) {
-            heap = Some(h);
-        }
-    }
-    for field in ["command", "args"] {
-        for a in container
-            .get(field)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(h) = a.as_str().and_then(xmx) {
-                heap = Some(h);
-            }
-        }
-    }
-    heap
+    berth_model::jvm::container_max_heap(container).map(|h| h.bytes as f64)
 }
 
 fn run(ctx: &Context<'_>, out: &mut Out<'_>) {

@@ -9,23 +9,11 @@ use serde_json::Value;
 
 use super::pods::{pod_container, pod_evidence, problems};
 use crate::diagnosis::{Diagnosis, EvidenceKind};
-use crate::quantity::{bytes, format_bytes, jvm_heap};
+use crate::quantity::{bytes, format_bytes};
 use crate::snapshot::{Ctx, arr, display, s};
 use crate::template::container_pointer;
 
 pub(crate) const ID: &str = "oom-killed";
-
-/// Every string a container's JVM options can come from: env values, args and command.
-fn option_text(c: &Value) -> String {
-    let mut parts: Vec<&str> = arr(c, "/env").iter().map(|e| s(e, "/value")).collect();
-    parts.extend(
-        arr(c, "/args")
-            .iter()
-            .chain(arr(c, "/command"))
-            .filter_map(Value::as_str),
-    );
-    parts.join(" ")
-}
 
 pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
     for g in problems(ctx, ID) {
@@ -39,7 +27,9 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         let request_text = live
             .map(|c| s(c, "/resources/requests/memory"))
             .unwrap_or("");
-        let heap = live.and_then(|c| jvm_heap(&option_text(c)));
+        let heap = live
+            .and_then(berth_model::jvm::container_max_heap)
+            .map(|h| (h.bytes as i64, h.flag));
         let mut cause = g.problem.cause();
         let fix;
         match (&heap, bytes(limit_text)) {
