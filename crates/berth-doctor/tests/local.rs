@@ -162,6 +162,15 @@ spec:
   ports: [{name: http, port: 80, targetPort: http}]
 "#;
 
+/// A one-replica StatefulSet `name` whose pod carries `annotations` (a flow mapping) and runs
+/// `containers` (list items at the pod spec's indentation); `rest` follows the template
+/// (volumeClaimTemplates).
+fn statefulset(name: &str, annotations: &str, containers: &str, rest: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: {name}, namespace: NS}}\nspec:\n  serviceName: {name}\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n      annotations: {annotations}\n    spec:\n      containers:\n{containers}{rest}"
+    )
+}
+
 /// The 1-based line of the first line of `text` containing `needle`.
 fn line_of(text: &str, needle: &str) -> u32 {
     text.lines()
@@ -229,29 +238,20 @@ async fn crash_loop_without_logs_under_kwok() {
 #[tokio::test]
 async fn oom_killed_jvm() {
     let (client, ns) = setup("doctor-oom").await;
-    let yaml = r#"
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: molecule, namespace: NS}
-spec:
-  serviceName: molecule
-  replicas: 1
-  selector: {matchLabels: {app: molecule}}
-  template:
-    metadata:
-      labels: {app: molecule}
-      annotations: {berth.dev/test-state: oom-killed}
-    spec:
-      containers:
-        - name: atom
+    let yaml = statefulset(
+        "molecule",
+        "{berth.dev/test-state: oom-killed}",
+        r#"        - name: atom
           image: boomi/molecule:5.0.1
           env:
             - {name: ATOM_VMOPTIONS_OVERRIDES, value: "-Xmx1536m"}
           resources:
             requests: {cpu: 500m, memory: 1536Mi}
             limits: {memory: 1536Mi}
-"#;
-    let objects = stack(yaml, &ns);
+"#,
+        "",
+    );
+    let objects = stack(&yaml, &ns);
     apply(&client, &objects).await;
     let ds = diagnose_until(&client, &objects, |ds| ids(ds).contains(&"oom-killed")).await;
     let d = ds.iter().find(|d| d.id == "oom-killed").unwrap();
@@ -531,30 +531,23 @@ async fn hpa_without_metrics_server() {
 #[tokio::test]
 async fn claim_waits_for_an_unschedulable_pod() {
     let (client, ns) = setup("doctor-wffc").await;
-    let yaml = r#"
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: postgres, namespace: NS}
-spec:
-  serviceName: postgres
-  replicas: 1
-  selector: {matchLabels: {app: postgres}}
-  template:
-    metadata: {labels: {app: postgres}}
-    spec:
-      containers:
-        - name: postgres
+    let yaml = statefulset(
+        "postgres",
+        "{}",
+        r#"        - name: postgres
           image: postgres:17.2
           resources: {requests: {cpu: "64", memory: 1Gi}}
           volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data, subPath: pgdata}]
-  volumeClaimTemplates:
+"#,
+        r#"  volumeClaimTemplates:
     - metadata: {name: data}
       spec:
         accessModes: [ReadWriteOnce]
         storageClassName: berth-local-block
         resources: {requests: {storage: 1Gi}}
-"#;
-    let objects = stack(yaml, &ns);
+"#,
+    );
+    let objects = stack(&yaml, &ns);
     apply(&client, &objects).await;
     let ds = diagnose_until(&client, &objects, |ds| {
         ids(ds).contains(&"unschedulable") && ids(ds).contains(&"pvc-pending")
@@ -635,31 +628,22 @@ webhooks:
 #[tokio::test]
 async fn postgres_refusing_a_volume_root_from_its_log() {
     let (client, ns) = setup("doctor-pgdata").await;
-    let yaml = r#"
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: postgresql, namespace: NS}
-spec:
-  serviceName: postgresql
-  replicas: 1
-  selector: {matchLabels: {app: postgresql}}
-  template:
-    metadata:
-      labels: {app: postgresql}
-      annotations: {berth.dev/test-state: crash-loop}
-    spec:
-      containers:
-        - name: postgres
+    let yaml = statefulset(
+        "postgresql",
+        "{berth.dev/test-state: crash-loop}",
+        r#"        - name: postgres
           image: postgres:16.4
           resources: {requests: {cpu: 250m, memory: 512Mi}}
           volumeMounts:
             - {name: data, mountPath: /var/lib/postgresql/data}
-  volumeClaimTemplates:
+"#,
+        r#"  volumeClaimTemplates:
     - metadata: {name: data}
       spec:
         accessModes: [ReadWriteOnce]
         resources: {requests: {storage: 10Gi}}
-"#;
+"#,
+    );
     // What postgres:16 prints when PGDATA is the root of a fresh ext4 volume.
     berth_local::testing::serve_logs(
         &client,
@@ -676,7 +660,7 @@ spec:
         ],
     )
     .await;
-    let objects = stack(yaml, &ns);
+    let objects = stack(&yaml, &ns);
     apply(&client, &objects).await;
     let ds = diagnose_until(&client, &objects, |ds| {
         ids(ds).contains(&"postgres-lost-found")
@@ -851,24 +835,15 @@ async fn non_root_container_whose_image_runs_as_root() {
 #[tokio::test]
 async fn crash_loop_quotes_its_last_log_lines() {
     let (client, ns) = setup("doctor-crash-logs").await;
-    let yaml = r#"
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: orders, namespace: NS}
-spec:
-  serviceName: orders
-  replicas: 1
-  selector: {matchLabels: {app: orders}}
-  template:
-    metadata:
-      labels: {app: orders}
-      annotations: {berth.dev/test-state: crash-loop, berth.dev/test-exit-code: "1"}
-    spec:
-      containers:
-        - name: orders
+    let yaml = statefulset(
+        "orders",
+        r#"{berth.dev/test-state: crash-loop, berth.dev/test-exit-code: "1"}"#,
+        r#"        - name: orders
           image: registry.example.com/shop/orders:2.3.0
           resources: {requests: {cpu: 100m, memory: 256Mi}}
-"#;
+"#,
+        "",
+    );
     berth_local::testing::serve_logs(
         &client,
         &ns,
@@ -881,7 +856,7 @@ spec:
         ],
     )
     .await;
-    let objects = stack(yaml, &ns);
+    let objects = stack(&yaml, &ns);
     apply(&client, &objects).await;
     let ds = diagnose_until(&client, &objects, |ds| {
         ds.iter().any(|d| {
