@@ -12,7 +12,8 @@
 //!
 //! # Failure states for tests
 //! kwok plays the kubelet, following [`STAGES`]. A pod annotated `berth.dev/test-state` gets:
-//! - `image-pull-backoff` / `err-image-pull`: containers waiting with that reason (phase Pending);
+//! - `image-pull-backoff` / `err-image-pull` / `invalid-image-name`: containers waiting with
+//!   that reason (phase Pending);
 //! - `config-error`: containers waiting with `CreateContainerConfigError`;
 //! - `crash-loop`: waiting `CrashLoopBackOff`, 5 restarts, last state terminated with exit code
 //!   `berth.dev/test-exit-code` (default 1);

@@ -164,6 +164,7 @@ async fn annotated_pods_show_the_chosen_failure_state() {
     let cases = [
         ("image-pull-backoff", "ImagePullBackOff", None),
         ("err-image-pull", "ErrImagePull", None),
+        ("invalid-image-name", "InvalidImageName", None),
         ("config-error", "CreateContainerConfigError", None),
         ("crash-loop", "CrashLoopBackOff", Some(("Error", 3))),
         ("oom-killed", "CrashLoopBackOff", Some(("OOMKilled", 137))),

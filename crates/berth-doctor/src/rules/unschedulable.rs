@@ -45,6 +45,9 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         let mut fixes = Vec::new();
         let mut pointer = base.to_string();
         let mut evidence = Vec::new();
+        let mut selector: Option<String> = None;
+        let mut volume = false;
+        let mut volume_affinity: Vec<String> = Vec::new();
         for (resource, parse, format) in [
             (
                 "cpu",
@@ -156,10 +159,7 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                 })
                 .collect();
             let want: Vec<String> = wanted.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-            causes.push(format!(
-                "no node matches its node selector/affinity ({})",
-                want.join("; ")
-            ));
+            selector = Some(want.join("; "));
             if !have.is_empty() {
                 evidence.push((
                     EvidenceKind::State,
@@ -167,9 +167,12 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                     format!("node labels: {}", have.join("; ")),
                 ));
             }
-            fixes.push("make the node selector or affinity match labels the nodes have, or add nodes with those labels".into());
         }
-        if message.contains("volume node affinity conflict") {
+        // `volume node affinity conflict` before Kubernetes 1.30, then `didn't match
+        // PersistentVolume's node affinity`.
+        if message.contains("volume node affinity conflict")
+            || message.contains("didn't match PersistentVolume's node affinity")
+        {
             for claim in arr(spec, "/volumes").iter().filter_map(|v| {
                 v.pointer("/persistentVolumeClaim/claimName")
                     .and_then(Value::as_str)
@@ -197,16 +200,40 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                         )
                     })
                     .collect();
+                volume_affinity.push(format!(
+                    "`{}` {}",
+                    s(pv, "/metadata/name"),
+                    zones.join("; ")
+                ));
                 evidence.push((
                     EvidenceKind::State,
                     display(pv),
                     format!("volume node affinity: {}", zones.join("; ")),
                 ));
             }
-            causes.push(
-                "its volume can only be attached in a zone where no node fits the pod".into(),
-            );
-            fixes.push("keep the pod in the volume's zone (node affinity, or per-zone node groups), or use a StorageClass with `volumeBindingMode: WaitForFirstConsumer` so volumes are made where the pod lands".into());
+            volume = true;
+        }
+        match (&selector, volume) {
+            (Some(sel), true) => {
+                causes.push(format!(
+                    "its node selector/affinity ({sel}) and the node affinity of its volume ({}) exclude each other: no node satisfies both",
+                    volume_affinity.join(", ")
+                ));
+                fixes.push("move the pod to the volume's zone (change the node selector), or recreate the volume in the pod's zone; a StorageClass with `volumeBindingMode: WaitForFirstConsumer` makes volumes where the pod lands".into());
+            }
+            (Some(sel), false) => {
+                causes.push(format!(
+                    "no node matches its node selector/affinity ({sel})"
+                ));
+                fixes.push("make the node selector or affinity match labels the nodes have, or add nodes with those labels".into());
+            }
+            (None, true) => {
+                causes.push(
+                    "its volume can only be attached in a zone where no node fits the pod".into(),
+                );
+                fixes.push("keep the pod in the volume's zone (node affinity, or per-zone node groups), or use a StorageClass with `volumeBindingMode: WaitForFirstConsumer` so volumes are made where the pod lands".into());
+            }
+            (None, false) => {}
         }
         if message.contains("unbound immediate PersistentVolumeClaims") {
             causes.push(
