@@ -43,22 +43,14 @@ pub(crate) fn missing_object(message: &str) -> Option<(&'static str, String, Opt
     Some((kind, name.to_string(), Some(key.to_string())))
 }
 
-enum RootKind {
-    /// `container has runAsNonRoot and image will run as root`
-    Root,
-    /// `container has runAsNonRoot and image has non-numeric user (app), cannot verify user is non-root`
-    NamedUser,
-}
-
-/// The kubelet's refusals of a `runAsNonRoot` container.
-fn run_as_root(message: &str) -> Option<RootKind> {
+/// Why the kubelet refuses a `runAsNonRoot` container, from its message.
+fn run_as_root(message: &str) -> Option<&'static str> {
     if !message.contains("runAsNonRoot") {
-        return None;
-    }
-    if message.contains("will run as root") {
-        Some(RootKind::Root)
+        None
+    } else if message.contains("will run as root") {
+        Some("its image runs as root")
     } else if message.contains("non-numeric user") {
-        Some(RootKind::NamedUser)
+        Some("its image names its user by name, which the kubelet cannot check")
     } else {
         None
     }
@@ -119,16 +111,11 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                 (pointer, cause, fix, Some(topic))
             }
             None => match run_as_root(message) {
-                Some(kind) => {
+                Some(why) => {
                     let pointer = run_as_non_root_pointer(g.owner, container);
-                    let cause = match kind {
-                        RootKind::Root => format!(
-                            "container `{container}` cannot start: it must run as non-root (`runAsNonRoot: true`) but its image runs as root"
-                        ),
-                        RootKind::NamedUser => format!(
-                            "container `{container}` cannot start: it must run as non-root (`runAsNonRoot: true`) but its image names its user by name, which the kubelet cannot check"
-                        ),
-                    };
+                    let cause = format!(
+                        "container `{container}` cannot start: it must run as non-root (`runAsNonRoot: true`) but {why}"
+                    );
                     (
                         pointer,
                         cause,

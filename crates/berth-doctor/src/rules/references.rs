@@ -275,7 +275,7 @@ fn failed_create<'a>(
         ("batch", "Job"),
     ] {
         for v in ctx.list_in(group, kind, ns) {
-            if ctx.owner(v).map(Object::display_name) != Some(o.display_name()) {
+            if !ctx.owner(v).is_some_and(|w| std::ptr::eq(w, o)) {
                 continue;
             }
             let hit = ctx

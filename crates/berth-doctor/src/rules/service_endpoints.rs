@@ -78,8 +78,16 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                 let mut names = names;
                 names.sort_unstable();
                 names.dedup();
+                // People know a port by its name, else its number.
+                let port_name = match s(port, "/name") {
+                    "" => port
+                        .get("port")
+                        .map(Value::to_string)
+                        .unwrap_or_else(|| i.to_string()),
+                    n => n.to_string(),
+                };
                 let cause = format!(
-                    "port {i} of Service `{name}` targets the port name `{target}`, which no container of its pods declares"
+                    "port `{port_name}` of Service `{name}` targets the port name `{target}`, which no container of its pods declares"
                 );
                 let fix = format!(
                     "name the container port `{target}` or set `targetPort` to a port the pods declare ({})",
