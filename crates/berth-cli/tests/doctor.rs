@@ -174,3 +174,81 @@ fn unreachable_cluster_exits_3() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `berth up` stops at the first crash loop and prints the doctor's diagnosis, here read from
+/// the container's log (served through kwok as a kubelet would), not "timed out".
+#[tokio::test]
+async fn up_stops_at_once_with_the_diagnosis_from_the_log() {
+    let kubeconfig = berth_local::testing::kubeconfig();
+    let client = berth_local::testing::client().await;
+    let ns = berth_local::testing::namespace(&client, "up-doctor").await;
+    let dir = std::env::temp_dir().join(format!("berth-up-doctor-{ns}"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("stack: up-doctor\nnamespace: {ns}\nprofile: local\ncomponents:\n  sensor:\n    manifests: sensor.yaml\n"),
+    )
+    .expect("write berth.yaml");
+    std::fs::write(
+        dir.join("sensor.yaml"),
+        r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: sensor}
+spec:
+  serviceName: sensor
+  replicas: 1
+  selector: {matchLabels: {app: sensor}}
+  template:
+    metadata:
+      labels: {app: sensor}
+      annotations: {berth.dev/test-state: crash-loop}
+    spec:
+      containers:
+        - name: sensor
+          image: quay.io/argoproj/argo-events:v1.9.6
+          resources:
+            requests: {cpu: 100m, memory: 128Mi}
+            limits: {memory: 128Mi}
+          readinessProbe: {httpGet: {path: /ready, port: 8080}}
+          livenessProbe: {httpGet: {path: /healthz, port: 8080}}
+"#,
+    )
+    .expect("write sensor.yaml");
+    berth_local::testing::serve_logs(
+        &client,
+        &ns,
+        "sensor-0",
+        "sensor",
+        &[r#"{"level":"fatal","msg":"failed to listen to bucket notifications","error":"NoSuchBucket: The specified bucket does not exist, bucket: models"}"#],
+    )
+    .await;
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["up", "--yes", "--timeout", "5m", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg(&dir)
+        .output()
+        .expect("run berth up");
+    let elapsed = start.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("missing-bucket"), "{text}");
+    assert!(text.contains("bucket `models` does not exist"), "{text}");
+    assert!(text.contains("sensor.yaml:"), "{text}");
+    // Fail fast: far below the 5 minute wait timeout.
+    assert!(
+        elapsed < Duration::from_secs(60),
+        "took {elapsed:?}: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let (ar, _) = pinned_kind(&client, &GroupVersionKind::gvk("", "v1", "Namespace"))
+        .await
+        .expect("kind");
+    let _ = Api::<DynamicObject>::all_with(client, &ar)
+        .delete(&ns, &Default::default())
+        .await;
+}
