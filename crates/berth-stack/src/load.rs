@@ -217,6 +217,9 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
         let found = profiles::apply(profile, o);
         r.findings.extend(found);
     }
+    let (classes, found) = profiles::intent_classes(profile, &r.objects, &sf.external);
+    r.objects.extend(classes);
+    r.findings.extend(found);
     let rank: BTreeMap<&str, usize> = components
         .iter()
         .enumerate()

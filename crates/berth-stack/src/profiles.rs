@@ -161,6 +161,112 @@ pub fn storage_class(profile: Profile, intent: StorageIntent) -> &'static str {
     }
 }
 
+/// Annotation on a StorageClass berth added to the stack for a storage intent.
+pub const GENERATED: &str = "berth.dev/generated";
+
+/// Claims (a PVC, or a StatefulSet's claim templates) whose storage intent gave them the
+/// profile's class, with the pointer of each claim.
+fn intent_claims(profile: Profile, o: &Object) -> Vec<(String, &'static str)> {
+    let bases: Vec<String> = match (o.group(), o.kind()) {
+        ("", "PersistentVolumeClaim") => vec![String::new()],
+        ("apps", "StatefulSet") => {
+            let n = o
+                .value
+                .pointer("/spec/volumeClaimTemplates")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            (0..n)
+                .map(|i| format!("/spec/volumeClaimTemplates/{i}"))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    bases
+        .into_iter()
+        .filter_map(|base| {
+            let intent = match annotation(&o.value, &base, STORAGE)? {
+                "shared" => StorageIntent::Shared,
+                "block" => StorageIntent::Block,
+                _ => return None,
+            };
+            let class = storage_class(profile, intent);
+            let named = o
+                .value
+                .pointer(&format!("{base}/spec/storageClassName"))
+                .and_then(Value::as_str);
+            (named == Some(class)).then_some((base, class))
+        })
+        .collect()
+}
+
+/// The StorageClasses a profile's storage intents name but the cluster does not have. On EKS
+/// the block intent's `gp3` is not there on a stock cluster (EKS creates only `gp2`, and no
+/// default class from 1.30): when the stack does not define `gp3`, berth adds it (EBS CSI,
+/// encrypted gp3, WaitForFirstConsumer so each volume is made in its pod's zone). The shared
+/// intent's `efs-sc` needs the user's EFS file system id, so a missing one is a warning. The
+/// AKS, GKE and local classes exist on those clusters.
+pub fn intent_classes(
+    profile: Profile,
+    objects: &[Object],
+    external: &[berth_model::ExternalRef],
+) -> (Vec<Object>, Vec<Finding>) {
+    let mut added = Vec::new();
+    let mut findings = Vec::new();
+    if profile != Profile::Eks {
+        return (added, findings);
+    }
+    let defined = |name: &str| {
+        objects
+            .iter()
+            .any(|o| o.kind() == "StorageClass" && o.name() == name)
+            || external
+                .iter()
+                .any(|e| e.kind == "StorageClass" && (e.name == name || e.name == "*"))
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for o in objects {
+        for (base, class) in intent_claims(profile, o) {
+            if seen.contains(&class) || defined(class) {
+                continue;
+            }
+            seen.push(class);
+            if class == storage_class(profile, StorageIntent::Block) {
+                let mut sc = o.clone();
+                sc.origin = berth_model::Origin::Manifest;
+                sc.value = json!({
+                    "apiVersion": "storage.k8s.io/v1",
+                    "kind": "StorageClass",
+                    "metadata": {
+                        "name": class,
+                        "annotations": {GENERATED: format!("for the `{STORAGE}: block` intent of {}", o.display_name())},
+                    },
+                    "provisioner": "ebs.csi.aws.com",
+                    "parameters": {"type": "gp3", "encrypted": "true"},
+                    "volumeBindingMode": "WaitForFirstConsumer",
+                    "allowVolumeExpansion": true,
+                    "reclaimPolicy": "Retain",
+                });
+                added.push(sc);
+            } else {
+                findings.push(Finding::at(
+                    INTENT,
+                    Severity::Warning,
+                    o,
+                    &annotation_pointer(&base, STORAGE),
+                    format!(
+                        "`{STORAGE}: shared` on {} uses StorageClass `{class}`, which the stack does not define and EKS does not have",
+                        o.display_name()
+                    ),
+                    format!(
+                        "add a StorageClass `{class}` with `provisioner: efs.csi.aws.com` and `parameters: {{provisioningMode: efs-ap, fileSystemId: ${{efsFileSystemId}}}}`, or list it under `external:` if the cluster has it"
+                    ),
+                ));
+            }
+        }
+    }
+    (added, findings)
+}
+
 /// Apply the profile's meaning of every intent on `object`; findings for intents that are
 /// wrong or cannot take effect.
 pub fn apply(profile: Profile, object: &mut Object) -> Vec<Finding> {
@@ -455,6 +561,87 @@ mod tests {
 
     fn annotations(o: &Object) -> Value {
         o.value["metadata"]["annotations"].clone()
+    }
+
+    fn pvc(name: &str, intent: &str, class: Option<&str>) -> Object {
+        let mut spec = json!({"resources": {"requests": {"storage": "1Gi"}}});
+        if let Some(c) = class {
+            spec["storageClassName"] = json!(c);
+        }
+        obj(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": name, "annotations": {STORAGE: intent}}, "spec": spec}))
+    }
+
+    /// What `load` does: the profile on every object, then the classes the intents need.
+    fn classes_for(profile: Profile, mut objects: Vec<Object>) -> (Vec<Object>, Vec<Finding>) {
+        for o in &mut objects {
+            assert!(apply(profile, o).is_empty());
+        }
+        intent_classes(profile, &objects, &[])
+    }
+
+    #[test]
+    fn eks_block_intent_brings_its_gp3_class_once() {
+        let (added, findings) = classes_for(
+            Profile::Eks,
+            vec![pvc("a", "block", None), pvc("b", "block", None)],
+        );
+        assert!(findings.is_empty(), "{findings:?}");
+        assert_eq!(added.len(), 1);
+        let sc = &added[0].value;
+        assert_eq!(sc["kind"], json!("StorageClass"));
+        assert_eq!(sc["metadata"]["name"], json!("gp3"));
+        assert_eq!(sc["provisioner"], json!("ebs.csi.aws.com"));
+        assert_eq!(sc["volumeBindingMode"], json!("WaitForFirstConsumer"));
+        assert_eq!(
+            sc["parameters"],
+            json!({"type": "gp3", "encrypted": "true"})
+        );
+    }
+
+    #[test]
+    fn a_class_the_stack_or_the_cluster_has_is_not_added() {
+        let own = obj(
+            json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                             "metadata": {"name": "gp3"}, "provisioner": "ebs.csi.aws.com"}),
+        );
+        let (added, _) = classes_for(Profile::Eks, vec![own, pvc("a", "block", None)]);
+        assert!(added.is_empty());
+        // A claim that names its own class keeps it, and needs nothing from the profile.
+        let (added, _) = classes_for(Profile::Eks, vec![pvc("a", "block", Some("io2"))]);
+        assert!(added.is_empty());
+        // `external:` says the cluster has it.
+        let mut objects = vec![pvc("a", "block", None)];
+        assert!(apply(Profile::Eks, &mut objects[0]).is_empty());
+        let external = [berth_model::ExternalRef {
+            kind: "StorageClass".into(),
+            name: "gp3".into(),
+            namespace: None,
+        }];
+        assert!(
+            intent_classes(Profile::Eks, &objects, &external)
+                .0
+                .is_empty()
+        );
+        // AKS, GKE and the local cluster have their classes.
+        for p in [Profile::Aks, Profile::Gke, Profile::Local] {
+            let (added, findings) =
+                classes_for(p, vec![pvc("a", "block", None), pvc("b", "shared", None)]);
+            assert!(added.is_empty() && findings.is_empty(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn eks_shared_intent_without_efs_class_warns() {
+        let (added, findings) = classes_for(Profile::Eks, vec![pvc("uploads", "shared", None)]);
+        assert!(added.is_empty());
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].severity, Severity::Warning);
+        assert!(
+            findings[0].message.contains("`efs-sc`"),
+            "{}",
+            findings[0].message
+        );
     }
 
     #[test]
