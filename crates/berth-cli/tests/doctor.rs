@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
-use kube::discovery::{Scope, pinned_kind};
+use kube::discovery::pinned_kind;
 
 const APP: &str = r#"apiVersion: apps/v1
 kind: Deployment
@@ -49,28 +49,7 @@ fn stack_dir(ns: &str, annotations: &str) -> PathBuf {
 async fn apply(client: &kube::Client, dir: &Path) {
     let loaded = berth_stack::load(dir, &berth_stack::LoadOptions::default());
     let stack = loaded.stack.expect("stack loads");
-    for o in &stack.objects {
-        let (group, version) = o
-            .api_version()
-            .rsplit_once('/')
-            .unwrap_or(("", o.api_version()));
-        let (ar, caps) = pinned_kind(client, &GroupVersionKind::gvk(group, version, o.kind()))
-            .await
-            .expect("kind");
-        let api: Api<DynamicObject> = match caps.scope {
-            Scope::Namespaced => {
-                Api::namespaced_with(client.clone(), o.namespace().expect("ns"), &ar)
-            }
-            Scope::Cluster => Api::all_with(client.clone(), &ar),
-        };
-        api.patch(
-            o.name(),
-            &PatchParams::apply("berth-test").force(),
-            &Patch::Apply(&o.value),
-        )
-        .await
-        .expect("apply");
-    }
+    berth_local::testing::apply(client, stack.objects.iter().map(|o| &o.value)).await;
 }
 
 fn doctor(dir: &Path, kubeconfig: &Path) -> Output {

@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use berth_doctor::{Diagnosis, diagnose};
 use berth_model::Object;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::GroupVersionKind;
-use kube::discovery::{Scope, pinned_kind};
+use kube::api::Api;
 
 /// Parses `yaml` (with `NS` standing for the test namespace) as the stack file `app.yaml`.
 fn stack(yaml: &str, ns: &str) -> Vec<Object> {
@@ -29,28 +27,7 @@ fn stack(yaml: &str, ns: &str) -> Vec<Object> {
 }
 
 async fn apply(client: &kube::Client, objects: &[Object]) {
-    for o in objects {
-        let (group, version) = o
-            .api_version()
-            .rsplit_once('/')
-            .unwrap_or(("", o.api_version()));
-        let (ar, caps) = pinned_kind(client, &GroupVersionKind::gvk(group, version, o.kind()))
-            .await
-            .expect("kind served");
-        let api: Api<DynamicObject> = match caps.scope {
-            Scope::Namespaced => {
-                Api::namespaced_with(client.clone(), o.namespace().expect("namespace"), &ar)
-            }
-            Scope::Cluster => Api::all_with(client.clone(), &ar),
-        };
-        api.patch(
-            o.name(),
-            &PatchParams::apply("berth-test").force(),
-            &Patch::Apply(&o.value),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("apply {}: {e}", o.display_name()));
-    }
+    berth_local::testing::apply(client, objects.iter().map(|o| &o.value)).await;
 }
 
 /// Diagnoses until `done` holds (controllers and kwok take a moment), or fails after 90 s.
@@ -777,9 +754,12 @@ async fn crd_whose_names_clash_is_not_established() {
     apply(&client, &objects[..1]).await;
     let ds = diagnose_until(&client, &objects, |ds| {
         ids(ds).contains(&"crd-not-established")
-            && ds
-                .iter()
-                .any(|d| d.evidence.iter().any(|e| e.text.contains("WidgetList")))
+            && ds.iter().any(|d| {
+                d.evidence.iter().any(|e| e.text.contains("WidgetList"))
+                    && d.evidence
+                        .iter()
+                        .any(|e| e.text.starts_with("Established=False"))
+            })
     })
     .await;
     let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
@@ -907,6 +887,9 @@ spec:
     // No pod can be created without its ServiceAccount: the real ReplicaSet controller says so.
     let ds = diagnose_until(&client, &objects, |ds| {
         ds.iter().filter(|d| d.id == "missing-reference").count() == 2
+            && ds
+                .iter()
+                .any(|d| d.evidence.iter().any(|e| e.text.contains("FailedCreate")))
     })
     .await;
     let causes: Vec<&str> = ds.iter().map(|d| d.cause.as_str()).collect();
@@ -1010,6 +993,7 @@ spec:
     // The PV controller binds the pre-bound claim on its next sync (up to ~15 s).
     let ds = diagnose_until(&client, &objects, |ds| {
         ids(ds) == ["unschedulable", "unschedulable"]
+            && ds.iter().any(|d| d.cause.contains("exclude each other"))
     })
     .await;
     // The volume goes before any assertion can fail, so it never outlives the test.
@@ -1058,7 +1042,15 @@ spec:
     let objects = stack(yaml, &ns);
     apply(&client, &objects).await;
     let ds = diagnose_until(&client, &objects, |ds| {
-        ds.iter().filter(|d| d.id == "pvc-pending").count() == 2
+        ds.iter()
+            .filter(|d| {
+                d.id == "pvc-pending"
+                    && d.evidence
+                        .iter()
+                        .any(|e| e.text.starts_with("ExternalProvisioning"))
+            })
+            .count()
+            == 2
     })
     .await;
     // The class goes before any assertion can fail, so it never outlives the test.

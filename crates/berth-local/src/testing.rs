@@ -163,3 +163,41 @@ pub async fn serve_logs(
     .await
     .expect("apply the kwok Logs object");
 }
+
+/// Applies `objects` (whole manifests as JSON, namespaced ones with their namespace set) with
+/// server-side apply, field manager `berth-test`, the way a test sets up a situation without
+/// `berth up`. Panics with the object's name when the API server refuses it.
+pub async fn apply<'a>(
+    client: &kube::Client,
+    objects: impl IntoIterator<Item = &'a serde_json::Value>,
+) {
+    use kube::api::{DynamicObject, Patch, PatchParams};
+    use kube::core::GroupVersionKind;
+    use kube::discovery::{Scope, pinned_kind};
+    for o in objects {
+        let text = |p: &str| {
+            o.pointer(p)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+        };
+        let (api_version, kind, name) =
+            (text("/apiVersion"), text("/kind"), text("/metadata/name"));
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let (ar, caps) = pinned_kind(client, &GroupVersionKind::gvk(group, version, kind))
+            .await
+            .unwrap_or_else(|e| panic!("{api_version} {kind} is not served: {e}"));
+        let api: Api<DynamicObject> = match caps.scope {
+            Scope::Namespaced => {
+                Api::namespaced_with(client.clone(), text("/metadata/namespace"), &ar)
+            }
+            Scope::Cluster => Api::all_with(client.clone(), &ar),
+        };
+        api.patch(
+            name,
+            &PatchParams::apply("berth-test").force(),
+            &Patch::Apply(o),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {kind}/{name}: {e}"));
+    }
+}
