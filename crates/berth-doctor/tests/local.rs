@@ -532,7 +532,13 @@ async fn claim_waits_for_an_unschedulable_pod() {
     let objects = stack(&yaml, &ns);
     apply(&client, &objects).await;
     let ds = diagnose_until(&client, &objects, |ds| {
-        ids(ds).contains(&"unschedulable") && ids(ds).contains(&"pvc-pending")
+        ids(ds).contains(&"unschedulable")
+            && ds.iter().any(|d| {
+                d.id == "pvc-pending"
+                    && d.evidence
+                        .iter()
+                        .any(|e| e.text.starts_with("WaitForFirstConsumer"))
+            })
     })
     .await;
     let pvc = ds.iter().find(|d| d.id == "pvc-pending").unwrap();
