@@ -164,10 +164,10 @@ pub fn storage_class(profile: Profile, intent: StorageIntent) -> &'static str {
 /// Annotation on a StorageClass berth added to the stack for a storage intent.
 pub const GENERATED: &str = "berth.dev/generated";
 
-/// Claims (a PVC, or a StatefulSet's claim templates) whose storage intent gave them the
-/// profile's class, with the pointer of each claim.
-fn intent_claims(profile: Profile, o: &Object) -> Vec<(String, &'static str)> {
-    let bases: Vec<String> = match (o.group(), o.kind()) {
+/// Where an object holds claims: the PVC itself (`""`), or each of a StatefulSet's claim
+/// templates.
+fn claim_bases(o: &Object) -> Vec<String> {
+    match (o.group(), o.kind()) {
         ("", "PersistentVolumeClaim") => vec![String::new()],
         ("apps", "StatefulSet") => {
             let n = o
@@ -180,15 +180,17 @@ fn intent_claims(profile: Profile, o: &Object) -> Vec<(String, &'static str)> {
                 .collect()
         }
         _ => Vec::new(),
-    };
-    bases
+    }
+}
+
+/// Claims (a PVC, or a StatefulSet's claim templates) whose storage intent gave them the
+/// profile's class, with the pointer of each claim.
+fn intent_claims(profile: Profile, o: &Object) -> Vec<(String, &'static str)> {
+    claim_bases(o)
         .into_iter()
         .filter_map(|base| {
-            let intent = match annotation(&o.value, &base, STORAGE)? {
-                "shared" => StorageIntent::Shared,
-                "block" => StorageIntent::Block,
-                _ => return None,
-            };
+            // A wrong intent was reported when the profile was applied.
+            let intent = storage_intent(o, &base, &mut Vec::new())?;
             let class = storage_class(profile, intent);
             let named = o
                 .value
@@ -274,23 +276,12 @@ pub fn apply(profile: Profile, object: &mut Object) -> Vec<Finding> {
     match (object.group(), object.kind()) {
         ("", "Service") => service(profile, object, &mut findings),
         ("networking.k8s.io", "Ingress") => ingress(profile, object, &mut findings),
-        ("", "PersistentVolumeClaim") => {
-            if let Some(intent) = storage_intent(object, "", &mut findings) {
-                claim(profile, intent, &mut object.value);
-            }
-        }
-        ("apps", "StatefulSet") => {
-            let n = object
-                .value
-                .pointer("/spec/volumeClaimTemplates")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            for i in 0..n {
-                let base = format!("/spec/volumeClaimTemplates/{i}");
+        ("", "PersistentVolumeClaim") | ("apps", "StatefulSet") => {
+            for base in claim_bases(object) {
                 if let Some(intent) = storage_intent(object, &base, &mut findings)
-                    && let Some(template) = object.value.pointer_mut(&base)
+                    && let Some(target) = object.value.pointer_mut(&base)
                 {
-                    claim(profile, intent, template);
+                    claim(profile, intent, target);
                 }
             }
         }
