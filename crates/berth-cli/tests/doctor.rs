@@ -30,18 +30,19 @@ spec:
 
 /// A stack folder for namespace `ns` whose pods carry `annotations`.
 fn stack_dir(ns: &str, annotations: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("berth-doctor-cli-{ns}"));
+    write_stack("doctor-cli", ns, &APP.replace("ANNOTATIONS", annotations))
+}
+
+/// A stack folder `berth-<stack>-<ns>` with one component `app` whose manifest is `app.yaml`.
+fn write_stack(stack: &str, ns: &str, manifest: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-{stack}-{ns}"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(
         dir.join("berth.yaml"),
-        format!("stack: doctor-cli\nnamespace: {ns}\nprofile: local\ncomponents:\n  app:\n    manifests: app.yaml\n"),
+        format!("stack: {stack}\nnamespace: {ns}\nprofile: local\ncomponents:\n  app:\n    manifests: app.yaml\n"),
     )
     .expect("write berth.yaml");
-    std::fs::write(
-        dir.join("app.yaml"),
-        APP.replace("ANNOTATIONS", annotations),
-    )
-    .expect("write app.yaml");
+    std::fs::write(dir.join("app.yaml"), manifest).expect("write app.yaml");
     dir
 }
 
@@ -161,15 +162,9 @@ async fn up_stops_at_once_with_the_diagnosis_from_the_log() {
     let kubeconfig = berth_local::testing::kubeconfig();
     let client = berth_local::testing::client().await;
     let ns = berth_local::testing::namespace(&client, "up-doctor").await;
-    let dir = std::env::temp_dir().join(format!("berth-up-doctor-{ns}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::write(
-        dir.join("berth.yaml"),
-        format!("stack: up-doctor\nnamespace: {ns}\nprofile: local\ncomponents:\n  sensor:\n    manifests: sensor.yaml\n"),
-    )
-    .expect("write berth.yaml");
-    std::fs::write(
-        dir.join("sensor.yaml"),
+    let dir = write_stack(
+        "up-doctor",
+        &ns,
         r#"apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: sensor}
@@ -191,8 +186,7 @@ spec:
           readinessProbe: {httpGet: {path: /ready, port: 8080}}
           livenessProbe: {httpGet: {path: /healthz, port: 8080}}
 "#,
-    )
-    .expect("write sensor.yaml");
+    );
     berth_local::testing::serve_logs(
         &client,
         &ns,
@@ -217,7 +211,7 @@ spec:
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("missing-bucket"), "{text}");
     assert!(text.contains("bucket `models` does not exist"), "{text}");
-    assert!(text.contains("sensor.yaml:"), "{text}");
+    assert!(text.contains("app.yaml:"), "{text}");
     // Fail fast: far below the 5 minute wait timeout.
     assert!(
         elapsed < Duration::from_secs(60),
