@@ -25,7 +25,7 @@ start=$(date +%s)
 # The dev profile (dependencies optimised, see Cargo.toml) builds much faster than --release
 # and runs the tests fast enough; benchmarks use --release.
 cargo build -p berth-cli
-berth=target/debug/berth
+berth="${CARGO_TARGET_DIR:-target}/debug/berth"
 $berth local build --peers   # peers: helm, for the chart tests and benchmarks
 echo "berth: build finished in $(( $(date +%s) - start ))s"
 
