@@ -6,104 +6,20 @@
 //! controller. Every test takes its own namespace; generated names are redacted in snapshots.
 //! The shared cluster starts on first use (see `berth_local::testing`).
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_doctor::{Diagnosis, diagnose};
-use berth_model::Object;
 use kube::api::Api;
 
-/// Parses `yaml` (with `NS` standing for the test namespace) as the stack file `app.yaml`.
-fn stack(yaml: &str, ns: &str) -> Vec<Object> {
-    let text = yaml.replace("NS", ns);
-    let (objects, findings) = berth_stack::parse_manifest_str(Path::new("app.yaml"), &text, "app");
-    assert!(
-        findings
-            .iter()
-            .all(|f| f.severity != berth_model::Severity::Error),
-        "{findings:?}"
-    );
-    objects
-}
+use common::*;
 
-async fn apply(client: &kube::Client, objects: &[Object]) {
-    berth_local::testing::apply(client, objects.iter().map(|o| &o.value)).await;
-}
-
-/// Diagnoses until `done` holds (controllers and kwok take a moment), or fails after 90 s.
-async fn diagnose_until(
-    client: &kube::Client,
-    objects: &[Object],
-    done: impl Fn(&[Diagnosis]) -> bool,
-) -> Vec<Diagnosis> {
-    let start = Instant::now();
-    loop {
-        let ds = diagnose(client, objects).await.expect("diagnose");
-        if done(&ds) {
-            return ds;
-        }
-        if start.elapsed() > Duration::from_secs(90) {
-            panic!("diagnoses never settled: {ds:#?}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// True when a diagnosis `id` covers both replicas of the `web` Deployment (kwok and the
-/// scheduler reach the two pods one after the other).
-fn both_pods(ds: &[Diagnosis], id: &str) -> bool {
-    ds.iter().any(|d| {
-        d.id == id
-            && d.evidence
-                .iter()
-                .any(|e| e.text.starts_with("2 pods have this problem"))
-    })
-}
-
-fn ids(ds: &[Diagnosis]) -> Vec<&str> {
-    ds.iter().map(|d| d.id).collect()
-}
-
-/// The human rendering with the namespace and generated pod names redacted.
+/// The human output, with generated names redacted, under the snapshot `local__<name>`.
 fn snapshot(name: &str, ns: &str, ds: &[Diagnosis]) {
-    let text: String = ds.iter().map(Diagnosis::render).collect();
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&regex_escape(ns), "[ns]");
-    settings.add_filter(r"-[a-z0-9]{8,10}-[a-z0-9]{5}\b", "-[hash]");
-    // Job pods: `<job>-<5 characters of Kubernetes' random alphabet>`.
-    settings.add_filter(r"-[bcdfghjklmnpqrstvwxz2456789]{5}\b", "-[hash]");
-    settings.add_filter(r"\b(other|doctor)-[a-z]+-[0-9a-f]{1,6}\b", "[other-ns]");
-    // ReplicaSets: `<deployment>-<pod-template-hash>`.
-    settings.add_filter(r"-[bcdfghjklmnpqrstvwxz2456789]{8,10}\b", "-[hash]");
-    // How often a controller repeated an event (once, or `(x3)`) depends on timing.
-    settings.add_filter(r" \(x[0-9]+\)", "");
-    settings.bind(|| insta::assert_snapshot!(name, text));
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
-}
-
-/// Deletes a test's namespaces (best effort: a failed test leaves them for inspection).
-async fn cleanup(client: &kube::Client, namespaces: &[&str]) {
-    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    for ns in namespaces {
-        let _ = api.delete(ns, &Default::default()).await;
-    }
-}
-
-async fn setup(prefix: &str) -> (kube::Client, String) {
-    let client = berth_local::testing::client().await;
-    let ns = berth_local::testing::namespace(&client, prefix).await;
-    (client, ns)
+    let text = render(ds);
+    settings(ns).bind(|| insta::assert_snapshot!(name, text));
 }
 
 const WEB: &str = r#"
@@ -151,14 +67,6 @@ fn statefulset(name: &str, annotations: &str, containers: &str, rest: &str) -> S
 /// Held by tests that create a StorageClass or read the list of classes, so one test's class
 /// never shows in another's diagnosis.
 static STORAGE_CLASSES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The 1-based line of the first line of `text` containing `needle`.
-fn line_of(text: &str, needle: &str) -> u32 {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .expect("needle") as u32
-        + 1
-}
 
 fn web(annotations: &str, selector: &str) -> String {
     WEB.replace("ANNOTATIONS", annotations)
