@@ -99,25 +99,79 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                 None => causes.push(format!("no node has {} {resource} free", format(want))),
             }
         }
-        if message.contains("untolerated taint") || message.contains("had taint") {
-            let mut taints: Vec<String> = nodes
+        // Nodes the pod's nodeSelector picks: when they exist and are tainted, the taint (a
+        // node group reserved for something) is the problem, not the selector.
+        let picked: Vec<&Value> = match spec.get("nodeSelector").and_then(Value::as_object) {
+            Some(sel) if !sel.is_empty() => nodes
                 .iter()
-                .flat_map(|n| arr(n, "/spec/taints"))
-                .map(|t| format!("{}={}:{}", s(t, "/key"), s(t, "/value"), s(t, "/effect")))
-                .collect();
+                .copied()
+                .filter(|n| {
+                    sel.iter().all(|(k, v)| {
+                        n.pointer("/metadata/labels")
+                            .and_then(|l| l.get(k))
+                            .is_some_and(|l| l == v)
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut tainted_pick = false;
+        if message.contains("untolerated taint") || message.contains("had taint") {
+            tainted_pick = picked.iter().any(|n| !arr(n, "/spec/taints").is_empty());
+            let mut taints: Vec<String> = (if tainted_pick {
+                picked.as_slice()
+            } else {
+                nodes
+            })
+            .iter()
+            .flat_map(|n| arr(n, "/spec/taints"))
+            .map(|t| format!("{}={}:{}", s(t, "/key"), s(t, "/value"), s(t, "/effect")))
+            .collect();
             taints.sort();
             taints.dedup();
-            causes.push(format!(
-                "nodes carry taints the pod does not tolerate ({})",
-                taints.join(", ")
-            ));
-            fixes.push("add a matching `tolerations:` entry to the pod template, or schedule onto nodes without the taint".into());
+            if tainted_pick {
+                let names: Vec<&str> = picked.iter().map(|n| s(n, "/metadata/name")).collect();
+                causes.push(format!(
+                    "the nodes its node selector picks ({}) carry taints it does not tolerate ({})",
+                    names.join(", "),
+                    taints.join(", ")
+                ));
+            } else {
+                causes.push(format!(
+                    "nodes carry taints the pod does not tolerate ({})",
+                    taints.join(", ")
+                ));
+            }
+            if tainted_pick {
+                // The node group is reserved for this workload: tolerate exactly its taints.
+                let tolerations: Vec<String> = picked
+                    .iter()
+                    .flat_map(|n| arr(n, "/spec/taints"))
+                    .map(|t| {
+                        format!(
+                            "{{key: {}, operator: Equal, value: {}, effect: {}}}",
+                            s(t, "/key"),
+                            s(t, "/value"),
+                            s(t, "/effect")
+                        )
+                    })
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                fixes.push(format!(
+                    "add `tolerations: [{}]` to the pod template, so it may run on the nodes it selects",
+                    tolerations.join(", ")
+                ));
+            } else {
+                fixes.push("add a matching `tolerations:` entry to the pod template, or schedule onto nodes without the taint".into());
+            }
             if pointer == base {
                 pointer = format!("{base}/tolerations");
             }
         }
-        if message.contains("node affinity/selector")
-            || message.contains("node(s) didn't match Pod's node affinity")
+        if (message.contains("node affinity/selector")
+            || message.contains("node(s) didn't match Pod's node affinity"))
+            && !tainted_pick
         {
             let mut wanted = Vec::new();
             if let Some(sel) = spec.get("nodeSelector").and_then(Value::as_object) {
