@@ -5,10 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DynamicObject};
-use kube::core::GroupVersionKind;
-use kube::discovery::pinned_kind;
-
 const APP: &str = r#"apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -107,12 +103,7 @@ async fn broken_stack_exits_1_with_json_lines_and_healthy_exits_0() {
     let (code, stdout) = doctor_until(&dir, &kubeconfig, |code, out| code == 0 && out.is_empty());
     assert_eq!((code, stdout.as_str()), (0, ""));
     let _ = std::fs::remove_dir_all(&dir);
-    let (ar, _) = pinned_kind(&client, &GroupVersionKind::gvk("", "v1", "Namespace"))
-        .await
-        .expect("kind");
-    let _ = Api::<DynamicObject>::all_with(client, &ar)
-        .delete(&ns, &Default::default())
-        .await;
+    berth_local::testing::delete_namespace(&client, &ns).await;
 }
 
 #[test]
@@ -218,10 +209,5 @@ spec:
         "took {elapsed:?}: {text}"
     );
     let _ = std::fs::remove_dir_all(&dir);
-    let (ar, _) = pinned_kind(&client, &GroupVersionKind::gvk("", "v1", "Namespace"))
-        .await
-        .expect("kind");
-    let _ = Api::<DynamicObject>::all_with(client, &ar)
-        .delete(&ns, &Default::default())
-        .await;
+    berth_local::testing::delete_namespace(&client, &ns).await;
 }

@@ -201,3 +201,10 @@ pub async fn apply<'a>(
         .unwrap_or_else(|e| panic!("apply {kind}/{name}: {e}"));
     }
 }
+
+/// Deletes a test's namespace (best effort; the sweep in [`client`] catches what is left).
+pub async fn delete_namespace(client: &kube::Client, name: &str) {
+    let _ = Api::<Namespace>::all(client.clone())
+        .delete(name, &Default::default())
+        .await;
+}

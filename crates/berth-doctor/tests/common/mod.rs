@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use berth_doctor::{Diagnosis, diagnose};
 use berth_model::Object;
-use kube::api::Api;
 
 /// Parses `yaml` (with `NS` standing for the test namespace) as the stack file `app.yaml`.
 pub fn stack(yaml: &str, ns: &str) -> Vec<Object> {
@@ -102,9 +101,8 @@ pub fn regex_escape(s: &str) -> String {
 
 /// Deletes a test's namespaces (best effort: a failed test leaves them for inspection).
 pub async fn cleanup(client: &kube::Client, namespaces: &[&str]) {
-    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     for ns in namespaces {
-        let _ = api.delete(ns, &Default::default()).await;
+        berth_local::testing::delete_namespace(client, ns).await;
     }
 }
 
