@@ -382,7 +382,7 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
     };
 
     // etcd
-    let (etcd_port, peer_port) = (process::free_port()?, process::free_port()?);
+    let [etcd_port, peer_port] = process::free_ports()?;
     let client_url = format!("http://127.0.0.1:{etcd_port}");
     let peer_url = format!("http://127.0.0.1:{peer_port}");
     let etcd_args = vec![
@@ -404,7 +404,7 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
     process::wait_listening(&etcd, Duration::from_secs(30))?;
 
     // kube-apiserver
-    let api_port = process::free_port()?;
+    let [api_port] = process::free_ports()?;
     state.api_port = api_port;
     let server = format!("https://127.0.0.1:{api_port}");
     let kc_text = pki::kubeconfig(

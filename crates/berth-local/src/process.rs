@@ -130,17 +130,9 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(true)
 }
 
-/// A free TCP port on 127.0.0.1 (the OS picks it; released before use, so a race with another
-/// process is possible and shows up as a start failure with the log naming the port).
-pub fn free_port() -> Result<u16, Error> {
-    let l = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| Error::Start(format!("no free port on 127.0.0.1: {e}")))?;
-    Ok(l.local_addr()
-        .map_err(|e| Error::Start(e.to_string()))?
-        .port())
-}
-
-/// `N` distinct free ports on 127.0.0.1 (all held at once while choosing, so none repeats).
+/// `N` distinct free TCP ports on 127.0.0.1, chosen by the OS and all held at once while
+/// choosing, so none repeats. They are released before use, so a race with another process is
+/// possible and shows up as a start failure with the log naming the port.
 pub fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
     let mut held = Vec::with_capacity(N);
     let mut ports = [0u16; N];

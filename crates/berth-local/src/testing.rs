@@ -129,7 +129,6 @@ pub async fn serve_logs(
     container: &str,
     lines: &[&str],
 ) {
-    use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
     let dir = crate::Layout::of(&cluster_name())
         .dir
         .join("container-logs");
@@ -140,14 +139,6 @@ pub async fn serve_logs(
         .map(|l| format!("2026-01-01T00:00:00.000000000Z stdout F {l}\n"))
         .collect();
     std::fs::write(&file, text).expect("write the container log file");
-    let ar = ApiResource {
-        group: "kwok.x-k8s.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "kwok.x-k8s.io/v1alpha1".into(),
-        kind: "Logs".into(),
-        plural: "logs".into(),
-    };
-    let logs: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
     let file = file.display().to_string();
     let object = serde_json::json!({
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
@@ -155,13 +146,7 @@ pub async fn serve_logs(
         "metadata": {"name": pod, "namespace": ns},
         "spec": {"logs": [{"containers": [container], "logsFile": file, "previousLogsFile": file}]},
     });
-    logs.patch(
-        pod,
-        &PatchParams::apply("berth-test").force(),
-        &Patch::Apply(&object),
-    )
-    .await
-    .expect("apply the kwok Logs object");
+    apply(client, [&object]).await;
 }
 
 /// Applies `objects` (whole manifests as JSON, namespaced ones with their namespace set) with
