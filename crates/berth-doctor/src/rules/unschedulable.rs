@@ -118,51 +118,44 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         let mut tainted_pick = false;
         if message.contains("untolerated taint") || message.contains("had taint") {
             tainted_pick = picked.iter().any(|n| !arr(n, "/spec/taints").is_empty());
-            let mut taints: Vec<String> = (if tainted_pick {
+            // Each distinct taint once, as (key, value, effect): of the picked nodes when they
+            // are the ones refusing the pod, else of all nodes.
+            let taints: std::collections::BTreeSet<(&str, &str, &str)> = (if tainted_pick {
                 picked.as_slice()
             } else {
                 nodes
             })
             .iter()
             .flat_map(|n| arr(n, "/spec/taints"))
-            .map(|t| format!("{}={}:{}", s(t, "/key"), s(t, "/value"), s(t, "/effect")))
+            .map(|t| (s(t, "/key"), s(t, "/value"), s(t, "/effect")))
             .collect();
-            taints.sort();
-            taints.dedup();
+            let listed: Vec<String> = taints
+                .iter()
+                .map(|(k, v, e)| format!("{k}={v}:{e}"))
+                .collect();
             if tainted_pick {
                 let names: Vec<&str> = picked.iter().map(|n| s(n, "/metadata/name")).collect();
                 causes.push(format!(
                     "the nodes its node selector picks ({}) carry taints it does not tolerate ({})",
                     names.join(", "),
-                    taints.join(", ")
+                    listed.join(", ")
                 ));
-            } else {
-                causes.push(format!(
-                    "nodes carry taints the pod does not tolerate ({})",
-                    taints.join(", ")
-                ));
-            }
-            if tainted_pick {
                 // The node group is reserved for this workload: tolerate exactly its taints.
-                let tolerations: Vec<String> = picked
+                let tolerations: Vec<String> = taints
                     .iter()
-                    .flat_map(|n| arr(n, "/spec/taints"))
-                    .map(|t| {
-                        format!(
-                            "{{key: {}, operator: Equal, value: {}, effect: {}}}",
-                            s(t, "/key"),
-                            s(t, "/value"),
-                            s(t, "/effect")
-                        )
+                    .map(|(k, v, e)| {
+                        format!("{{key: {k}, operator: Equal, value: {v}, effect: {e}}}")
                     })
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
                     .collect();
                 fixes.push(format!(
                     "add `tolerations: [{}]` to the pod template, so it may run on the nodes it selects",
                     tolerations.join(", ")
                 ));
             } else {
+                causes.push(format!(
+                    "nodes carry taints the pod does not tolerate ({})",
+                    listed.join(", ")
+                ));
                 fixes.push("add a matching `tolerations:` entry to the pod template, or schedule onto nodes without the taint".into());
             }
             if pointer == base {
