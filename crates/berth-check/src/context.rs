@@ -297,56 +297,14 @@ impl<'s> Context<'s> {
     }
 
     fn collect_runtime_secrets(&self) -> std::collections::HashSet<(String, String)> {
-        let mut out = std::collections::HashSet::new();
-        for &i in self.of_kind("Ingress") {
-            let v = &self.objects[i].value;
-            let ann = v
-                .pointer("/metadata/annotations")
-                .and_then(Value::as_object);
-            let managed = ann.is_some_and(|a| {
-                a.contains_key("cert-manager.io/cluster-issuer")
-                    || a.contains_key("cert-manager.io/issuer")
-                    || a.get("kubernetes.io/tls-acme").and_then(Value::as_str) == Some("true")
-            });
-            if managed {
-                for tls in v
-                    .pointer("/spec/tls")
-                    .and_then(Value::as_array)
+        (0..self.objects.len())
+            .flat_map(|i| {
+                let ns = self.namespace_of(i).to_string();
+                berth_plan::refs::runtime_secrets(self.objects[i].kind(), &self.objects[i].value)
                     .into_iter()
-                    .flatten()
-                {
-                    if let Some(n) = tls.get("secretName").and_then(Value::as_str) {
-                        out.insert((self.namespace_of(i).to_string(), n.to_string()));
-                    }
-                }
-            }
-        }
-        for &i in self.of_kind("Certificate") {
-            if let Some(n) = k8s::str_at(&self.objects[i].value, "/spec/secretName") {
-                out.insert((self.namespace_of(i).to_string(), n.to_string()));
-            }
-        }
-        for t in &self.pod_templates {
-            let ns = self.namespace_of(t.object);
-            for c in t.containers() {
-                let args: Vec<&str> = ["command", "args"]
-                    .iter()
-                    .filter_map(|f| c.value.get(*f).and_then(Value::as_array))
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                for (n, a) in args.iter().enumerate() {
-                    if let Some(name) = a.strip_prefix("--secret-name=") {
-                        out.insert((ns.to_string(), name.to_string()));
-                    } else if *a == "--secret-name"
-                        && let Some(name) = args.get(n + 1)
-                    {
-                        out.insert((ns.to_string(), name.to_string()));
-                    }
-                }
-            }
-        }
-        out
+                    .map(move |n| (ns.clone(), n))
+            })
+            .collect()
     }
 
     /// The HPAs that scale object `i`.
@@ -382,48 +340,4 @@ impl<'s> Context<'s> {
     }
 }
 
-/// True when every `key: value` of `selector` is among `labels` (an empty selector matches
-/// nothing here: services without selectors are for external endpoints).
-pub fn matches_labels(
-    selector: &serde_json::Map<String, Value>,
-    labels: Option<&serde_json::Map<String, Value>>,
-) -> bool {
-    if selector.is_empty() {
-        return false;
-    }
-    let Some(labels) = labels else { return false };
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-}
-
-/// A label selector (`matchLabels` + `matchExpressions`) matched against labels.
-pub fn matches_selector(selector: &Value, labels: Option<&serde_json::Map<String, Value>>) -> bool {
-    let empty = serde_json::Map::new();
-    let labels = labels.unwrap_or(&empty);
-    if let Some(ml) = selector.get("matchLabels").and_then(Value::as_object)
-        && !ml.iter().all(|(k, v)| labels.get(k) == Some(v))
-    {
-        return false;
-    }
-    if let Some(exprs) = selector.get("matchExpressions").and_then(Value::as_array) {
-        for e in exprs {
-            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-            let values: Vec<&str> = e
-                .get("values")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let have = labels.get(key).and_then(Value::as_str);
-            let ok = match e.get("operator").and_then(Value::as_str).unwrap_or("") {
-                "In" => have.is_some_and(|h| values.contains(&h)),
-                "NotIn" => have.is_none_or(|h| !values.contains(&h)),
-                "Exists" => have.is_some(),
-                "DoesNotExist" => have.is_none(),
-                _ => true,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
+pub use berth_model::labels::{matches_labels, matches_selector};

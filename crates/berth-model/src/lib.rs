@@ -6,6 +6,7 @@
 //! stays small and free of I/O. Nothing here talks to a cluster.
 
 pub mod jvm;
+pub mod labels;
 pub mod quantity;
 
 use std::collections::BTreeMap;

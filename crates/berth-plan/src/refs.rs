@@ -27,6 +27,68 @@ impl Ref {
     }
 }
 
+/// The Secrets (names, in the object's namespace) that a controller creates once object `v`
+/// of `kind` runs, so that nothing else in the stack has to: cert-manager for a Certificate's
+/// `secretName` and an annotated Ingress's TLS secrets, External Secrets for an
+/// ExternalSecret's target, Sealed Secrets for a SealedSecret, and containers started with
+/// `--secret-name` (webhook certificate generators).
+pub fn runtime_secrets(kind: &str, v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    match kind {
+        "Certificate" => out.extend(str_at(v, "/spec/secretName").map(str::to_string)),
+        "ExternalSecret" => out.extend(
+            str_at(v, "/spec/target/name")
+                .or_else(|| str_at(v, "/metadata/name"))
+                .map(str::to_string),
+        ),
+        "SealedSecret" => out.extend(str_at(v, "/metadata/name").map(str::to_string)),
+        "Ingress" => {
+            let ann = v
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object);
+            let managed = ann.is_some_and(|a| {
+                a.contains_key("cert-manager.io/cluster-issuer")
+                    || a.contains_key("cert-manager.io/issuer")
+                    || a.get("kubernetes.io/tls-acme").and_then(Value::as_str) == Some("true")
+            });
+            if managed {
+                let tls = v.pointer("/spec/tls").and_then(Value::as_array);
+                out.extend(
+                    tls.into_iter()
+                        .flatten()
+                        .filter_map(|t| str_at(t, "/secretName"))
+                        .map(str::to_string),
+                );
+            }
+        }
+        _ => {}
+    }
+    if let Some(spec) = pod_spec_pointer(kind).and_then(|p| v.pointer(p)) {
+        for c in ["initContainers", "containers"]
+            .iter()
+            .filter_map(|f| spec.get(*f).and_then(Value::as_array))
+            .flatten()
+        {
+            let args: Vec<&str> = ["command", "args"]
+                .iter()
+                .filter_map(|f| c.get(*f).and_then(Value::as_array))
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for (n, a) in args.iter().enumerate() {
+                if let Some(name) = a.strip_prefix("--secret-name=") {
+                    out.push(name.to_string());
+                } else if *a == "--secret-name"
+                    && let Some(name) = args.get(n + 1)
+                {
+                    out.push(name.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Where the pod spec lives in a workload of `kind` (`None` for kinds without pods).
 pub fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
     match kind {
@@ -273,5 +335,34 @@ mod tests {
                 Ref::new("ServiceAccount", Some("x"), "sa")
             ]
         );
+    }
+
+    #[test]
+    fn controllers_create_the_secrets_of_certificates_external_secrets_and_webhook_generators() {
+        assert_eq!(
+            runtime_secrets("Certificate", &json!({"spec": {"secretName": "tls"}})),
+            ["tls"]
+        );
+        assert_eq!(
+            runtime_secrets(
+                "ExternalSecret",
+                &json!({"metadata": {"name": "db"}, "spec": {}})
+            ),
+            ["db"]
+        );
+        assert_eq!(
+            runtime_secrets(
+                "ExternalSecret",
+                &json!({"metadata": {"name": "db"}, "spec": {"target": {"name": "db-creds"}}})
+            ),
+            ["db-creds"]
+        );
+        let ing = json!({"metadata": {"annotations": {"cert-manager.io/cluster-issuer": "le"}}, "spec": {"tls": [{"secretName": "web-tls"}]}});
+        assert_eq!(runtime_secrets("Ingress", &ing), ["web-tls"]);
+        let plain = json!({"spec": {"tls": [{"secretName": "web-tls"}]}});
+        assert!(runtime_secrets("Ingress", &plain).is_empty());
+        let job = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "args": ["create", "--secret-name", "hook-cert"]}]}}}});
+        assert_eq!(runtime_secrets("Job", &job), ["hook-cert"]);
+        assert!(runtime_secrets("ConfigMap", &json!({"metadata": {"name": "x"}})).is_empty());
     }
 }

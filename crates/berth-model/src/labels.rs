@@ -1,0 +1,133 @@
+//! Label selectors, evaluated the way the API server does (`metav1.LabelSelector`): every
+//! `matchLabels` pair and every `matchExpressions` requirement must hold. One place for this
+//! rule: checks, the health wait and the doctor all call it.
+
+use serde_json::{Map, Value};
+
+/// True when every `key: value` of `selector` (a plain map, as a Service's `spec.selector`)
+/// is among `labels`. An empty map matches nothing here: a Service without a selector is for
+/// endpoints managed elsewhere, not for every pod.
+pub fn matches_labels(selector: &Map<String, Value>, labels: Option<&Map<String, Value>>) -> bool {
+    if selector.is_empty() {
+        return false;
+    }
+    let Some(labels) = labels else { return false };
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// True when a label selector (`matchLabels` and `matchExpressions`, operators `In`, `NotIn`,
+/// `Exists`, `DoesNotExist`) matches `labels`. An empty selector matches everything, as it does
+/// for the API server; an unknown operator matches nothing (the API server rejects it).
+pub fn matches_selector(selector: &Value, labels: Option<&Map<String, Value>>) -> bool {
+    let empty = Map::new();
+    let labels = labels.unwrap_or(&empty);
+    if let Some(ml) = selector.get("matchLabels").and_then(Value::as_object)
+        && !ml.iter().all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
+    }
+    let exprs = selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    exprs.iter().all(|e| {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let have = labels.get(key).and_then(Value::as_str);
+        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+            "In" => have.is_some_and(|h| values.contains(&h)),
+            "NotIn" => have.is_none_or(|h| !values.contains(&h)),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            _ => false,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn labels(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn match_labels_and_expressions_must_all_hold() {
+        let sel = json!({"matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "edge"]},
+                                 {"key": "canary", "operator": "DoesNotExist"}]});
+        assert!(matches_selector(
+            &sel,
+            Some(&labels(json!({"app": "web", "tier": "edge"})))
+        ));
+        assert!(!matches_selector(
+            &sel,
+            Some(&labels(json!({"app": "web", "tier": "back"})))
+        ));
+        assert!(!matches_selector(
+            &sel,
+            Some(&labels(
+                json!({"app": "web", "tier": "front", "canary": "1"})
+            ))
+        ));
+        assert!(!matches_selector(
+            &sel,
+            Some(&labels(json!({"tier": "front"})))
+        ));
+        assert!(!matches_selector(&sel, None));
+    }
+
+    #[test]
+    fn expressions_alone_select_pods() {
+        let sel = json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["orders"]},
+                                              {"key": "track", "operator": "NotIn", "values": ["canary"]},
+                                              {"key": "team", "operator": "Exists"}]});
+        assert!(matches_selector(
+            &sel,
+            Some(&labels(json!({"app": "orders", "team": "a"})))
+        ));
+        assert!(!matches_selector(
+            &sel,
+            Some(&labels(
+                json!({"app": "orders", "team": "a", "track": "canary"})
+            ))
+        ));
+        assert!(!matches_selector(
+            &sel,
+            Some(&labels(json!({"app": "orders"})))
+        ));
+    }
+
+    #[test]
+    fn empty_selector_matches_everything_and_unknown_operators_nothing() {
+        assert!(matches_selector(
+            &json!({}),
+            Some(&labels(json!({"a": "b"})))
+        ));
+        assert!(!matches_selector(
+            &json!({"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}),
+            Some(&labels(json!({"a": "2"})))
+        ));
+    }
+
+    #[test]
+    fn plain_maps_need_every_pair_and_an_empty_map_selects_nothing() {
+        let sel = labels(json!({"app": "web"}));
+        assert!(matches_labels(
+            &sel,
+            Some(&labels(json!({"app": "web", "x": "y"})))
+        ));
+        assert!(!matches_labels(&sel, Some(&labels(json!({"app": "db"})))));
+        assert!(!matches_labels(
+            &Map::new(),
+            Some(&labels(json!({"app": "web"})))
+        ));
+    }
+}
