@@ -50,6 +50,18 @@ pub async fn apply_one(
     opts: ApplyOptions,
     deadline: Instant,
 ) -> Result<Applied> {
+    apply_as(cluster, key, value, FIELD_MANAGER, opts, deadline).await
+}
+
+/// [`apply_one`] with another field manager.
+pub async fn apply_as(
+    cluster: &Cluster,
+    key: &ObjectKey,
+    value: &Value,
+    manager: &str,
+    opts: ApplyOptions,
+    deadline: Instant,
+) -> Result<Applied> {
     let (api, resolved) = loop {
         match cluster.api_for(key, value).await {
             Ok(found) => break found,
@@ -63,7 +75,7 @@ pub async fn apply_one(
             Err(e) => return Err(e),
         }
     };
-    let mut pp = PatchParams::apply(FIELD_MANAGER);
+    let mut pp = PatchParams::apply(manager);
     if opts.force_conflicts {
         pp = pp.force();
     }
@@ -86,6 +98,9 @@ pub async fn apply_one(
             object: key.clone(),
             message: s.message.clone(),
         }),
+        Err(e @ kube::Error::Api(_)) if error::status_code(&e) == Some(403) => {
+            Err(Error::kube(format!("applying {key}"), e))
+        }
         Err(kube::Error::Api(s)) if (400..500).contains(&s.code) => Err(Error::Rejected {
             object: key.clone(),
             message: s.message.clone(),

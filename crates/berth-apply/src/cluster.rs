@@ -30,13 +30,65 @@ pub struct ConnectOptions {
     pub context: Option<String>,
 }
 
+/// How long berth rides out an API server it cannot reach before it gives up (exit 3).
+pub const OUTAGE_GRACE: Duration = Duration::from_secs(30);
+
 /// A connected cluster. Cheap to clone (the client and the discovery cache are shared).
 #[derive(Clone)]
 pub struct Cluster {
     pub client: Client,
     /// The API server URL, for messages.
     pub server: String,
+    /// How long the API server may stay unreachable before a command gives up
+    /// ([`OUTAGE_GRACE`] unless set).
+    pub outage_grace: Duration,
+    /// Whether the API server answers, as the last requests and watches saw it.
+    pub reach: Arc<Reach>,
     discovery: Arc<RwLock<Discovery>>,
+}
+
+/// Since when the API server has been unreachable (connection refused, reset, timed out), as
+/// requests and watches report it; cleared by any answer.
+#[derive(Debug, Default)]
+pub struct Reach(std::sync::Mutex<Option<Outage>>);
+
+/// An ongoing loss of connection to the API server.
+#[derive(Clone, Debug)]
+pub struct Outage {
+    /// When the first failure was seen.
+    pub since: Instant,
+    /// The same, as wall-clock time for messages.
+    pub at: k8s_openapi::jiff::Timestamp,
+    /// The last error seen.
+    pub last_error: String,
+}
+
+impl Reach {
+    /// A request or watch could not reach the API server.
+    pub fn lost(&self, error: &str) {
+        if let Ok(mut o) = self.0.lock() {
+            match o.as_mut() {
+                Some(outage) => outage.last_error = error.to_string(),
+                None => {
+                    *o = Some(Outage {
+                        since: Instant::now(),
+                        at: k8s_openapi::jiff::Timestamp::now(),
+                        last_error: error.to_string(),
+                    })
+                }
+            }
+        }
+    }
+    /// The API server answered.
+    pub fn ok(&self) {
+        if let Ok(mut o) = self.0.lock() {
+            *o = None;
+        }
+    }
+    /// The ongoing outage, if any.
+    pub fn outage(&self) -> Option<Outage> {
+        self.0.lock().ok().and_then(|o| o.clone())
+    }
 }
 
 /// A kind resolved through discovery: how to build its `Api`.
@@ -54,7 +106,21 @@ impl Cluster {
             context: opts.context.clone(),
             ..Default::default()
         };
-        let mut config = match &opts.kubeconfig {
+        // `KUBECONFIG=a:b` (a list, merged as kubectl does) arrives as one path from the
+        // command line: kube reads the variable itself then.
+        let listed = opts
+            .kubeconfig
+            .as_ref()
+            .filter(|p| !p.exists() && std::env::split_paths(p.as_os_str()).count() > 1);
+        let kubeconfig = if listed.is_some() {
+            None
+        } else {
+            opts.kubeconfig.as_ref()
+        };
+        if kubeconfig.is_none() && listed.is_none() {
+            no_kubeconfig()?;
+        }
+        let mut config = match kubeconfig {
             Some(path) => {
                 let kc = Kubeconfig::read_from(path)
                     .map_err(|e| Error::Kubeconfig(format!("{}: {e}", path.display())))?;
@@ -98,6 +164,8 @@ impl Cluster {
         Ok(Cluster {
             client,
             server,
+            outage_grace: OUTAGE_GRACE,
+            reach: Arc::default(),
             discovery: Arc::new(RwLock::new(discovery)),
         })
     }
@@ -186,7 +254,43 @@ impl Cluster {
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, kube::Error>>,
     {
-        retry_until(deadline, op).await
+        retry_within(deadline, self.outage_grace, Some(&self.reach), op).await
+    }
+
+    /// The error to end a command with when the API server has been unreachable for longer
+    /// than [`Cluster::outage_grace`]; `None` while it answers or the outage is shorter.
+    pub fn outage_error(&self) -> Option<Error> {
+        let o = self.reach.outage()?;
+        (o.since.elapsed() >= self.outage_grace).then(|| Error::Unreachable {
+            server: self.server.clone(),
+            reason: format!(
+                "lost the connection at {} and it did not come back within {}s (last error: {})",
+                o.at.strftime("%H:%M:%S UTC"),
+                self.outage_grace.as_secs(),
+                o.last_error
+            ),
+        })
+    }
+}
+
+/// The error when there is no kubeconfig at all: where berth looked, and `--local`.
+fn no_kubeconfig() -> Result<()> {
+    if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+        return Ok(());
+    }
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from);
+    let default = home.map(|h| h.join(".kube").join("config"));
+    match default {
+        Some(path) if path.exists() => Ok(()),
+        Some(path) => Err(Error::Kubeconfig(format!(
+            "$KUBECONFIG is not set and {} does not exist; pass --kubeconfig FILE (and --context NAME), or --local to use berth's own local cluster",
+            path.display()
+        ))),
+        None => Err(Error::Kubeconfig(
+            "$KUBECONFIG is not set and there is no home folder to find ~/.kube/config in; pass --kubeconfig FILE, or --local to use berth's own local cluster".into(),
+        )),
     }
 }
 
@@ -198,9 +302,21 @@ async fn discover(
     retry_until(deadline, || Discovery::new(client.clone()).run_aggregated()).await
 }
 
-/// See [`Cluster::retry`].
-pub async fn retry_until<T, F, Fut>(
+/// See [`Cluster::retry`] (with [`OUTAGE_GRACE`]).
+pub async fn retry_until<T, F, Fut>(deadline: Instant, op: F) -> std::result::Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, kube::Error>>,
+{
+    retry_within(deadline, OUTAGE_GRACE, None, op).await
+}
+
+/// Runs `op` until it succeeds, fails with a non-transient error, `deadline` passes, or the
+/// API server stays unreachable (connection errors only) for `grace`; tells `reach` what it saw.
+async fn retry_within<T, F, Fut>(
     deadline: Instant,
+    grace: Duration,
+    reach: Option<&Reach>,
     mut op: F,
 ) -> std::result::Result<T, kube::Error>
 where
@@ -208,8 +324,27 @@ where
     Fut: Future<Output = std::result::Result<T, kube::Error>>,
 {
     let mut delay = Duration::from_millis(50);
+    let mut unreachable_since: Option<Instant> = None;
     loop {
-        match op().await {
+        let result = op().await;
+        match &result {
+            Err(e) if error::is_connection(e) => {
+                if let Some(r) = reach {
+                    r.lost(&e.to_string());
+                }
+                let since = *unreachable_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= grace {
+                    return result;
+                }
+            }
+            _ => {
+                if let Some(r) = reach {
+                    r.ok();
+                }
+                unreachable_since = None;
+            }
+        }
+        match result {
             Ok(v) => return Ok(v),
             Err(e) if error::is_transient(&e) && Instant::now() + delay < deadline => {
                 tracing::debug!("transient error, retrying in {delay:?}: {e}");

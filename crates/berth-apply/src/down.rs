@@ -232,7 +232,7 @@ pub async fn down(
         Ok(report)
     }
     .await;
-    lock.release().await;
+    lock.release(cluster.reach.outage().is_some()).await;
     result
 }
 

@@ -32,6 +32,19 @@ pub enum Error {
     )]
     Conflict { object: ObjectKey, message: String },
 
+    /// The credentials may not do what berth needs (403): the verb, resource and namespace
+    /// refused, and the RBAC rule that would allow it (exit code 3).
+    #[error("{context}: {}", forbidden_text(.user, .verb, .resource, .group, .namespace.as_deref(), .message))]
+    Forbidden {
+        context: String,
+        user: String,
+        verb: String,
+        resource: String,
+        group: String,
+        namespace: Option<String>,
+        message: String,
+    },
+
     /// The API server rejected the object (validation, admission, immutable fields...).
     #[error("{object}: {message}")]
     Rejected { object: ObjectKey, message: String },
@@ -59,6 +72,19 @@ pub enum Error {
         lease: String,
         expires_in_s: i64,
     },
+
+    /// The user interrupted the run (Ctrl-C, SIGTERM); the lock was released.
+    #[error(
+        "interrupted: stopped applying and released the stack lock; what was applied stays (run `berth up` again to finish)"
+    )]
+    Interrupted,
+
+    /// Another run took the stack's lock while this one worked (this run could not renew it
+    /// in time); this run stopped applying at once.
+    #[error(
+        "lost the lock of stack `{stack}` to {holder}: stopped applying so two runs never interleave; check that run, then run `berth up` again"
+    )]
+    LockLost { stack: String, holder: String },
 
     /// The new render has no objects but berth owns some: pruning would delete the stack.
     #[error(
@@ -102,7 +128,9 @@ impl Error {
     /// What the error means for the exit code.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Unreachable { .. } | Error::Kubeconfig(_) => ErrorClass::Cluster,
+            Error::Unreachable { .. } | Error::Kubeconfig(_) | Error::Forbidden { .. } => {
+                ErrorClass::Cluster
+            }
             Error::Plan(_) | Error::EmptyRender => ErrorClass::BadInput,
             Error::Several(all) if all.iter().any(|e| e.class() == ErrorClass::Cluster) => {
                 ErrorClass::Cluster
@@ -114,11 +142,76 @@ impl Error {
         }
     }
 
+    /// An API error in `context`; a 403 becomes [`Error::Forbidden`].
     pub(crate) fn kube(context: impl Into<String>, source: kube::Error) -> Error {
-        Error::Kube {
-            context: context.into(),
-            source: Box::new(source),
+        match forbidden(context.into(), &source) {
+            Ok(f) => f,
+            Err(context) => Error::Kube {
+                context,
+                source: Box::new(source),
+            },
         }
+    }
+}
+
+/// An [`Error::Forbidden`] from a 403, reading who was refused what from the API server's
+/// message (`User "u" cannot patch resource "deployments" in API group "apps" in the
+/// namespace "shop"`); `Err(context)` back when `e` is not a 403.
+pub(crate) fn forbidden(context: String, e: &kube::Error) -> std::result::Result<Error, String> {
+    let kube::Error::Api(s) = e else {
+        return Err(context);
+    };
+    if s.code != 403 {
+        return Err(context);
+    }
+    let m = &s.message;
+    let quoted_after = |marker: &str| {
+        m.split_once(marker)
+            .and_then(|(_, rest)| rest.strip_prefix('"'))
+            .and_then(|rest| rest.split_once('"'))
+            .map(|(v, _)| v.to_string())
+    };
+    let verb = m
+        .split_once(" cannot ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or("")
+        .to_string();
+    Ok(Error::Forbidden {
+        context,
+        user: quoted_after("User ").unwrap_or_default(),
+        verb,
+        resource: quoted_after("resource ").unwrap_or_default(),
+        group: quoted_after("in API group ").unwrap_or_default(),
+        namespace: quoted_after("in the namespace "),
+        message: m.clone(),
+    })
+}
+
+fn forbidden_text(
+    user: &str,
+    verb: &str,
+    resource: &str,
+    group: &str,
+    namespace: Option<&str>,
+    message: &str,
+) -> String {
+    if verb.is_empty() || resource.is_empty() {
+        return format!("the API server refused the request (403 Forbidden): {message}");
+    }
+    let who = if user.is_empty() {
+        "the credentials"
+    } else {
+        user
+    };
+    let rule =
+        format!("{{apiGroups: [\"{group}\"], resources: [\"{resource}\"], verbs: [\"{verb}\"]}}");
+    match namespace {
+        Some(ns) => format!(
+            "{who} may not {verb} {resource} in namespace `{ns}` (403 Forbidden); to allow it, bind a Role in `{ns}` with the rule {rule} to {who}"
+        ),
+        None => format!(
+            "{who} may not {verb} {resource} at the cluster scope (403 Forbidden); to allow it, bind a ClusterRole with the rule {rule} to {who}"
+        ),
     }
 }
 

@@ -22,6 +22,15 @@ pub enum Event {
         state: &'static str,
         message: String,
     },
+    /// Not healthy yet, and why the wait goes on (`waiting for a new node: ...`).
+    Waiting { object: ObjectKey, message: String },
+    /// The API server has not answered for `seconds`; berth keeps retrying until the outage
+    /// grace runs out.
+    Unreachable {
+        server: String,
+        seconds: u64,
+        error: String,
+    },
     /// Every object of the wave is healthy.
     WaveHealthy { wave: usize, millis: u128 },
     /// An object of an earlier revision that left the stack was deleted.

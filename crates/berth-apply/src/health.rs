@@ -8,25 +8,19 @@ use serde_json::Value;
 /// The health of one object: berth-health's, so `status`, `up` and `doctor` speak alike.
 pub use berth_health::{Health, State};
 
-/// What the waiter asks about objects and pods.
+/// What the waiter asks about objects. Pods are judged by `berth_health::rollout` (which
+/// pods are the current revision's, failure budgets, node autoscalers).
 pub trait HealthRules: Send + Sync {
     /// The health of `object` as read from the API (`Value::Null` when it does not exist).
     fn status(&self, object: &Value) -> Health;
-    /// Why `pod` cannot become ready without a change (image pull, crash loop, unschedulable),
-    /// or `None` while it may still get there.
-    fn pod_problem(&self, pod: &Value) -> Option<String>;
 }
 
-impl<F, G> HealthRules for (F, G)
+impl<F> HealthRules for F
 where
     F: Fn(&Value) -> Health + Send + Sync,
-    G: Fn(&Value) -> Option<String> + Send + Sync,
 {
     fn status(&self, object: &Value) -> Health {
-        (self.0)(object)
-    }
-    fn pod_problem(&self, pod: &Value) -> Option<String> {
-        (self.1)(pod)
+        self(object)
     }
 }
 
@@ -43,9 +37,5 @@ impl HealthRules for BerthHealth {
             load_balancer_controller: self.load_balancer_controller,
         };
         berth_health::status_with(object, &options)
-    }
-
-    fn pod_problem(&self, pod: &Value) -> Option<String> {
-        berth_health::pod_problem(pod).map(|p| p.cause())
     }
 }

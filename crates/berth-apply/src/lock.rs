@@ -10,6 +10,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, PostParams};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -25,6 +26,21 @@ pub struct StackLock {
     name: String,
     holder: String,
     renewer: JoinHandle<()>,
+    lost: watch::Receiver<Option<String>>,
+}
+
+/// Resolves when the lock was taken by another holder (see [`StackLock::lost`]).
+pub struct Lost(watch::Receiver<Option<String>>);
+
+impl Lost {
+    /// Waits until another run holds the lease, and returns its holder; never if that does not
+    /// happen.
+    pub async fn wait(&mut self) -> String {
+        match self.0.wait_for(Option::is_some).await {
+            Ok(holder) => holder.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        }
+    }
 }
 
 fn now() -> MicroTime {
@@ -114,13 +130,7 @@ impl StackLock {
                 == Some(holder.as_str());
             if mine {
                 // Our own earlier write succeeded but its answer was lost on the way back.
-                let renewer = tokio::spawn(renew(api.clone(), name.clone(), holder.clone()));
-                return Ok(StackLock {
-                    api,
-                    name,
-                    holder,
-                    renewer,
-                });
+                return Ok(StackLock::held(api, name, holder));
             }
             if free {
                 lease.metadata.name = Some(name.clone());
@@ -137,16 +147,7 @@ impl StackLock {
                     api.create(&PostParams::default(), &lease).await
                 };
                 match result {
-                    Ok(_) => {
-                        let renewer =
-                            tokio::spawn(renew(api.clone(), name.clone(), holder.clone()));
-                        return Ok(StackLock {
-                            api,
-                            name,
-                            holder,
-                            renewer,
-                        });
-                    }
+                    Ok(_) => return Ok(StackLock::held(api, name, holder)),
                     Err(e)
                         if matches!(error::status_code(&e), Some(409))
                             || error::is_transient(&e) => {}
@@ -177,12 +178,33 @@ impl StackLock {
         }
     }
 
-    /// Gives the lock up (clears the holder, so the next run need not wait for expiry).
-    pub async fn release(self) {
+    fn held(api: Api<Lease>, name: String, holder: String) -> StackLock {
+        let (tx, lost) = watch::channel(None);
+        let renewer = tokio::spawn(renew(api.clone(), name.clone(), holder.clone(), tx));
+        StackLock {
+            api,
+            name,
+            holder,
+            renewer,
+            lost,
+        }
+    }
+
+    /// A future that resolves when another run took the lock (ours expired while we could not
+    /// renew it): the run must stop applying.
+    pub fn lost(&self) -> Lost {
+        Lost(self.lost.clone())
+    }
+
+    /// Gives the lock up (clears the holder, so the next run need not wait for expiry). When
+    /// the API server is known to be unreachable it tries for 2 seconds only (the lease then
+    /// expires by itself); otherwise for 10.
+    pub async fn release(self, unreachable: bool) {
         self.renewer.abort();
         // Retried: a lost answer or a transient error must not leave the lock held until it
         // expires. A replace that fails because the lease changed is re-read and retried.
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let patience = if unreachable { 2 } else { 10 };
+        let deadline = Instant::now() + Duration::from_secs(patience);
         while Instant::now() < deadline {
             let current = retry_until(deadline, || self.api.get_opt(&self.name)).await;
             let Ok(Some(mut lease)) = current else { return };
@@ -211,19 +233,25 @@ impl StackLock {
     }
 }
 
-async fn renew(api: Api<Lease>, name: String, holder: String) {
+async fn renew(api: Api<Lease>, name: String, holder: String, lost: watch::Sender<Option<String>>) {
     loop {
         tokio::time::sleep(Duration::from_secs((LEASE_SECONDS / 4) as u64)).await;
         let Ok(Some(mut lease)) = api.get_opt(&name).await else {
             continue;
         };
-        if lease
+        let now_held_by = lease
             .spec
             .as_ref()
-            .and_then(|s| s.holder_identity.as_deref())
-            != Some(holder.as_str())
-        {
-            tracing::warn!("lost the stack lock {name}");
+            .and_then(|s| s.holder_identity.clone())
+            .unwrap_or_default();
+        if now_held_by != holder {
+            tracing::warn!("lost the stack lock {name} to {now_held_by:?}");
+            let who = if now_held_by.is_empty() {
+                "nobody (it was released by someone else)".to_string()
+            } else {
+                now_held_by
+            };
+            let _ = lost.send(Some(who));
             return;
         }
         if let Some(spec) = lease.spec.as_mut() {

@@ -22,7 +22,7 @@ use crate::health::HealthRules;
 use crate::inventory::{self, FIELD_MANAGER, Inventory, ParentState, Revision, StoredObject};
 use crate::lock::StackLock;
 use crate::prepare;
-use crate::wait::{self, WaitEvent, WaitItem};
+use crate::wait::{self, WaitEvent, WaitItem, WaitOptions};
 
 /// What to take onto the cluster: the rendered stack (or a stored revision).
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +48,11 @@ pub struct UpOptions {
     pub lock_wait: Duration,
     /// Set by `rollback`: the revision being restored.
     pub rollback_of: Option<u64>,
+    /// How long an unschedulable pod waits for a node autoscaler's answer (`--autoscaler-grace`).
+    pub autoscaler_grace: Duration,
+    /// Becomes `true` when the user interrupts (Ctrl-C, SIGTERM): the run stops applying,
+    /// releases the lock and fails with [`Error::Interrupted`].
+    pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for UpOptions {
@@ -58,6 +63,8 @@ impl Default for UpOptions {
             prune_data: false,
             lock_wait: Duration::ZERO,
             rollback_of: None,
+            autoscaler_grace: Duration::from_secs(30),
+            interrupt: None,
         }
     }
 }
@@ -106,12 +113,52 @@ pub async fn up(
         },
     )
     .await?;
-    let result = run(cluster, target, opts, rules, sink, &plan, deadline).await;
-    lock.release().await;
+    // Every way out releases the lock: success, failure, an interrupt, or losing the lock to
+    // another run (then nothing more is applied).
+    let mut lost = lock.lost();
+    let applied = std::sync::atomic::AtomicUsize::new(0);
+    let counting = |e: Event| {
+        if matches!(e, Event::Applied { .. }) {
+            applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        sink(e)
+    };
+    let result = tokio::select! {
+        r = run(cluster, target, opts, rules, &counting, &plan, deadline) => r,
+        () = interrupted(opts.interrupt.clone()) => Err(Error::Interrupted),
+        holder = lost.wait() => Err(Error::LockLost { stack: target.stack.into(), holder }),
+    };
+    lock.release(cluster.reach.outage().is_some()).await;
+    // A lasting outage ends the run with the cluster named, not with the objects blamed.
+    let result = result.map_err(|e| match (e.class(), cluster.reach.outage()) {
+        (crate::ErrorClass::Cluster, Some(o)) => Error::Unreachable {
+            server: cluster.server.clone(),
+            reason: format!(
+                "lost the connection at {} ({}); {} of {} objects applied, the rest not yet: run `berth up` again when the cluster is back",
+                o.at.strftime("%H:%M:%S UTC"),
+                o.last_error,
+                applied.load(std::sync::atomic::Ordering::Relaxed),
+                target.objects.len()
+            ),
+        },
+        (_, _) => e,
+    });
     result.map(|(mut report, last_healthy)| {
         report.millis_after_healthy = last_healthy.elapsed().as_millis();
         report
     })
+}
+
+/// Resolves when `interrupt` becomes true; never without one.
+pub(crate) async fn interrupted(interrupt: Option<tokio::sync::watch::Receiver<bool>>) {
+    match interrupt {
+        Some(mut rx) => {
+            if rx.wait_for(|v| *v).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn run(
@@ -144,7 +191,25 @@ async fn run(
     // Before any member is written: a crash from here on still leaves every member listable.
     inv.write_parent(cluster, &widened, deadline).await?;
 
-    let prepared = prepare::prepare(target.objects, &inv.id);
+    let mut prepared = prepare::prepare(target.objects, &inv.id);
+    let wait_options = wait_options(&target, opts);
+    // An HPA target that does not exist yet starts at the HPA's minReplicas (the HPA owns the
+    // field afterwards; see `initial_replicas`).
+    let mut initial: HashMap<ObjectKey, i64> = HashMap::new();
+    for (i, key) in new_keys.iter().enumerate() {
+        let Some(min) = wait_options.min_ready.get(key) else {
+            continue;
+        };
+        if members.iter().any(|m| &m.key == key)
+            || exists(cluster, key, &prepared[i], deadline).await?
+        {
+            continue;
+        }
+        if let Some(spec) = prepared[i].get_mut("spec").and_then(Value::as_object_mut) {
+            spec.insert("replicas".into(), json!(min));
+            initial.insert(key.clone(), *min);
+        }
+    }
     let prior_values: HashMap<&ObjectKey, &Value> =
         members.iter().map(|m| (&m.key, &m.value)).collect();
     let action_of = |a: &apply::Applied| match prior_values.get(&a.key) {
@@ -184,6 +249,9 @@ async fn run(
                     break;
                 }
             };
+        for a in applied.iter().filter(|a| initial.contains_key(&a.key)) {
+            initial_replicas(cluster, a, initial[&a.key], opts.apply, deadline).await?;
+        }
         for a in &applied {
             match action_of(a) {
                 Action::Created => report.created += 1,
@@ -205,9 +273,26 @@ async fn run(
                 state: health.state.as_str(),
                 message: health.message,
             }),
+            WaitEvent::Note { key, note } => sink(Event::Waiting {
+                object: key,
+                message: note,
+            }),
+            WaitEvent::Unreachable { seconds, error } => sink(Event::Unreachable {
+                server: cluster.server.clone(),
+                seconds,
+                error,
+            }),
         };
-        if let Err(e) =
-            wait::wait_healthy(cluster, &inv.id, &items, rules, deadline, &on_wait).await
+        if let Err(e) = wait::wait_healthy(
+            cluster,
+            &inv.id,
+            &items,
+            rules,
+            &wait_options,
+            deadline,
+            &on_wait,
+        )
+        .await
         {
             failure = Some(match e {
                 Error::Timeout { pending, .. } => Error::Timeout {
@@ -318,6 +403,11 @@ async fn run(
         rollback_of: opts.rollback_of,
     };
     let recorded = async {
+        if failure.is_some() && cluster.reach.outage().is_some() {
+            // The API server is gone: nothing can be recorded; the widened parent already
+            // lists everything this run may have written.
+            return Ok(());
+        }
         inv.record(cluster, &revision, deadline + Duration::from_secs(10))
             .await?;
         inv.write_parent(cluster, &final_state, deadline + Duration::from_secs(10))
@@ -334,6 +424,104 @@ async fn run(
     });
     report.revision = revision.revision;
     Ok((report, last_healthy))
+}
+
+/// Field manager that sets an HPA target's first `replicas` (the HPA's minReplicas). berth's
+/// own applies leave the field out afterwards; this manager keeps owning it, so dropping it
+/// from berth's apply does not reset it to 1 — the HPA scales from there.
+pub const INITIAL_REPLICAS_MANAGER: &str = "berth-initial-replicas";
+
+/// What the wait needs from the whole stack: the Secrets controllers of the stack create at
+/// run time, and the HPAs' minimum replicas per target.
+fn wait_options(target: &Target<'_>, opts: &UpOptions) -> WaitOptions {
+    let ns_of = |o: &Object| o.namespace().unwrap_or(target.namespace).to_string();
+    let expected = target
+        .objects
+        .iter()
+        .flat_map(|o| {
+            let ns = ns_of(o);
+            berth_plan::refs::runtime_secrets(o.kind(), &o.value)
+                .into_iter()
+                .map(move |n| (ns.clone(), "Secret".to_string(), n))
+        })
+        .collect();
+    let mut min_ready = HashMap::new();
+    for hpa in target
+        .objects
+        .iter()
+        .filter(|o| o.kind() == "HorizontalPodAutoscaler")
+    {
+        let kind = hpa
+            .value
+            .pointer("/spec/scaleTargetRef/kind")
+            .and_then(Value::as_str);
+        let name = hpa
+            .value
+            .pointer("/spec/scaleTargetRef/name")
+            .and_then(Value::as_str);
+        let min = hpa
+            .value
+            .pointer("/spec/minReplicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        if let Some(t) = target
+            .objects
+            .iter()
+            .find(|o| Some(o.kind()) == kind && Some(o.name()) == name && ns_of(o) == ns_of(hpa))
+        {
+            min_ready.insert(t.key(), min);
+        }
+    }
+    WaitOptions {
+        autoscaler_grace: opts.autoscaler_grace,
+        expected,
+        min_ready,
+    }
+}
+
+/// Whether `key` exists in the cluster.
+async fn exists(
+    cluster: &Cluster,
+    key: &ObjectKey,
+    value: &Value,
+    deadline: Instant,
+) -> Result<bool> {
+    let Ok((api, _)) = cluster.api_for(key, value).await else {
+        return Ok(false);
+    };
+    cluster
+        .retry(deadline, || api.get_opt(&key.name))
+        .await
+        .map(|o| o.is_some())
+        .map_err(|e| Error::kube(format!("reading {key}"), e))
+}
+
+/// Co-owns the first `replicas` of a just-created HPA target with
+/// [`INITIAL_REPLICAS_MANAGER`] (see there).
+async fn initial_replicas(
+    cluster: &Cluster,
+    applied: &apply::Applied,
+    replicas: i64,
+    opts: ApplyOptions,
+    deadline: Instant,
+) -> Result<()> {
+    let live = &applied.live;
+    let body = json!({
+        "apiVersion": live.get("apiVersion"),
+        "kind": live.get("kind"),
+        "metadata": {"name": applied.key.name, "namespace": applied.key.namespace},
+        "spec": {"replicas": replicas},
+    });
+    apply::apply_as(
+        cluster,
+        &applied.key,
+        &body,
+        INITIAL_REPLICAS_MANAGER,
+        opts,
+        deadline,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Whether applying left `after` as it was in `before`: same resourceVersion, or berth's own
@@ -369,10 +557,13 @@ fn combine(errors: Vec<Error>) -> Error {
 /// An existing namespace is left alone; one the stack declares is applied with it as usual.
 async fn ensure_namespace(cluster: &Cluster, namespace: &str, deadline: Instant) -> Result<()> {
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client.clone());
-    let found = cluster
-        .retry(deadline, || api.get_opt(namespace))
-        .await
-        .map_err(|e| Error::kube("reading the stack namespace", e))?;
+    let found = match cluster.retry(deadline, || api.get_opt(namespace)).await {
+        Ok(found) => found,
+        // Credentials limited to the namespace (a ServiceAccount with a Role) may not read
+        // namespaces; the namespace they are limited to exists.
+        Err(e) if error::status_code(&e) == Some(403) => return Ok(()),
+        Err(e) => return Err(Error::kube("reading the stack namespace", e)),
+    };
     if found.is_some() {
         return Ok(());
     }

@@ -273,6 +273,19 @@ impl Printer {
                     bar.set_message(format!("{object}: {state} {message}"));
                 }
             }
+            Event::Waiting { object, message } => {
+                if let Some((bar, _)) = &st.wave {
+                    bar.set_message(format!("{object}: {message}"));
+                }
+                if self.bars.is_hidden() {
+                    eprintln!("{object}: {message}");
+                }
+            }
+            Event::Unreachable {
+                server, seconds, ..
+            } => self.line(format!(
+                "API server {server} unreachable for {seconds}s, retrying"
+            )),
             Event::WaveHealthy { wave, millis } => {
                 if let Some((bar, n)) = st.wave.take() {
                     bar.finish_with_message(format!(
@@ -317,6 +330,34 @@ pub fn abandon(printer: &Printer) {
     {
         bar.abandon();
     }
+}
+
+/// A receiver that becomes `true` on Ctrl-C or SIGTERM, so a running `up` stops applying and
+/// releases its lock before berth exits. Call inside the runtime.
+pub fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = tx.send(true);
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        eprintln!("interrupted: stopping and releasing the stack lock");
+        let _ = tx.send(true);
+    });
+    rx
 }
 
 /// A small runtime for one command.

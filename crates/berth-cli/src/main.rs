@@ -20,6 +20,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "berth", version, propagate_version = true)]
 struct Cli {
+    /// Show berth's own log on stderr (`-v` debug, `-vv` trace; `RUST_LOG` overrides).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,6 +70,24 @@ enum Command {
 fn main() -> ExitCode {
     berth_local::install_crypto_provider();
     let cli = Cli::parse();
+    if cli.verbose > 0 || std::env::var_os("RUST_LOG").is_some() {
+        let level = if cli.verbose > 1 { "trace" } else { "debug" };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            let crates = [
+                "berth_apply",
+                "berth_local",
+                "berth_doctor",
+                "berth_stack",
+                "berth",
+            ];
+            let directives: Vec<String> = crates.iter().map(|c| format!("{c}={level}")).collect();
+            tracing_subscriber::EnvFilter::new(format!("warn,{}", directives.join(",")))
+        });
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let result = match cli.command {
         Command::Check(a) => cmd::check::run(a),
         Command::Explain(a) => cmd::explain::run(a),

@@ -23,6 +23,7 @@
 mod fields;
 mod kind;
 mod problem;
+pub mod rollout;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -15,8 +15,11 @@
 //! - `image-pull-backoff` / `err-image-pull` / `invalid-image-name`: containers waiting with
 //!   that reason (phase Pending);
 //! - `config-error`: containers waiting with `CreateContainerConfigError`;
-//! - `crash-loop`: waiting `CrashLoopBackOff`, 5 restarts, last state terminated with exit code
-//!   `berth.dev/test-exit-code` (default 1);
+//! - `crash-loop`: waiting `CrashLoopBackOff`, `berth.dev/test-restarts` restarts (default 5),
+//!   last state terminated with exit code `berth.dev/test-exit-code` (default 1);
+//! - `crash-once`: like `crash-loop`, then Running and Ready two seconds later;
+//! - `pull-failing`: `ErrImagePull` and `ImagePullBackOff` in turn, as a kubelet retrying a pull
+//!   that keeps failing;
 //! - `oom-killed`: like `crash-loop` with last state `OOMKilled`, exit code 137;
 //! - `not-ready`: running but never Ready;
 //! - `readiness-failing`: like `not-ready`, and kwok records the `Unhealthy` event a kubelet

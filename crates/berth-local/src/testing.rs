@@ -193,3 +193,95 @@ pub async fn delete_namespace(client: &kube::Client, name: &str) {
         .delete(name, &Default::default())
         .await;
 }
+
+/// An extra kwok node added by a test (playing a node autoscaler, or a dedicated node
+/// group); deleted when dropped, also when the test fails.
+pub struct NodeGuard {
+    name: String,
+}
+
+impl Drop for NodeGuard {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let client = client().await;
+                let _ = Api::<k8s_openapi::api::core::v1::Node>::all(client)
+                    .delete(&name, &Default::default())
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+/// Adds a kwok node `name` in `zone` with `cpu` CPUs, 32Gi of memory, the extra `labels`
+/// and `taints` (as JSON), and waits until kwok made it Ready. Tests that add nodes change the
+/// scheduler's "0/N nodes" messages of tests beside them: give them a test binary of their own.
+pub async fn add_node(
+    client: &kube::Client,
+    name: &str,
+    zone: &str,
+    cpu: &str,
+    labels: serde_json::Value,
+    taints: serde_json::Value,
+) -> NodeGuard {
+    use kube::api::{Patch, PatchParams};
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    let mut all_labels = serde_json::json!({
+        "type": "kwok",
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "topology.kubernetes.io/zone": zone,
+    });
+    if let (Some(all), Some(extra)) = (all_labels.as_object_mut(), labels.as_object()) {
+        all.extend(extra.clone());
+    }
+    let node = serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": all_labels,
+            "annotations": {"kwok.x-k8s.io/node": "fake"}},
+        "spec": {"taints": taints},
+    });
+    let params = PatchParams::apply("berth-test").force();
+    nodes
+        .patch(name, &params, &Patch::Apply(&node))
+        .await
+        .unwrap_or_else(|e| panic!("create node {name}: {e}"));
+    let guard = NodeGuard { name: name.into() };
+    let resources = serde_json::json!({"cpu": cpu, "memory": "32Gi", "pods": "110"});
+    nodes
+        .patch_status(
+            name,
+            &params,
+            &Patch::Apply(serde_json::json!({
+                "apiVersion": "v1", "kind": "Node",
+                "status": {"allocatable": resources, "capacity": resources},
+            })),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("set node {name}'s capacity: {e}"));
+    // kwok makes it Ready, as it does every node.
+    let start = std::time::Instant::now();
+    loop {
+        let ready = nodes
+            .get(name)
+            .await
+            .ok()
+            .and_then(|n| n.status)
+            .and_then(|s| s.conditions)
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        if ready {
+            return guard;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "node {name} never became Ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -17,7 +17,10 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<Exit> {
     match args.rule {
         None => print!("{}", berth_check::report::rule_list()),
         Some(id) => {
-            match berth_check::report::explain(&id).or_else(|| berth_doctor::explain(&id)) {
+            match berth_check::report::explain(&id)
+                .or_else(|| berth_doctor::explain(&id))
+                .or_else(|| berth_health::rollout::explain(&id).map(str::to_string))
+            {
                 Some(text) => print!("{text}"),
                 None => {
                     return Err(fail(

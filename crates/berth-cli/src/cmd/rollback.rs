@@ -39,6 +39,7 @@ pub fn run(mut args: RollbackArgs) -> anyhow::Result<Exit> {
         let rules = deploy::rules(stack.profile);
         let opts = UpOptions {
             timeout: args.deploy.timeout,
+            interrupt: Some(deploy::interrupt_on_signals()),
             ..UpOptions::default()
         };
         let inv = berth_apply::Inventory::new(&stack.name, &stack.namespace);

@@ -31,6 +31,10 @@ pub struct UpArgs {
     /// Wait this long for another run's lock instead of refusing at once (`30s`).
     #[arg(long, default_value = "0s", value_parser = crate::args::parse_duration)]
     pub lock_wait: Duration,
+    /// How long an unschedulable pod waits for a node autoscaler (cluster-autoscaler,
+    /// Karpenter) to answer before `up` fails (`30s`). Without an autoscaler it fails at once.
+    #[arg(long, default_value = "30s", value_parser = crate::args::parse_duration)]
+    pub autoscaler_grace: Duration,
 }
 
 pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
@@ -68,6 +72,8 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
             prune_data: args.prune_data,
             lock_wait: args.lock_wait,
             rollback_of: None,
+            autoscaler_grace: args.autoscaler_grace,
+            interrupt: Some(deploy::interrupt_on_signals()),
         };
         let printer = Printer::new(args.deploy.format);
         let sink = |e| printer.event(e);

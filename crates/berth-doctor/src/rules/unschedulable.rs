@@ -289,6 +289,33 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
             );
             fixes.push("make the claim bind first".into());
         }
+        // What a node autoscaler said about the pod: a node coming makes this a wait, not a
+        // failure; a refusal is the real reason no node will come.
+        let events: Vec<Value> = ctx
+            .events(
+                "Pod",
+                s(pod, "/metadata/namespace"),
+                s(pod, "/metadata/name"),
+            )
+            .into_iter()
+            .cloned()
+            .collect();
+        let answer = berth_health::rollout::autoscaler_answer(&events);
+        let mut severity = Severity::Error;
+        match &answer {
+            Some(a) if a.node_coming => {
+                severity = Severity::Warning;
+                causes.push(format!("a node is coming: {}", a.summary()));
+            }
+            Some(a) => {
+                causes.push(a.summary());
+                fixes.push(format!(
+                    "make a node group able to run the pod, as {}'s reason says",
+                    a.autoscaler
+                ));
+            }
+            None => {}
+        }
         let cause = if causes.is_empty() {
             format!("no node can run the pod: {message}")
         } else {
@@ -299,11 +326,18 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         } else {
             fixes.join("; ")
         };
-        let mut d = Diagnosis::at(ID, Severity::Error, g.owner, &pointer, cause, fix).with(
+        let mut d = Diagnosis::at(ID, severity, g.owner, &pointer, cause, fix).with(
             EvidenceKind::Condition,
             display(pod),
             format!("PodScheduled=False Unschedulable: {message}"),
         );
+        if let Some(a) = &answer {
+            d = d.with(
+                EvidenceKind::Event,
+                display(pod),
+                format!("{} ({}): {}", a.reason, a.autoscaler, a.message),
+            );
+        }
         for (k, subj, text) in evidence {
             d = d.with(k, subj, text);
         }
