@@ -224,6 +224,36 @@ fn unschedulable_compares_request_with_the_largest_node() {
 }
 
 #[test]
+fn unschedulable_with_a_scale_up_under_way_is_a_wait_not_a_failure() {
+    let ds = run("unschedulable-scale-up");
+    assert_eq!(ids(&ds), ["unschedulable"]);
+    assert_eq!(ds[0].severity, berth_model::Severity::Warning);
+    assert!(
+        ds[0].cause.contains(
+            "a node is coming: cluster-autoscaler scale-up of eks-workers-b 2->3 (max: 10)"
+        ),
+        "{}",
+        ds[0].cause
+    );
+}
+
+#[test]
+fn unschedulable_names_the_autoscalers_refusal() {
+    let ds = run("unschedulable-no-scale-up");
+    assert_eq!(ds[0].severity, berth_model::Severity::Error);
+    assert!(
+        ds[0].cause.contains(
+            "cluster-autoscaler will not add one: pod didn't trigger scale-up: 3 max node group size reached"
+        ),
+        "{}",
+        ds[0].cause
+    );
+    // Without an answer nothing about autoscalers is claimed.
+    let plain = run("unschedulable-cpu");
+    assert!(!plain[0].cause.contains("autoscaler"), "{}", plain[0].cause);
+}
+
+#[test]
 fn unschedulable_selector_shows_node_labels() {
     let ds = run("unschedulable-selector");
     assert!(
