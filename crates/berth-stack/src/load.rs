@@ -498,8 +498,8 @@ impl Renderer<'_> {
                               doc: &mut berth_yaml::Document,
                               findings: &mut Vec<Finding>| {
             let mut unfilled = Vec::new();
-            let quoted = |p: &str| doc.quoted.contains(p);
             let mut value = std::mem::take(&mut doc.value);
+            let quoted = |p: &str| doc.is_quoted(p);
             substitute::substitute(
                 &mut value,
                 &mut String::new(),
