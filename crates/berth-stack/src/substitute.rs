@@ -141,8 +141,11 @@ pub fn typo_of<'a>(name: &str, declared: impl IntoIterator<Item = &'a str>) -> O
         .into_iter()
         .filter_map(|d| {
             let d_lower = d.to_lowercase();
-            let shorter = len.min(d_lower.chars().count());
-            let allowed = (shorter / 4).min(2);
+            let d_len = d_lower.chars().count();
+            let allowed = (len.min(d_len) / 4).min(2);
+            if len.abs_diff(d_len) > allowed {
+                return None;
+            }
             let distance = strsim::damerau_levenshtein(&lower, &d_lower);
             (distance <= allowed).then_some((distance, d))
         })
@@ -251,10 +254,15 @@ fn substitute_str(
     {
         return Some(v.clone());
     }
-    let problem = |name: &str, nth, message: String, fix: String| Unfilled {
+    // The problem with the placeholder that is piece `i`: counting which `${name}` of the
+    // scalar it is only when there is a problem keeps long scalars (dashboards) linear.
+    let problem = |i: usize, name: &str, message: String, fix: String| Unfilled {
         pointer: String::new(),
         name: name.to_string(),
-        nth,
+        nth: pieces[..i]
+            .iter()
+            .filter(|p| matches!(p, Piece::Name { name: n, .. } if *n == name))
+            .count(),
         message,
         fix,
     };
@@ -268,58 +276,52 @@ fn substitute_str(
                 out.push_str("${");
                 changed = true;
             }
-            Piece::Name { name, .. } => {
-                let nth = pieces[..i]
-                    .iter()
-                    .filter(|p| matches!(p, Piece::Name { name: n, .. } if n == name))
-                    .count();
-                match values.get(*name) {
-                    None => {
-                        if let Some(near) = typo_of(name, values.keys().map(String::as_str)) {
-                            problems.push(problem(
-                                name,
-                                nth,
-                                format!("`${{{name}}}` has no value; did you mean `{near}`?"),
-                                format!(
-                                    "write `${{{near}}}`; if `${{{name}}}` is meant for another \
+            Piece::Name { name, .. } => match values.get(*name) {
+                None => {
+                    if let Some(near) = typo_of(name, values.keys().map(String::as_str)) {
+                        problems.push(problem(
+                            i,
+                            name,
+                            format!("`${{{name}}}` has no value; did you mean `{near}`?"),
+                            format!(
+                                "write `${{{near}}}`; if `${{{name}}}` is meant for another \
                                      tool (a shell variable), write `$${{{name}}}`, which renders \
                                      `${{{name}}}`"
-                                ),
-                            ));
-                        }
-                        out.push_str("${");
-                        out.push_str(name);
-                        out.push('}');
+                            ),
+                        ));
                     }
-                    Some(v) => {
-                        changed = true;
-                        match v {
-                            Value::String(v) => out.push_str(v),
-                            Value::Number(n) => out.push_str(&n.to_string()),
-                            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                            Value::Null => problems.push(problem(
-                                name,
-                                nth,
-                                format!("`${{{name}}}` is null and cannot stand inside text"),
-                                "give the value a text, number or boolean (a null never \
+                    out.push_str("${");
+                    out.push_str(name);
+                    out.push('}');
+                }
+                Some(v) => {
+                    changed = true;
+                    match v {
+                        Value::String(v) => out.push_str(v),
+                        Value::Number(n) => out.push_str(&n.to_string()),
+                        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                        Value::Null => problems.push(problem(
+                            i,
+                            name,
+                            format!("`${{{name}}}` is null and cannot stand inside text"),
+                            "give the value a text, number or boolean (a null never \
                                  becomes an empty string)"
-                                    .to_string(),
-                            )),
-                            Value::Array(_) | Value::Object(_) => problems.push(problem(
-                                name,
-                                nth,
-                                format!(
-                                    "`${{{name}}}` is a list or mapping and cannot stand inside text"
-                                ),
-                                format!(
-                                    "write it alone as a plain scalar (`key: ${{{name}}}`) to \
+                                .to_string(),
+                        )),
+                        Value::Array(_) | Value::Object(_) => problems.push(problem(
+                            i,
+                            name,
+                            format!(
+                                "`${{{name}}}` is a list or mapping and cannot stand inside text"
+                            ),
+                            format!(
+                                "write it alone as a plain scalar (`key: ${{{name}}}`) to \
                                      insert it as a whole"
-                                ),
-                            )),
-                        }
+                            ),
+                        )),
                     }
                 }
-            }
+            },
         }
     }
     (changed && problems.len() == before).then_some(Value::String(out))
