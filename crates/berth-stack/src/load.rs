@@ -497,41 +497,19 @@ impl Renderer<'_> {
         let substitute_doc = |file: &Arc<SourceFile>,
                               doc: &mut berth_yaml::Document,
                               findings: &mut Vec<Finding>| {
-            let mut unfilled = Vec::new();
-            let quoted = |p: &str| doc.quoted.contains(p);
-            let mut value = std::mem::take(&mut doc.value);
-            substitute::substitute(
-                &mut value,
-                &mut String::new(),
-                values,
-                &quoted,
-                &mut unfilled,
-            );
-            doc.value = value;
-            for u in unfilled {
-                let pos = nearest(&doc.positions, &u.pointer);
-                let fix = if values.is_empty() {
-                    "define it under `values:` in berth.yaml or with --set; write `$${` for a literal `${`".to_string()
-                } else {
-                    "define it under `values:` or with --set; write `$${` for a literal `${`"
-                        .to_string()
-                };
-                findings.push(finding_at(
-                    file,
-                    PLACEHOLDER,
-                    Severity::Error,
-                    pos,
-                    u.message,
-                    fix,
-                ));
-            }
+            substitute::document(file, doc, values, findings);
+        };
+        // A plain folder or file (no berth.yaml) declares no values: it is read as written.
+        let transform: Option<&sources::Transform<'_>> = match strictness {
+            Strictness::Strict => Some(&substitute_doc),
+            Strictness::PlainFolder => None,
         };
         sources::read_source(
             &file,
             component,
             &Origin::Manifest,
             strictness,
-            Some(&substitute_doc),
+            transform,
             &mut self.objects,
             &mut self.findings,
         );
@@ -570,12 +548,7 @@ impl Renderer<'_> {
             let mut at = vp.clone();
             substitute::substitute(v, &mut at, &self.values, &|_| false, &mut unfilled);
             for u in unfilled {
-                let f = self.stack_finding(
-                    &u.pointer,
-                    PLACEHOLDER,
-                    u.message,
-                    "define it under `values:` or with --set",
-                );
+                let f = self.stack_finding(&u.pointer, PLACEHOLDER, u.message, &u.fix);
                 self.findings.push(f);
             }
         }

@@ -266,7 +266,7 @@ pub(crate) fn expand(
                     index: doc.index,
                     value: item,
                     positions,
-                    quoted: Default::default(),
+                    dollar_scalars: Default::default(),
                 };
                 findings.push(shape_finding(file, &sub, &p));
             }

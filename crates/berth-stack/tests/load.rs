@@ -195,31 +195,217 @@ fn missing_path_is_bad_input() {
     assert_eq!(l.findings[0].rule, "missing-file");
 }
 
-#[test]
-fn unknown_placeholders_in_a_plain_folder_are_errors() {
+/// A stack folder with `files` (berth.yaml among them, or not).
+fn stack_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: ${nope}\n  b: \"${HOME:-/root} $${x}\"\n",
-    )
-    .unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+const STACK_WITH_REPLICAS: &str =
+    "stack: demo\nvalues:\n  replicas: 2\ncomponents:\n  app:\n    manifests: app.yaml\n";
+
+/// The load generator of a well-known microservices demo: its init container's shell script
+/// uses `${FRONTEND_ADDR}`, which is the container's environment variable, not berth's.
+const LOADGENERATOR: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: loadgenerator
+spec:
+  replicas: ${replicas}
+  selector:
+    matchLabels: { app: loadgenerator }
+  template:
+    metadata:
+      labels: { app: loadgenerator }
+    spec:
+      initContainers:
+      - command:
+        - /bin/sh
+        - -exc
+        - |
+          MAX_RETRIES=12
+          RETRY_INTERVAL=10
+          for i in $(seq 1 $MAX_RETRIES); do
+            echo "Attempt $i: Pinging frontend: ${FRONTEND_ADDR}..."
+            STATUSCODE=$(wget --server-response http://${FRONTEND_ADDR} 2>&1 | awk '/^  HTTP/{print $2}')
+            if [ $STATUSCODE -eq 200 ]; then
+                echo "Frontend is reachable."
+                exit 0
+            fi
+            echo "Error: Could not reach frontend - Status code: ${STATUSCODE}"
+            sleep $RETRY_INTERVAL
+          done
+          echo "Failed to reach frontend after $MAX_RETRIES attempts."
+          exit 1
+        name: frontend-check
+        image: busybox:1.37
+        env:
+        - name: FRONTEND_ADDR
+          value: "frontend:80"
+      containers:
+      - name: main
+        image: example/loadgenerator:1.0
+"#;
+
+const LOADGENERATOR_SCRIPT: &str = r#"MAX_RETRIES=12
+RETRY_INTERVAL=10
+for i in $(seq 1 $MAX_RETRIES); do
+  echo "Attempt $i: Pinging frontend: ${FRONTEND_ADDR}..."
+  STATUSCODE=$(wget --server-response http://${FRONTEND_ADDR} 2>&1 | awk '/^  HTTP/{print $2}')
+  if [ $STATUSCODE -eq 200 ]; then
+      echo "Frontend is reachable."
+      exit 0
+  fi
+  echo "Error: Could not reach frontend - Status code: ${STATUSCODE}"
+  sleep $RETRY_INTERVAL
+done
+echo "Failed to reach frontend after $MAX_RETRIES attempts."
+exit 1
+"#;
+
+fn init_script(l: &Loaded) -> serde_json::Value {
+    let o = &l.stack.as_ref().unwrap().objects[0];
+    o.value["spec"]["template"]["spec"]["initContainers"][0]["command"][2].clone()
+}
+
+#[test]
+fn undeclared_placeholders_in_a_shell_script_are_left_as_written() {
+    let dir = stack_dir(&[
+        ("berth.yaml", STACK_WITH_REPLICAS),
+        ("app.yaml", LOADGENERATOR),
+    ]);
     let l = load(dir.path(), &LoadOptions::default());
-    assert_eq!(
-        findings(&l),
-        ["cm.yaml:6:3 Error placeholder: `${nope}` has no value"]
-    );
+    assert!(l.findings.is_empty(), "{:?}", findings(&l));
+    assert_eq!(init_script(&l), serde_json::json!(LOADGENERATOR_SCRIPT));
+    // The declared name next to it is still filled, with its type.
+    let o = &l.stack.as_ref().unwrap().objects[0];
+    assert_eq!(o.value["spec"]["replicas"], serde_json::json!(2));
+}
+
+#[test]
+fn set_and_values_files_declare_names() {
+    let dir = stack_dir(&[
+        ("berth.yaml", STACK_WITH_REPLICAS),
+        ("app.yaml", LOADGENERATOR),
+        ("v.yaml", "replicas: 4\n"),
+    ]);
     let l = load(
         dir.path(),
         &LoadOptions {
-            set: vec!["nope=1".into()],
+            set: vec!["FRONTEND_ADDR=frontend.shop:8080".into()],
+            values_files: vec![dir.path().join("v.yaml")],
             ..LoadOptions::default()
         },
     );
-    assert!(l.findings.is_empty());
-    let cm = &l.stack.unwrap().objects[0];
+    assert!(l.findings.is_empty(), "{:?}", findings(&l));
+    let script = init_script(&l);
+    let script = script.as_str().unwrap();
+    assert!(
+        script.contains("http://frontend.shop:8080 2>&1") && !script.contains("FRONTEND_ADDR"),
+        "{script}"
+    );
+    assert!(script.contains("${STATUSCODE}"), "{script}");
+    let o = &l.stack.as_ref().unwrap().objects[0];
+    assert_eq!(o.value["spec"]["replicas"], serde_json::json!(4));
+}
+
+#[test]
+fn a_typo_points_at_the_placeholder_inside_a_block_scalar() {
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: scripts\ndata:\n  \
+        run.sh: |\n    #!/bin/sh\n    echo ${FRONTEND_ADDR}\n    scale --to ${replicsa} --max ${Replicas}\n  \
+        folded: >\n    one ${replicas}\n    two ${replicsa}\n  \
+        quoted: \"one ${replicas}\n    two ${replicsa}\"\n  \
+        plain: x-${replicsa}\n";
+    let dir = stack_dir(&[("berth.yaml", STACK_WITH_REPLICAS), ("app.yaml", manifest)]);
+    let l = load(dir.path(), &LoadOptions::default());
+    let typo = "`${replicsa}` has no value; did you mean `replicas`?";
+    let case = "`${Replicas}` has no value; did you mean `replicas`?";
     assert_eq!(
-        cm.value["data"],
-        serde_json::json!({"a": 1, "b": "${HOME:-/root} ${x}"})
+        findings(&l),
+        [
+            format!("app.yaml:9:16 Error placeholder: {typo}"),
+            format!("app.yaml:9:34 Error placeholder: {case}"),
+            format!("app.yaml:12:9 Error placeholder: {typo}"),
+            format!("app.yaml:14:9 Error placeholder: {typo}"),
+            format!("app.yaml:15:12 Error placeholder: {typo}"),
+        ]
+    );
+    let f = &l.findings[0];
+    let (offset, len) = f.span.unwrap();
+    let text = &f.source.as_ref().unwrap().text;
+    assert_eq!(
+        &text[offset as usize..(offset + len) as usize],
+        "${replicsa}"
+    );
+    assert!(f.fix.contains("write `${replicas}`"), "{}", f.fix);
+    assert!(l.is_bad_input());
+    // A scalar with a typo is left as written, never half filled.
+    let o = &l.stack.as_ref().unwrap().objects[0];
+    assert_eq!(
+        o.value["data"]["folded"],
+        serde_json::json!("one ${replicas} two ${replicsa}\n")
+    );
+}
+
+#[test]
+fn escapes_render_a_literal_dollar_brace() {
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  \
+        declared: $${replicas}\n  undeclared: \"$${HOSTNAME##*-} $${HOST}\"\n  \
+        both: \"${replicas} $${replicas} ${HOST}\"\n";
+    let dir = stack_dir(&[("berth.yaml", STACK_WITH_REPLICAS), ("app.yaml", manifest)]);
+    let l = load(dir.path(), &LoadOptions::default());
+    assert!(l.findings.is_empty(), "{:?}", findings(&l));
+    let o = &l.stack.as_ref().unwrap().objects[0];
+    assert_eq!(
+        o.value["data"],
+        serde_json::json!({
+            "declared": "${replicas}",
+            "undeclared": "${HOSTNAME##*-} ${HOST}",
+            "both": "2 ${replicas} ${HOST}"
+        })
+    );
+}
+
+#[test]
+fn a_plain_folder_is_never_substituted() {
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  \
+        a: ${replicas}\n  b: \"${HOME:-/root} $${x} ${replicsa}\"\n";
+    let dir = stack_dir(&[("cm.yaml", manifest), ("app.yaml", LOADGENERATOR)]);
+    let expected = serde_json::json!({"a": "${replicas}", "b": "${HOME:-/root} $${x} ${replicsa}"});
+    for options in [
+        LoadOptions::default(),
+        LoadOptions {
+            set: vec!["replicas=3".into()],
+            ..LoadOptions::default()
+        },
+    ] {
+        for path in [dir.path().to_path_buf(), dir.path().join("cm.yaml")] {
+            let l = load(&path, &options);
+            assert!(l.findings.is_empty(), "{:?}", findings(&l));
+            let stack = l.stack.as_ref().unwrap();
+            let cm = stack
+                .objects
+                .iter()
+                .find(|o| o.kind() == "ConfigMap")
+                .unwrap();
+            assert_eq!(cm.value["data"], expected);
+        }
+    }
+    let l = load(dir.path(), &LoadOptions::default());
+    let deploy = l
+        .stack
+        .as_ref()
+        .unwrap()
+        .objects
+        .iter()
+        .find(|o| o.kind() == "Deployment")
+        .unwrap();
+    assert_eq!(
+        deploy.value["spec"]["replicas"],
+        serde_json::json!("${replicas}")
     );
 }
 

@@ -20,7 +20,7 @@ mod scalar;
 
 pub use emit::to_yaml;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use berth_model::Pos;
 use granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
@@ -54,10 +54,43 @@ pub struct Document {
     pub value: Value,
     /// JSON pointer → position of the node (of the key, for mapping members).
     pub positions: BTreeMap<String, Pos>,
-    /// Pointers of the string values that were written quoted or as block scalars and
-    /// contain a `$`. Placeholder substitution needs this: `"${port}"` stays text, while a
-    /// plain `${port}` takes the value's type.
-    pub quoted: BTreeSet<String>,
+    /// Pointer → how and where each string value that contains a `$` was written.
+    /// Placeholder substitution needs this: `"${port}"` stays text while a plain `${port}`
+    /// takes the value's type, and a finding about a placeholder inside a block scalar points
+    /// at the placeholder, not at the scalar's first line.
+    pub dollar_scalars: BTreeMap<String, ScalarSource>,
+}
+
+impl Document {
+    /// Whether the string at `pointer` was written quoted or as a block scalar (and holds a
+    /// `$`): such a scalar is text whatever it contains.
+    pub fn is_quoted(&self, pointer: &str) -> bool {
+        self.dollar_scalars
+            .get(pointer)
+            .is_some_and(|s| s.style != Style::Plain)
+    }
+}
+
+/// How a scalar was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    /// `|`
+    Literal,
+    /// `>`
+    Folded,
+}
+
+/// Where a scalar's source text is: from `start` (its first character: the opening quote; for
+/// a block scalar the first character of its content, after the header line and indentation)
+/// to `end` (just after its last character).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScalarSource {
+    pub style: Style,
+    pub start: Pos,
+    pub end: Pos,
 }
 
 /// What went wrong while reading YAML.
@@ -257,7 +290,7 @@ struct Builder<'t> {
     nodes: u64,
     alias_nodes: u64,
     root: Option<Value>,
-    quoted: BTreeSet<String>,
+    dollar_scalars: BTreeMap<String, ScalarSource>,
 }
 
 impl<'t> Builder<'t> {
@@ -271,7 +304,7 @@ impl<'t> Builder<'t> {
             nodes: 0,
             alias_nodes: 0,
             root: None,
-            quoted: BTreeSet::new(),
+            dollar_scalars: BTreeMap::new(),
         }
     }
 
@@ -281,7 +314,7 @@ impl<'t> Builder<'t> {
             index: 0,
             value,
             positions: self.positions.into_iter().collect(),
-            quoted: self.quoted,
+            dollar_scalars: self.dollar_scalars,
         })
     }
 
@@ -311,8 +344,21 @@ impl<'t> Builder<'t> {
                 let value = scalar_value(&text, style, tag.as_deref())
                     .map_err(|m| self.err(ErrorKind::Value, pos, m))?;
                 let pointer = self.child_pointer(pos);
-                if style != ScalarStyle::Plain && value.as_str().is_some_and(|s| s.contains('$')) {
-                    self.quoted.insert(pointer);
+                if value.as_str().is_some_and(|s| s.contains('$')) {
+                    let style = match style {
+                        ScalarStyle::Plain => Style::Plain,
+                        ScalarStyle::SingleQuoted => Style::SingleQuoted,
+                        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+                        ScalarStyle::Literal => Style::Literal,
+                        ScalarStyle::Folded => Style::Folded,
+                    };
+                    let end = pos_of(self.text, &span.end);
+                    let source = ScalarSource {
+                        style,
+                        start: pos,
+                        end,
+                    };
+                    self.dollar_scalars.insert(pointer, source);
                 }
                 if anchor != 0 {
                     self.anchors.insert(

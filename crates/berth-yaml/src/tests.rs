@@ -272,10 +272,34 @@ fn no_panic_on_garbage() {
 }
 
 #[test]
-fn quoted_dollar_strings_are_remembered() {
-    let d = one("a: \"${x}\"\nb: ${x}\nc: '$y'\nd: |\n  ${z}\ne: \"plain\"\n");
-    let q: Vec<&str> = d.quoted.iter().map(String::as_str).collect();
-    assert_eq!(q, ["/a", "/c", "/d"]);
+fn dollar_strings_are_remembered_with_style_and_span() {
+    let text = "a: \"${x}\"\nb: ${x}\nc: '$y'\nd: |\n  ${z}\ne: \"plain\"\nf: >-\n  one\n  ${w}\n";
+    let d = one(text);
+    let q: Vec<&str> = d.dollar_scalars.keys().map(String::as_str).collect();
+    assert_eq!(q, ["/a", "/b", "/c", "/d", "/f"]);
+    let quoted: Vec<&str> = q.iter().copied().filter(|p| d.is_quoted(p)).collect();
+    assert_eq!(quoted, ["/a", "/c", "/d", "/f"]);
+    let source = |p: &str| {
+        let s = d.dollar_scalars[p];
+        (
+            s.style,
+            &text[s.start.offset as usize..s.end.offset as usize],
+        )
+    };
+    assert_eq!(source("/a"), (Style::DoubleQuoted, "\"${x}\""));
+    assert_eq!(source("/b"), (Style::Plain, "${x}"));
+    assert_eq!(source("/c"), (Style::SingleQuoted, "'$y'"));
+    assert_eq!(source("/d").0, Style::Literal);
+    // A block scalar's source starts at its content, after the header and indentation.
+    assert!(source("/d").1.starts_with("${z}"), "{:?}", source("/d").1);
+    assert_eq!(source("/f").0, Style::Folded);
+    assert!(
+        source("/f").1.starts_with("one\n  ${w}"),
+        "{:?}",
+        source("/f").1
+    );
+    let start = d.dollar_scalars["/d"].start;
+    assert_eq!((start.line, start.column), (5, 3));
 }
 
 #[test]

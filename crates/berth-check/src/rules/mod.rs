@@ -21,6 +21,7 @@ mod lb_cloud;
 mod mutable_image;
 mod namespace_mismatch;
 mod pgdata_mount;
+mod placeholder;
 mod plaintext_secret;
 mod probes_missing;
 mod queue_scale_down;
@@ -53,6 +54,7 @@ pub struct Rule {
 /// Every rule, in the order of PRODUCT.md's table.
 pub static REGISTRY: &[&Rule] = &[
     &yaml_syntax::RULE,
+    &placeholder::RULE,
     &schema::RULE,
     &api_removed::RULE,
     &ref_missing::RULE,
