@@ -411,7 +411,9 @@ async fn image_pull_failure_stops_up_with_the_cause() {
     let d = failing_deployment(
         &ns,
         "app",
-        json!({"berth.dev/test-state": "image-pull-backoff"}),
+        // A pull that keeps failing, as a kubelet retries it: a single failed pull is within
+        // the failure budget (a registry's 429 passes), the retries are not.
+        json!({"berth.dev/test-state": "pull-failing"}),
         json!({}),
     );
     expect_fast_failure(d, &ns, "image").await;

@@ -19,6 +19,10 @@ pub struct ClusterArgs {
     /// Use berth's local cluster, starting it if it is not running.
     #[arg(long, global = true)]
     pub local: bool,
+    /// How long the API server may stay unreachable before the command gives up (exit 3);
+    /// shorter outages are ridden out (`30s`).
+    #[arg(long, global = true, value_parser = parse_duration, value_name = "DURATION")]
+    pub outage_grace: Option<std::time::Duration>,
 }
 
 /// Parses durations written like `90s`, `5m`, `1h`, `500ms` or `1m30s`.

@@ -66,7 +66,11 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Cluster> {
             context: None,
         };
     }
-    Cluster::connect(&opts).await.map_err(apply_error)
+    let mut cluster = Cluster::connect(&opts).await.map_err(apply_error)?;
+    if let Some(grace) = args.outage_grace {
+        cluster.outage_grace = grace;
+    }
+    Ok(cluster)
 }
 
 /// Turns a library error into an error with the right exit code.
