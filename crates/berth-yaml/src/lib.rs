@@ -17,16 +17,18 @@
 
 mod emit;
 mod scalar;
+mod split;
 
 pub use emit::to_yaml;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use berth_model::Pos;
 use granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 use serde_json::{Map, Value};
 
 use scalar::ScalarTag;
+use split::{Piece, PieceKind};
 
 /// Limits that keep hostile input cheap.
 #[derive(Clone, Debug)]
@@ -104,52 +106,129 @@ pub fn parse(text: &str) -> Parsed {
 
 /// Parse a (multi-document) YAML text. Empty documents (and documents that are only `null`)
 /// are skipped, as kubectl skips them.
+///
+/// The text is cut into documents the way kubectl cuts it (see the `split` module), and
+/// each piece is parsed on its own: an error abandons only its own document.
 pub fn parse_with(text: &str, options: &Options) -> Parsed {
-    let mut parser_options = granit_parser::Options::default();
-    parser_options.emit_comments = false;
-    let mut parser = Parser::new_from_str_with_options(text, parser_options);
     let mut out = Parsed::default();
-    let mut doc_index: usize = 0;
-    let mut builder: Option<Builder> = None;
-    while let Some(next) = parser.next_event() {
-        let result = match next {
-            Ok((event, span)) => match event {
-                Event::StreamStart | Event::Comment(..) | Event::Anchor(..) => Ok(()),
-                Event::StreamEnd => break,
-                Event::DocumentStart(..) => {
-                    builder = Some(Builder::new(text, options));
-                    Ok(())
-                }
-                Event::DocumentEnd => {
-                    if let Some(b) = builder.take()
-                        && let Some(mut document) = b.finish()
-                        && !document.value.is_null()
-                    {
-                        document.index = doc_index;
-                        out.documents.push(document);
-                    }
-                    doc_index += 1;
-                    Ok(())
-                }
-                event => match builder.as_mut() {
-                    Some(b) => b.event(event, span),
-                    None => Ok(()),
-                },
-            },
-            Err(e) => Err(scan_error(text, &e)),
+    for (index, piece) in split::split(text).into_iter().enumerate() {
+        let at = Pos {
+            line: piece.line,
+            column: piece.column + 1,
+            offset: u32::try_from(piece.start).unwrap_or(u32::MAX),
         };
-        if let Err(mut error) = result {
-            error.doc = doc_index;
-            out.errors.push(error);
-            builder = None;
-            // Abandon this document and carry on with the next one, like a compiler does.
-            match parser.proceed_next_document() {
-                Ok(true) => doc_index += 1,
-                Ok(false) | Err(_) => break,
+        let syntax = |message: String| Error {
+            kind: ErrorKind::Syntax,
+            message,
+            pos: at,
+            doc: index,
+        };
+        let result = match &piece.kind {
+            PieceKind::Yaml | PieceKind::Json => parse_piece(text, &piece, options),
+            PieceKind::BadSeparator(rest) => Err(syntax(format!(
+                "a `---` line may only be followed by a comment, not `{rest}`: kubectl refuses \
+                 this line (and drops the lines since the previous `---`); put `{rest}` on a \
+                 line of its own"
+            ))),
+            PieceKind::BadJson(e) => Err(syntax(format!(
+                "this file is a stream of JSON values and this is not one ({e}); kubectl \
+                 stops reading here"
+            ))),
+        };
+        match result {
+            Ok(Some(mut document)) => {
+                if !document.value.is_null() {
+                    document.index = index;
+                    out.documents.push(document);
+                }
+            }
+            Ok(None) => {}
+            Err(mut error) => {
+                error.doc = index;
+                out.errors.push(error);
             }
         }
     }
     out
+}
+
+/// Parse one piece of the stream: its first document, as kubectl's parser reads only that.
+fn parse_piece(text: &str, piece: &Piece, options: &Options) -> Result<Option<Document>, Error> {
+    let src = &text[piece.start..piece.end];
+    let base = Base {
+        offset: piece.start,
+        line: piece.line - 1,
+        column: piece.column,
+    };
+    let json = piece.kind == PieceKind::Json;
+    if let Some(offset) = document_end_first(src) {
+        let pos = base.pos(src, offset);
+        return Err(Error {
+            kind: ErrorKind::Syntax,
+            message: "`...` ends a document that has not started; kubectl refuses this \
+                      (\"did not find expected node content\"): remove the line"
+                .to_string(),
+            pos,
+            doc: 0,
+        });
+    }
+    let mut parser_options = granit_parser::Options::default();
+    parser_options.emit_comments = false;
+    let mut parser = Parser::new_from_str_with_options(src, parser_options);
+    let mut builder: Option<Builder> = None;
+    let mut document: Option<Option<Document>> = None;
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| scan_error(text, base, src, &e))?;
+        match event {
+            Event::StreamStart | Event::Comment(..) | Event::Anchor(..) => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart(..) => {
+                if document.is_none() {
+                    builder = Some(Builder::new(src, base, options, json));
+                }
+            }
+            Event::DocumentEnd => {
+                if document.is_none() {
+                    document = Some(builder.take().and_then(Builder::finish));
+                }
+            }
+            event => match builder.as_mut() {
+                Some(b) => b.event(event, span)?,
+                // A node of a second document in the piece: kubectl's parser never reads it.
+                None => {
+                    return Err(Error {
+                        kind: ErrorKind::Syntax,
+                        message: "this text follows the end of a document (`...`) without a \
+                                  `---` line: kubectl ignores it without a word; start a new \
+                                  document with `---` or remove it"
+                            .to_string(),
+                        pos: base.pos(src, span.start.byte_offset().unwrap_or(0)),
+                        doc: 0,
+                    });
+                }
+            },
+        }
+    }
+    Ok(document.flatten())
+}
+
+/// Offset of a `...` that comes before any content of a piece (comments and blank lines aside).
+fn document_end_first(src: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in src.split_inclusive('\n') {
+        let content = line.trim_start_matches('\u{feff}').trim_start();
+        if let Some(rest) = content.strip_prefix("...")
+            && line.starts_with("...")
+            && rest.chars().next().is_none_or(char::is_whitespace)
+        {
+            return Some(offset);
+        }
+        if !(content.is_empty() || content.starts_with('#')) {
+            return None;
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// Read a lone plain scalar (`--set name=value` text) the way a plain YAML scalar is read:
@@ -167,22 +246,50 @@ pub fn escape_pointer_token(token: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn pos_of(text: &str, m: &granit_parser::Marker) -> Pos {
-    let offset = m.byte_offset().unwrap_or_else(|| {
-        // Not expected for string input; derive it from the character index.
-        text.char_indices()
-            .nth(m.index())
-            .map_or(text.len(), |(i, _)| i)
-    });
-    Pos {
-        line: u32::try_from(m.line()).unwrap_or(u32::MAX),
-        column: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
-        offset: u32::try_from(offset).unwrap_or(u32::MAX),
+/// Where a piece starts in the whole text: positions from its parser are made whole with it.
+#[derive(Clone, Copy, Debug)]
+struct Base {
+    offset: usize,
+    /// Lines before the piece.
+    line: u32,
+    /// Columns before the piece on its first line (a JSON value may start mid-line).
+    column: u32,
+}
+
+impl Base {
+    /// The position of a byte offset into the piece `src`.
+    fn pos(self, src: &str, offset: usize) -> Pos {
+        let before = src.get(..offset).unwrap_or(src);
+        let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        let mut column = before[line_start..].trim_start_matches('\u{feff}').chars().count() + 1;
+        if line_start == 0 {
+            column += self.column as usize;
+        }
+        Pos {
+            line: self.line + split::line_of(src, before.len()),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+            offset: u32::try_from(self.offset + before.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn marker(self, src: &str, m: &granit_parser::Marker) -> Pos {
+        let offset = m.byte_offset().unwrap_or_else(|| {
+            // Not expected for string input; derive it from the character index.
+            src.char_indices()
+                .nth(m.index())
+                .map_or(src.len(), |(i, _)| i)
+        });
+        let first_line = if m.line() == 1 { self.column } else { 0 };
+        Pos {
+            line: self.line + u32::try_from(m.line()).unwrap_or(u32::MAX),
+            column: u32::try_from(m.col() + 1).unwrap_or(u32::MAX) + first_line,
+            offset: u32::try_from(self.offset + offset).unwrap_or(u32::MAX),
+        }
     }
 }
 
-fn scan_error(text: &str, e: &ScanError) -> Error {
-    let pos = pos_of(text, e.marker());
+fn scan_error(text: &str, base: Base, src: &str, e: &ScanError) -> Error {
+    let pos = base.marker(src, e.marker());
     let mut message = e.info();
     if matches!(e.kind(), granit_parser::ErrorKind::UnknownAnchor) {
         let rest = text.get(pos.offset as usize..).unwrap_or("");
@@ -228,8 +335,8 @@ enum FrameKind {
         map: Map<String, Value>,
         /// The key read, waiting for its value.
         key: Option<Key>,
-        /// Values of `<<` keys, applied when the mapping ends (explicit keys win).
-        merges: Vec<(Value, Pos)>,
+        /// Keys written in this mapping (not merged in): one of them twice is an error.
+        explicit: HashSet<String>,
     },
 }
 
@@ -247,28 +354,37 @@ struct Anchored {
 
 /// Turns the events of one document into a value and its position index.
 struct Builder<'t> {
+    /// The piece of text being parsed (spans are relative to it).
     text: &'t str,
+    base: Base,
     options: &'t Options,
+    /// The piece is a JSON value (JSON allows the `\/` escape that kubectl's YAML does not).
+    json: bool,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
     /// Collected in document order, sorted into a map once at the end (much cheaper than
     /// inserting into a map node by node).
     positions: Vec<(String, Pos)>,
+    /// Nodes decoded so far, counted as go-yaml v2 counts them for its alias check: the
+    /// document, every key and value, every alias and everything an alias expands to.
     nodes: u64,
+    /// Of those, the ones that came from alias expansion.
     alias_nodes: u64,
     root: Option<Value>,
     quoted: BTreeSet<String>,
 }
 
 impl<'t> Builder<'t> {
-    fn new(text: &'t str, options: &'t Options) -> Self {
+    fn new(text: &'t str, base: Base, options: &'t Options, json: bool) -> Self {
         Builder {
             text,
+            base,
             options,
+            json,
             stack: Vec::new(),
             anchors: HashMap::new(),
             positions: Vec::new(),
-            nodes: 0,
+            nodes: 1,
             alias_nodes: 0,
             root: None,
             quoted: BTreeSet::new(),
@@ -295,7 +411,7 @@ impl<'t> Builder<'t> {
     }
 
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Error> {
-        let pos = pos_of(self.text, &span.start);
+        let pos = self.base.marker(self.text, &span.start);
         // A node in key position of a mapping is a key, not a value.
         if let Some(Frame {
             kind: FrameKind::Map { key: None, .. },
@@ -308,41 +424,39 @@ impl<'t> Builder<'t> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.nodes += 1;
-                let value = scalar_value(&text, style, tag.as_deref())
-                    .map_err(|m| self.err(ErrorKind::Value, pos, m))?;
+                self.check_escapes(style, &span, pos)?;
+                let json_number = (self.json && style == ScalarStyle::Plain)
+                    .then(|| scalar::json_number(&text))
+                    .flatten();
+                let value = match json_number {
+                    Some(n) => n,
+                    None => scalar_value(&text, style, tag.as_deref())
+                        .map_err(|m| self.err(ErrorKind::Value, pos, m))?,
+                };
                 let pointer = self.child_pointer(pos);
                 if style != ScalarStyle::Plain && value.as_str().is_some_and(|s| s.contains('$')) {
                     self.quoted.insert(pointer);
                 }
-                if anchor != 0 {
-                    self.anchors.insert(
-                        anchor,
-                        Anchored {
-                            value: value.clone(),
-                            nodes: 1,
-                        },
-                    );
-                }
-                self.insert(value);
-                Ok(())
+                self.anchor(anchor, &value, 1);
+                self.insert(value)
             }
             Event::Alias(id) => {
                 let value = self.alias(id, &span, pos)?;
-                self.child_pointer(pos);
-                self.insert(value);
-                Ok(())
+                let pointer = self.child_pointer(pos);
+                self.descendants(&pointer, &value, pos);
+                self.insert(value)
             }
             Event::UnresolvedAlias(name) => Err(self.err(
                 ErrorKind::Syntax,
                 pos,
                 format!("alias `*{name}` refers to no anchor; quote the value if it is text"),
             )),
-            Event::SequenceStart(_, anchor, ref tag) | Event::MappingStart(_, anchor, ref tag) => {
+            // go-yaml v2 reads a collection by its kind whatever its tag says.
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
                 let is_map = matches!(event, Event::MappingStart(..));
-                if let Some(tag) = tag.as_deref()
-                    && let Some(m) = collection_tag_error(tag, is_map)
-                {
-                    return Err(self.err(ErrorKind::Value, pos, m));
+                // A list merged with `<<` is no node to go-yaml: only its items are.
+                if !is_map && self.merging() {
+                    self.nodes -= 1;
                 }
                 self.nodes += 1;
                 let pointer = self.child_pointer(pos);
@@ -350,7 +464,7 @@ impl<'t> Builder<'t> {
                     FrameKind::Map {
                         map: Map::new(),
                         key: None,
-                        merges: Vec::new(),
+                        explicit: HashSet::new(),
                     }
                 } else {
                     FrameKind::Seq(Vec::new())
@@ -369,44 +483,85 @@ impl<'t> Builder<'t> {
                 };
                 let value = match frame.kind {
                     FrameKind::Seq(items) => Value::Array(items),
-                    FrameKind::Map {
-                        mut map, merges, ..
-                    } => {
-                        for (merged, at) in merges {
-                            self.merge(&frame.pointer, &mut map, merged, at)?;
-                        }
-                        Value::Object(map)
-                    }
+                    FrameKind::Map { map, .. } => Value::Object(map),
                 };
-                if frame.anchor != 0 {
-                    let nodes = self.nodes - frame.start_nodes;
-                    self.anchors.insert(
-                        frame.anchor,
-                        Anchored {
-                            value: value.clone(),
-                            nodes,
-                        },
-                    );
-                }
+                let nodes = self.nodes - frame.start_nodes;
+                self.anchor(frame.anchor, &value, nodes);
                 // The collection's own position was recorded when it started.
-                self.insert(value);
-                Ok(())
+                self.insert(value)
             }
             _ => Ok(()),
         }
     }
 
+    /// Whether the node about to be attached is the value of a `<<` key.
+    fn merging(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame {
+                kind: FrameKind::Map {
+                    key: Some(Key { merge: true, .. }),
+                    ..
+                },
+                ..
+            })
+        )
+    }
+
+    fn anchor(&mut self, anchor: usize, value: &Value, nodes: u64) {
+        if anchor != 0 {
+            let value = value.clone();
+            self.anchors.insert(anchor, Anchored { value, nodes });
+        }
+    }
+
+    /// kubectl's YAML 1.1 reader knows every escape of a double-quoted scalar but `\/`, which
+    /// YAML 1.2 added: it refuses the document, so berth does too.
+    fn check_escapes(&self, style: ScalarStyle, span: &Span, pos: Pos) -> Result<(), Error> {
+        if style != ScalarStyle::DoubleQuoted || self.json {
+            return Ok(());
+        }
+        let raw = span.byte_range().and_then(|r| self.text.get(r)).unwrap_or("");
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' && chars.next() == Some('/') {
+                return Err(self.err(
+                    ErrorKind::Syntax,
+                    pos,
+                    "`\\/` is a YAML 1.2 escape that kubectl's YAML 1.1 reader does not know \
+                     (\"found unknown escape character\"); write `/`",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// A node in key position.
     fn key(&mut self, event: Event<'_>, span: Span, pos: Pos) -> Result<(), Error> {
-        let (value, merge) = match event {
-            Event::Scalar(text, style, _, tag) => {
-                self.nodes += 1;
-                let merge = text == "<<" && style == ScalarStyle::Plain && tag.is_none();
-                let value = scalar_value(&text, style, tag.as_deref())
+        let (name, merge) = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let merge = text == "<<"
+                    && ((style == ScalarStyle::Plain && tag.is_none())
+                        || tag.as_deref().is_some_and(|t| {
+                            t.handle() == "tag:yaml.org,2002:" && t.suffix() == "merge"
+                        }));
+                if !merge {
+                    self.nodes += 1;
+                }
+                self.check_escapes(style, &span, pos)?;
+                if anchor != 0 {
+                    let value = scalar_value(&text, style, tag.as_deref())
+                        .map_err(|m| self.err(ErrorKind::Value, pos, m))?;
+                    self.anchor(anchor, &value, 1);
+                }
+                let name = scalar_key(&text, style, tag.as_deref())
                     .map_err(|m| self.err(ErrorKind::Value, pos, m))?;
-                (value, merge)
+                (name, merge)
             }
-            Event::Alias(id) => (self.alias(id, &span, pos)?, false),
+            Event::Alias(id) => {
+                let value = self.alias(id, &span, pos)?;
+                (self.key_text(value, pos)?, false)
+            }
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 return Err(self.err(
                     ErrorKind::Value,
@@ -415,36 +570,24 @@ impl<'t> Builder<'t> {
                      allows text keys",
                 ));
             }
+            Event::UnresolvedAlias(name) => {
+                return Err(self.err(
+                    ErrorKind::Syntax,
+                    pos,
+                    format!("alias `*{name}` refers to no anchor; quote the value if it is text"),
+                ));
+            }
             _ => return Ok(()),
-        };
-        let name = match value {
-            Value::String(s) => s,
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => n.to_string(),
-            Value::Null => {
-                return Err(self.err(
-                    ErrorKind::Value,
-                    pos,
-                    "a mapping key is null (empty, `~` or `null`); quote it if it is text",
-                ));
-            }
-            Value::Array(_) | Value::Object(_) => {
-                return Err(self.err(
-                    ErrorKind::Value,
-                    pos,
-                    "a mapping key is an alias to a list or mapping; only text keys are allowed",
-                ));
-            }
         };
         let Some(Frame {
             pointer,
-            kind: FrameKind::Map { map, key, .. },
+            kind: FrameKind::Map { key, explicit, .. },
             ..
         }) = self.stack.last_mut()
         else {
             return Ok(());
         };
-        if !merge && map.contains_key(&name) {
+        if !merge && !explicit.insert(name.clone()) {
             let member = format!("{pointer}/{}", escape_pointer_token(&name));
             let first = self
                 .positions
@@ -453,8 +596,8 @@ impl<'t> Builder<'t> {
                 .find(|(p, _)| *p == member)
                 .map_or(0, |(_, pos)| pos.line);
             let message = format!(
-                "duplicate key `{name}` (first on line {first}); kubectl rejects a mapping \
-                 with the same key twice: keep one"
+                "duplicate key `{name}` (first on line {first}); kubectl would keep the last \
+                 one without a word: keep one"
             );
             return Err(Error {
                 kind: ErrorKind::DuplicateKey,
@@ -465,6 +608,25 @@ impl<'t> Builder<'t> {
         }
         *key = Some(Key { name, pos, merge });
         Ok(())
+    }
+
+    /// The text of a key given as an alias (sigs.k8s.io/yaml turns go-yaml's key into text).
+    fn key_text(&self, value: Value, pos: Pos) -> Result<String, Error> {
+        match value {
+            Value::String(s) => Ok(s),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Null => Err(self.err(
+                ErrorKind::Value,
+                pos,
+                "a mapping key is null (empty, `~` or `null`); quote it if it is text",
+            )),
+            Value::Array(_) | Value::Object(_) => Err(self.err(
+                ErrorKind::Value,
+                pos,
+                "a mapping key is an alias to a list or mapping; only text keys are allowed",
+            )),
+        }
     }
 
     fn alias(&mut self, id: usize, span: &Span, pos: Pos) -> Result<Value, Error> {
@@ -480,7 +642,10 @@ impl<'t> Builder<'t> {
                 format!("alias `{name}` is used inside the node its anchor names (a cycle)"),
             ));
         };
-        self.alias_nodes = self.alias_nodes.saturating_add(anchored.nodes);
+        let expanded = anchored.nodes;
+        let value = anchored.value.clone();
+        self.alias_nodes = self.alias_nodes.saturating_add(expanded);
+        self.nodes = self.nodes.saturating_add(1 + expanded);
         if self.alias_nodes > self.options.max_alias_nodes {
             return Err(self.err(
                 ErrorKind::Budget,
@@ -492,8 +657,19 @@ impl<'t> Builder<'t> {
                 ),
             ));
         }
-        self.nodes = self.nodes.saturating_add(anchored.nodes);
-        Ok(anchored.value.clone())
+        if excessive_aliasing(self.alias_nodes, self.nodes) {
+            return Err(self.err(
+                ErrorKind::Budget,
+                pos,
+                format!(
+                    "aliases make up {} of this document's {} nodes (at `{name}`): kubectl \
+                     refuses a document with that much aliasing (\"document contains \
+                     excessive aliasing\"); this looks like an alias bomb",
+                    self.alias_nodes, self.nodes
+                ),
+            ));
+        }
+        Ok(value)
     }
 
     /// The pointer of the node about to be attached, recording its position.
@@ -518,58 +694,74 @@ impl<'t> Builder<'t> {
             },
         };
         // `<<` itself is no member: its value is merged into the mapping.
-        let is_merge = matches!(
-            self.stack.last(),
-            Some(Frame {
-                kind: FrameKind::Map {
-                    key: Some(Key { merge: true, .. }),
-                    ..
-                },
-                ..
-            })
-        );
-        if !is_merge {
+        if !self.merging() {
             self.positions.push((pointer.clone(), at));
         }
         pointer
     }
 
-    /// Attach a finished node to its parent (or make it the document's root).
-    fn insert(&mut self, value: Value) {
-        match self.stack.last_mut() {
-            None => self.root = Some(value),
-            Some(Frame {
-                kind: FrameKind::Seq(items),
-                ..
-            }) => items.push(value),
-            Some(Frame {
-                kind: FrameKind::Map { map, key, merges },
-                ..
-            }) => {
-                if let Some(k) = key.take() {
-                    if k.merge {
-                        merges.push((value, k.pos));
-                    } else {
-                        map.insert(k.name, value);
-                    }
+    /// Positions for everything inside a value that has no source of its own (an alias
+    /// expansion, a merged member): they point at where it was brought in.
+    fn descendants(&mut self, pointer: &str, value: &Value, at: Pos) {
+        match value {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let p = format!("{pointer}/{}", escape_pointer_token(k));
+                    self.descendants(&p, v, at);
+                    self.positions.push((p, at));
                 }
             }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    let p = format!("{pointer}/{i}");
+                    self.descendants(&p, v, at);
+                    self.positions.push((p, at));
+                }
+            }
+            _ => {}
         }
     }
 
-    /// Apply one `<<` value: a mapping, or a list of mappings (earlier ones win).
-    fn merge(
-        &mut self,
-        pointer: &str,
-        map: &mut Map<String, Value>,
-        merged: Value,
-        at: Pos,
-    ) -> Result<(), Error> {
+    /// Attach a finished node to its parent (or make it the document's root).
+    fn insert(&mut self, value: Value) -> Result<(), Error> {
+        let merged = match self.stack.last_mut() {
+            None => {
+                self.root = Some(value);
+                return Ok(());
+            }
+            Some(Frame {
+                kind: FrameKind::Seq(items),
+                ..
+            }) => {
+                items.push(value);
+                return Ok(());
+            }
+            Some(Frame {
+                kind: FrameKind::Map { map, key, .. },
+                ..
+            }) => match key.take() {
+                Some(Key {
+                    merge: true, pos, ..
+                }) => (value, pos),
+                Some(k) => {
+                    map.insert(k.name, value);
+                    return Ok(());
+                }
+                None => return Ok(()),
+            },
+        };
+        self.merge(merged.0, merged.1)
+    }
+
+    /// Apply one `<<` value as go-yaml v2 does, at the point where it is written: a mapping's
+    /// members, or those of a list of mappings (earlier ones win), replace what the mapping
+    /// holds so far; keys written after `<<` replace merged ones in turn.
+    fn merge(&mut self, merged: Value, at: Pos) -> Result<(), Error> {
         let sources = match merged {
             Value::Object(m) => vec![m],
             Value::Array(items) => {
                 let mut maps = Vec::with_capacity(items.len());
-                for item in items {
+                for item in items.into_iter().rev() {
                     match item {
                         Value::Object(m) => maps.push(m),
                         _ => return Err(self.bad_merge(at)),
@@ -579,11 +771,20 @@ impl<'t> Builder<'t> {
             }
             _ => return Err(self.bad_merge(at)),
         };
+        let Some(Frame { pointer, .. }) = self.stack.last() else {
+            return Ok(());
+        };
+        let pointer = pointer.clone();
         for source in sources {
             for (k, v) in source {
-                if !map.contains_key(&k) {
-                    self.positions
-                        .push((format!("{pointer}/{}", escape_pointer_token(&k)), at));
+                let p = format!("{pointer}/{}", escape_pointer_token(&k));
+                self.descendants(&p, &v, at);
+                self.positions.push((p, at));
+                if let Some(Frame {
+                    kind: FrameKind::Map { map, .. },
+                    ..
+                }) = self.stack.last_mut()
+                {
                     map.insert(k, v);
                 }
             }
@@ -601,9 +802,26 @@ impl<'t> Builder<'t> {
     }
 }
 
-/// Resolve a scalar event.
-fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
-    let tag = match tag {
+/// go-yaml v2's check against alias bombs, which kubectl applies to every document: once a
+/// document has more than 1,000 nodes and 100 of them come from aliases, at most 99% may come
+/// from aliases (sliding down to 10% between 400,000 and 4,000,000 nodes).
+fn excessive_aliasing(alias_nodes: u64, nodes: u64) -> bool {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    let allowed = if nodes <= LOW {
+        0.99
+    } else if nodes >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((nodes - LOW) as f64 / (HIGH - LOW) as f64)
+    };
+    alias_nodes > 100 && nodes > 1000 && alias_nodes as f64 / nodes as f64 > allowed
+}
+
+/// The tag of a scalar, as far as resolution cares. go-yaml v2 resolves only the core scalar
+/// tags; any other tag (`!!map` on a scalar too) keeps the text.
+fn scalar_tag(tag: Option<&Tag>) -> ScalarTag {
+    match tag {
         None => ScalarTag::None,
         Some(t) if t.handle() == "tag:yaml.org,2002:" => match t.suffix() {
             "str" => ScalarTag::Str,
@@ -611,25 +829,21 @@ fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Val
             "float" => ScalarTag::Float,
             "bool" => ScalarTag::Bool,
             "null" => ScalarTag::Null,
-            "map" | "seq" => {
-                return Err(format!("the tag `!!{}` does not fit a scalar", t.suffix()));
-            }
+            "binary" => ScalarTag::Binary,
             _ => ScalarTag::Text,
         },
         Some(_) => ScalarTag::Text,
-    };
-    scalar::resolve(text, style == ScalarStyle::Plain, tag)
+    }
 }
 
-fn collection_tag_error(tag: &Tag, is_map: bool) -> Option<String> {
-    if tag.handle() != "tag:yaml.org,2002:" {
-        return None;
-    }
-    match (tag.suffix(), is_map) {
-        ("map" | "omap" | "pairs" | "set", true) | ("seq", false) => None,
-        (s, true) => Some(format!("the tag `!!{s}` does not fit a mapping")),
-        (s, false) => Some(format!("the tag `!!{s}` does not fit a list")),
-    }
+/// Resolve a scalar event.
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    scalar::resolve(text, style == ScalarStyle::Plain, scalar_tag(tag))
+}
+
+/// The text of a scalar key.
+fn scalar_key(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<String, String> {
+    scalar::resolve_key(text, style == ScalarStyle::Plain, scalar_tag(tag))
 }
 
 #[cfg(test)]

@@ -224,7 +224,12 @@ fn values_without_json_form_are_errors() {
     assert!(err("? [a, b]\n: 1\n").message.contains("text keys"));
     assert!(err("~: 1\n").message.contains("null"));
     assert!(err("x: !!int abc\n").message.contains("!!int"));
-    assert!(err("x: !!map abc\n").message.contains("does not fit"));
+}
+
+#[test]
+fn collection_tags_are_ignored_like_go_yaml() {
+    let d = one("a: !!map abc\nb: !!seq {c: 1}\nd: !!int [1]\n");
+    assert_eq!(d.value, json!({"a": "abc", "b": {"c": 1}, "d": [1]}));
 }
 
 #[test]

@@ -285,13 +285,13 @@ fn position_problems(file: &str, text: &str, report: &mut String, problems: &mut
                     );
                 }
             }
-            let Some((i, c)) = chars.next() else { break };
+            let Some((_, c)) = chars.next() else { break };
             match c {
                 // A line break is `\n`, `\r\n` or a lone `\r`.
                 '\r' if chars.peek().is_some_and(|(_, n)| *n == '\n') => {}
                 '\n' | '\r' => (line, column) = (line + 1, 1),
-                // A byte-order mark starting the text takes no column.
-                '\u{feff}' if i == 0 => {}
+                // A byte-order mark starting a line takes no column (the parser skips it).
+                '\u{feff}' if column == 1 => {}
                 _ => column += 1,
             }
         }
