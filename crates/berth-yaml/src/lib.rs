@@ -172,13 +172,62 @@ fn parse_piece(text: &str, piece: &Piece, options: &Options) -> Result<Option<Do
             doc: 0,
         });
     }
+    // libyaml (kubectl) lets a comment follow a quoted scalar or a bracket without a blank
+    // (`'x'#c`), granit does not: such a comment is blanked out (same length, so positions
+    // stay) and the piece parsed again.
+    let mut src = std::borrow::Cow::Borrowed(src);
+    loop {
+        match parse_source(text, &src, base, options, json) {
+            Err(Parse::CommentNotSeparated(at)) => {
+                let s = src.to_mut();
+                let end = s[at..].find(['\n', '\r']).map_or(s.len(), |i| at + i);
+                let blanks = " ".repeat(end - at);
+                s.replace_range(at..end, &blanks);
+            }
+            Err(Parse::Failed(e)) => return Err(e),
+            Ok(document) => return Ok(document),
+        }
+    }
+}
+
+enum Parse {
+    Failed(Error),
+    /// A comment not separated from what precedes it starts at this offset.
+    CommentNotSeparated(usize),
+}
+
+impl From<Error> for Parse {
+    fn from(e: Error) -> Self {
+        Parse::Failed(e)
+    }
+}
+
+/// The first document of a piece's text.
+fn parse_source(
+    text: &str,
+    src: &str,
+    base: Base,
+    options: &Options,
+    json: bool,
+) -> Result<Option<Document>, Parse> {
     let mut parser_options = granit_parser::Options::default();
     parser_options.emit_comments = false;
     let mut parser = Parser::new_from_str_with_options(src, parser_options);
     let mut builder: Option<Builder> = None;
     let mut document: Option<Option<Document>> = None;
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| scan_error(text, base, src, &e))?;
+        let (event, span) = match next {
+            Ok(next) => next,
+            Err(e) => {
+                let at = e.marker().byte_offset().unwrap_or(usize::MAX);
+                if matches!(e.kind(), granit_parser::ErrorKind::CommentNotSeparated)
+                    && src.as_bytes().get(at) == Some(&b'#')
+                {
+                    return Err(Parse::CommentNotSeparated(at));
+                }
+                return Err(scan_error(text, base, src, &e).into());
+            }
+        };
         match event {
             Event::StreamStart | Event::Comment(..) | Event::Anchor(..) => {}
             Event::StreamEnd => break,
@@ -196,7 +245,7 @@ fn parse_piece(text: &str, piece: &Piece, options: &Options) -> Result<Option<Do
                 Some(b) => b.event(event, span)?,
                 // A node of a second document in the piece: kubectl's parser never reads it.
                 None => {
-                    return Err(Error {
+                    return Err(Parse::Failed(Error {
                         kind: ErrorKind::Syntax,
                         message: "this text follows the end of a document (`...`) without a \
                                   `---` line: kubectl ignores it without a word; start a new \
@@ -204,7 +253,7 @@ fn parse_piece(text: &str, piece: &Piece, options: &Options) -> Result<Option<Do
                             .to_string(),
                         pos: base.pos(src, span.start.byte_offset().unwrap_or(0)),
                         doc: 0,
-                    });
+                    }));
                 }
             },
         }
@@ -425,6 +474,7 @@ impl<'t> Builder<'t> {
             Event::Scalar(text, style, anchor, tag) => {
                 self.nodes += 1;
                 self.check_escapes(style, &span, pos)?;
+                self.check_line_breaks(style, &text, pos)?;
                 let json_number = (self.json && style == ScalarStyle::Plain)
                     .then(|| scalar::json_number(&text))
                     .flatten();
@@ -442,6 +492,10 @@ impl<'t> Builder<'t> {
             }
             Event::Alias(id) => {
                 let value = self.alias(id, &span, pos)?;
+                // go-yaml merges a list written in place, never one named by an alias.
+                if value.is_array() && self.merging() {
+                    return Err(self.bad_merge(pos));
+                }
                 let pointer = self.child_pointer(pos);
                 self.descendants(&pointer, &value, pos);
                 self.insert(value)
@@ -515,6 +569,24 @@ impl<'t> Builder<'t> {
         }
     }
 
+    /// YAML 1.1 (kubectl) breaks lines at U+0085, U+2028 and U+2029 too, YAML 1.2 (granit)
+    /// does not: a plain scalar holding one is read differently by the two (kubectl mostly
+    /// refuses it), so berth refuses it and asks for quotes.
+    fn check_line_breaks(&self, style: ScalarStyle, text: &str, pos: Pos) -> Result<(), Error> {
+        match text.chars().find(|c| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}')) {
+            Some(c) if style == ScalarStyle::Plain => Err(self.err(
+                ErrorKind::Syntax,
+                pos,
+                format!(
+                    "this unquoted value holds U+{:04X}, which kubectl's YAML 1.1 reader takes \
+                     for a line break; quote the value",
+                    u32::from(c)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// kubectl's YAML 1.1 reader knows every escape of a double-quoted scalar but `\/`, which
     /// YAML 1.2 added: it refuses the document, so berth does too.
     fn check_escapes(&self, style: ScalarStyle, span: &Span, pos: Pos) -> Result<(), Error> {
@@ -549,6 +621,7 @@ impl<'t> Builder<'t> {
                     self.nodes += 1;
                 }
                 self.check_escapes(style, &span, pos)?;
+                self.check_line_breaks(style, &text, pos)?;
                 if anchor != 0 {
                     let value = scalar_value(&text, style, tag.as_deref())
                         .map_err(|m| self.err(ErrorKind::Value, pos, m))?;

@@ -132,7 +132,7 @@ fn split_yaml(text: &str, from: usize, out: &mut Vec<Piece>) {
                     start: at,
                     end,
                     line: line_no,
-                    column: 0,
+                    column: if at == from { column_of(text, from) } else { 0 },
                     kind: PieceKind::BadSeparator(trimmed.to_string()),
                 });
                 at = end;
@@ -144,7 +144,7 @@ fn split_yaml(text: &str, from: usize, out: &mut Vec<Piece>) {
                     start,
                     end: at,
                     line: first,
-                    column: 0,
+                    column: if start == from { column_of(text, from) } else { 0 },
                     kind: PieceKind::Yaml,
                 });
                 at = end;
@@ -155,6 +155,7 @@ fn split_yaml(text: &str, from: usize, out: &mut Vec<Piece>) {
         if piece.is_none() {
             piece = Some((at, line_no));
         }
+
         at = end;
         line_no += line_breaks(line);
     }
@@ -163,7 +164,7 @@ fn split_yaml(text: &str, from: usize, out: &mut Vec<Piece>) {
             start,
             end: text.len(),
             line,
-            column: 0,
+            column: if start == from { column_of(text, from) } else { 0 },
             kind: PieceKind::Yaml,
         });
     }
