@@ -1,12 +1,49 @@
 //! Multi-document YAML → one JSON value per document, plus where every node came from.
 //!
 //! berth reads manifests the way kubectl does, so that what `berth check` sees is what the API
-//! server will get: scalars are resolved like go-yaml v2 / YAML 1.1 (see the `scalar` module), anchors
-//! and aliases are expanded (under a budget, against alias bombs), merge keys `<<` are applied
-//! and duplicate keys are errors. Alongside each value comes a position index from JSON pointer
-//! to [`Pos`]: a mapping member maps to the position of its *key* (a finding on
-//! `/spec/replicas` points at `replicas:`), a sequence item to the item's start, and `""` to
-//! where the document's content starts.
+//! server will get. kubectl's reading is k8s.io/apimachinery's `YAMLOrJSONDecoder` and
+//! sigs.k8s.io/yaml (go-yaml v2, YAML 1.1), and berth follows it step by step:
+//! - the stream is cut into documents at lines that start with `---`, as kubectl's
+//!   `YAMLReader` cuts it, and a stream that starts with `{` is read as JSON values (see the
+//!   `split` module); of each piece only the first document counts;
+//! - scalars are resolved like go-yaml v2 (see the `scalar` module): `yes`/`on` are booleans,
+//!   `0755` octal, integral floats are sent as integers exactly when Go's text for them is one;
+//! - anchors and aliases are expanded (under a budget, and with go-yaml's own check against
+//!   excessive aliasing), merge keys `<<` are applied in go-yaml's order (a merge replaces the
+//!   keys written before it), keys are written as sigs.k8s.io/yaml writes them (`1.5e+06`);
+//!   tags on lists and mappings are ignored, `!!binary` is decoded.
+//!
+//! The differential test `tests/kubectl_differential.rs` holds berth to this: it reads a corpus
+//! of tricky YAML with berth-yaml and with kubectl's own code (`testbed/go/yamljson`) and
+//! requires the same verdict and the same JSON for every document.
+//!
+//! # Deliberate differences from kubectl
+//!
+//! Where kubectl loses data without a word or the difference would cost more than it is
+//! worth, berth reads differently on purpose. These are the only differences the differential
+//! test allows, each by name:
+//! - **Duplicate keys** are an error ([`ErrorKind::DuplicateKey`]). kubectl keeps the last value
+//!   and drops the first without a word; a key written twice is an editing mistake whose first
+//!   value the user still believes in.
+//! - **Files that are not UTF-8** are refused by berth's loader (berth-yaml only takes text).
+//!   kubectl replaces each byte that is not UTF-8 with U+FFFD (and decodes UTF-16 with a BOM),
+//!   so a Latin-1 `é` in a ConfigMap reaches the cluster as `�`.
+//! - **A second document without a `---` line** in one piece (after `...`, or after a `---`
+//!   that only a lone CR line break separates) is an error. kubectl's parser reads the first
+//!   document and ignores the rest without a word: objects would go missing.
+//! - **Tabs that YAML 1.2 allows as separation** — after `-` or `?`, on a blank line, before
+//!   a line's content in block context — are read. kubectl's YAML 1.1 scanner stops there
+//!   ("found character that cannot start any token", "found a tab character that violates
+//!   indentation"). Its rule depends on scanner state that granit does not expose, and a
+//!   look-alike check would risk refusing files that kubectl reads; the value berth reads is
+//!   the one the text shows.
+//! - **Nesting deeper than 255 levels** is an error (granit's limit, which also keeps every
+//!   later step, all recursive over values, far from the stack's end); kubectl allows 10,000.
+//!
+//! Alongside each value comes a position index from JSON pointer to [`Pos`]: a mapping member
+//! maps to the position of its *key* (a finding on `/spec/replicas` points at `replicas:`), a
+//! sequence item to the item's start, and `""` to where the document's content starts; what an
+//! alias or a merge key brings in points at the alias or the `<<`.
 //!
 //! Parsing never panics and keeps going after an error: a broken document is reported with its
 //! line and column and the next document (after the next `---`) is still read.
@@ -67,7 +104,8 @@ pub struct Document {
 pub enum ErrorKind {
     /// Not well-formed YAML (includes unknown aliases such as `password: ******`).
     Syntax,
-    /// The same key twice in one mapping (kubectl rejects this too).
+    /// The same key twice in one mapping (kubectl keeps the last one without a word; see the
+    /// crate docs).
     DuplicateKey,
     /// Alias expansion exceeded [`Options::max_alias_nodes`].
     Budget,
@@ -247,9 +285,11 @@ fn parse_source(
                 None => {
                     return Err(Parse::Failed(Error {
                         kind: ErrorKind::Syntax,
-                        message: "this text follows the end of a document (`...`) without a \
-                                  `---` line: kubectl ignores it without a word; start a new \
-                                  document with `---` or remove it"
+                        message: "this starts a second document without a `---` line that \
+                                  kubectl sees (after `...`, or after a `---` that only a lone \
+                                  CR line break separates): kubectl reads only the first one and \
+                                  ignores this one without a word; put `---` on a line of its \
+                                  own before it"
                             .to_string(),
                         pos: base.pos(src, span.start.byte_offset().unwrap_or(0)),
                         doc: 0,
@@ -340,7 +380,11 @@ impl Base {
 fn scan_error(text: &str, base: Base, src: &str, e: &ScanError) -> Error {
     let pos = base.marker(src, e.marker());
     let mut message = e.info();
-    if matches!(e.kind(), granit_parser::ErrorKind::UnknownAnchor) {
+    if matches!(e.kind(), granit_parser::ErrorKind::RecursionLimitExceeded) {
+        message = "lists and mappings nest deeper than 255 levels here; berth stops at 255 \
+                   (kubectl at 10,000)"
+            .to_string();
+    } else if matches!(e.kind(), granit_parser::ErrorKind::UnknownAnchor) {
         let rest = text.get(pos.offset as usize..).unwrap_or("");
         let token: String = rest
             .chars()

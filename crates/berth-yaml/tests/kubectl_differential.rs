@@ -37,6 +37,14 @@ enum Reason {
     /// kubectl replaces bytes that are not UTF-8 with U+FFFD (and decodes UTF-16 with a BOM);
     /// berth refuses a file that is not UTF-8.
     NotUtf8,
+    /// kubectl reads the first document of a piece and ignores a second one (after `...`)
+    /// without a word; berth refuses it.
+    SecondDocument,
+    /// kubectl's YAML 1.1 scanner refuses tabs that YAML 1.2 allows as separation; berth
+    /// reads them.
+    TabSeparation,
+    /// kubectl allows 10,000 levels of nesting, berth 255.
+    NestingLimit,
 }
 
 /// One deliberate difference: an input (path relative to the repository), the index of the
@@ -47,8 +55,43 @@ struct Exception {
     reason: Reason,
 }
 
+const fn exception(file: &'static str, doc: usize, reason: Reason) -> Exception {
+    Exception { file, doc, reason }
+}
+
+/// A file of the corpus, as a path relative to the repository.
+macro_rules! concat_dir {
+    ($file:literal) => {
+        concat!("crates/berth-yaml/tests/differential/", $file)
+    };
+}
+
 /// Every deliberate difference met by the inputs. Nothing else may differ.
-const EXCEPTIONS: &[Exception] = &[];
+const EXCEPTIONS: &[Exception] = {
+    use Reason::*;
+    &[
+        exception(concat_dir!("duplicate-keys.yaml"), 0, DuplicateKey),
+        exception(concat_dir!("duplicate-keys-flow.yaml"), 0, DuplicateKey),
+        exception(concat_dir!("duplicate-keys-in-second-document.yaml"), 1, DuplicateKey),
+        exception(concat_dir!("duplicate-keys-int-float.yaml"), 0, DuplicateKey),
+        exception(concat_dir!("duplicate-keys-json.json"), 0, DuplicateKey),
+        exception(concat_dir!("duplicate-keys-nested.yaml"), 0, DuplicateKey),
+        exception(concat_dir!("duplicate-keys-number.yaml"), 0, DuplicateKey),
+        exception(concat_dir!("duplicate-keys-quoted-plain.yaml"), 0, DuplicateKey),
+        exception(concat_dir!("duplicate-keys-resolved.yaml"), 0, DuplicateKey),
+        exception(concat_dir!("non-utf8-in-comment.yaml"), 0, NotUtf8),
+        exception(concat_dir!("non-utf8-latin1-value.yaml"), 0, NotUtf8),
+        exception(concat_dir!("non-utf8-second-document.yaml"), 0, NotUtf8),
+        exception(concat_dir!("utf16le-bom.yaml"), 0, NotUtf8),
+        exception(concat_dir!("doc-end-then-content.yaml"), 0, SecondDocument),
+        exception(concat_dir!("cr-only-separators.yaml"), 0, SecondDocument),
+        exception(concat_dir!("tab-after-dash.yaml"), 0, TabSeparation),
+        exception(concat_dir!("tab-line-only.yaml"), 0, TabSeparation),
+        exception(concat_dir!("deep-flow-300.yaml"), 0, NestingLimit),
+        exception(concat_dir!("deep-block-300.yaml"), 0, NestingLimit),
+        exception(concat_dir!("deep-block-sequence-300.yaml"), 0, NestingLimit),
+    ]
+};
 
 /// One document's verdict.
 #[derive(Clone, Debug)]
@@ -129,7 +172,8 @@ fn berth_reads_yaml_like_kubectl() {
                 _ => true,
             };
             match (differs, exception) {
-                (false, None) => {}
+                // An exception that no longer differs is reported below, once.
+                (false, _) => {}
                 (true, Some(i)) if expected(EXCEPTIONS[i].reason, b, k) => used[i] = true,
                 _ => {
                     disagreements += 1;
@@ -171,10 +215,17 @@ fn berth_reads_yaml_like_kubectl() {
 
 /// Whether a listed difference is the one its reason describes.
 fn expected(reason: Reason, berth: &Verdict, kubectl: &Verdict) -> bool {
+    let refused_with = |text: &str| matches!(berth, Verdict::Refused(m) if m.contains(text));
+    let kubectl_read = matches!(kubectl, Verdict::Read(_));
     match reason {
-        Reason::DuplicateKey => {
-            matches!((berth, kubectl), (Verdict::Refused(m), Verdict::Read(_)) if m.contains("duplicate key"))
+        Reason::DuplicateKey => kubectl_read && refused_with("duplicate key"),
+        Reason::SecondDocument => kubectl_read && refused_with("second document"),
+        Reason::NestingLimit => kubectl_read && refused_with("nest"),
+        Reason::TabSeparation => {
+            matches!(berth, Verdict::Read(_))
+                && matches!(kubectl, Verdict::Refused(m) if m.contains("tab") || m.contains("cannot start any token"))
         }
+        // Decided for the whole file, before any document (see the test).
         Reason::NotUtf8 => false,
     }
 }
@@ -391,7 +442,22 @@ fn kubectl_verdicts(
         .expect("yamljson prints UTF-8")
         .lines()
     {
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let v: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            // serde_json stops at 128 levels of nesting, which only the deep files of the
+            // corpus pass: the verdict is still known (the fields come in a fixed order).
+            Err(e) if line.contains(r#","ok":true,"json":"#) => {
+                let file = line
+                    .strip_prefix(r#"{"file":""#)
+                    .and_then(|rest| rest.split_once(r#"","ok""#))
+                    .map(|(file, _)| file.to_string())
+                    .unwrap_or_else(|| panic!("{e}: {line}"));
+                let note = Value::String(format!("(too deep to compare: {e})"));
+                verdicts.entry(file).or_default().push(Verdict::Read(note));
+                continue;
+            }
+            Err(e) => panic!("{e}: {line}"),
+        };
         let file = v["file"].as_str().expect("file").to_string();
         let verdict = if v["ok"] == Value::Bool(true) {
             Verdict::Read(v["json"].clone())
