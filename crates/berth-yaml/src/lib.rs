@@ -301,21 +301,22 @@ fn parse_source(
     Ok(document.flatten())
 }
 
-/// Offset of a `...` that comes before any content of a piece (comments and blank lines aside).
+/// Offset of a `...` line that comes before any content of a piece (comments and blank lines
+/// aside). go-yaml refuses such a piece ("did not find expected node content").
 fn document_end_first(src: &str) -> Option<usize> {
     let mut offset = 0;
-    for line in src.split_inclusive('\n') {
-        let content = line.trim_start_matches('\u{feff}').trim_start();
-        if let Some(rest) = content.strip_prefix("...")
-            && line.starts_with("...")
+    for raw in src.split_inclusive('\n') {
+        let line = raw.trim_start_matches('\u{feff}');
+        if let Some(rest) = line.strip_prefix("...")
             && rest.chars().next().is_none_or(char::is_whitespace)
         {
-            return Some(offset);
+            return Some(offset + raw.len() - line.len());
         }
+        let content = line.trim_start();
         if !(content.is_empty() || content.starts_with('#')) {
             return None;
         }
-        offset += line.len();
+        offset += raw.len();
     }
     None
 }
@@ -350,7 +351,11 @@ impl Base {
     fn pos(self, src: &str, offset: usize) -> Pos {
         let before = src.get(..offset).unwrap_or(src);
         let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
-        let mut column = before[line_start..].trim_start_matches('\u{feff}').chars().count() + 1;
+        let mut column = before[line_start..]
+            .trim_start_matches('\u{feff}')
+            .chars()
+            .count()
+            + 1;
         if line_start == 0 {
             column += self.column as usize;
         }
@@ -617,7 +622,10 @@ impl<'t> Builder<'t> {
     /// does not: a plain scalar holding one is read differently by the two (kubectl mostly
     /// refuses it), so berth refuses it and asks for quotes.
     fn check_line_breaks(&self, style: ScalarStyle, text: &str, pos: Pos) -> Result<(), Error> {
-        match text.chars().find(|c| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}')) {
+        match text
+            .chars()
+            .find(|c| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}'))
+        {
             Some(c) if style == ScalarStyle::Plain => Err(self.err(
                 ErrorKind::Syntax,
                 pos,
@@ -637,7 +645,10 @@ impl<'t> Builder<'t> {
         if style != ScalarStyle::DoubleQuoted || self.json {
             return Ok(());
         }
-        let raw = span.byte_range().and_then(|r| self.text.get(r)).unwrap_or("");
+        let raw = span
+            .byte_range()
+            .and_then(|r| self.text.get(r))
+            .unwrap_or("");
         let mut chars = raw.chars();
         while let Some(c) = chars.next() {
             if c == '\\' && chars.next() == Some('/') {

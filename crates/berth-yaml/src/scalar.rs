@@ -214,7 +214,7 @@ fn go_float32_text(f: f64) -> String {
         None => ("", mantissa),
     };
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let (first, rest) = digits.split_at(1);
         let dot = if rest.is_empty() { "" } else { "." };
         let esign = if exp < 0 { '-' } else { '+' };
@@ -237,8 +237,11 @@ fn go_float32_text(f: f64) -> String {
 /// text, each byte that is not UTF-8 becoming U+FFFD as Go's JSON encoder writes it.
 fn decode_binary(text: &str) -> Result<String, String> {
     let bad = || "this `!!binary` value is not valid base64 (kubectl refuses it)".to_string();
-    let input: Vec<u8> = text.bytes().filter(|b| !matches!(b, b'\r' | b'\n')).collect();
-    if input.len() % 4 != 0 {
+    let input: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b'\r' | b'\n'))
+        .collect();
+    if !input.len().is_multiple_of(4) {
         return Err(bad());
     }
     let value = |b: u8| -> Option<u32> {

@@ -67,7 +67,8 @@ pub(crate) fn split(text: &str) -> Vec<Piece> {
 /// to YAML when the first or second value is not JSON (from the start of that value, after
 /// the rest of its line's leading whitespace), and gives up after that.
 fn split_json(text: &str, from: usize, out: &mut Vec<Piece>) -> usize {
-    let mut values = serde_json::Deserializer::from_str(&text[from..]).into_iter::<serde_json::Value>();
+    let mut values =
+        serde_json::Deserializer::from_str(&text[from..]).into_iter::<serde_json::Value>();
     let mut consumed = from;
     let mut count = 0;
     loop {
@@ -75,7 +76,8 @@ fn split_json(text: &str, from: usize, out: &mut Vec<Piece>) -> usize {
             None => return text.len(),
             Some(Ok(_)) => {
                 let end = from + values.byte_offset();
-                let start = consumed + (text[consumed..end].len() - text[consumed..end].trim_start().len());
+                let start =
+                    consumed + (text[consumed..end].len() - text[consumed..end].trim_start().len());
                 out.push(Piece {
                     start,
                     end,
@@ -88,7 +90,8 @@ fn split_json(text: &str, from: usize, out: &mut Vec<Piece>) -> usize {
             }
             Some(Err(e)) => {
                 if count > 1 {
-                    let start = consumed + (text[consumed..].len() - text[consumed..].trim_start().len());
+                    let start =
+                        consumed + (text[consumed..].len() - text[consumed..].trim_start().len());
                     out.push(Piece {
                         start,
                         end: text.len(),
@@ -144,7 +147,11 @@ fn split_yaml(text: &str, from: usize, out: &mut Vec<Piece>) {
                     start,
                     end: at,
                     line: first,
-                    column: if start == from { column_of(text, from) } else { 0 },
+                    column: if start == from {
+                        column_of(text, from)
+                    } else {
+                        0
+                    },
                     kind: PieceKind::Yaml,
                 });
                 at = end;
@@ -164,7 +171,11 @@ fn split_yaml(text: &str, from: usize, out: &mut Vec<Piece>) {
             start,
             end: text.len(),
             line,
-            column: if start == from { column_of(text, from) } else { 0 },
+            column: if start == from {
+                column_of(text, from)
+            } else {
+                0
+            },
             kind: PieceKind::Yaml,
         });
     }
@@ -180,7 +191,10 @@ fn line_breaks(line: &str) -> u32 {
 fn column_of(text: &str, offset: usize) -> u32 {
     let before = &text[..offset];
     let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
-    let chars = before[line_start..].trim_start_matches('\u{feff}').chars().count();
+    let chars = before[line_start..]
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .count();
     u32::try_from(chars).unwrap_or(u32::MAX)
 }
 
@@ -217,14 +231,13 @@ mod tests {
         use PieceKind::Yaml;
         assert_eq!(
             pieces("---\na: 1\n---\nb: 2\n--- # c\n---\nc: 3"),
-            vec![
-                ("---\na: 1\n", Yaml),
-                ("b: 2\n", Yaml),
-                ("---\nc: 3", Yaml)
-            ]
+            vec![("---\na: 1\n", Yaml), ("b: 2\n", Yaml), ("---\nc: 3", Yaml)]
         );
         assert_eq!(pieces("a: 1\n---#x\nb: 2\n").len(), 2);
-        assert_eq!(pieces("a: 1\n...\nb: 2\n"), vec![("a: 1\n...\nb: 2\n", Yaml)]);
+        assert_eq!(
+            pieces("a: 1\n...\nb: 2\n"),
+            vec![("a: 1\n...\nb: 2\n", Yaml)]
+        );
     }
 
     #[test]

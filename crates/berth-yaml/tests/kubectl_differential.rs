@@ -72,12 +72,24 @@ const EXCEPTIONS: &[Exception] = {
     &[
         exception(concat_dir!("duplicate-keys.yaml"), 0, DuplicateKey),
         exception(concat_dir!("duplicate-keys-flow.yaml"), 0, DuplicateKey),
-        exception(concat_dir!("duplicate-keys-in-second-document.yaml"), 1, DuplicateKey),
-        exception(concat_dir!("duplicate-keys-int-float.yaml"), 0, DuplicateKey),
+        exception(
+            concat_dir!("duplicate-keys-in-second-document.yaml"),
+            1,
+            DuplicateKey,
+        ),
+        exception(
+            concat_dir!("duplicate-keys-int-float.yaml"),
+            0,
+            DuplicateKey,
+        ),
         exception(concat_dir!("duplicate-keys-json.json"), 0, DuplicateKey),
         exception(concat_dir!("duplicate-keys-nested.yaml"), 0, DuplicateKey),
         exception(concat_dir!("duplicate-keys-number.yaml"), 0, DuplicateKey),
-        exception(concat_dir!("duplicate-keys-quoted-plain.yaml"), 0, DuplicateKey),
+        exception(
+            concat_dir!("duplicate-keys-quoted-plain.yaml"),
+            0,
+            DuplicateKey,
+        ),
         exception(concat_dir!("duplicate-keys-resolved.yaml"), 0, DuplicateKey),
         exception(concat_dir!("non-utf8-in-comment.yaml"), 0, NotUtf8),
         exception(concat_dir!("non-utf8-latin1-value.yaml"), 0, NotUtf8),
@@ -402,7 +414,11 @@ fn show(v: &Verdict) -> String {
         Verdict::Read(v) => {
             let s = v.to_string();
             if s.len() > 2000 {
-                format!("read {}… ({} bytes)", &s[..s.floor_char_boundary(2000)], s.len())
+                format!(
+                    "read {}… ({} bytes)",
+                    &s[..s.floor_char_boundary(2000)],
+                    s.len()
+                )
             } else {
                 format!("read {s}")
             }
@@ -422,10 +438,7 @@ fn summary(vs: &[Verdict]) -> String {
 }
 
 /// kubectl's verdicts for all files, from one run of the Go program.
-fn kubectl_verdicts(
-    program: &Path,
-    files: &[(String, PathBuf)],
-) -> BTreeMap<String, Vec<Verdict>> {
+fn kubectl_verdicts(program: &Path, files: &[(String, PathBuf)]) -> BTreeMap<String, Vec<Verdict>> {
     let out = Command::new(program)
         .args(files.iter().map(|(rel, _)| rel))
         .current_dir(main_repo())
