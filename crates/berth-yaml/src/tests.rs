@@ -407,3 +407,20 @@ fn anchors_on_keys_and_positions_inside_aliases() {
     assert_eq!(d.value["other"], json!("key"));
     assert_eq!(at(&d, "/copy/x/z"), (4, 7));
 }
+
+#[test]
+fn writer_output_is_cut_like_kubectl_cuts_it() {
+    // A line of the text that starts with `---` must not end up at column 0.
+    for v in [
+        json!("a\n---\nb\n"),
+        json!("--- x"),
+        json!(["---\n...\n"]),
+        json!({"k": "x\n--- y\n"}),
+    ] {
+        let written = to_yaml(&v);
+        let back = parse(&written);
+        assert!(back.errors.is_empty(), "{written}: {:?}", back.errors);
+        assert_eq!(back.documents.len(), 1, "{written}");
+        assert_eq!(back.documents[0].value, v, "{written}");
+    }
+}
