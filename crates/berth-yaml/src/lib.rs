@@ -58,6 +58,7 @@ mod split;
 
 pub use emit::to_yaml;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use berth_model::Pos;
@@ -210,17 +211,31 @@ fn parse_piece(text: &str, piece: &Piece, options: &Options) -> Result<Option<Do
             doc: 0,
         });
     }
-    // libyaml (kubectl) lets a comment follow a quoted scalar or a bracket without a blank
-    // (`'x'#c`), granit does not: such a comment is blanked out (same length, so positions
-    // stay) and the piece parsed again.
-    let mut src = std::borrow::Cow::Borrowed(src);
+    // Two things libyaml (kubectl) reads and granit refuses are rewritten in place, with text
+    // of the same length (so every position stays), and the piece parsed again:
+    // - a comment right after a quoted scalar or a bracket (`'x'#c`) is blanked out;
+    // - the escape `\'` in a double-quoted scalar (YAML 1.1 has it, 1.2 not) becomes `\a`,
+    //   and the builder turns the BEL it decodes to back into `'` (see `apostrophes`).
+    let mut src = Cow::Borrowed(src);
+    let mut apostrophes = Vec::new();
     loop {
-        match parse_source(text, &src, base, options, json) {
+        match parse_source(text, &src, base, options, json, &apostrophes) {
             Err(Parse::CommentNotSeparated(at)) => {
                 let s = src.to_mut();
                 let end = s[at..].find(['\n', '\r']).map_or(s.len(), |i| at + i);
                 let blanks = " ".repeat(end - at);
                 s.replace_range(at..end, &blanks);
+            }
+            Err(Parse::UnknownEscape(quote, error)) => {
+                let found = escaped_apostrophes(&src, quote);
+                if found.is_empty() {
+                    return Err(error);
+                }
+                for &at in &found {
+                    src.to_mut().replace_range(at + 1..at + 2, "a");
+                }
+                apostrophes.extend(found);
+                apostrophes.sort_unstable();
             }
             Err(Parse::Failed(e)) => return Err(e),
             Ok(document) => return Ok(document),
@@ -228,10 +243,36 @@ fn parse_piece(text: &str, piece: &Piece, options: &Options) -> Result<Option<Do
     }
 }
 
+/// Offsets of the `\'` escapes of the double-quoted scalar whose opening quote is at `quote`.
+fn escaped_apostrophes(src: &str, quote: usize) -> Vec<usize> {
+    let mut found = Vec::new();
+    let Some(body) = src
+        .get(quote + 1..)
+        .filter(|_| src[quote..].starts_with('"'))
+    else {
+        return found;
+    };
+    let mut bytes = body.bytes().enumerate();
+    while let Some((i, b)) = bytes.next() {
+        match b {
+            b'"' => break,
+            b'\\' => {
+                if let Some((_, b'\'')) = bytes.next() {
+                    found.push(quote + 1 + i);
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
 enum Parse {
     Failed(Error),
     /// A comment not separated from what precedes it starts at this offset.
     CommentNotSeparated(usize),
+    /// A double-quoted scalar starting at this offset holds an escape granit does not know.
+    UnknownEscape(usize, Error),
 }
 
 impl From<Error> for Parse {
@@ -247,9 +288,11 @@ fn parse_source(
     base: Base,
     options: &Options,
     json: bool,
+    apostrophes: &[usize],
 ) -> Result<Option<Document>, Parse> {
     let mut parser_options = granit_parser::Options::default();
     parser_options.emit_comments = false;
+    parser_options.emit_anchor_events = true;
     let mut parser = Parser::new_from_str_with_options(src, parser_options);
     let mut builder: Option<Builder> = None;
     let mut document: Option<Option<Document>> = None;
@@ -263,15 +306,23 @@ fn parse_source(
                 {
                     return Err(Parse::CommentNotSeparated(at));
                 }
-                return Err(scan_error(text, base, src, &e).into());
+                let error = scan_error(text, base, src, &e);
+                if matches!(
+                    e.kind(),
+                    granit_parser::ErrorKind::UnknownQuotedScalarEscape
+                ) {
+                    return Err(Parse::UnknownEscape(at, error));
+                }
+                return Err(error.into());
             }
         };
         match event {
-            Event::StreamStart | Event::Comment(..) | Event::Anchor(..) => {}
+            Event::StreamStart | Event::Comment(..) => {}
+            Event::Anchor(_, name) => check_anchor_name(&name, base.marker(src, &span.start))?,
             Event::StreamEnd => break,
             Event::DocumentStart(..) => {
                 if document.is_none() {
-                    builder = Some(Builder::new(src, base, options, json));
+                    builder = Some(Builder::new(src, base, options, json, apostrophes));
                 }
             }
             Event::DocumentEnd => {
@@ -299,6 +350,26 @@ fn parse_source(
         }
     }
     Ok(document.flatten())
+}
+
+/// libyaml (kubectl) allows only ASCII letters, digits, `-` and `_` in anchor names, YAML 1.2
+/// (granit) much more: a name kubectl cannot read is refused.
+fn check_anchor_name(name: &str, pos: Pos) -> Result<(), Error> {
+    if name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Ok(());
+    }
+    Err(Error {
+        kind: ErrorKind::Syntax,
+        message: format!(
+            "the anchor name `{name}` holds characters kubectl does not allow in anchor names \
+             (only letters, digits, `-` and `_`)"
+        ),
+        pos,
+        doc: 0,
+    })
 }
 
 /// Offset of a `...` line that comes before any content of a piece (comments and blank lines
@@ -458,6 +529,8 @@ struct Builder<'t> {
     options: &'t Options,
     /// The piece is a JSON value (JSON allows the `\/` escape that kubectl's YAML does not).
     json: bool,
+    /// Offsets of `\'` escapes rewritten as `\a` (see `parse_piece`), sorted.
+    apostrophes: &'t [usize],
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
     /// Collected in document order, sorted into a map once at the end (much cheaper than
@@ -473,12 +546,19 @@ struct Builder<'t> {
 }
 
 impl<'t> Builder<'t> {
-    fn new(text: &'t str, base: Base, options: &'t Options, json: bool) -> Self {
+    fn new(
+        text: &'t str,
+        base: Base,
+        options: &'t Options,
+        json: bool,
+        apostrophes: &'t [usize],
+    ) -> Self {
         Builder {
             text,
             base,
             options,
             json,
+            apostrophes,
             stack: Vec::new(),
             anchors: HashMap::new(),
             positions: Vec::new(),
@@ -522,6 +602,7 @@ impl<'t> Builder<'t> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.nodes += 1;
+                let text = self.apostrophes_back(text, &span);
                 self.check_escapes(style, &span, pos)?;
                 self.check_line_breaks(style, &text, pos)?;
                 let json_number = (self.json && style == ScalarStyle::Plain)
@@ -618,6 +699,43 @@ impl<'t> Builder<'t> {
         }
     }
 
+    /// The text of a scalar with its `\'` escapes restored: each BEL that a rewritten `\a`
+    /// decoded to becomes `'` (a BEL from a `\a`, `\x07`… of the source stays).
+    fn apostrophes_back<'s>(&self, text: Cow<'s, str>, span: &Span) -> Cow<'s, str> {
+        let Some(range) = span.byte_range() else {
+            return text;
+        };
+        let first = self.apostrophes.partition_point(|&a| a < range.start);
+        if self.apostrophes.get(first).is_none_or(|&a| a >= range.end) {
+            return text;
+        }
+        let raw = &self.text[range.clone()];
+        // Which escapes of the source decode to BEL, in order, and whether each was rewritten.
+        let mut bells = Vec::new();
+        let mut i = 0;
+        while let Some(j) = raw[i..].find('\\') {
+            let at = i + j;
+            let rest = &raw[at + 1..];
+            if rest.starts_with('a') {
+                bells.push(self.apostrophes.binary_search(&(range.start + at)).is_ok());
+            } else if ["x07", "u0007", "U00000007"]
+                .iter()
+                .any(|e| rest.starts_with(e))
+            {
+                bells.push(false);
+            }
+            i = at + 1 + rest.chars().next().map_or(0, char::len_utf8);
+        }
+        let mut bells = bells.into_iter();
+        text.chars()
+            .map(|c| match c {
+                '\u{7}' if bells.next() == Some(true) => '\'',
+                c => c,
+            })
+            .collect::<String>()
+            .into()
+    }
+
     /// YAML 1.1 (kubectl) breaks lines at U+0085, U+2028 and U+2029 too, YAML 1.2 (granit)
     /// does not: a plain scalar holding one is read differently by the two (kubectl mostly
     /// refuses it), so berth refuses it and asks for quotes.
@@ -667,6 +785,7 @@ impl<'t> Builder<'t> {
     fn key(&mut self, event: Event<'_>, span: Span, pos: Pos) -> Result<(), Error> {
         let (name, merge) = match event {
             Event::Scalar(text, style, anchor, tag) => {
+                let text = self.apostrophes_back(text, &span);
                 let merge = text == "<<"
                     && ((style == ScalarStyle::Plain && tag.is_none())
                         || tag.as_deref().is_some_and(|t| {
