@@ -71,6 +71,7 @@ fn split_json(text: &str, from: usize, out: &mut Vec<Piece>) -> usize {
         serde_json::Deserializer::from_str(&text[from..]).into_iter::<serde_json::Value>();
     let mut consumed = from;
     let mut count = 0;
+    let mut lines = Lines::new(text);
     loop {
         match values.next() {
             None => return text.len(),
@@ -78,11 +79,12 @@ fn split_json(text: &str, from: usize, out: &mut Vec<Piece>) -> usize {
                 let end = from + values.byte_offset();
                 let start =
                     consumed + (text[consumed..end].len() - text[consumed..end].trim_start().len());
+                let (line, column) = lines.at(start);
                 out.push(Piece {
                     start,
                     end,
-                    line: line_of(text, start),
-                    column: column_of(text, start),
+                    line,
+                    column,
                     kind: PieceKind::Json,
                 });
                 consumed = end;
@@ -92,11 +94,12 @@ fn split_json(text: &str, from: usize, out: &mut Vec<Piece>) -> usize {
                 if count > 1 {
                     let start =
                         consumed + (text[consumed..].len() - text[consumed..].trim_start().len());
+                    let (line, column) = lines.at(start);
                     out.push(Piece {
                         start,
                         end: text.len(),
-                        line: line_of(text, start),
-                        column: column_of(text, start),
+                        line,
+                        column,
                         kind: PieceKind::BadJson(e.to_string()),
                     });
                     return text.len();
@@ -178,6 +181,44 @@ fn split_yaml(text: &str, from: usize, out: &mut Vec<Piece>) {
             },
             kind: PieceKind::Yaml,
         });
+    }
+}
+
+/// Line and column (0-based, in characters) of increasing offsets, in one pass over the text
+/// (a JSON stream may hold thousands of values on one line).
+struct Lines<'t> {
+    text: &'t str,
+    offset: usize,
+    line: u32,
+    column: u32,
+    after_cr: bool,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Self {
+        Lines {
+            text,
+            offset: 0,
+            line: 1,
+            column: 0,
+            after_cr: false,
+        }
+    }
+
+    /// Where `offset` is; offsets must not decrease from one call to the next.
+    fn at(&mut self, offset: usize) -> (u32, u32) {
+        for c in self.text[self.offset..offset].chars() {
+            match c {
+                '\n' if self.after_cr => {}
+                '\n' | '\r' => (self.line, self.column) = (self.line + 1, 0),
+                // A byte-order mark starting a line takes no column.
+                '\u{feff}' if self.column == 0 => {}
+                _ => self.column += 1,
+            }
+            self.after_cr = c == '\r';
+        }
+        self.offset = offset;
+        (self.line, self.column)
     }
 }
 
