@@ -87,8 +87,8 @@ impl Default for Options {
 /// One non-empty YAML document of a file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Document {
-    /// Index of the document in the stream (0-based), counting empty documents too, so it
-    /// matches what a reader counts with `---` separators.
+    /// Index of the document in the stream (0-based), counting empty documents too: the
+    /// index of its piece as kubectl cuts the stream at `---` lines (see the crate docs).
     pub index: usize,
     /// The document as JSON, keys in source order.
     pub value: Value,
@@ -108,7 +108,8 @@ pub enum ErrorKind {
     /// The same key twice in one mapping (kubectl keeps the last one without a word; see the
     /// crate docs).
     DuplicateKey,
-    /// Alias expansion exceeded [`Options::max_alias_nodes`].
+    /// Alias expansion exceeded [`Options::max_alias_nodes`], or go-yaml's limit on the share
+    /// of a document that comes from aliases (kubectl refuses such a document too).
     Budget,
     /// Well-formed YAML that has no JSON form: infinity, a tag that does not fit its value,
     /// a complex or null mapping key, a bad merge key, a recursive alias.
