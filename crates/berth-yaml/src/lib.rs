@@ -741,11 +741,14 @@ impl<'t> Builder<'t> {
     /// does not: a plain scalar holding one is read differently by the two (kubectl mostly
     /// refuses it), so berth refuses it and asks for quotes.
     fn check_line_breaks(&self, style: ScalarStyle, text: &str, pos: Pos) -> Result<(), Error> {
+        if style != ScalarStyle::Plain {
+            return Ok(());
+        }
         match text
             .chars()
             .find(|c| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}'))
         {
-            Some(c) if style == ScalarStyle::Plain => Err(self.err(
+            Some(c) => Err(self.err(
                 ErrorKind::Syntax,
                 pos,
                 format!(
