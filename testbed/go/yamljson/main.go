@@ -11,7 +11,8 @@
 // `---` lines by its YAMLReader) decoding each document into a raw JSON message through
 // sigs.k8s.io/yaml (go-yaml v2, YAML 1.1), which is what kubectl's resource builder does
 // with its runtime.RawExtension. As kubectl's StreamVisitor does, a document whose JSON is
-// empty or `null` (an empty document, only comments, `~`) is skipped and prints nothing.
+// empty or `null` (an empty document, only comments, `~`) is skipped and prints nothing;
+// berth-yaml skips such documents too, on purpose (they hold no object to apply).
 //
 // Output, one JSON object per line and per document, in stream order:
 //
@@ -24,8 +25,9 @@
 // so that a reader cannot take a float for an integer. Objects have their keys sorted.
 //
 // kubectl stops at a file's first error; this program goes on with the next document (the
-// decoder has already consumed the bad one), so that every document gets a verdict. Input
-// that is not a file at all (unreadable) exits with status 2.
+// decoder has already consumed the bad one), so that every document gets a verdict, except
+// after a syntax error in a JSON stream, which the decoder cannot get past. A file that cannot
+// be read exits with status 2.
 package main
 
 import (
