@@ -1,12 +1,49 @@
 //! Multi-document YAML → one JSON value per document, plus where every node came from.
 //!
 //! berth reads manifests the way kubectl does, so that what `berth check` sees is what the API
-//! server will get: scalars are resolved like go-yaml v2 / YAML 1.1 (see the `scalar` module), anchors
-//! and aliases are expanded (under a budget, against alias bombs), merge keys `<<` are applied
-//! and duplicate keys are errors. Alongside each value comes a position index from JSON pointer
-//! to [`Pos`]: a mapping member maps to the position of its *key* (a finding on
-//! `/spec/replicas` points at `replicas:`), a sequence item to the item's start, and `""` to
-//! where the document's content starts.
+//! server will get. kubectl's reading is k8s.io/apimachinery's `YAMLOrJSONDecoder` and
+//! sigs.k8s.io/yaml (go-yaml v2, YAML 1.1), and berth follows it step by step:
+//! - the stream is cut into documents at lines that start with `---`, as kubectl's
+//!   `YAMLReader` cuts it, and a stream that starts with `{` is read as JSON values (see the
+//!   `split` module); of each piece only the first document counts;
+//! - scalars are resolved like go-yaml v2 (see the `scalar` module): `yes`/`on` are booleans,
+//!   `0755` octal, integral floats are sent as integers exactly when Go's text for them is one;
+//! - anchors and aliases are expanded (under a budget, and with go-yaml's own check against
+//!   excessive aliasing), merge keys `<<` are applied in go-yaml's order (a merge replaces the
+//!   keys written before it), keys are written as sigs.k8s.io/yaml writes them (`1.5e+06`);
+//!   tags on lists and mappings are ignored, `!!binary` is decoded.
+//!
+//! The differential test `tests/kubectl_differential.rs` holds berth to this: it reads a corpus
+//! of tricky YAML with berth-yaml and with kubectl's own code (`testbed/go/yamljson`) and
+//! requires the same verdict and the same JSON for every document.
+//!
+//! # Deliberate differences from kubectl
+//!
+//! Where kubectl loses data without a word or the difference would cost more than it is
+//! worth, berth reads differently on purpose. These are the only differences the differential
+//! test allows, each by name:
+//! - **Duplicate keys** are an error ([`ErrorKind::DuplicateKey`]). kubectl keeps the last value
+//!   and drops the first without a word; a key written twice is an editing mistake whose first
+//!   value the user still believes in.
+//! - **Files that are not UTF-8** are refused by berth's loader (berth-yaml only takes text).
+//!   kubectl replaces each byte that is not UTF-8 with U+FFFD (and decodes UTF-16 with a BOM),
+//!   so a Latin-1 `é` in a ConfigMap reaches the cluster as `�`.
+//! - **A second document without a `---` line** in one piece (after `...`, or after a `---`
+//!   that only a lone CR line break separates) is an error. kubectl's parser reads the first
+//!   document and ignores the rest without a word: objects would go missing.
+//! - **Tabs that YAML 1.2 allows as separation** — after `-` or `?`, on a blank line, before
+//!   a line's content in block context — are read. kubectl's YAML 1.1 scanner stops there
+//!   ("found character that cannot start any token", "found a tab character that violates
+//!   indentation"). Its rule depends on scanner state that granit does not expose, and a
+//!   look-alike check would risk refusing files that kubectl reads; the value berth reads is
+//!   the one the text shows.
+//! - **Nesting deeper than 255 levels** is an error (granit's limit, which also keeps every
+//!   later step, all recursive over values, far from the stack's end); kubectl allows 10,000.
+//!
+//! Alongside each value comes a position index from JSON pointer to [`Pos`]: a mapping member
+//! maps to the position of its *key* (a finding on `/spec/replicas` points at `replicas:`), a
+//! sequence item to the item's start, and `""` to where the document's content starts; what an
+//! alias or a merge key brings in points at the alias or the `<<`.
 //!
 //! Parsing never panics and keeps going after an error: a broken document is reported with its
 //! line and column and the next document (after the next `---`) is still read.
@@ -17,16 +54,19 @@
 
 mod emit;
 mod scalar;
+mod split;
 
 pub use emit::to_yaml;
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use berth_model::Pos;
 use granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 use serde_json::{Map, Value};
 
 use scalar::ScalarTag;
+use split::{Piece, PieceKind};
 
 /// Limits that keep hostile input cheap.
 #[derive(Clone, Debug)]
@@ -47,8 +87,8 @@ impl Default for Options {
 /// One non-empty YAML document of a file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Document {
-    /// Index of the document in the stream (0-based), counting empty documents too, so it
-    /// matches what a reader counts with `---` separators.
+    /// Index of the document in the stream (0-based), counting empty documents too: the
+    /// index of its piece as kubectl cuts the stream at `---` lines (see the crate docs).
     pub index: usize,
     /// The document as JSON, keys in source order.
     pub value: Value,
@@ -98,9 +138,11 @@ pub struct ScalarSource {
 pub enum ErrorKind {
     /// Not well-formed YAML (includes unknown aliases such as `password: ******`).
     Syntax,
-    /// The same key twice in one mapping (kubectl rejects this too).
+    /// The same key twice in one mapping (kubectl keeps the last one without a word; see the
+    /// crate docs).
     DuplicateKey,
-    /// Alias expansion exceeded [`Options::max_alias_nodes`].
+    /// Alias expansion exceeded [`Options::max_alias_nodes`], or go-yaml's limit on the share
+    /// of a document that comes from aliases (kubectl refuses such a document too).
     Budget,
     /// Well-formed YAML that has no JSON form: infinity, a tag that does not fit its value,
     /// a complex or null mapping key, a bad merge key, a recursive alias.
@@ -137,52 +179,251 @@ pub fn parse(text: &str) -> Parsed {
 
 /// Parse a (multi-document) YAML text. Empty documents (and documents that are only `null`)
 /// are skipped, as kubectl skips them.
+///
+/// The text is cut into documents the way kubectl cuts it (see the `split` module), and
+/// each piece is parsed on its own: an error abandons only its own document.
 pub fn parse_with(text: &str, options: &Options) -> Parsed {
-    let mut parser_options = granit_parser::Options::default();
-    parser_options.emit_comments = false;
-    let mut parser = Parser::new_from_str_with_options(text, parser_options);
     let mut out = Parsed::default();
-    let mut doc_index: usize = 0;
-    let mut builder: Option<Builder> = None;
-    while let Some(next) = parser.next_event() {
-        let result = match next {
-            Ok((event, span)) => match event {
-                Event::StreamStart | Event::Comment(..) | Event::Anchor(..) => Ok(()),
-                Event::StreamEnd => break,
-                Event::DocumentStart(..) => {
-                    builder = Some(Builder::new(text, options));
-                    Ok(())
-                }
-                Event::DocumentEnd => {
-                    if let Some(b) = builder.take()
-                        && let Some(mut document) = b.finish()
-                        && !document.value.is_null()
-                    {
-                        document.index = doc_index;
-                        out.documents.push(document);
-                    }
-                    doc_index += 1;
-                    Ok(())
-                }
-                event => match builder.as_mut() {
-                    Some(b) => b.event(event, span),
-                    None => Ok(()),
-                },
-            },
-            Err(e) => Err(scan_error(text, &e)),
+    for (index, piece) in split::split(text).into_iter().enumerate() {
+        let at = Pos {
+            line: piece.line,
+            column: piece.column + 1,
+            offset: u32::try_from(piece.start).unwrap_or(u32::MAX),
         };
-        if let Err(mut error) = result {
-            error.doc = doc_index;
-            out.errors.push(error);
-            builder = None;
-            // Abandon this document and carry on with the next one, like a compiler does.
-            match parser.proceed_next_document() {
-                Ok(true) => doc_index += 1,
-                Ok(false) | Err(_) => break,
+        let syntax = |message: String| Error {
+            kind: ErrorKind::Syntax,
+            message,
+            pos: at,
+            doc: index,
+        };
+        let result = match &piece.kind {
+            PieceKind::Yaml | PieceKind::Json => parse_piece(text, &piece, options),
+            PieceKind::BadSeparator(rest) => Err(syntax(format!(
+                "a `---` line may only be followed by a comment, not `{rest}`: kubectl refuses \
+                 this line (and drops the lines since the previous `---`); put `{rest}` on a \
+                 line of its own"
+            ))),
+            PieceKind::BadJson(e) => Err(syntax(format!(
+                "this file is a stream of JSON values and this is not one ({e}); kubectl \
+                 stops reading here"
+            ))),
+        };
+        match result {
+            Ok(Some(mut document)) => {
+                if !document.value.is_null() {
+                    document.index = index;
+                    out.documents.push(document);
+                }
+            }
+            Ok(None) => {}
+            Err(mut error) => {
+                error.doc = index;
+                out.errors.push(error);
             }
         }
     }
     out
+}
+
+/// Parse one piece of the stream: its first document, as kubectl's parser reads only that.
+fn parse_piece(text: &str, piece: &Piece, options: &Options) -> Result<Option<Document>, Error> {
+    let src = &text[piece.start..piece.end];
+    let base = Base {
+        offset: piece.start,
+        line: piece.line - 1,
+        column: piece.column,
+    };
+    let json = piece.kind == PieceKind::Json;
+    if let Some(offset) = document_end_first(src) {
+        let pos = base.pos(src, offset);
+        return Err(Error {
+            kind: ErrorKind::Syntax,
+            message: "`...` ends a document that has not started; kubectl refuses this \
+                      (\"did not find expected node content\"): remove the line"
+                .to_string(),
+            pos,
+            doc: 0,
+        });
+    }
+    // Two things libyaml (kubectl) reads and granit refuses are rewritten in place, with text
+    // of the same length (so every position stays), and the piece parsed again:
+    // - a comment right after a quoted scalar or a bracket (`'x'#c`) is blanked out;
+    // - the escape `\'` in a double-quoted scalar (YAML 1.1 has it, 1.2 not) becomes `\a`,
+    //   and the builder turns the BEL it decodes to back into `'` (see `apostrophes`).
+    let mut src = Cow::Borrowed(src);
+    let mut apostrophes = Vec::new();
+    loop {
+        match parse_source(text, &src, base, options, json, &apostrophes) {
+            Err(Parse::CommentNotSeparated(at)) => {
+                let s = src.to_mut();
+                let end = s[at..].find(['\n', '\r']).map_or(s.len(), |i| at + i);
+                let blanks = " ".repeat(end - at);
+                s.replace_range(at..end, &blanks);
+            }
+            Err(Parse::UnknownEscape(quote, error)) => {
+                let found = escaped_apostrophes(&src, quote);
+                if found.is_empty() {
+                    return Err(error);
+                }
+                for &at in &found {
+                    src.to_mut().replace_range(at + 1..at + 2, "a");
+                }
+                apostrophes.extend(found);
+                apostrophes.sort_unstable();
+            }
+            Err(Parse::Failed(e)) => return Err(e),
+            Ok(document) => return Ok(document),
+        }
+    }
+}
+
+/// Offsets of the `\'` escapes of the double-quoted scalar whose opening quote is at `quote`.
+fn escaped_apostrophes(src: &str, quote: usize) -> Vec<usize> {
+    let mut found = Vec::new();
+    let Some(body) = src
+        .get(quote + 1..)
+        .filter(|_| src[quote..].starts_with('"'))
+    else {
+        return found;
+    };
+    let mut bytes = body.bytes().enumerate();
+    while let Some((i, b)) = bytes.next() {
+        match b {
+            b'"' => break,
+            b'\\' => {
+                if let Some((_, b'\'')) = bytes.next() {
+                    found.push(quote + 1 + i);
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+enum Parse {
+    Failed(Error),
+    /// A comment not separated from what precedes it starts at this offset.
+    CommentNotSeparated(usize),
+    /// A double-quoted scalar starting at this offset holds an escape granit does not know.
+    UnknownEscape(usize, Error),
+}
+
+impl From<Error> for Parse {
+    fn from(e: Error) -> Self {
+        Parse::Failed(e)
+    }
+}
+
+/// The first document of a piece's text.
+fn parse_source(
+    text: &str,
+    src: &str,
+    base: Base,
+    options: &Options,
+    json: bool,
+    apostrophes: &[usize],
+) -> Result<Option<Document>, Parse> {
+    let mut parser_options = granit_parser::Options::default();
+    parser_options.emit_comments = false;
+    parser_options.emit_anchor_events = true;
+    let mut parser = Parser::new_from_str_with_options(src, parser_options);
+    let mut builder: Option<Builder> = None;
+    let mut document: Option<Option<Document>> = None;
+    while let Some(next) = parser.next_event() {
+        let (event, span) = match next {
+            Ok(next) => next,
+            Err(e) => {
+                let at = e.marker().byte_offset().unwrap_or(usize::MAX);
+                if matches!(e.kind(), granit_parser::ErrorKind::CommentNotSeparated)
+                    && src.as_bytes().get(at) == Some(&b'#')
+                {
+                    return Err(Parse::CommentNotSeparated(at));
+                }
+                let error = scan_error(text, base, src, &e);
+                if matches!(
+                    e.kind(),
+                    granit_parser::ErrorKind::UnknownQuotedScalarEscape
+                ) {
+                    return Err(Parse::UnknownEscape(at, error));
+                }
+                return Err(error.into());
+            }
+        };
+        match event {
+            Event::StreamStart | Event::Comment(..) => {}
+            Event::Anchor(_, name) => check_anchor_name(&name, base.marker(src, &span.start))?,
+            Event::StreamEnd => break,
+            Event::DocumentStart(..) => {
+                if document.is_none() {
+                    builder = Some(Builder::new(src, base, options, json, apostrophes));
+                }
+            }
+            Event::DocumentEnd => {
+                if document.is_none() {
+                    document = Some(builder.take().and_then(Builder::finish));
+                }
+            }
+            event => match builder.as_mut() {
+                Some(b) => b.event(event, span)?,
+                // A node of a second document in the piece: kubectl's parser never reads it.
+                None => {
+                    return Err(Parse::Failed(Error {
+                        kind: ErrorKind::Syntax,
+                        message: "this starts a second document without a `---` line that \
+                                  kubectl sees (after `...`, or after a `---` that only a lone \
+                                  CR line break separates): kubectl reads only the first one and \
+                                  ignores this one without a word; put `---` on a line of its \
+                                  own before it"
+                            .to_string(),
+                        pos: base.pos(src, span.start.byte_offset().unwrap_or(0)),
+                        doc: 0,
+                    }));
+                }
+            },
+        }
+    }
+    Ok(document.flatten())
+}
+
+/// libyaml (kubectl) allows only ASCII letters, digits, `-` and `_` in anchor names, YAML 1.2
+/// (granit) much more: a name kubectl cannot read is refused.
+fn check_anchor_name(name: &str, pos: Pos) -> Result<(), Error> {
+    if name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Ok(());
+    }
+    Err(Error {
+        kind: ErrorKind::Syntax,
+        message: format!(
+            "the anchor name `{name}` holds characters kubectl does not allow in anchor names \
+             (only letters, digits, `-` and `_`)"
+        ),
+        pos,
+        doc: 0,
+    })
+}
+
+/// Offset of a `...` line that comes before any content of a piece (comments and blank lines
+/// aside). go-yaml refuses such a piece ("did not find expected node content").
+fn document_end_first(src: &str) -> Option<usize> {
+    let mut offset = 0;
+    for raw in src.split_inclusive('\n') {
+        let line = raw.trim_start_matches('\u{feff}');
+        if let Some(rest) = line.strip_prefix("...")
+            && rest.chars().next().is_none_or(char::is_whitespace)
+        {
+            return Some(offset + raw.len() - line.len());
+        }
+        let content = line.trim_start();
+        if !(content.is_empty() || content.starts_with('#')) {
+            return None;
+        }
+        offset += raw.len();
+    }
+    None
 }
 
 /// Read a lone plain scalar (`--set name=value` text) the way a plain YAML scalar is read:
@@ -200,24 +441,60 @@ pub fn escape_pointer_token(token: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn pos_of(text: &str, m: &granit_parser::Marker) -> Pos {
-    let offset = m.byte_offset().unwrap_or_else(|| {
-        // Not expected for string input; derive it from the character index.
-        text.char_indices()
-            .nth(m.index())
-            .map_or(text.len(), |(i, _)| i)
-    });
-    Pos {
-        line: u32::try_from(m.line()).unwrap_or(u32::MAX),
-        column: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
-        offset: u32::try_from(offset).unwrap_or(u32::MAX),
+/// Where a piece starts in the whole text: positions from its parser are made whole with it.
+#[derive(Clone, Copy, Debug)]
+struct Base {
+    offset: usize,
+    /// Lines before the piece.
+    line: u32,
+    /// Columns before the piece on its first line (a JSON value may start mid-line).
+    column: u32,
+}
+
+impl Base {
+    /// The position of a byte offset into the piece `src`.
+    fn pos(self, src: &str, offset: usize) -> Pos {
+        let before = src.get(..offset).unwrap_or(src);
+        let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        let mut column = before[line_start..]
+            .trim_start_matches('\u{feff}')
+            .chars()
+            .count()
+            + 1;
+        if line_start == 0 {
+            column += self.column as usize;
+        }
+        Pos {
+            line: self.line + split::line_of(src, before.len()),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+            offset: u32::try_from(self.offset + before.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn marker(self, src: &str, m: &granit_parser::Marker) -> Pos {
+        let offset = m.byte_offset().unwrap_or_else(|| {
+            // Not expected for string input; derive it from the character index.
+            src.char_indices()
+                .nth(m.index())
+                .map_or(src.len(), |(i, _)| i)
+        });
+        let first_line = if m.line() == 1 { self.column } else { 0 };
+        Pos {
+            line: self.line + u32::try_from(m.line()).unwrap_or(u32::MAX),
+            column: u32::try_from(m.col() + 1).unwrap_or(u32::MAX) + first_line,
+            offset: u32::try_from(self.offset + offset).unwrap_or(u32::MAX),
+        }
     }
 }
 
-fn scan_error(text: &str, e: &ScanError) -> Error {
-    let pos = pos_of(text, e.marker());
+fn scan_error(text: &str, base: Base, src: &str, e: &ScanError) -> Error {
+    let pos = base.marker(src, e.marker());
     let mut message = e.info();
-    if matches!(e.kind(), granit_parser::ErrorKind::UnknownAnchor) {
+    if matches!(e.kind(), granit_parser::ErrorKind::RecursionLimitExceeded) {
+        message = "lists and mappings nest deeper than 255 levels here; berth stops at 255 \
+                   (kubectl at 10,000)"
+            .to_string();
+    } else if matches!(e.kind(), granit_parser::ErrorKind::UnknownAnchor) {
         let rest = text.get(pos.offset as usize..).unwrap_or("");
         let token: String = rest
             .chars()
@@ -261,8 +538,8 @@ enum FrameKind {
         map: Map<String, Value>,
         /// The key read, waiting for its value.
         key: Option<Key>,
-        /// Values of `<<` keys, applied when the mapping ends (explicit keys win).
-        merges: Vec<(Value, Pos)>,
+        /// Keys written in this mapping (not merged in): one of them twice is an error.
+        explicit: HashSet<String>,
     },
 }
 
@@ -280,28 +557,46 @@ struct Anchored {
 
 /// Turns the events of one document into a value and its position index.
 struct Builder<'t> {
+    /// The piece of text being parsed (spans are relative to it).
     text: &'t str,
+    base: Base,
     options: &'t Options,
+    /// The piece is a JSON value (JSON allows the `\/` escape that kubectl's YAML does not).
+    json: bool,
+    /// Offsets of `\'` escapes rewritten as `\a` (see `parse_piece`), sorted.
+    apostrophes: &'t [usize],
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
     /// Collected in document order, sorted into a map once at the end (much cheaper than
     /// inserting into a map node by node).
     positions: Vec<(String, Pos)>,
+    /// Nodes decoded so far, counted as go-yaml v2 counts them for its alias check: the
+    /// document, every key and value, every alias and everything an alias expands to.
     nodes: u64,
+    /// Of those, the ones that came from alias expansion.
     alias_nodes: u64,
     root: Option<Value>,
     dollar_scalars: BTreeMap<String, ScalarSource>,
 }
 
 impl<'t> Builder<'t> {
-    fn new(text: &'t str, options: &'t Options) -> Self {
+    fn new(
+        text: &'t str,
+        base: Base,
+        options: &'t Options,
+        json: bool,
+        apostrophes: &'t [usize],
+    ) -> Self {
         Builder {
             text,
+            base,
             options,
+            json,
+            apostrophes,
             stack: Vec::new(),
             anchors: HashMap::new(),
             positions: Vec::new(),
-            nodes: 0,
+            nodes: 1,
             alias_nodes: 0,
             root: None,
             dollar_scalars: BTreeMap::new(),
@@ -328,7 +623,7 @@ impl<'t> Builder<'t> {
     }
 
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Error> {
-        let pos = pos_of(self.text, &span.start);
+        let pos = self.base.marker(self.text, &span.start);
         // A node in key position of a mapping is a key, not a value.
         if let Some(Frame {
             kind: FrameKind::Map { key: None, .. },
@@ -341,8 +636,17 @@ impl<'t> Builder<'t> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.nodes += 1;
-                let value = scalar_value(&text, style, tag.as_deref())
-                    .map_err(|m| self.err(ErrorKind::Value, pos, m))?;
+                let text = self.apostrophes_back(text, &span);
+                self.check_escapes(style, &span, pos)?;
+                self.check_line_breaks(style, &text, pos)?;
+                let json_number = (self.json && style == ScalarStyle::Plain)
+                    .then(|| scalar::json_number(&text))
+                    .flatten();
+                let value = match json_number {
+                    Some(n) => n,
+                    None => scalar_value(&text, style, tag.as_deref())
+                        .map_err(|m| self.err(ErrorKind::Value, pos, m))?,
+                };
                 let pointer = self.child_pointer(pos);
                 if value.as_str().is_some_and(|s| s.contains('$')) {
                     let style = match style {
@@ -352,7 +656,7 @@ impl<'t> Builder<'t> {
                         ScalarStyle::Literal => Style::Literal,
                         ScalarStyle::Folded => Style::Folded,
                     };
-                    let end = pos_of(self.text, &span.end);
+                    let end = self.base.marker(self.text, &span.end);
                     let source = ScalarSource {
                         style,
                         start: pos,
@@ -360,35 +664,30 @@ impl<'t> Builder<'t> {
                     };
                     self.dollar_scalars.insert(pointer, source);
                 }
-                if anchor != 0 {
-                    self.anchors.insert(
-                        anchor,
-                        Anchored {
-                            value: value.clone(),
-                            nodes: 1,
-                        },
-                    );
-                }
-                self.insert(value);
-                Ok(())
+                self.anchor(anchor, &value, 1);
+                self.insert(value)
             }
             Event::Alias(id) => {
                 let value = self.alias(id, &span, pos)?;
-                self.child_pointer(pos);
-                self.insert(value);
-                Ok(())
+                // go-yaml merges a list written in place, never one named by an alias.
+                if value.is_array() && self.merging() {
+                    return Err(self.bad_merge(pos));
+                }
+                let pointer = self.child_pointer(pos);
+                self.descendants(&pointer, &value, pos);
+                self.insert(value)
             }
             Event::UnresolvedAlias(name) => Err(self.err(
                 ErrorKind::Syntax,
                 pos,
                 format!("alias `*{name}` refers to no anchor; quote the value if it is text"),
             )),
-            Event::SequenceStart(_, anchor, ref tag) | Event::MappingStart(_, anchor, ref tag) => {
+            // go-yaml v2 reads a collection by its kind whatever its tag says.
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
                 let is_map = matches!(event, Event::MappingStart(..));
-                if let Some(tag) = tag.as_deref()
-                    && let Some(m) = collection_tag_error(tag, is_map)
-                {
-                    return Err(self.err(ErrorKind::Value, pos, m));
+                // A list merged with `<<` is no node to go-yaml: only its items are.
+                if !is_map && self.merging() {
+                    self.nodes -= 1;
                 }
                 self.nodes += 1;
                 let pointer = self.child_pointer(pos);
@@ -396,7 +695,7 @@ impl<'t> Builder<'t> {
                     FrameKind::Map {
                         map: Map::new(),
                         key: None,
-                        merges: Vec::new(),
+                        explicit: HashSet::new(),
                     }
                 } else {
                     FrameKind::Seq(Vec::new())
@@ -415,44 +714,151 @@ impl<'t> Builder<'t> {
                 };
                 let value = match frame.kind {
                     FrameKind::Seq(items) => Value::Array(items),
-                    FrameKind::Map {
-                        mut map, merges, ..
-                    } => {
-                        for (merged, at) in merges {
-                            self.merge(&frame.pointer, &mut map, merged, at)?;
-                        }
-                        Value::Object(map)
-                    }
+                    FrameKind::Map { map, .. } => Value::Object(map),
                 };
-                if frame.anchor != 0 {
-                    let nodes = self.nodes - frame.start_nodes;
-                    self.anchors.insert(
-                        frame.anchor,
-                        Anchored {
-                            value: value.clone(),
-                            nodes,
-                        },
-                    );
-                }
+                let nodes = self.nodes - frame.start_nodes;
+                self.anchor(frame.anchor, &value, nodes);
                 // The collection's own position was recorded when it started.
-                self.insert(value);
-                Ok(())
+                self.insert(value)
             }
             _ => Ok(()),
         }
     }
 
+    /// Whether the node about to be attached is the value of a `<<` key.
+    fn merging(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame {
+                kind: FrameKind::Map {
+                    key: Some(Key { merge: true, .. }),
+                    ..
+                },
+                ..
+            })
+        )
+    }
+
+    fn anchor(&mut self, anchor: usize, value: &Value, nodes: u64) {
+        if anchor != 0 {
+            let value = value.clone();
+            self.anchors.insert(anchor, Anchored { value, nodes });
+        }
+    }
+
+    /// The text of a scalar with its `\'` escapes restored: each BEL that a rewritten `\a`
+    /// decoded to becomes `'` (a BEL from a `\a`, `\x07`… of the source stays).
+    fn apostrophes_back<'s>(&self, text: Cow<'s, str>, span: &Span) -> Cow<'s, str> {
+        let Some(range) = span.byte_range() else {
+            return text;
+        };
+        let first = self.apostrophes.partition_point(|&a| a < range.start);
+        if self.apostrophes.get(first).is_none_or(|&a| a >= range.end) {
+            return text;
+        }
+        let raw = &self.text[range.clone()];
+        // Which escapes of the source decode to BEL, in order, and whether each was rewritten.
+        let mut bells = Vec::new();
+        let mut i = 0;
+        while let Some(j) = raw[i..].find('\\') {
+            let at = i + j;
+            let rest = &raw[at + 1..];
+            if rest.starts_with('a') {
+                bells.push(self.apostrophes.binary_search(&(range.start + at)).is_ok());
+            } else if ["x07", "u0007", "U00000007"]
+                .iter()
+                .any(|e| rest.starts_with(e))
+            {
+                bells.push(false);
+            }
+            i = at + 1 + rest.chars().next().map_or(0, char::len_utf8);
+        }
+        let mut bells = bells.into_iter();
+        text.chars()
+            .map(|c| match c {
+                '\u{7}' if bells.next() == Some(true) => '\'',
+                c => c,
+            })
+            .collect::<String>()
+            .into()
+    }
+
+    /// YAML 1.1 (kubectl) breaks lines at U+0085, U+2028 and U+2029 too, YAML 1.2 (granit)
+    /// does not: a plain scalar holding one is read differently by the two (kubectl mostly
+    /// refuses it), so berth refuses it and asks for quotes.
+    fn check_line_breaks(&self, style: ScalarStyle, text: &str, pos: Pos) -> Result<(), Error> {
+        if style != ScalarStyle::Plain {
+            return Ok(());
+        }
+        match text
+            .chars()
+            .find(|c| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}'))
+        {
+            Some(c) => Err(self.err(
+                ErrorKind::Syntax,
+                pos,
+                format!(
+                    "this unquoted value holds U+{:04X}, which kubectl's YAML 1.1 reader takes \
+                     for a line break; quote the value",
+                    u32::from(c)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// kubectl's YAML 1.1 reader knows every escape of a double-quoted scalar but `\/`, which
+    /// YAML 1.2 added: it refuses the document, so berth does too.
+    fn check_escapes(&self, style: ScalarStyle, span: &Span, pos: Pos) -> Result<(), Error> {
+        if style != ScalarStyle::DoubleQuoted || self.json {
+            return Ok(());
+        }
+        let raw = span
+            .byte_range()
+            .and_then(|r| self.text.get(r))
+            .unwrap_or("");
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' && chars.next() == Some('/') {
+                return Err(self.err(
+                    ErrorKind::Syntax,
+                    pos,
+                    "`\\/` is a YAML 1.2 escape that kubectl's YAML 1.1 reader does not know \
+                     (\"found unknown escape character\"); write `/`",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// A node in key position.
     fn key(&mut self, event: Event<'_>, span: Span, pos: Pos) -> Result<(), Error> {
-        let (value, merge) = match event {
-            Event::Scalar(text, style, _, tag) => {
-                self.nodes += 1;
-                let merge = text == "<<" && style == ScalarStyle::Plain && tag.is_none();
-                let value = scalar_value(&text, style, tag.as_deref())
+        let (name, merge) = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let text = self.apostrophes_back(text, &span);
+                let merge = text == "<<"
+                    && ((style == ScalarStyle::Plain && tag.is_none())
+                        || tag.as_deref().is_some_and(|t| {
+                            t.handle() == "tag:yaml.org,2002:" && t.suffix() == "merge"
+                        }));
+                if !merge {
+                    self.nodes += 1;
+                }
+                self.check_escapes(style, &span, pos)?;
+                self.check_line_breaks(style, &text, pos)?;
+                if anchor != 0 {
+                    let value = scalar_value(&text, style, tag.as_deref())
+                        .map_err(|m| self.err(ErrorKind::Value, pos, m))?;
+                    self.anchor(anchor, &value, 1);
+                }
+                let name = scalar_key(&text, style, tag.as_deref())
                     .map_err(|m| self.err(ErrorKind::Value, pos, m))?;
-                (value, merge)
+                (name, merge)
             }
-            Event::Alias(id) => (self.alias(id, &span, pos)?, false),
+            Event::Alias(id) => {
+                let value = self.alias(id, &span, pos)?;
+                (self.key_text(value, pos)?, false)
+            }
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 return Err(self.err(
                     ErrorKind::Value,
@@ -461,36 +867,24 @@ impl<'t> Builder<'t> {
                      allows text keys",
                 ));
             }
+            Event::UnresolvedAlias(name) => {
+                return Err(self.err(
+                    ErrorKind::Syntax,
+                    pos,
+                    format!("alias `*{name}` refers to no anchor; quote the value if it is text"),
+                ));
+            }
             _ => return Ok(()),
-        };
-        let name = match value {
-            Value::String(s) => s,
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => n.to_string(),
-            Value::Null => {
-                return Err(self.err(
-                    ErrorKind::Value,
-                    pos,
-                    "a mapping key is null (empty, `~` or `null`); quote it if it is text",
-                ));
-            }
-            Value::Array(_) | Value::Object(_) => {
-                return Err(self.err(
-                    ErrorKind::Value,
-                    pos,
-                    "a mapping key is an alias to a list or mapping; only text keys are allowed",
-                ));
-            }
         };
         let Some(Frame {
             pointer,
-            kind: FrameKind::Map { map, key, .. },
+            kind: FrameKind::Map { key, explicit, .. },
             ..
         }) = self.stack.last_mut()
         else {
             return Ok(());
         };
-        if !merge && map.contains_key(&name) {
+        if !merge && !explicit.insert(name.clone()) {
             let member = format!("{pointer}/{}", escape_pointer_token(&name));
             let first = self
                 .positions
@@ -499,8 +893,8 @@ impl<'t> Builder<'t> {
                 .find(|(p, _)| *p == member)
                 .map_or(0, |(_, pos)| pos.line);
             let message = format!(
-                "duplicate key `{name}` (first on line {first}); kubectl rejects a mapping \
-                 with the same key twice: keep one"
+                "duplicate key `{name}` (first on line {first}); kubectl would keep the last \
+                 one without a word: keep one"
             );
             return Err(Error {
                 kind: ErrorKind::DuplicateKey,
@@ -511,6 +905,25 @@ impl<'t> Builder<'t> {
         }
         *key = Some(Key { name, pos, merge });
         Ok(())
+    }
+
+    /// The text of a key given as an alias (sigs.k8s.io/yaml turns go-yaml's key into text).
+    fn key_text(&self, value: Value, pos: Pos) -> Result<String, Error> {
+        match value {
+            Value::String(s) => Ok(s),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Null => Err(self.err(
+                ErrorKind::Value,
+                pos,
+                "a mapping key is null (empty, `~` or `null`); quote it if it is text",
+            )),
+            Value::Array(_) | Value::Object(_) => Err(self.err(
+                ErrorKind::Value,
+                pos,
+                "a mapping key is an alias to a list or mapping; only text keys are allowed",
+            )),
+        }
     }
 
     fn alias(&mut self, id: usize, span: &Span, pos: Pos) -> Result<Value, Error> {
@@ -526,7 +939,10 @@ impl<'t> Builder<'t> {
                 format!("alias `{name}` is used inside the node its anchor names (a cycle)"),
             ));
         };
-        self.alias_nodes = self.alias_nodes.saturating_add(anchored.nodes);
+        let expanded = anchored.nodes;
+        let value = anchored.value.clone();
+        self.alias_nodes = self.alias_nodes.saturating_add(expanded);
+        self.nodes = self.nodes.saturating_add(1 + expanded);
         if self.alias_nodes > self.options.max_alias_nodes {
             return Err(self.err(
                 ErrorKind::Budget,
@@ -538,8 +954,19 @@ impl<'t> Builder<'t> {
                 ),
             ));
         }
-        self.nodes = self.nodes.saturating_add(anchored.nodes);
-        Ok(anchored.value.clone())
+        if excessive_aliasing(self.alias_nodes, self.nodes) {
+            return Err(self.err(
+                ErrorKind::Budget,
+                pos,
+                format!(
+                    "aliases make up {} of this document's {} nodes (at `{name}`): kubectl \
+                     refuses a document with that much aliasing (\"document contains \
+                     excessive aliasing\"); this looks like an alias bomb",
+                    self.alias_nodes, self.nodes
+                ),
+            ));
+        }
+        Ok(value)
     }
 
     /// The pointer of the node about to be attached, recording its position.
@@ -564,58 +991,74 @@ impl<'t> Builder<'t> {
             },
         };
         // `<<` itself is no member: its value is merged into the mapping.
-        let is_merge = matches!(
-            self.stack.last(),
-            Some(Frame {
-                kind: FrameKind::Map {
-                    key: Some(Key { merge: true, .. }),
-                    ..
-                },
-                ..
-            })
-        );
-        if !is_merge {
+        if !self.merging() {
             self.positions.push((pointer.clone(), at));
         }
         pointer
     }
 
-    /// Attach a finished node to its parent (or make it the document's root).
-    fn insert(&mut self, value: Value) {
-        match self.stack.last_mut() {
-            None => self.root = Some(value),
-            Some(Frame {
-                kind: FrameKind::Seq(items),
-                ..
-            }) => items.push(value),
-            Some(Frame {
-                kind: FrameKind::Map { map, key, merges },
-                ..
-            }) => {
-                if let Some(k) = key.take() {
-                    if k.merge {
-                        merges.push((value, k.pos));
-                    } else {
-                        map.insert(k.name, value);
-                    }
+    /// Positions for everything inside a value that has no source of its own (an alias
+    /// expansion, a merged member): they point at where it was brought in.
+    fn descendants(&mut self, pointer: &str, value: &Value, at: Pos) {
+        match value {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let p = format!("{pointer}/{}", escape_pointer_token(k));
+                    self.descendants(&p, v, at);
+                    self.positions.push((p, at));
                 }
             }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    let p = format!("{pointer}/{i}");
+                    self.descendants(&p, v, at);
+                    self.positions.push((p, at));
+                }
+            }
+            _ => {}
         }
     }
 
-    /// Apply one `<<` value: a mapping, or a list of mappings (earlier ones win).
-    fn merge(
-        &mut self,
-        pointer: &str,
-        map: &mut Map<String, Value>,
-        merged: Value,
-        at: Pos,
-    ) -> Result<(), Error> {
+    /// Attach a finished node to its parent (or make it the document's root).
+    fn insert(&mut self, value: Value) -> Result<(), Error> {
+        let merged = match self.stack.last_mut() {
+            None => {
+                self.root = Some(value);
+                return Ok(());
+            }
+            Some(Frame {
+                kind: FrameKind::Seq(items),
+                ..
+            }) => {
+                items.push(value);
+                return Ok(());
+            }
+            Some(Frame {
+                kind: FrameKind::Map { map, key, .. },
+                ..
+            }) => match key.take() {
+                Some(Key {
+                    merge: true, pos, ..
+                }) => (value, pos),
+                Some(k) => {
+                    map.insert(k.name, value);
+                    return Ok(());
+                }
+                None => return Ok(()),
+            },
+        };
+        self.merge(merged.0, merged.1)
+    }
+
+    /// Apply one `<<` value as go-yaml v2 does, at the point where it is written: a mapping's
+    /// members, or those of a list of mappings (earlier ones win), replace what the mapping
+    /// holds so far; keys written after `<<` replace merged ones in turn.
+    fn merge(&mut self, merged: Value, at: Pos) -> Result<(), Error> {
         let sources = match merged {
             Value::Object(m) => vec![m],
             Value::Array(items) => {
                 let mut maps = Vec::with_capacity(items.len());
-                for item in items {
+                for item in items.into_iter().rev() {
                     match item {
                         Value::Object(m) => maps.push(m),
                         _ => return Err(self.bad_merge(at)),
@@ -625,11 +1068,20 @@ impl<'t> Builder<'t> {
             }
             _ => return Err(self.bad_merge(at)),
         };
+        let Some(Frame { pointer, .. }) = self.stack.last() else {
+            return Ok(());
+        };
+        let pointer = pointer.clone();
         for source in sources {
             for (k, v) in source {
-                if !map.contains_key(&k) {
-                    self.positions
-                        .push((format!("{pointer}/{}", escape_pointer_token(&k)), at));
+                let p = format!("{pointer}/{}", escape_pointer_token(&k));
+                self.descendants(&p, &v, at);
+                self.positions.push((p, at));
+                if let Some(Frame {
+                    kind: FrameKind::Map { map, .. },
+                    ..
+                }) = self.stack.last_mut()
+                {
                     map.insert(k, v);
                 }
             }
@@ -647,9 +1099,26 @@ impl<'t> Builder<'t> {
     }
 }
 
-/// Resolve a scalar event.
-fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
-    let tag = match tag {
+/// go-yaml v2's check against alias bombs, which kubectl applies to every document: once a
+/// document has more than 1,000 nodes and 100 of them come from aliases, at most 99% may come
+/// from aliases (sliding down to 10% between 400,000 and 4,000,000 nodes).
+fn excessive_aliasing(alias_nodes: u64, nodes: u64) -> bool {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    let allowed = if nodes <= LOW {
+        0.99
+    } else if nodes >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((nodes - LOW) as f64 / (HIGH - LOW) as f64)
+    };
+    alias_nodes > 100 && nodes > 1000 && alias_nodes as f64 / nodes as f64 > allowed
+}
+
+/// The tag of a scalar, as far as resolution cares. go-yaml v2 resolves only the core scalar
+/// tags; any other tag (`!!map` on a scalar too) keeps the text.
+fn scalar_tag(tag: Option<&Tag>) -> ScalarTag {
+    match tag {
         None => ScalarTag::None,
         Some(t) if t.handle() == "tag:yaml.org,2002:" => match t.suffix() {
             "str" => ScalarTag::Str,
@@ -657,25 +1126,21 @@ fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Val
             "float" => ScalarTag::Float,
             "bool" => ScalarTag::Bool,
             "null" => ScalarTag::Null,
-            "map" | "seq" => {
-                return Err(format!("the tag `!!{}` does not fit a scalar", t.suffix()));
-            }
+            "binary" => ScalarTag::Binary,
             _ => ScalarTag::Text,
         },
         Some(_) => ScalarTag::Text,
-    };
-    scalar::resolve(text, style == ScalarStyle::Plain, tag)
+    }
 }
 
-fn collection_tag_error(tag: &Tag, is_map: bool) -> Option<String> {
-    if tag.handle() != "tag:yaml.org,2002:" {
-        return None;
-    }
-    match (tag.suffix(), is_map) {
-        ("map" | "omap" | "pairs" | "set", true) | ("seq", false) => None,
-        (s, true) => Some(format!("the tag `!!{s}` does not fit a mapping")),
-        (s, false) => Some(format!("the tag `!!{s}` does not fit a list")),
-    }
+/// Resolve a scalar event.
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    scalar::resolve(text, style == ScalarStyle::Plain, scalar_tag(tag))
+}
+
+/// The text of a scalar key.
+fn scalar_key(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<String, String> {
+    scalar::resolve_key(text, style == ScalarStyle::Plain, scalar_tag(tag))
 }
 
 #[cfg(test)]

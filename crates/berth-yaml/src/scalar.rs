@@ -20,7 +20,9 @@ pub(crate) enum ScalarTag {
     Float,
     Bool,
     Null,
-    /// `!!binary`, `!!timestamp`, the non-specific `!` and any custom tag: the text is kept
+    /// `!!binary`: base64, decoded to text.
+    Binary,
+    /// `!!timestamp`, the non-specific `!` and any custom tag: the text is kept
     /// as a string (go-yaml v2 does the same for `interface{}` targets).
     Text,
 }
@@ -29,6 +31,7 @@ impl ScalarTag {
     fn name(self) -> &'static str {
         match self {
             ScalarTag::None | ScalarTag::Text | ScalarTag::Str => "!!str",
+            ScalarTag::Binary => "!!binary",
             ScalarTag::Int => "!!int",
             ScalarTag::Float => "!!float",
             ScalarTag::Bool => "!!bool",
@@ -63,13 +66,47 @@ impl Resolved {
 /// Resolve one scalar to a JSON value. `plain` is true for unquoted flow scalars (the only ones
 /// whose type is guessed). The error is a message for the user.
 pub(crate) fn resolve(text: &str, plain: bool, tag: ScalarTag) -> Result<Value, String> {
+    if tag == ScalarTag::Binary {
+        return decode_binary(text).map(Value::String);
+    }
+    to_json(text, resolve_tagged(text, plain, tag)?)
+}
+
+/// Resolve a scalar in key position to the key's text, as sigs.k8s.io/yaml turns go-yaml's
+/// keys into JSON's: integers in decimal, floats the way Go formats a float32 (`1.5e+06`),
+/// booleans as `true`/`false`. A null key and an integer beyond int64 (go-yaml's uint64) have
+/// no text there: errors.
+pub(crate) fn resolve_key(text: &str, plain: bool, tag: ScalarTag) -> Result<String, String> {
+    Ok(match resolve_tagged(text, plain, tag)? {
+        Resolved::Str => match tag {
+            ScalarTag::Binary => decode_binary(text)?,
+            _ => text.to_string(),
+        },
+        Resolved::Bool(b) => b.to_string(),
+        Resolved::Int(i) => i.to_string(),
+        Resolved::Uint(_) => {
+            return Err(format!(
+                "the key `{text}` is a number too large for kubectl (sigs.k8s.io/yaml refuses \
+                 a uint64 key); quote it"
+            ));
+        }
+        Resolved::Float(f) => go_float32_text(f),
+        Resolved::Null => {
+            return Err(
+                "a mapping key is null (empty, `~` or `null`); quote it if it is text".to_string(),
+            );
+        }
+    })
+}
+
+fn resolve_tagged(text: &str, plain: bool, tag: ScalarTag) -> Result<Resolved, String> {
     match tag {
-        ScalarTag::Str | ScalarTag::Text => return Ok(Value::String(text.to_string())),
-        ScalarTag::None if !plain => return Ok(Value::String(text.to_string())),
+        ScalarTag::Str | ScalarTag::Text | ScalarTag::Binary => return Ok(Resolved::Str),
+        ScalarTag::None if !plain => return Ok(Resolved::Str),
         _ => {}
     }
     let resolved = resolve_plain(text);
-    let resolved = match (tag, resolved) {
+    Ok(match (tag, resolved) {
         (ScalarTag::None, r) => r,
         (ScalarTag::Float, Resolved::Int(i)) => Resolved::Float(i as f64),
         (ScalarTag::Float, Resolved::Uint(u)) => Resolved::Float(u as f64),
@@ -81,8 +118,7 @@ pub(crate) fn resolve(text: &str, plain: bool, tag: ScalarTag) -> Result<Value, 
                 r.tag().name()
             ));
         }
-    };
-    to_json(text, resolved)
+    })
 }
 
 fn to_json(text: &str, r: Resolved) -> Result<Value, String> {
@@ -106,16 +142,150 @@ fn to_json(text: &str, r: Resolved) -> Result<Value, String> {
     })
 }
 
-/// A float as JSON. Go's `json.Marshal` prints integral floats without a fraction (`1.0` is
-/// sent as `1`), which matters for integer fields, so integral values become JSON integers.
+/// A float as JSON, as go-yaml and Go's `json.Marshal` send it: an integral float below 1e21
+/// is printed without fraction or exponent, in its shortest digits padded with zeros (`1.0` as
+/// `1`, `1e16` as `10000000000000000`, 2^63 as `9223372036854776000`), which the API server
+/// reads as an integer when that text fits int64. So such a value becomes a JSON integer here
+/// exactly when Go's text would be read as one.
 pub(crate) fn float_value(f: f64) -> Option<Value> {
     if !f.is_finite() {
         return None;
     }
-    if f.fract() == 0.0 && f.abs() < 1e15 {
-        return Some(Value::Number((f as i64).into()));
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        // `{:e}` is the shortest round-trip form: digits and an exponent.
+        let e = format!("{f:e}");
+        let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+        let exp: usize = exp.parse().unwrap_or(0);
+        let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+        let (sign, digits) = match digits.strip_prefix('-') {
+            Some(d) => ("-", d.to_string()),
+            None => ("", digits),
+        };
+        let zeros = (exp + 1).saturating_sub(digits.len());
+        if let Ok(i) = format!("{sign}{digits}{}", "0".repeat(zeros)).parse::<i64>() {
+            return Some(Value::Number(i.into()));
+        }
     }
     Number::from_f64(f).map(Value::Number)
+}
+
+/// A number of a JSON document, as the API server reads kubectl's JSON text: an integer
+/// literal is an integer when it fits, anything else a float, kept as written (`1.0` stays a
+/// float, unlike in YAML). `None` if the text is no JSON number.
+pub(crate) fn json_number(text: &str) -> Option<Value> {
+    let b = text.as_bytes();
+    let digits_at = usize::from(b.first() == Some(&b'-'));
+    if !b.get(digits_at).is_some_and(u8::is_ascii_digit)
+        || !b.iter().all(|c| c.is_ascii_digit() || b"-+.eE".contains(c))
+    {
+        return None;
+    }
+    if !text.contains(['.', 'e', 'E']) {
+        if let Ok(i) = text.parse::<i64>() {
+            return Some(Value::Number(i.into()));
+        }
+        if let Ok(u) = text.parse::<u64>() {
+            return Some(Value::Number(u.into()));
+        }
+    }
+    text.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 32)`: the shortest text that reads back as the same
+/// float32, in exponent form (`1e+06`, `1.2345679e+08`) when the exponent is below -4 or at
+/// least 6, as Go's shortest `%g` does. Infinity and NaN as sigs.k8s.io/yaml writes them.
+fn go_float32_text(f: f64) -> String {
+    let f = f as f32;
+    if f.is_nan() {
+        return ".nan".to_string();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { ".inf" } else { "-.inf" }.to_string();
+    }
+    // Rust's `{:e}` is the shortest round-trip form too: `-1.2345679e8`.
+    let e = format!("{f:e}");
+    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if !(-4..6).contains(&exp) {
+        let (first, rest) = digits.split_at(1);
+        let dot = if rest.is_empty() { "" } else { "." };
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.abs());
+    }
+    // Fixed notation with the decimal point `exp + 1` digits in.
+    let point = exp + 1;
+    let text = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        let (int, frac) = digits.split_at(point as usize);
+        format!("{int}.{frac}")
+    };
+    format!("{sign}{text}")
+}
+
+/// `!!binary` as go-yaml v2 reads it: standard base64 (line breaks ignored), and the bytes as
+/// text, each byte that is not UTF-8 becoming U+FFFD as Go's JSON encoder writes it.
+fn decode_binary(text: &str) -> Result<String, String> {
+    let bad = || "this `!!binary` value is not valid base64 (kubectl refuses it)".to_string();
+    let input: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b'\r' | b'\n'))
+        .collect();
+    if !input.len().is_multiple_of(4) {
+        return Err(bad());
+    }
+    let value = |b: u8| -> Option<u32> {
+        Some(match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut bytes = Vec::with_capacity(input.len() / 4 * 3);
+    let quads = input.len() / 4;
+    for (i, quad) in input.chunks(4).enumerate() {
+        let pad = quad.iter().rev().take_while(|b| **b == b'=').count();
+        if pad > 2 || (pad > 0 && i + 1 != quads) {
+            return Err(bad());
+        }
+        let mut n = 0u32;
+        for &b in &quad[..4 - pad] {
+            n = (n << 6) | value(b).ok_or_else(bad)?;
+        }
+        n <<= 6 * pad as u32;
+        let three = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        bytes.extend_from_slice(&three[..3 - pad]);
+    }
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                out.push('\u{fffd}');
+                rest = &bad[1..];
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// go-yaml v2 `resolve()` for an untagged plain scalar.
@@ -207,7 +377,9 @@ fn yaml_float(s: &str) -> Option<f64> {
     if i != b.len() {
         return None;
     }
-    s.parse().ok()
+    // Go's ParseFloat refuses a literal beyond float64's range (go-yaml then keeps the text),
+    // where Rust's parse gives infinity.
+    s.parse().ok().filter(|f: &f64| f.is_finite())
 }
 
 /// Go's `strconv.ParseInt(s, 0, 64)` (underscores already removed): optional sign, then

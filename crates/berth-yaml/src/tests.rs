@@ -224,7 +224,12 @@ fn values_without_json_form_are_errors() {
     assert!(err("? [a, b]\n: 1\n").message.contains("text keys"));
     assert!(err("~: 1\n").message.contains("null"));
     assert!(err("x: !!int abc\n").message.contains("!!int"));
-    assert!(err("x: !!map abc\n").message.contains("does not fit"));
+}
+
+#[test]
+fn collection_tags_are_ignored_like_go_yaml() {
+    let d = one("a: !!map abc\nb: !!seq {c: 1}\nd: !!int [1]\n");
+    assert_eq!(d.value, json!({"a": "abc", "b": {"c": 1}, "d": [1]}));
 }
 
 #[test]
@@ -319,4 +324,127 @@ fn crlf_and_lone_cr_are_line_breaks() {
     assert_eq!(d.positions["/b"].offset, 6);
     let d = one("a: 1\rb: 2\r");
     assert_eq!(at(&d, "/b"), (2, 1));
+}
+
+#[test]
+fn quoted_scalar_continued_at_the_key_indentation_like_kubectl() {
+    // A Grafana dashboard in a ConfigMap: the closing line is at `dashboard.json`'s indentation.
+    let d = one("data:\n  dashboard.json: '{\n    \"a\": 1\n  }'\n  next: x\n");
+    assert_eq!(
+        d.value,
+        json!({"data": {"dashboard.json": "{ \"a\": 1 }", "next": "x"}})
+    );
+    assert_eq!(at(&d, "/data/next"), (5, 3));
+}
+
+#[test]
+fn documents_are_cut_where_kubectl_cuts_them() {
+    // Content after `---` is refused and the document before it is lost, as in kubectl.
+    let p = parse("a: 1\n---\nb: 2\n--- {c: 3}\nd: 4\n");
+    assert_eq!(p.documents.len(), 2, "{p:?}");
+    assert_eq!(p.documents[1].value, json!({"d": 4}));
+    assert_eq!((p.errors[0].pos.line, p.errors[0].doc), (4, 1));
+    assert!(
+        p.errors[0].message.contains("`---` line"),
+        "{}",
+        p.errors[0].message
+    );
+    // `---#` separates; a second document after `...` is refused (kubectl drops it).
+    assert_eq!(parse("a: 1\n---# c\nb: 2\n").documents.len(), 2);
+    let e = err("a: 1\n...\nb: 2\n");
+    assert!(e.message.contains("second document"), "{}", e.message);
+    assert_eq!((e.pos.line, e.pos.column), (3, 1));
+}
+
+#[test]
+fn json_streams_are_read_value_by_value() {
+    let p = parse("{\"a\": 1.0}\n {\"b\": \"x\\/y\"}\n");
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    // JSON numbers keep their form (kubectl sends the text as it is); `\/` is JSON.
+    assert_eq!(p.documents[0].value, json!({"a": 1.0}));
+    assert_eq!(p.documents[1].value, json!({"b": "x/y"}));
+    assert_eq!(at(&p.documents[1], "/b"), (2, 3));
+}
+
+#[test]
+fn merge_keys_in_go_yaml_order() {
+    // A merge replaces keys written before it; keys after it replace merged ones.
+    let d = one("d: &d {a: 2, b: 2}\nobj:\n  a: 1\n  <<: *d\n  b: 3\n");
+    assert_eq!(d.value["obj"], json!({"a": 2, "b": 3}));
+    let d = one("d: &d {x: 1}\nobj:\n  !!merge <<: *d\n");
+    assert_eq!(d.value["obj"], json!({"x": 1}));
+    assert!(
+        err("s: &s [{a: 1}]\nobj:\n  <<: *s\n")
+            .message
+            .contains("merge key")
+    );
+}
+
+#[test]
+fn keys_are_written_like_sigs_yaml() {
+    let d = one("1.5: a\n123456789.0: b\n1e3: c\n0.000001: d\n.inf: e\n0x10: f\n");
+    let keys: Vec<&str> = d
+        .value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["1.5", "1.2345679e+08", "1000", "1e-06", ".inf", "16"]
+    );
+    assert!(
+        err("18446744073709551615: a\n")
+            .message
+            .contains("too large")
+    );
+}
+
+#[test]
+fn numbers_are_sent_as_go_sends_them() {
+    let d = one("a: 1e16\nb: 1e400\nc: 9223372036854775807.0\nd: 1e21\n");
+    // 1e16 is an integer in Go's JSON; 1e400 is no float to Go (text); 2^63 prints as
+    // 9223372036854776000, beyond int64, so a float.
+    assert_eq!(d.value["a"], json!(10_000_000_000_000_000i64));
+    assert_eq!(d.value["b"], json!("1e400"));
+    assert!(
+        d.value["c"].is_f64() && d.value["d"].is_f64(),
+        "{}",
+        d.value
+    );
+}
+
+#[test]
+fn binary_escapes_and_comments_like_kubectl() {
+    let d = one("a: !!binary aGVsbG8=\nb: 'x'#c\nc: [1]#c\n");
+    assert_eq!(d.value, json!({"a": "hello", "b": "x", "c": [1]}));
+    assert!(err("a: !!binary '***'\n").message.contains("base64"));
+    assert!(err("a: \"x\\/y\"\n").message.contains("`\\/`"));
+    assert!(err("a: x\u{2028}y\n").message.contains("U+2028"));
+}
+
+#[test]
+fn anchors_on_keys_and_positions_inside_aliases() {
+    // (`y` would be the key `true`, YAML 1.1.)
+    let d = one("&k key: v\nother: *k\nbase: &b {x: {z: 1}}\ncopy: *b\n");
+    assert_eq!(d.value["other"], json!("key"));
+    assert_eq!(at(&d, "/copy/x/z"), (4, 7));
+}
+
+#[test]
+fn writer_output_is_cut_like_kubectl_cuts_it() {
+    // A line of the text that starts with `---` must not end up at column 0.
+    for v in [
+        json!("a\n---\nb\n"),
+        json!("--- x"),
+        json!(["---\n...\n"]),
+        json!({"k": "x\n--- y\n"}),
+    ] {
+        let written = to_yaml(&v);
+        let back = parse(&written);
+        assert!(back.errors.is_empty(), "{written}: {:?}", back.errors);
+        assert_eq!(back.documents.len(), 1, "{written}");
+        assert_eq!(back.documents[0].value, v, "{written}");
+    }
 }
