@@ -139,6 +139,9 @@ fn is_zombie(pid: i32) -> bool {
 /// another component is still to reclaim. A port is released just before its component binds
 /// it; a race with another process in that moment shows up as a start failure whose log names
 /// the port.
+/// How long [`PortClaim::reclaim`] waits for a port to be let go of.
+pub const RECLAIM_GRACE: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Default)]
 pub struct PortClaim {
     held: Vec<TcpListener>,
@@ -146,16 +149,25 @@ pub struct PortClaim {
 
 impl PortClaim {
     /// Binds 127.0.0.1:`port` and holds it; false when another process has it (or `port` is 0).
+    ///
+    /// Tries for up to [`RECLAIM_GRACE`]: a process that was just killed still holds its
+    /// listening socket for a moment after [`Proc::alive`] says it is gone (its main thread
+    /// exits before the others, and the sockets close with the last one; tens of
+    /// milliseconds were seen on a busy machine).
     pub fn reclaim(&mut self, port: u16) -> bool {
         if port == 0 {
             return false;
         }
-        match TcpListener::bind(("127.0.0.1", port)) {
-            Ok(l) => {
+        let deadline = Instant::now() + RECLAIM_GRACE;
+        loop {
+            if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
                 self.held.push(l);
-                true
+                return true;
             }
-            Err(_) => false,
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
