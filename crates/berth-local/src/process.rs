@@ -96,6 +96,8 @@ impl Proc {
         }
         let group = Pid::from_raw(self.pid);
         let _ = killpg(group, Signal::SIGTERM);
+        // A stopped (SIGSTOP, hung in a debugger) process only handles SIGTERM once continued.
+        let _ = killpg(group, Signal::SIGCONT);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if !self.alive() {

@@ -342,3 +342,57 @@ async fn killed_etcd_and_kwok_return_on_their_ports() {
         up_took.as_secs_f64()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_restarts_keep_every_port() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let cluster = OwnCluster::new("full");
+    let first = berth_local::up(&cluster.opts).await.expect("first up");
+    let kubeconfig = read(&first.kubeconfig);
+    let ports = |s: &berth_local::Status| -> Vec<(String, u16, Vec<u16>)> {
+        s.processes
+            .iter()
+            .map(|(p, _)| (p.name.clone(), p.port, p.other_ports.clone()))
+            .collect()
+    };
+
+    // Started by a berth with another setup: every process restarts, on the same ports.
+    let state_file = berth_local::Layout::of(&cluster.opts.name)
+        .dir
+        .join("cluster.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    state["setup"] = "an older berth".into();
+    std::fs::write(&state_file, state.to_string()).unwrap();
+    let restarted = berth_local::up(&cluster.opts)
+        .await
+        .expect("up after a setup change");
+    assert_eq!(restarted.started.len(), 5, "{:?}", restarted.started);
+    assert!(restarted.moved.is_empty(), "{:?}", restarted.moved);
+    assert_eq!(ports(&restarted), ports(&first));
+    assert!(
+        read(&restarted.kubeconfig) == kubeconfig,
+        "the kubeconfig changed"
+    );
+
+    // An API server that runs but does not answer (stopped, as a hung process): the same.
+    let api = component(&restarted, "kube-apiserver");
+    kill(Pid::from_raw(api.pid), Signal::SIGSTOP).expect("SIGSTOP");
+    let hung = Instant::now();
+    let unstuck = berth_local::up(&cluster.opts)
+        .await
+        .expect("up after a hang");
+    assert_eq!(unstuck.started.len(), 5, "{:?}", unstuck.started);
+    assert!(unstuck.moved.is_empty(), "{:?}", unstuck.moved);
+    assert_eq!(ports(&unstuck), ports(&first));
+    assert!(
+        read(&unstuck.kubeconfig) == kubeconfig,
+        "the kubeconfig changed"
+    );
+    let client = berth_local::client(&unstuck.kubeconfig).await.unwrap();
+    assert_eq!(node_count(&client).await, 2);
+    eprintln!(
+        "full restart of a hung API server: `up` returned after {:.2}s",
+        hung.elapsed().as_secs_f64()
+    );
+}
