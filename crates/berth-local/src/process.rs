@@ -132,6 +132,9 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(true)
 }
 
+/// How long [`PortClaim::reclaim`] waits for a port to be let go of.
+pub const RECLAIM_GRACE: Duration = Duration::from_secs(1);
+
 /// Ports for components about to start, bound (held) here until each component is spawned, so
 /// no other process takes them meanwhile and no two components get the same one.
 ///
@@ -140,10 +143,8 @@ fn is_zombie(pid: i32) -> bool {
 /// fresh ones: a fresh port is never one that is held, so it cannot take away a port that
 /// another component is still to reclaim. A port is released just before its component binds
 /// it; a race with another process in that moment shows up as a start failure whose log names
-/// the port.
-/// How long [`PortClaim::reclaim`] waits for a port to be let go of.
-pub const RECLAIM_GRACE: Duration = Duration::from_secs(1);
-
+/// the port. While held, a port takes connections into its backlog without answering them;
+/// they are reset on release, and clients retry.
 #[derive(Debug, Default)]
 pub struct PortClaim {
     held: Vec<TcpListener>,
