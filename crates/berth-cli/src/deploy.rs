@@ -61,6 +61,9 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Cluster> {
                 format!("the local cluster could not be started: {e}"),
             )
         })?;
+        for moved in &status.moved {
+            eprintln!("berth: local cluster `{}`: {moved}", status.name);
+        }
         opts = ConnectOptions {
             kubeconfig: Some(status.kubeconfig),
             context: None,

@@ -7,8 +7,26 @@
 //! Everything listens on 127.0.0.1 only; pod and service IPs are fake and never dialled.
 //!
 //! State lives in `<state root>/<name>/` (see [`paths`]): `pki/`, `etcd/`, `logs/`,
-//! `kubeconfig` and `cluster.json` (the processes and ports). A lock file serialises `up` and
+//! `kubeconfig` and `cluster.json` (the processes and their ports). A lock file serialises `up` and
 //! `down` of one cluster across processes, so test binaries can share one cluster.
+//!
+//! # Repair keeps the address
+//! `up` on a cluster whose processes all run and whose API server answers starts nothing. When
+//! some died (a crash, SIGKILL, the OOM killer), `up` starts only those again, each on the
+//! ports `cluster.json` recorded for it, like a kubelet restarting a static pod: the API
+//! server comes back at the same `https://127.0.0.1:PORT`, with the same CA and serving
+//! certificate (kept in `pki/`; the certificate names 127.0.0.1, not a port), so the kubeconfig
+//! is left byte-identical and every client that holds it — a running `berth up`, a `kubectl`
+//! watch, a test — reconnects by itself. The other components read the API server's address
+//! from the kubeconfig, so they keep running through its restart; kwok's kubelet port, written
+//! into every node, stays the same too.
+//!
+//! Only when another process listens on a recorded port does the component get a new one;
+//! `up` reports it in [`Status::moved`], and what reads that address at start is restarted
+//! with it (the API server when etcd moves; controller-manager, scheduler and kwok when the
+//! API server moves, and then the kubeconfig is rewritten). A change of options or of berth's
+//! setup ([`setup_fingerprint`]), or an API server that runs but does not answer, restarts
+//! every process, on the same data and the same ports.
 //!
 //! # Failure states for tests
 //! kwok plays the kubelet, following [`STAGES`]. A pod annotated `berth.dev/test-state` gets:
@@ -159,10 +177,13 @@ pub struct State {
     pub options: Options,
     pub kubernetes: String,
     /// [`setup_fingerprint`] of the berth that started the processes: a cluster started by a
-    /// berth with other stages or flags is restarted (on the same data) rather than reused.
+    /// berth with other stages or flags is restarted (on the same data and ports) rather than
+    /// reused.
     #[serde(default)]
     pub setup: String,
     pub api_port: u16,
+    /// One entry per component, in start order, with its ports; a dead process keeps its entry
+    /// until `up` starts it again, and its ports are what that start asks for first.
     pub processes: Vec<Proc>,
 }
 
@@ -245,6 +266,39 @@ pub struct Status {
     pub processes: Vec<(Proc, bool)>,
     /// True when `up` found a healthy cluster and started nothing.
     pub reused: bool,
+    /// The components this `up` started: all on a first start (or a start after a change of
+    /// options or setup), the dead ones on a repair, none when it reused a healthy cluster.
+    pub started: Vec<String>,
+    /// Ports a component had and could not get back because another process listens there.
+    /// Empty unless that happened; a moved API server means a changed kubeconfig.
+    pub moved: Vec<Moved>,
+}
+
+/// A component started on a new port because another process had taken its recorded one.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Moved {
+    /// The component, or `etcd (peer)` for etcd's peer port.
+    pub component: String,
+    pub from: u16,
+    pub to: u16,
+}
+
+impl std::fmt::Display for Moved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} moved from 127.0.0.1:{} to 127.0.0.1:{}: another process listens on port {}",
+            self.component, self.from, self.to, self.from
+        )?;
+        if self.component == APISERVER {
+            write!(
+                f,
+                "; the kubeconfig now names the new port, so clients that read the old one must \
+                 read it again"
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl Status {
@@ -270,37 +324,60 @@ fn http_get(path: &str) -> http::Request<Vec<u8>> {
         .expect("a GET request builds")
 }
 
+/// The components of a cluster, in the order they start (and `cluster.json` lists them).
+const ETCD: &str = "etcd";
+const APISERVER: &str = "kube-apiserver";
+const CONTROLLER_MANAGER: &str = "kube-controller-manager";
+const SCHEDULER: &str = "kube-scheduler";
+const KWOK: &str = "kwok";
+const COMPONENTS: [&str; 5] = [ETCD, APISERVER, CONTROLLER_MANAGER, SCHEDULER, KWOK];
+
+/// What a component reads the address of when it starts (the API server etcd's from a flag,
+/// the others the API server's from the kubeconfig): when that moves to a new port, the
+/// component is restarted too.
+fn depends_on(component: &str) -> Option<&'static str> {
+    match component {
+        APISERVER => Some(ETCD),
+        CONTROLLER_MANAGER | SCHEDULER | KWOK => Some(APISERVER),
+        _ => None,
+    }
+}
+
+/// How many ports a component listens on: etcd its client and peer ports, the others one.
+fn port_count(component: &str) -> usize {
+    if component == ETCD { 2 } else { 1 }
+}
+
 /// Starts the cluster, or reuses it when it is healthy, or repairs it when some of its
 /// processes died. Returns when nodes are Ready and the default ServiceAccount exists.
+///
+/// A repair starts the dead components again on the ports they had (recorded in
+/// `cluster.json`), so the kubeconfig and every client holding it stay valid; see the crate
+/// docs.
 pub async fn up(opts: &Options) -> Result<Status, Error> {
     let layout = Layout::of(&opts.name);
     let _lock = layout.lock()?;
     let bins = binaries::ensure_control_plane()?;
 
-    if let Some(state) = layout.read_state() {
-        let all_alive = !state.processes.is_empty() && state.processes.iter().all(Proc::alive);
-        if all_alive
-            && state.options == *opts
-            && state.setup == setup_fingerprint()
-            && api_ready(&layout.kubeconfig()).await
-        {
-            let client = client(&layout.kubeconfig()).await?;
-            objects::ensure_nodes(&client, opts).await?;
-            objects::ensure_storage(&client, opts).await?;
-            if let Some(kwok) = state.processes.iter().find(|p| p.name == "kwok") {
-                objects::set_kubelet_port(&client, opts, kwok.port).await?;
+    let recorded = match layout.read_state() {
+        Some(state) => {
+            let same_setup = state.options == *opts && state.setup == setup_fingerprint();
+            let alive = |name: &str| state.processes.iter().any(|p| p.name == name && p.alive());
+            // An API server that runs beside a running etcd and does not answer is stuck.
+            let stuck = alive(ETCD) && alive(APISERVER) && !api_ready(&layout.kubeconfig()).await;
+            if !same_setup || stuck {
+                // Stop everything, then start again on the same data and ports.
+                for p in state.processes.iter().rev() {
+                    p.stop(Duration::from_secs(10));
+                }
             }
-            objects::wait_ready(&client, opts, Duration::from_secs(60)).await?;
-            return Ok(status_of(&layout, &state, true));
+            state.processes
         }
-        // Stale or changed: stop whatever is left, then start afresh on the same data.
-        for p in state.processes.iter().rev() {
-            p.stop(Duration::from_secs(10));
-        }
-    }
+        None => Vec::new(),
+    };
 
-    match start(&layout, &bins, opts).await {
-        Ok(state) => Ok(status_of(&layout, &state, false)),
+    match start(&layout, &bins, opts, recorded).await {
+        Ok(status) => Ok(status),
         Err(e) => {
             // Leave nothing running behind a failed start.
             if let Some(state) = layout.read_state() {
@@ -313,7 +390,7 @@ pub async fn up(opts: &Options) -> Result<Status, Error> {
     }
 }
 
-fn status_of(layout: &Layout, state: &State, reused: bool) -> Status {
+fn status_of(layout: &Layout, state: &State, started: Vec<String>, moved: Vec<Moved>) -> Status {
     Status {
         name: state.options.name.clone(),
         kubeconfig: layout.kubeconfig(),
@@ -324,7 +401,9 @@ fn status_of(layout: &Layout, state: &State, reused: bool) -> Status {
             .iter()
             .map(|p| (p.clone(), p.alive()))
             .collect(),
-        reused,
+        reused: started.is_empty(),
+        started,
+        moved,
     }
 }
 
@@ -339,6 +418,18 @@ fn write_secret_file(path: &Path, text: &str) -> Result<(), Error> {
         .open(path)
         .map_err(Error::io(path))?;
     f.write_all(text.as_bytes()).map_err(Error::io(path))
+}
+
+/// Writes the kubeconfig unless the file already says exactly `text`, so that a tool watching
+/// the file sees no change when the address did not change; when it must write, it writes a
+/// new file and renames it over the old one, so no reader sees half a file.
+fn write_kubeconfig(path: &Path, text: &str) -> Result<(), Error> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    let tmp = path.with_extension("tmp");
+    write_secret_file(&tmp, text)?;
+    std::fs::rename(&tmp, path).map_err(Error::io(path))
 }
 
 /// Reads the cluster's PKI from `pki/`, generating it on first start.
@@ -362,54 +453,195 @@ fn ensure_pki(layout: &Layout) -> Result<(), Error> {
     Ok(())
 }
 
-async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Result<State, Error> {
+/// Starts the components of one `up`, in order, each only when it is not running already (or
+/// what it depends on moves), and records each start in `cluster.json` at once, so a failed
+/// `up` knows what to stop.
+struct Launcher<'a> {
+    layout: &'a Layout,
+    state: State,
+    /// The components to start and their ports, held in `claim` until each starts.
+    plan: Vec<(&'static str, Vec<u16>)>,
+    claim: process::PortClaim,
+    started: Vec<String>,
+    moved: Vec<Moved>,
+}
+
+impl<'a> Launcher<'a> {
+    /// Decides what starts where. `recorded` is what `cluster.json` had: a component that runs
+    /// is kept, one that does not gets each of its recorded ports back when the port is free,
+    /// else a new one (noted in [`Status::moved`]). A running component whose dependency
+    /// moves is stopped and started again, on its own ports.
+    fn plan(layout: &'a Layout, opts: &Options, recorded: Vec<Proc>) -> Result<Self, Error> {
+        let state = State {
+            options: opts.clone(),
+            kubernetes: binaries::kubernetes_version().to_string(),
+            setup: setup_fingerprint(),
+            api_port: 0,
+            // A dead component stays listed, with its ports, until it runs again.
+            processes: COMPONENTS
+                .iter()
+                .filter_map(|c| recorded.iter().find(|p| p.name == *c).cloned())
+                .collect(),
+        };
+        let recorded_ports = |p: &Proc| -> Vec<u16> {
+            std::iter::once(p.port)
+                .chain(p.other_ports.iter().copied())
+                .collect()
+        };
+
+        // Recorded ports first, all of them, before any fresh one (see `PortClaim`).
+        let mut claim = process::PortClaim::default();
+        let mut reclaimed: Vec<(&'static str, Vec<u16>, Vec<bool>)> = Vec::new();
+        for c in COMPONENTS {
+            let old = state.processes.iter().find(|p| p.name == c);
+            let running = old.filter(|p| p.alive());
+            let dependency_moves = depends_on(c)
+                .is_some_and(|d| reclaimed.iter().any(|(name, _, got)| *name == d && !got[0]));
+            if running.is_some() && !dependency_moves {
+                continue;
+            }
+            if let Some(p) = running {
+                p.stop(Duration::from_secs(10));
+            }
+            let wanted = old.map(recorded_ports).unwrap_or_default();
+            let got = (0..port_count(c))
+                .map(|i| claim.reclaim(wanted.get(i).copied().unwrap_or(0)))
+                .collect();
+            reclaimed.push((c, wanted, got));
+        }
+
+        let mut plan = Vec::new();
+        let mut moved = Vec::new();
+        for (c, wanted, got) in reclaimed {
+            let mut ports = Vec::new();
+            for (i, got) in got.into_iter().enumerate() {
+                let from = wanted.get(i).copied().unwrap_or(0);
+                let port = if got {
+                    from
+                } else {
+                    let to = claim.fresh()?;
+                    if from != 0 {
+                        moved.push(Moved {
+                            component: if i == 0 {
+                                c.to_string()
+                            } else {
+                                format!("{c} (peer)")
+                            },
+                            from,
+                            to,
+                        });
+                    }
+                    to
+                };
+                ports.push(port);
+            }
+            plan.push((c, ports));
+        }
+
+        let mut launcher = Launcher {
+            layout,
+            state,
+            plan,
+            claim,
+            started: Vec::new(),
+            moved,
+        };
+        launcher.state.api_port = launcher.port(APISERVER);
+        Ok(launcher)
+    }
+
+    /// The port `component` serves on after this `up`.
+    fn port(&self, component: &str) -> u16 {
+        match self.plan.iter().find(|(c, _)| *c == component) {
+            Some((_, ports)) => ports[0],
+            None => self
+                .state
+                .processes
+                .iter()
+                .find(|p| p.name == component)
+                .map_or(0, |p| p.port),
+        }
+    }
+
+    /// Starts `component` with `args(its ports)` when it is to start; else returns it running.
+    fn run(
+        &mut self,
+        component: &str,
+        binary: &Path,
+        args: impl FnOnce(&[u16]) -> Vec<String>,
+    ) -> Result<Proc, Error> {
+        let Some((_, ports)) = self.plan.iter().find(|(c, _)| *c == component) else {
+            return self
+                .state
+                .processes
+                .iter()
+                .find(|p| p.name == component)
+                .cloned()
+                .ok_or_else(|| Error::Start(format!("{component} is not recorded")));
+        };
+        let ports = ports.clone();
+        self.claim.release(&ports);
+        let log = self.layout.logs().join(format!("{component}.log"));
+        let mut proc = process::spawn(component, binary, &args(&ports), ports[0], &log)?;
+        proc.other_ports = ports[1..].to_vec();
+        match self
+            .state
+            .processes
+            .iter_mut()
+            .find(|p| p.name == component)
+        {
+            Some(p) => *p = proc.clone(),
+            None => self.state.processes.push(proc.clone()),
+        }
+        self.started.push(component.to_string());
+        self.layout.write_state(&self.state)?;
+        Ok(proc)
+    }
+
+    fn status(self) -> Status {
+        status_of(self.layout, &self.state, self.started, self.moved)
+    }
+}
+
+/// Brings every component up (see [`Launcher::plan`]), makes sure of the nodes and storage,
+/// and waits until the nodes are Ready.
+async fn start(
+    layout: &Layout,
+    bins: &binaries::Binaries,
+    opts: &Options,
+    recorded: Vec<Proc>,
+) -> Result<Status, Error> {
     for d in [layout.logs(), layout.dir.join("etcd")] {
         std::fs::create_dir_all(&d).map_err(Error::io(&d))?;
     }
     ensure_pki(layout)?;
     let pki = layout.pki();
     let f = |name: &str| pki.join(name).display().to_string();
-    let log = |name: &str| layout.logs().join(format!("{name}.log"));
     let kubeconfig = layout.kubeconfig().display().to_string();
-
-    let mut state = State {
-        options: opts.clone(),
-        kubernetes: binaries::kubernetes_version().to_string(),
-        setup: setup_fingerprint(),
-        api_port: 0,
-        processes: Vec::new(),
-    };
-    let launch = |state: &mut State, proc: Proc| -> Result<(), Error> {
-        state.processes.push(proc);
-        layout.write_state(state)
-    };
+    let mut launcher = Launcher::plan(layout, opts, recorded)?;
 
     // etcd
-    let [etcd_port, peer_port] = process::free_ports()?;
-    let client_url = format!("http://127.0.0.1:{etcd_port}");
-    let peer_url = format!("http://127.0.0.1:{peer_port}");
-    let etcd_args = vec![
-        "--name=berth-local".to_string(),
-        format!("--data-dir={}", layout.dir.join("etcd").display()),
-        format!("--listen-client-urls={client_url}"),
-        format!("--advertise-client-urls={client_url}"),
-        format!("--listen-peer-urls={peer_url}"),
-        format!("--initial-advertise-peer-urls={peer_url}"),
-        format!("--initial-cluster=berth-local={peer_url}"),
-        "--auto-compaction-retention=1".into(),
-        "--quota-backend-bytes=8589934592".into(),
-        "--unsafe-no-fsync=true".into(),
-        "--log-level=warn".into(),
-    ];
-    let mut etcd = process::spawn("etcd", &bins.etcd, &etcd_args, etcd_port, &log("etcd"))?;
-    etcd.other_ports.push(peer_port);
-    launch(&mut state, etcd.clone())?;
+    let etcd = launcher.run(ETCD, &bins.etcd, |ports| {
+        let client_url = format!("http://127.0.0.1:{}", ports[0]);
+        let peer_url = format!("http://127.0.0.1:{}", ports[1]);
+        vec![
+            "--name=berth-local".to_string(),
+            format!("--data-dir={}", layout.dir.join("etcd").display()),
+            format!("--listen-client-urls={client_url}"),
+            format!("--advertise-client-urls={client_url}"),
+            format!("--listen-peer-urls={peer_url}"),
+            format!("--initial-advertise-peer-urls={peer_url}"),
+            format!("--initial-cluster=berth-local={peer_url}"),
+            "--auto-compaction-retention=1".into(),
+            "--quota-backend-bytes=8589934592".into(),
+            "--unsafe-no-fsync=true".into(),
+            "--log-level=warn".into(),
+        ]
+    })?;
     process::wait_listening(&etcd, Duration::from_secs(30))?;
 
     // kube-apiserver
-    let [api_port] = process::free_ports()?;
-    state.api_port = api_port;
-    let server = format!("https://127.0.0.1:{api_port}");
+    let server = format!("https://127.0.0.1:{}", launcher.port(APISERVER));
     let kc_text = pki::kubeconfig(
         &server,
         &format!("berth-local-{}", opts.name),
@@ -417,42 +649,36 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
         &read(&pki.join("admin.crt"))?,
         &read(&pki.join("admin.key"))?,
     );
-    write_secret_file(&layout.kubeconfig(), &kc_text)?;
-    let api_args = vec![
-        format!("--etcd-servers={client_url}"),
-        "--etcd-prefix=/registry".into(),
-        "--bind-address=127.0.0.1".into(),
-        "--advertise-address=127.0.0.1".into(),
-        format!("--secure-port={api_port}"),
-        "--endpoint-reconciler-type=none".into(),
-        "--service-cluster-ip-range=10.96.0.0/16".into(),
-        "--allow-privileged=true".into(),
-        "--authorization-mode=Node,RBAC".into(),
-        format!("--client-ca-file={}", f("ca.crt")),
-        format!("--tls-cert-file={}", f("admin.crt")),
-        format!("--tls-private-key-file={}", f("admin.key")),
-        format!("--kubelet-client-certificate={}", f("admin.crt")),
-        format!("--kubelet-client-key={}", f("admin.key")),
-        "--kubelet-preferred-address-types=InternalIP".into(),
-        format!("--proxy-client-cert-file={}", f("admin.crt")),
-        format!("--proxy-client-key-file={}", f("admin.key")),
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-        format!("--service-account-key-file={}", f("sa.pub")),
-        format!("--service-account-signing-key-file={}", f("sa.key")),
-        format!(
-            "--cert-dir={}",
-            layout.dir.join("apiserver-certs").display()
-        ),
-        "--profiling=false".into(),
-    ];
-    let api = process::spawn(
-        "kube-apiserver",
-        &bins.kube_apiserver,
-        &api_args,
-        api_port,
-        &log("kube-apiserver"),
-    )?;
-    launch(&mut state, api.clone())?;
+    write_kubeconfig(&layout.kubeconfig(), &kc_text)?;
+    let api = launcher.run(APISERVER, &bins.kube_apiserver, |ports| {
+        vec![
+            format!("--etcd-servers=http://127.0.0.1:{}", etcd.port),
+            "--etcd-prefix=/registry".into(),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={}", ports[0]),
+            "--endpoint-reconciler-type=none".into(),
+            "--service-cluster-ip-range=10.96.0.0/16".into(),
+            "--allow-privileged=true".into(),
+            "--authorization-mode=Node,RBAC".into(),
+            format!("--client-ca-file={}", f("ca.crt")),
+            format!("--tls-cert-file={}", f("admin.crt")),
+            format!("--tls-private-key-file={}", f("admin.key")),
+            format!("--kubelet-client-certificate={}", f("admin.crt")),
+            format!("--kubelet-client-key={}", f("admin.key")),
+            "--kubelet-preferred-address-types=InternalIP".into(),
+            format!("--proxy-client-cert-file={}", f("admin.crt")),
+            format!("--proxy-client-key-file={}", f("admin.key")),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+            format!("--service-account-key-file={}", f("sa.pub")),
+            format!("--service-account-signing-key-file={}", f("sa.key")),
+            format!(
+                "--cert-dir={}",
+                layout.dir.join("apiserver-certs").display()
+            ),
+            "--profiling=false".into(),
+        ]
+    })?;
     process::wait_listening(&api, Duration::from_secs(60))?;
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     while !api_ready(&layout.kubeconfig()).await {
@@ -471,8 +697,7 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
     objects::ensure_nodes(&client, opts).await?;
     objects::ensure_storage(&client, opts).await?;
     objects::ensure_kwok_crds(&client, Duration::from_secs(30)).await?;
-    let [kcm_port, sched_port, kwok_port] = process::free_ports()?;
-    objects::set_kubelet_port(&client, opts, kwok_port).await?;
+    objects::set_kubelet_port(&client, opts, launcher.port(KWOK)).await?;
 
     let component_args = |port: u16| {
         vec![
@@ -486,56 +711,45 @@ async fn start(layout: &Layout, bins: &binaries::Binaries, opts: &Options) -> Re
             "--kube-api-burst=1000".into(),
         ]
     };
-    let mut kcm_args = component_args(kcm_port);
-    kcm_args.extend([
-        format!("--root-ca-file={}", f("ca.crt")),
-        format!("--service-account-private-key-file={}", f("sa.key")),
-        "--use-service-account-credentials=false".into(),
-        "--node-monitor-period=5s".into(),
-        "--node-monitor-grace-period=40s".into(),
-        "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route".into(),
-    ]);
-    let kcm = process::spawn(
-        "kube-controller-manager",
-        &bins.kube_controller_manager,
-        &kcm_args,
-        kcm_port,
-        &log("kube-controller-manager"),
-    )?;
-    launch(&mut state, kcm.clone())?;
-
-    let sched = process::spawn(
-        "kube-scheduler",
-        &bins.kube_scheduler,
-        &component_args(sched_port),
-        sched_port,
-        &log("kube-scheduler"),
-    )?;
-    launch(&mut state, sched.clone())?;
+    let kcm = launcher.run(CONTROLLER_MANAGER, &bins.kube_controller_manager, |ports| {
+        let mut args = component_args(ports[0]);
+        args.extend([
+            format!("--root-ca-file={}", f("ca.crt")),
+            format!("--service-account-private-key-file={}", f("sa.key")),
+            "--use-service-account-credentials=false".into(),
+            "--node-monitor-period=5s".into(),
+            "--node-monitor-grace-period=40s".into(),
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route".into(),
+        ]);
+        args
+    })?;
+    let sched = launcher.run(SCHEDULER, &bins.kube_scheduler, |ports| {
+        component_args(ports[0])
+    })?;
 
     let stages = layout.dir.join("kwok-stages.yaml");
     std::fs::write(&stages, STAGES).map_err(Error::io(&stages))?;
-    let kwok_args = vec![
-        format!("--kubeconfig={kubeconfig}"),
-        format!("--config={}", stages.display()),
-        "--enable-crds=Logs".into(),
-        "--manage-all-nodes=true".into(),
-        "--node-ip=127.0.0.1".into(),
-        format!("--node-port={kwok_port}"),
-        format!("--server-address=127.0.0.1:{kwok_port}"),
-        "--node-lease-duration-seconds=40".into(),
-        "--cidr=10.244.0.1/16".into(),
-        format!("--tls-cert-file={}", f("admin.crt")),
-        format!("--tls-private-key-file={}", f("admin.key")),
-    ];
-    let kwok = process::spawn("kwok", &bins.kwok, &kwok_args, kwok_port, &log("kwok"))?;
-    launch(&mut state, kwok.clone())?;
+    let kwok = launcher.run(KWOK, &bins.kwok, |ports| {
+        vec![
+            format!("--kubeconfig={kubeconfig}"),
+            format!("--config={}", stages.display()),
+            "--enable-crds=Logs".into(),
+            "--manage-all-nodes=true".into(),
+            "--node-ip=127.0.0.1".into(),
+            format!("--node-port={}", ports[0]),
+            format!("--server-address=127.0.0.1:{}", ports[0]),
+            "--node-lease-duration-seconds=40".into(),
+            "--cidr=10.244.0.1/16".into(),
+            format!("--tls-cert-file={}", f("admin.crt")),
+            format!("--tls-private-key-file={}", f("admin.key")),
+        ]
+    })?;
 
     for p in [&kcm, &sched, &kwok] {
         process::wait_listening(p, Duration::from_secs(60))?;
     }
     objects::wait_ready(&client, opts, Duration::from_secs(90)).await?;
-    Ok(state)
+    Ok(launcher.status())
 }
 
 fn read(path: &Path) -> Result<String, Error> {
@@ -574,5 +788,5 @@ pub fn status(name: &str) -> Result<Status, Error> {
     let state = layout
         .read_state()
         .ok_or_else(|| Error::NotCreated(name.to_string()))?;
-    Ok(status_of(&layout, &state, true))
+    Ok(status_of(&layout, &state, Vec::new(), Vec::new()))
 }

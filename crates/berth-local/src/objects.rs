@@ -30,8 +30,8 @@ fn apply() -> PatchParams {
 }
 
 /// Points each node's kubelet endpoint at kwok's server port. kwok sets it only when it first
-/// makes a node Ready, so after a restart (kwok on a new port) the API server would otherwise
-/// dial the old port for `kubectl logs`.
+/// makes a node Ready, so after kwok moved to a new port (its old one taken) the API server
+/// would otherwise dial the old port for `kubectl logs`.
 pub async fn set_kubelet_port(
     client: &kube::Client,
     opts: &Options,

@@ -96,6 +96,8 @@ impl Proc {
         }
         let group = Pid::from_raw(self.pid);
         let _ = killpg(group, Signal::SIGTERM);
+        // A stopped (SIGSTOP, hung in a debugger) process only handles SIGTERM once continued.
+        let _ = killpg(group, Signal::SIGCONT);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if !self.alive() {
@@ -130,22 +132,65 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(true)
 }
 
-/// `N` distinct free TCP ports on 127.0.0.1, chosen by the OS and all held at once while
-/// choosing, so none repeats. They are released before use, so a race with another process is
-/// possible and shows up as a start failure with the log naming the port.
-pub fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
-    let mut held = Vec::with_capacity(N);
-    let mut ports = [0u16; N];
-    for p in ports.iter_mut() {
+/// How long [`PortClaim::reclaim`] waits for a port to be let go of.
+pub const RECLAIM_GRACE: Duration = Duration::from_secs(1);
+
+/// Ports for components about to start, bound (held) here until each component is spawned, so
+/// no other process takes them meanwhile and no two components get the same one.
+///
+/// A component gets its recorded port back when [`PortClaim::reclaim`] can bind it, else a
+/// [`PortClaim::fresh`] one chosen by the OS. Reclaim every recorded port before asking for
+/// fresh ones: a fresh port is never one that is held, so it cannot take away a port that
+/// another component is still to reclaim. A port is released just before its component binds
+/// it; a race with another process in that moment shows up as a start failure whose log names
+/// the port. While held, a port takes connections into its backlog without answering them;
+/// they are reset on release, and clients retry.
+#[derive(Debug, Default)]
+pub struct PortClaim {
+    held: Vec<TcpListener>,
+}
+
+impl PortClaim {
+    /// Binds 127.0.0.1:`port` and holds it; false when another process has it (or `port` is 0).
+    ///
+    /// Tries for up to [`RECLAIM_GRACE`]: a process that was just killed still holds its
+    /// listening socket for a moment after [`Proc::alive`] says it is gone (its main thread
+    /// exits before the others, and the sockets close with the last one; tens of
+    /// milliseconds were seen on a busy machine).
+    pub fn reclaim(&mut self, port: u16) -> bool {
+        if port == 0 {
+            return false;
+        }
+        let deadline = Instant::now() + RECLAIM_GRACE;
+        loop {
+            if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+                self.held.push(l);
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A free port on 127.0.0.1 chosen by the OS, distinct from every port held, and held.
+    pub fn fresh(&mut self) -> Result<u16, Error> {
         let l = TcpListener::bind("127.0.0.1:0")
             .map_err(|e| Error::Start(format!("no free port on 127.0.0.1: {e}")))?;
-        *p = l
+        let port = l
             .local_addr()
             .map_err(|e| Error::Start(e.to_string()))?
             .port();
-        held.push(l);
+        self.held.push(l);
+        Ok(port)
     }
-    Ok(ports)
+
+    /// Stops holding `ports`, so their component can bind them.
+    pub fn release(&mut self, ports: &[u16]) {
+        self.held
+            .retain(|l| l.local_addr().map_or(true, |a| !ports.contains(&a.port())));
+    }
 }
 
 /// True when something accepts connections on 127.0.0.1:port.
@@ -179,5 +224,38 @@ pub fn wait_listening(proc: &Proc, timeout: Duration) -> Result<(), Error> {
             )));
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_gets_a_free_port_back_and_not_a_taken_one() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken_port = taken.local_addr().unwrap().port();
+        let mut claim = PortClaim::default();
+        assert!(!claim.reclaim(taken_port), "another process listens there");
+        assert!(!claim.reclaim(0));
+
+        let free_port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        assert!(claim.reclaim(free_port));
+        // Held: nobody else can bind it, and a fresh port is never it.
+        assert!(TcpListener::bind(("127.0.0.1", free_port)).is_err());
+        let fresh: Vec<u16> = (0..20).map(|_| claim.fresh().unwrap()).collect();
+        assert!(!fresh.contains(&free_port) && !fresh.contains(&taken_port));
+        let mut distinct = fresh.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), fresh.len());
+
+        // Released just before its component binds it.
+        claim.release(&[free_port]);
+        assert!(TcpListener::bind(("127.0.0.1", free_port)).is_ok());
+        assert!(TcpListener::bind(("127.0.0.1", fresh[0])).is_err());
     }
 }

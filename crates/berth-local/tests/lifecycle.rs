@@ -66,6 +66,9 @@ async fn up_reuses_repairs_and_down_leaves_nothing_running() {
     assert!(!berth_local::status(&name).unwrap().healthy());
     let repaired = berth_local::up(&opts).await.expect("repairing up");
     assert!(!repaired.reused && repaired.healthy());
+    // Only the scheduler, on the port it had.
+    assert_eq!(repaired.started, ["kube-scheduler"]);
+    assert_eq!(repaired.processes[3].0.port, scheduler.port);
 
     // Objects survive the restart: the data stays in etcd.
     let client = berth_local::client(&repaired.kubeconfig).await.unwrap();

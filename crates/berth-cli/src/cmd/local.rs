@@ -96,9 +96,11 @@ pub fn run(cmd: LocalCommand) -> anyhow::Result<Exit> {
             let rt = tokio::runtime::Runtime::new()?;
             let status = rt.block_on(berth_local::up(&opts))?;
             let verb = if status.reused {
-                "is running"
+                "is running".to_string()
+            } else if status.started.len() < status.processes.len() {
+                format!("repaired (restarted {})", status.started.join(", "))
             } else {
-                "started"
+                "started".to_string()
             };
             eprintln!(
                 "berth: local cluster `{}` {verb} ({} {}, {} nodes in {} zones) in {:.1}s",
@@ -109,6 +111,9 @@ pub fn run(cmd: LocalCommand) -> anyhow::Result<Exit> {
                 opts.zones.len(),
                 started.elapsed().as_secs_f64()
             );
+            for moved in &status.moved {
+                eprintln!("berth: {moved}");
+            }
             eprintln!("       KUBECONFIG={}", status.kubeconfig.display());
             Ok(Exit::Ok)
         }
