@@ -78,6 +78,18 @@ pub async fn plan(
     timeout: Duration,
 ) -> Result<PlanReport> {
     let deadline = Instant::now() + timeout;
+    let objects = crate::namespaces::complete(
+        cluster,
+        target.stack,
+        target.namespace,
+        target.objects,
+        deadline,
+    )
+    .await?;
+    let target = Target {
+        objects: &objects,
+        ..target
+    };
     let waves = berth_plan::plan(target.objects, target.components).map_err(Error::Plan)?;
     let inv = Inventory::new(target.stack, target.namespace);
     let parent = inv

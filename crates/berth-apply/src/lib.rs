@@ -18,6 +18,7 @@ pub mod event;
 pub mod health;
 pub mod inventory;
 pub mod lock;
+pub mod namespaces;
 pub mod prepare;
 pub mod status;
 pub mod up;

@@ -36,8 +36,13 @@ impl Lost {
     /// Waits until another run holds the lease, and returns its holder; never if that does not
     /// happen.
     pub async fn wait(&mut self) -> String {
-        match self.0.wait_for(Option::is_some).await {
-            Ok(holder) => holder.clone().unwrap_or_default(),
+        let holder = self
+            .0
+            .wait_for(Option::is_some)
+            .await
+            .map(|h| h.clone().unwrap_or_default());
+        match holder {
+            Ok(holder) => holder,
             Err(_) => std::future::pending().await,
         }
     }

@@ -56,6 +56,7 @@ pub fn prepare(objects: &[Object], applyset: &str) -> Vec<Value> {
         .iter()
         .map(|o| {
             let mut v = o.value.clone();
+            drop_empty_metadata_maps(&mut v);
             set_label(&mut v, PART_OF, applyset);
             let target = (
                 o.kind().to_string(),
@@ -93,6 +94,25 @@ pub fn prepare(objects: &[Object], applyset: &str) -> Vec<Value> {
             v
         })
         .collect()
+}
+
+/// Removes `annotations: {}` (and `labels: {}`) from the object's and its pod template's
+/// metadata. The API server does not store an empty map, so berth would own it only once
+/// someone else (a controller adding an annotation) made the map exist, and every later `up`
+/// would report the object changed for a field that holds nothing.
+fn drop_empty_metadata_maps(v: &mut Value) {
+    for pointer in ["/metadata", "/spec/template/metadata"] {
+        if let Some(meta) = v.pointer_mut(pointer).and_then(Value::as_object_mut) {
+            for field in ["annotations", "labels"] {
+                if meta
+                    .get(field)
+                    .is_some_and(|m| m.as_object().is_some_and(|m| m.is_empty()) || m.is_null())
+                {
+                    meta.remove(field);
+                }
+            }
+        }
+    }
 }
 
 /// sha256 of a Secret's or ConfigMap's data (`data`, `stringData`, `binaryData`), hex.
@@ -189,6 +209,21 @@ mod tests {
             origin: Origin::Manifest,
             positions: Arc::new(BTreeMap::new()),
         }
+    }
+
+    #[test]
+    fn empty_annotation_and_label_maps_are_not_sent() {
+        let d = obj(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "annotations": {}, "labels": null},
+            "spec": {"template": {"metadata": {"annotations": {}, "labels": {"app": "web"}}}}}));
+        let out = &prepare(&[d], "set")[0];
+        assert!(out.pointer("/metadata/annotations").is_none());
+        assert_eq!(out.pointer("/metadata/labels/applyset.kubernetes.io~1part-of"), Some(&json!("set")));
+        assert!(out.pointer("/spec/template/metadata/annotations").is_none());
+        assert_eq!(out.pointer("/spec/template/metadata/labels/app"), Some(&json!("web")));
+        // A map with something in it is left as it is.
+        let c = obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "annotations": {"a": "b"}}}));
+        assert_eq!(prepare(&[c], "set")[0].pointer("/metadata/annotations/a"), Some(&json!("b")));
     }
 
     fn stack(secret_value: &str) -> Vec<Object> {

@@ -98,8 +98,15 @@ pub async fn up(
 ) -> Result<UpReport> {
     let start = Instant::now();
     let deadline = start + opts.timeout;
-    let plan = berth_plan::plan(target.objects, target.components).map_err(Error::Plan)?;
     ensure_namespace(cluster, target.namespace, deadline).await?;
+    let objects =
+        crate::namespaces::complete(cluster, target.stack, target.namespace, target.objects, deadline)
+            .await?;
+    let target = Target {
+        objects: &objects,
+        ..target
+    };
+    let plan = berth_plan::plan(target.objects, target.components).map_err(Error::Plan)?;
     let lock = StackLock::acquire(
         cluster,
         target.stack,
@@ -191,7 +198,7 @@ async fn run(
     // Before any member is written: a crash from here on still leaves every member listable.
     inv.write_parent(cluster, &widened, deadline).await?;
 
-    let mut prepared = prepare::prepare(target.objects, &inv.id);
+    let prepared = prepare::prepare(target.objects, &inv.id);
     let wait_options = wait_options(&target, opts);
     // An HPA target that does not exist yet starts at the HPA's minReplicas (the HPA owns the
     // field afterwards; see `initial_replicas`).
@@ -200,13 +207,9 @@ async fn run(
         let Some(min) = wait_options.min_ready.get(key) else {
             continue;
         };
-        if members.iter().any(|m| &m.key == key)
-            || exists(cluster, key, &prepared[i], deadline).await?
+        if !members.iter().any(|m| &m.key == key)
+            && !exists(cluster, key, &prepared[i], deadline).await?
         {
-            continue;
-        }
-        if let Some(spec) = prepared[i].get_mut("spec").and_then(Value::as_object_mut) {
-            spec.insert("replicas".into(), json!(min));
             initial.insert(key.clone(), *min);
         }
     }
@@ -426,9 +429,10 @@ async fn run(
     Ok((report, last_healthy))
 }
 
-/// Field manager that sets an HPA target's first `replicas` (the HPA's minReplicas). berth's
-/// own applies leave the field out afterwards; this manager keeps owning it, so dropping it
-/// from berth's apply does not reset it to 1 — the HPA scales from there.
+/// Field manager that sets an HPA target's first `replicas` (the HPA's minReplicas), right
+/// after berth's own apply created the target without the field. berth's applies never own
+/// `replicas` of an HPA target (so a later apply changes nothing and resets nothing); this
+/// manager keeps it until the HPA scales.
 pub const INITIAL_REPLICAS_MANAGER: &str = "berth-initial-replicas";
 
 /// What the wait needs from the whole stack: the Secrets controllers of the stack create at
@@ -496,8 +500,8 @@ async fn exists(
         .map_err(|e| Error::kube(format!("reading {key}"), e))
 }
 
-/// Co-owns the first `replicas` of a just-created HPA target with
-/// [`INITIAL_REPLICAS_MANAGER`] (see there).
+/// Sets the first `replicas` of a just-created HPA target as [`INITIAL_REPLICAS_MANAGER`]
+/// (see there).
 async fn initial_replicas(
     cluster: &Cluster,
     applied: &apply::Applied,

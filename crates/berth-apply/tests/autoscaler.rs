@@ -157,48 +157,54 @@ async fn up_waits_for_a_scale_up_and_stops_on_a_refusal_or_silence() {
     let _ca = AutoscalerGuard;
 
     // 1. A scale-up is answered: up keeps waiting, and exits 0 once the new node is there.
+    // (The run and the autoscaler's part go side by side in this task.)
     let ns = unique("scale-up");
-    let waiting = {
-        let cluster = cluster.clone();
-        let ns = ns.clone();
-        tokio::spawn(async move { run_up(&cluster, &ns, 5).await })
-    };
-    let pod = unschedulable_pod(&client, &ns).await;
-    autoscaler_event(
-        &client,
-        &pod,
-        "TriggeredScaleUp",
-        "pod triggered scale-up: [{berth-test-big 0->1 (max: 3)}]",
-    )
-    .await;
-    // Well past the 5s grace period: the answer keeps it waiting.
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    let still_waiting = !waiting.is_finished();
-    let node = berth_local::testing::add_node(
-        &client,
-        "berth-test-big",
-        "local-a",
-        "16",
-        json!({}),
-        json!([]),
-    )
-    .await;
-    let scaled = tokio::time::timeout(Duration::from_secs(120), waiting).await;
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let (scaled, (still_waiting, node)) = tokio::join!(
+        async {
+            let r = tokio::time::timeout(Duration::from_secs(150), run_up(&cluster, &ns, 5)).await;
+            finished.store(true, std::sync::atomic::Ordering::SeqCst);
+            r
+        },
+        async {
+            let pod = unschedulable_pod(&client, &ns).await;
+            autoscaler_event(
+                &client,
+                &pod,
+                "TriggeredScaleUp",
+                "pod triggered scale-up: [{berth-test-big 0->1 (max: 3)}]",
+            )
+            .await;
+            // Well past the 5s grace period: the answer keeps it waiting.
+            tokio::time::sleep(Duration::from_secs(8)).await;
+            let still_waiting = !finished.load(std::sync::atomic::Ordering::SeqCst);
+            let node = berth_local::testing::add_node(
+                &client,
+                "berth-test-big",
+                "local-a",
+                "16",
+                json!({}),
+                json!([]),
+            )
+            .await;
+            (still_waiting, node)
+        }
+    );
     drop(node);
     berth_local::testing::delete_namespace(&client, &ns).await;
 
     // 2. The autoscaler refuses: up stops at once with its reason.
     let ns2 = unique("no-scale-up");
-    let refused = {
-        let cluster = cluster.clone();
-        let ns = ns2.clone();
-        tokio::spawn(async move { run_up(&cluster, &ns, 60).await })
-    };
-    let pod = unschedulable_pod(&client, &ns2).await;
     let reason = "pod didn't trigger scale-up: 1 Insufficient cpu, 1 max node group size reached";
-    let asked = Instant::now();
-    autoscaler_event(&client, &pod, "NotTriggerScaleUp", reason).await;
-    let refused = tokio::time::timeout(Duration::from_secs(120), refused).await;
+    let (refused, asked) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(120), run_up(&cluster, &ns2, 60)),
+        async {
+            let pod = unschedulable_pod(&client, &ns2).await;
+            let asked = Instant::now();
+            autoscaler_event(&client, &pod, "NotTriggerScaleUp", reason).await;
+            asked
+        }
+    );
     let refused_after = asked.elapsed();
     berth_local::testing::delete_namespace(&client, &ns2).await;
 
@@ -210,11 +216,9 @@ async fn up_waits_for_a_scale_up_and_stops_on_a_refusal_or_silence() {
     assert!(still_waiting, "up did not wait for the scale-up");
     scaled
         .expect("up did not finish after the node came")
-        .expect("task")
         .expect("up must be healthy once the new node runs the pod");
     let err = refused
         .expect("up kept waiting after the refusal")
-        .expect("task")
         .expect_err("a refused scale-up fails");
     let text = err.to_string();
     assert!(

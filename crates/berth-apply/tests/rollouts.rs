@@ -87,7 +87,13 @@ async fn run_up(
     timeout: u64,
 ) -> Result<berth_apply::UpReport, Error> {
     let values = BTreeMap::new();
-    let sink = |_e: Event| {};
+    let sink = |e: Event| {
+        if let Event::Applied { object, action } = &e
+            && *action != berth_apply::Action::Unchanged
+        {
+            eprintln!("{name}: {object} {action:?}");
+        }
+    };
     let target = Target {
         stack: name,
         namespace: ns,
@@ -278,6 +284,7 @@ async fn an_hpa_target_is_healthy_only_at_the_hpas_minimum_and_keeps_it() {
     let after_first = deployments.get("app").await.expect("read the Deployment");
     let second = run_up(&cluster, "hpa", &ns, &objects, 120).await;
     let after_second = deployments.get("app").await.expect("read the Deployment");
+
     berth_local::testing::delete_namespace(&cluster.client, &ns).await;
     first.expect("first up");
     let ready = |d: &Deployment| {
