@@ -126,12 +126,21 @@ pub async fn plan(
         })
         .collect();
 
+    // Namespaces the stack creates (its own, or those berth adds): what goes into one that
+    // does not exist yet cannot be dry-run.
+    let creating_namespaces: HashSet<&str> = target
+        .objects
+        .iter()
+        .filter(|o| o.kind() == "Namespace" && o.group().is_empty())
+        .map(berth_model::Object::name)
+        .collect();
     let changes: Vec<(usize, Result<Change>)> = futures::stream::iter(waves.order())
         .map(|i| {
             let key = &keys[i];
             let value = &prepared[i];
             let wave = wave_of.get(&i).copied().unwrap_or(0);
             let creating_crds = &creating_crds;
+            let creating_namespaces = &creating_namespaces;
             async move {
                 let change = async {
                     let live = match cluster.api_for(key, value).await {
@@ -153,9 +162,26 @@ pub async fn plan(
                         }
                         Err(e) => return Err(e),
                     };
-                    let after = apply::apply_one(cluster, key, value, opts, deadline)
-                        .await?
-                        .live;
+                    let after = match apply::apply_one(cluster, key, value, opts, deadline).await
+                    {
+                        Ok(a) => a.live,
+                        Err(Error::Rejected { message, .. })
+                            if live.is_none()
+                                && key.namespace.as_deref().is_some_and(|ns| {
+                                    creating_namespaces.contains(ns)
+                                        && message.contains(&format!("namespaces \"{ns}\" not found"))
+                                }) =>
+                        {
+                            return Ok(Change::Create {
+                                object: key.clone(),
+                                wave,
+                                note: Some(
+                                    "not validated: its namespace is created by this stack".into(),
+                                ),
+                            });
+                        }
+                        Err(e) => return Err(e),
+                    };
                     Ok(match live {
                         None => Change::Create {
                             object: key.clone(),
