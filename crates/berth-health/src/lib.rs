@@ -33,6 +33,11 @@
 //!   own `observedGeneration`, or the status's) says nothing about the current spec: in
 //!   progress, and a failure it reports does not fail the object.
 //!
+//! Any object may carry the annotation `berth.dev/wait`: `ready` (the default) waits as above,
+//! `created` is Current as soon as the object exists, `none` is Current whatever its status.
+//! Another value is waited for as `ready`, and the message says it was not understood (the
+//! stack checker is where such a value should be rejected).
+//!
 //! [`pod_problem`] finds the pod states that will not fix themselves (image pull errors, crash
 //! loops, OOM kills, missing config, unschedulable), so a wait can stop at once instead of at
 //! its timeout. Nothing here talks to a cluster: callers pass the objects they read or watched.
@@ -43,6 +48,7 @@ mod custom;
 mod fields;
 mod kind;
 mod problem;
+mod wait_mode;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -144,7 +150,11 @@ pub fn status_with(obj: &Value, options: &Options) -> Health {
             message: "Object not found".into(),
         };
     }
-    readiness(obj, options)
+    let mode = wait_mode::wait_mode(obj);
+    if let Some(h) = mode.health() {
+        return h;
+    }
+    mode.annotate(readiness(obj, options))
 }
 
 /// The health of an existing object by its kind's rules: deletion first, then a custom

@@ -123,6 +123,11 @@ const EXPECTED: &[(&str, State)] = &[
     ("cr-generic-ready-stale", State::InProgress),
     ("cr-generic-status-generation-stale", State::InProgress),
     ("cr-generic-other-conditions", State::Current),
+    // berth.dev/wait on any object.
+    ("wait-created-certificate", State::Current),
+    ("wait-created-deployment", State::Current),
+    ("wait-none-failed-certificate", State::Current),
+    ("wait-unknown-value", State::InProgress),
     ("deleting", State::InProgress),
 ];
 
