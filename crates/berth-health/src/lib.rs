@@ -20,7 +20,8 @@
 //!   cert-manager Certificate, Issuer and ClusterIssuer; External Secrets ExternalSecret; Argo
 //!   Rollout; Karpenter NodePool and NodeClaim; Strimzi Kafka; CloudNativePG Cluster; Flux
 //!   HelmRelease and Kustomization; KEDA ScaledObject and ScaledJob; and any Crossplane claim,
-//!   composite or managed resource (recognised by its `Synced` and `Ready` conditions). A rule
+//!   composite or managed resource (recognised by its `Synced` and `Ready` conditions, or
+//!   before it has any by the spec fields Crossplane's CRDs default or require). A rule
 //!   names the conditions or status fields that mean ready and the few that mean failed
 //!   (a state the controller will not leave without a change), and where the controller writes
 //!   the generation it has acted on. A rule's failures are checked before kstatus'

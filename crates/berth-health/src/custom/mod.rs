@@ -45,9 +45,12 @@ pub(crate) struct Rule {
     /// The kinds in `group` this rule reads.
     #[serde(default)]
     kinds: Vec<String>,
-    /// Instead of group and kinds: any object that carries all these condition types.
+    /// Instead of group and kinds: any object that carries all these condition types...
     #[serde(default)]
     has_conditions: Vec<String>,
+    /// ...or any of these fields (JSON pointers), for objects that have no status yet.
+    #[serde(default)]
+    has_any_field: Vec<String>,
     /// Where the controller writes the generation it has acted on.
     #[serde(default = "default_observed_generation")]
     observed_generation: String,
@@ -153,21 +156,35 @@ fn human_path(pointer: &str) -> String {
     pointer.trim_start_matches('/').replace('/', ".")
 }
 
-/// The rule for `group`/`kind`, or a rule matched by the conditions `obj` carries.
+/// The rule for `group`/`kind`, or a rule matched by the conditions or fields `obj` carries.
 pub(crate) fn rule_for(group: &str, kind: &str, obj: &Value) -> Option<&'static Rule> {
     let rules = &*RULES;
     rules
         .iter()
         .find(|r| !r.group.is_empty() && r.group == group && r.kinds.iter().any(|k| k == kind))
         .or_else(|| {
-            rules.iter().find(|r| {
-                !r.has_conditions.is_empty()
-                    && r.has_conditions.iter().all(|c| condition(obj, c).is_some())
-            })
+            rules
+                .iter()
+                .find(|r| r.group.is_empty() && r.matches_shape(obj))
         })
 }
 
 impl Rule {
+    /// For a rule without group and kinds: `obj` carries all of `hasConditions`, or one of
+    /// `hasAnyField`.
+    fn matches_shape(&self, obj: &Value) -> bool {
+        let conditions = !self.has_conditions.is_empty()
+            && self
+                .has_conditions
+                .iter()
+                .all(|c| condition(obj, c).is_some());
+        conditions
+            || self
+                .has_any_field
+                .iter()
+                .any(|p| obj.pointer(p).is_some_and(|v| !v.is_null()))
+    }
+
     /// The generation the controller has acted on, as the rule says it writes it.
     fn observed(&self, obj: &Value) -> Option<i64> {
         obj.pointer(&self.observed_generation).and_then(generation)

@@ -164,3 +164,24 @@ fn generic_rule_reads_ready_then_available_then_succeeded_and_never_fails() {
     );
     assert_eq!(with(json!([])).state, State::Current);
 }
+
+#[test]
+fn crossplane_objects_wait_for_their_conditions_before_the_controller_writes_any() {
+    // A claim's CRD defaults spec.compositeDeletePolicy; a managed resource has forProvider.
+    let claim = json!({"apiVersion": "platform.example.org/v1alpha1", "kind": "Database",
+        "metadata": {"name": "db", "namespace": "shop", "generation": 1},
+        "spec": {"parameters": {"size": "small"}, "compositeDeletePolicy": "Background"}});
+    let h = status(&claim);
+    assert_eq!(
+        (h.state, h.message.as_str()),
+        (State::InProgress, "Waiting for condition Synced")
+    );
+    let mr = json!({"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "Bucket",
+        "metadata": {"name": "b", "generation": 1},
+        "spec": {"forProvider": {"region": "eu-west-1"}, "providerConfigRef": {"name": "default"}}});
+    assert_eq!(status(&mr).state, State::InProgress);
+    // Any other custom resource without status is Current once created.
+    let other = json!({"apiVersion": "platform.example.org/v1alpha1", "kind": "Database",
+        "metadata": {"name": "db", "namespace": "shop", "generation": 1}, "spec": {"size": "small"}});
+    assert_eq!(status(&other).state, State::Current);
+}
