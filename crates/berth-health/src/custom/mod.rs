@@ -59,7 +59,7 @@ pub(crate) struct Rule {
     message: Option<String>,
     /// All must hold for Current.
     ready: Vec<Matcher>,
-    /// Any that holds says why the object is in progress.
+    /// While not ready, any that holds says why (it never holds a ready object back).
     #[serde(default)]
     progressing: Vec<Matcher>,
     /// Any that holds (for the current spec) fails the object at once.
@@ -210,36 +210,44 @@ impl Rule {
     }
 
     /// Current when every `ready` matcher holds for the current spec; otherwise in progress,
-    /// saying what it waits for.
+    /// saying why: a `progressing` matcher that holds, or else the first `ready` matcher that
+    /// does not.
     pub(crate) fn status(&self, obj: &Value) -> Health {
         if let Some(h) = stale_status(obj, self.observed(obj)) {
             return h;
         }
         let detail = self.detail(obj);
-        if let Some(found) = self
-            .progressing
-            .iter()
-            .find_map(|m| m.read(obj, detail).filter(|(hit, _)| *hit))
-            .map(|(_, found)| found)
-        {
-            return Health::in_progress(found.text);
+        match self.unmet(obj, detail) {
+            Ok(text) => Health::current(text),
+            Err(waiting) => {
+                let progressing = self
+                    .progressing
+                    .iter()
+                    .find_map(|m| m.read(obj, detail).filter(|(hit, _)| *hit))
+                    .map(|(_, found)| Health::in_progress(found.text));
+                progressing.unwrap_or(waiting)
+            }
         }
-        // The last matcher is the most final one (Crossplane's Ready after Synced, a
-        // NodeClaim's Ready after Initialized): its words describe the object best.
+    }
+
+    /// The words of the last `ready` matcher when all hold for the current spec (the last is
+    /// the most final one: Crossplane's Ready after Synced, a NodeClaim's Ready after
+    /// Initialized), or the in-progress health of the first that does not.
+    fn unmet(&self, obj: &Value, detail: &str) -> Result<String, Health> {
         let mut last = None;
         for m in &self.ready {
             match m.read(obj, detail) {
-                None => return Health::in_progress(m.missing()),
-                Some((false, found)) => return Health::in_progress(found.text),
+                None => return Err(Health::in_progress(m.missing())),
+                Some((false, found)) => return Err(Health::in_progress(found.text)),
                 Some((true, found)) => {
                     if let Some(h) = stale_condition(obj, &found) {
-                        return h;
+                        return Err(h);
                     }
                     last = Some(found.text);
                 }
             }
         }
-        Health::current(last.unwrap_or_else(|| "Ready".into()))
+        Ok(last.unwrap_or_else(|| "Ready".into()))
     }
 }
 

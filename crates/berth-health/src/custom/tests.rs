@@ -185,3 +185,14 @@ fn crossplane_objects_wait_for_their_conditions_before_the_controller_writes_any
         "metadata": {"name": "db", "namespace": "shop", "generation": 1}, "spec": {"size": "small"}});
     assert_eq!(status(&other).state, State::Current);
 }
+
+#[test]
+fn a_renewal_in_progress_does_not_hold_a_ready_certificate_back() {
+    let renewing = json!({"conditions": [
+        {"type": "Ready", "status": "True", "reason": "Ready", "message": "Certificate is up to date and has not expired", "observedGeneration": 1},
+        {"type": "Issuing", "status": "True", "reason": "Renewing", "message": "Renewing certificate as renewal was scheduled at 2027-01-20 08:34:09 +0000 UTC", "observedGeneration": 1}]});
+    assert_eq!(
+        status(&cr("cert-manager.io", "Certificate", 1, renewing)).state,
+        State::Current
+    );
+}
