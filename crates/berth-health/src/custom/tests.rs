@@ -196,3 +196,25 @@ fn a_renewal_in_progress_does_not_hold_a_ready_certificate_back() {
         State::Current
     );
 }
+
+#[test]
+fn a_degraded_rollout_of_an_older_generation_waits_for_the_new_one() {
+    // Argo Rollouts writes observedGeneration as a string.
+    let degraded = json!({"observedGeneration": "3", "phase": "Degraded", "message": "ProgressDeadlineExceeded: ReplicaSet \"web-6d4f8b7c9\" has timed out progressing."});
+    let h = status(&cr("argoproj.io", "Rollout", 4, degraded.clone()));
+    assert_eq!(
+        (h.state, h.message.as_str()),
+        (
+            State::InProgress,
+            "Generation 4 not observed yet (observed 3)"
+        )
+    );
+    let h = status(&cr("argoproj.io", "Rollout", 3, degraded));
+    assert_eq!(h.state, State::Failed);
+    assert!(
+        h.message
+            .starts_with("status.phase is Degraded: ProgressDeadlineExceeded"),
+        "{}",
+        h.message
+    );
+}
