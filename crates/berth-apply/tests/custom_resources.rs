@@ -319,7 +319,7 @@ fn rules() -> &'static dyn HealthRules {
 }
 
 /// What the test writes as the controller.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Outcome {
     Ready,
     Failed,
@@ -417,17 +417,16 @@ async fn run(
         tokio::time::timeout(Duration::from_secs(200), up),
         controller
     );
-    let result = result.unwrap_or_else(|_| {
+    let what = match outcome {
+        Outcome::Ready => "ready",
+        Outcome::Failed => "failed",
+    };
+    let Ok(result) = result else {
         panic!(
-            "up did not return within 200s after the {} status of {} was written",
-            if outcome == Outcome::Ready {
-                "ready"
-            } else {
-                "failed"
-            },
+            "up did not return within 200s after the {what} status of {} was written",
             case.kind
-        )
-    });
+        );
+    };
     if !case.namespaced {
         let _ = api.delete(&name, &Default::default()).await;
     }
