@@ -2,9 +2,9 @@
 //!
 //! [`status`] follows kstatus (`sigs.k8s.io/cli-utils/pkg/kstatus`), the rules Flux and Helm 4
 //! wait with: a controller that has not observed the latest generation is still in progress,
-//! `Reconciling`/`Stalled`/`Ready` conditions speak for custom resources, and built-in kinds have
-//! their own rules (one module per kind under `kind/`). berth tightens a few of them where
-//! kstatus is too lenient for "wait until the stack really works":
+//! `Reconciling`/`Stalled` conditions speak for any kind, and built-in kinds have their own
+//! rules (one module per kind under `kind/`). berth tightens a few of them where kstatus is too
+//! lenient for "wait until the stack really works":
 //!
 //! - a Job is Current only when `Complete` (kstatus calls a started Job Current);
 //! - a Pod in phase `Failed` is Failed (kstatus calls it Current, "completed");
@@ -14,16 +14,43 @@
 //! - a built-in workload whose controller has not written `observedGeneration` yet is in
 //!   progress (kstatus only compares it when present, so a just-created object could pass).
 //!
+//! Custom resources (`custom/`):
+//!
+//! - widely used CRDs have a readiness rule in the embedded data file `custom/rules.json`:
+//!   cert-manager Certificate, Issuer and ClusterIssuer; External Secrets ExternalSecret; Argo
+//!   Rollout; Karpenter NodePool and NodeClaim; Strimzi Kafka; CloudNativePG Cluster; Flux
+//!   HelmRelease and Kustomization; KEDA ScaledObject and ScaledJob; and any Crossplane claim,
+//!   composite or managed resource (recognised by its `Synced` and `Ready` conditions, or
+//!   before it has any by the spec fields Crossplane's CRDs default or require). A rule
+//!   names the conditions or status fields that mean ready and the few that mean failed
+//!   (a state the controller will not leave without a change), and where the controller writes
+//!   the generation it has acted on. A rule's failures are checked before kstatus'
+//!   `Reconciling`, because Flux keeps reconciling while it retries a failed release;
+//! - any other custom resource follows the generic rule: its first `Ready`, `Available` or
+//!   `Succeeded` condition decides (True is Current, False or Unknown in progress, never
+//!   Failed: only a rule or kstatus `Stalled` may fail a custom resource); one that has none of
+//!   them, or no status at all, is Current once created;
+//! - a condition or status written for an older generation than `metadata.generation` (its
+//!   own `observedGeneration`, or the status's) says nothing about the current spec: in
+//!   progress, and a failure it reports does not fail the object.
+//!
+//! Any object may carry the annotation `berth.dev/wait`: `ready` (the default) waits as above,
+//! `created` is Current as soon as the object exists, `none` is Current whatever its status.
+//! Another value is waited for as `ready`, and the message says it was not understood (the
+//! stack checker is where such a value should be rejected).
+//!
 //! [`pod_problem`] finds the pod states that will not fix themselves (image pull errors, crash
 //! loops, OOM kills, missing config, unschedulable), so a wait can stop at once instead of at
 //! its timeout. Nothing here talks to a cluster: callers pass the objects they read or watched.
 
 #![warn(missing_docs)]
 
+mod custom;
 mod fields;
 mod kind;
 mod problem;
 pub mod rollout;
+mod wait_mode;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -125,37 +152,48 @@ pub fn status_with(obj: &Value, options: &Options) -> Health {
             message: "Object not found".into(),
         };
     }
-    if let Some(h) = generic(obj) {
+    let mode = wait_mode::wait_mode(obj);
+    if let Some(h) = mode.health() {
         return h;
     }
-    let api_version = fields::str(obj, "/apiVersion");
-    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    if let Some(h) = kind::status(group, fields::str(obj, "/kind"), obj, options) {
-        return h;
-    }
-    if let Some(ready) = condition(obj, "Ready") {
-        if ready.is_true() {
-            return Health::current("Resource is Ready");
-        }
-        if ready.is_false() {
-            return Health::in_progress(ready_message("Resource is not Ready", ready));
-        }
-    }
-    Health::current("Resource is current")
+    mode.annotate(readiness(obj, options))
 }
 
-/// The rules every kind shares, in kstatus order: deletion, observed generation, and the
-/// abnormal-true `Reconciling` and `Stalled` conditions.
-fn generic(obj: &Value) -> Option<Health> {
+/// The health of an existing object by its kind's rules: deletion first, then a custom
+/// resource rule's failures, kstatus' generation and abnormal conditions, the built-in kind's
+/// own rule, the custom resource rule's readiness, and the generic rule.
+fn readiness(obj: &Value, options: &Options) -> Health {
     if obj
         .pointer("/metadata/deletionTimestamp")
         .is_some_and(|v| !v.is_null())
     {
-        return Some(Health::in_progress("Resource is being deleted"));
+        return Health::in_progress("Resource is being deleted");
     }
+    let api_version = fields::str(obj, "/apiVersion");
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    let kind = fields::str(obj, "/kind");
+    let rule = custom::rule_for(group, kind, obj);
+    if let Some(h) = rule.and_then(|r| r.failed(obj)) {
+        return h;
+    }
+    if let Some(h) = generic(obj) {
+        return h;
+    }
+    if let Some(h) = kind::status(group, kind, obj, options) {
+        return h;
+    }
+    match rule {
+        Some(rule) => rule.status(obj),
+        None => custom::generic(obj),
+    }
+}
+
+/// The rules every kind shares, in kstatus order: observed generation, and the abnormal-true
+/// `Reconciling` and `Stalled` conditions.
+fn generic(obj: &Value) -> Option<Health> {
     if let Some(observed) = obj
         .pointer("/status/observedGeneration")
-        .and_then(Value::as_i64)
+        .and_then(fields::generation)
     {
         let generation = fields::int(obj, "/metadata/generation", observed);
         if observed != generation {

@@ -1,5 +1,5 @@
-//! Per-kind health rules for built-in kinds, one module each. Kinds not listed here fall back
-//! to the generic `Ready` condition rule in the crate root.
+//! Per-kind health rules for built-in kinds, one module each. Kinds not listed here follow the
+//! custom resource rules in `custom/` (a data-file rule, or the generic conditions rule).
 
 mod crd;
 mod daemonset;
