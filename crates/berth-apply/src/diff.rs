@@ -162,14 +162,14 @@ pub async fn plan(
                         }
                         Err(e) => return Err(e),
                     };
-                    let after = match apply::apply_one(cluster, key, value, opts, deadline).await
-                    {
+                    let after = match apply::apply_one(cluster, key, value, opts, deadline).await {
                         Ok(a) => a.live,
                         Err(Error::Rejected { message, .. })
                             if live.is_none()
                                 && key.namespace.as_deref().is_some_and(|ns| {
                                     creating_namespaces.contains(ns)
-                                        && message.contains(&format!("namespaces \"{ns}\" not found"))
+                                        && message
+                                            .contains(&format!("namespaces \"{ns}\" not found"))
                                 }) =>
                         {
                             return Ok(Change::Create {

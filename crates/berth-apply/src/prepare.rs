@@ -218,12 +218,23 @@ mod tests {
             "spec": {"template": {"metadata": {"annotations": {}, "labels": {"app": "web"}}}}}));
         let out = &prepare(&[d], "set")[0];
         assert!(out.pointer("/metadata/annotations").is_none());
-        assert_eq!(out.pointer("/metadata/labels/applyset.kubernetes.io~1part-of"), Some(&json!("set")));
+        assert_eq!(
+            out.pointer("/metadata/labels/applyset.kubernetes.io~1part-of"),
+            Some(&json!("set"))
+        );
         assert!(out.pointer("/spec/template/metadata/annotations").is_none());
-        assert_eq!(out.pointer("/spec/template/metadata/labels/app"), Some(&json!("web")));
+        assert_eq!(
+            out.pointer("/spec/template/metadata/labels/app"),
+            Some(&json!("web"))
+        );
         // A map with something in it is left as it is.
-        let c = obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "annotations": {"a": "b"}}}));
-        assert_eq!(prepare(&[c], "set")[0].pointer("/metadata/annotations/a"), Some(&json!("b")));
+        let c = obj(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "annotations": {"a": "b"}}}),
+        );
+        assert_eq!(
+            prepare(&[c], "set")[0].pointer("/metadata/annotations/a"),
+            Some(&json!("b"))
+        );
     }
 
     fn stack(secret_value: &str) -> Vec<Object> {

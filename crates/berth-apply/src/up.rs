@@ -98,15 +98,21 @@ pub async fn up(
 ) -> Result<UpReport> {
     let start = Instant::now();
     let deadline = start + opts.timeout;
-    ensure_namespace(cluster, target.namespace, deadline).await?;
-    let objects =
-        crate::namespaces::complete(cluster, target.stack, target.namespace, target.objects, deadline)
-            .await?;
+    // Reads only: nothing is written before the plan is known to be sound (no cycle).
+    let objects = crate::namespaces::complete(
+        cluster,
+        target.stack,
+        target.namespace,
+        target.objects,
+        deadline,
+    )
+    .await?;
     let target = Target {
         objects: &objects,
         ..target
     };
     let plan = berth_plan::plan(target.objects, target.components).map_err(Error::Plan)?;
+    ensure_namespace(cluster, target.namespace, deadline).await?;
     let lock = StackLock::acquire(
         cluster,
         target.stack,

@@ -258,6 +258,10 @@ pub async fn wait_healthy(
         .min()
         .unwrap_or(deadline);
         let next = tokio::time::timeout_at(wake, events.next()).await;
+        if cluster.reach.outage().is_some() && probe(cluster).await {
+            // Back: the watches reconnect after their back-off; nothing to wait for here.
+            cluster.reach.ok();
+        }
         if let Some(e) = cluster.outage_error() {
             return Err(e);
         }
@@ -483,6 +487,12 @@ async fn judge(
         }
     }
     Ok(())
+}
+
+/// Whether the API server answers now (a watch in back-off may not know yet).
+async fn probe(cluster: &Cluster) -> bool {
+    let answer = tokio::time::timeout(Duration::from_secs(3), cluster.client.apiserver_version());
+    matches!(answer.await, Ok(Ok(_)))
 }
 
 /// Whether a node autoscaler runs: the Karpenter API (Karpenter, EKS Auto Mode) is served, or

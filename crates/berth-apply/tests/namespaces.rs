@@ -53,8 +53,22 @@ async fn a_namespace_nobody_creates_is_created_kept_and_purged_and_others_are_le
     let events = std::sync::Mutex::new(Vec::new());
     let sink = |e: Event| events.lock().unwrap().push(e);
     let plan = berth_apply::diff::plan(&cluster, target, false, 8, Duration::from_secs(60)).await;
-    let first = up::up(&cluster, target, &opts, &berth_apply::BerthHealth::default(), &sink).await;
-    let second = up::up(&cluster, target, &opts, &berth_apply::BerthHealth::default(), &sink).await;
+    let first = up::up(
+        &cluster,
+        target,
+        &opts,
+        &berth_apply::BerthHealth::default(),
+        &sink,
+    )
+    .await;
+    let second = up::up(
+        &cluster,
+        target,
+        &opts,
+        &berth_apply::BerthHealth::default(),
+        &sink,
+    )
+    .await;
     let nss: Api<Namespace> = Api::all(client.clone());
     let created = nss.get_opt(&missing).await.expect("read");
     let foreign = nss.get_opt(&existing).await.expect("read");
@@ -67,8 +81,24 @@ async fn a_namespace_nobody_creates_is_created_kept_and_purged_and_others_are_le
     let kept = down::down(&cluster, &inv, &dopts, &sink).await;
     let after_down = nss.get_opt(&missing).await.expect("read");
     // Bring it back and purge.
-    let third = up::up(&cluster, target, &opts, &berth_apply::BerthHealth::default(), &sink).await;
-    let purged = down::down(&cluster, &inv, &DownOptions { purge: true, ..dopts }, &sink).await;
+    let third = up::up(
+        &cluster,
+        target,
+        &opts,
+        &berth_apply::BerthHealth::default(),
+        &sink,
+    )
+    .await;
+    let purged = down::down(
+        &cluster,
+        &inv,
+        &DownOptions {
+            purge: true,
+            ..dopts
+        },
+        &sink,
+    )
+    .await;
     let after_purge = nss.get_opt(&missing).await.expect("read");
     for n in [&home, &existing, &missing] {
         berth_local::testing::delete_namespace(&client, n).await;
@@ -88,9 +118,16 @@ async fn a_namespace_nobody_creates_is_created_kept_and_purged_and_others_are_le
             .and_then(|l| l.get(CREATED_BY).cloned())
     };
     assert_eq!(label(&created).as_deref(), Some("vendor"));
-    assert_eq!(label(&foreign), None, "an existing namespace was taken over");
+    assert_eq!(
+        label(&foreign),
+        None,
+        "an existing namespace was taken over"
+    );
     kept.expect("down");
-    assert!(after_down.is_some_and(|n| n.metadata.deletion_timestamp.is_none()), "down deleted a namespace");
+    assert!(
+        after_down.is_some_and(|n| n.metadata.deletion_timestamp.is_none()),
+        "down deleted a namespace"
+    );
     third.expect("up again");
     purged.expect("down --purge");
     assert!(
