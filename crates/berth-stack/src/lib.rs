@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod sources;
 pub mod stackfile;
 pub mod substitute;
+mod subprocess;
 
 pub use load::{LoadOptions, Loaded, load};
 pub use manifest::parse_manifest_str;
