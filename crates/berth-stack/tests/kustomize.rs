@@ -340,7 +340,12 @@ fn a_root_owns_its_folder_tree_and_plain_files_beside_it_are_read() {
     std::fs::create_dir_all(p.join("app/nested")).unwrap();
     std::fs::create_dir_all(p.join("plain")).unwrap();
     std::fs::write(p.join("app/kustomization.yaml"), "resources: [a.yaml]\n").unwrap();
-    std::fs::write(p.join("app/a.yaml"), cm("a")).unwrap();
+    // A plain folder has no values: `${...}` in a build stays as written.
+    std::fs::write(
+        p.join("app/a.yaml"),
+        format!("{}data:\n  text: ${{greeting}}\n", cm("a")),
+    )
+    .unwrap();
     // Not named by the kustomization: owned by the root, never read on its own.
     std::fs::write(p.join("app/unused.yaml"), cm("unused")).unwrap();
     std::fs::write(
@@ -355,6 +360,7 @@ fn a_root_owns_its_folder_tree_and_plain_files_beside_it_are_read() {
     let names: Vec<String> = objects(&l).iter().map(|o| o.display_name()).collect();
     assert_eq!(names, ["ConfigMap/default/a", "ConfigMap/default/b"]);
     assert_eq!(at(&objects(&l)[0], ""), "app/a.yaml:1");
+    assert_eq!(objects(&l)[0].value["data"]["text"], "${greeting}");
 }
 
 /// A plain folder without any kustomization never runs the tool (here: one that does not exist).
