@@ -41,6 +41,8 @@ impl StackArgs {
             set: self.set.clone(),
             values_files: self.values.clone(),
             secret_mode,
+            // The last resort for `kubectl kustomize`: berth's own kubectl, when built.
+            local_kubectl: berth_local::binaries::find().map(|b| b.kubectl),
             ..LoadOptions::default()
         }
     }

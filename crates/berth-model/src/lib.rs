@@ -340,7 +340,8 @@ pub enum Severity {
 
 /// Rules whose findings mean the input itself is broken (exit code 2, nothing applied),
 /// rather than a stack that loads but is wrong (exit code 1).
-/// (`manifest-shape`: a manifest document that is YAML but not a Kubernetes object.)
+/// (`manifest-shape`: a manifest document that is YAML but not a Kubernetes object;
+/// `kustomize`: a kustomization that could not be built; `no-objects`: nothing to apply.)
 pub const BAD_INPUT_RULES: &[&str] = &[
     "yaml-syntax",
     "stack-file",
@@ -348,6 +349,8 @@ pub const BAD_INPUT_RULES: &[&str] = &[
     "placeholder",
     "dependency-cycle",
     "manifest-shape",
+    "kustomize",
+    "no-objects",
 ];
 
 /// One problem found in a stack, pointing at the source. Produced by loading (`yaml-syntax`,

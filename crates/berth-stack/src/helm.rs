@@ -7,14 +7,14 @@
 //!
 //! Rule id: `helm` (error) when helm is missing, fails or times out.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::stackfile::ChartSpec;
+use crate::subprocess::{self, RunError};
 
 /// Rule id for charts that could not be rendered.
 pub const HELM: &str = "helm";
@@ -37,13 +37,8 @@ pub fn find_helm() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BERTH_HELM").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join("helm");
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
+    if let Some(found) = subprocess::on_path("helm") {
+        return Some(found);
     }
     let cache = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/berth/local"))?;
     let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
@@ -110,61 +105,29 @@ pub fn template(r: &Render<'_>) -> Result<String, HelmError> {
         // JSON is YAML: helm reads it as a values file.
         cmd.args(["--values", "-"]);
     }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| HelmError {
-        message: format!("cannot run helm ({}): {e}", r.helm.display()),
-        fix: "install helm, or point BERTH_HELM at it".into(),
-    })?;
-    let stdin = child.stdin.take();
-    let feeder = std::thread::spawn(move || {
-        if let (Some(mut stdin), Some(v)) = (stdin, values) {
-            let _ = stdin.write_all(v.as_bytes());
+    let ran = match subprocess::run(cmd, values.map(String::into_bytes), TIMEOUT) {
+        Ok(ran) => ran,
+        Err(RunError::Spawn(e)) => {
+            return Err(HelmError {
+                message: format!("cannot run helm ({}): {e}", r.helm.display()),
+                fix: "install helm, or point BERTH_HELM at it".into(),
+            });
         }
-    });
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        if let Some(o) = stdout.as_mut() {
-            let _ = o.read_to_end(&mut s);
+        Err(RunError::Timeout) => {
+            return Err(HelmError {
+                message: format!("helm template did not finish within {}s", TIMEOUT.as_secs()),
+                fix: "check that the chart repository is reachable".into(),
+            });
         }
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        if let Some(e) = stderr.as_mut() {
-            let _ = e.read_to_end(&mut s);
-        }
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(HelmError {
-                    message: format!("helm template did not finish within {}s", TIMEOUT.as_secs()),
-                    fix: "check that the chart repository is reachable".into(),
-                });
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => {
-                return Err(HelmError {
-                    message: format!("waiting for helm failed: {e}"),
-                    fix: String::new(),
-                });
-            }
+        Err(RunError::Wait(e)) => {
+            return Err(HelmError {
+                message: format!("waiting for helm failed: {e}"),
+                fix: String::new(),
+            });
         }
     };
-    let _ = feeder.join();
-    let out = out_reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
-    if !status.success() {
-        let stderr = String::from_utf8_lossy(&err);
+    if !ran.status.success() {
+        let stderr = String::from_utf8_lossy(&ran.stderr);
         let first = stderr
             .lines()
             .find(|l| !l.trim().is_empty())
@@ -175,6 +138,7 @@ pub fn template(r: &Render<'_>) -> Result<String, HelmError> {
             fix: "fix the chart reference or its values; run the same `helm template` to see all of it".into(),
         });
     }
+    let out = ran.stdout;
     String::from_utf8(out).map_err(|_| HelmError {
         message: "helm template printed something that is not UTF-8".into(),
         fix: String::new(),

@@ -7,16 +7,17 @@
 //!
 //! Modules, in pipeline order: [`stackfile`] (berth.yaml), [`sources`] (finding and reading
 //! manifest files), [`manifest`] (documents → objects), [`substitute`] (`${name}`), [`helm`]
-//! (chart components), [`secrets`] (`secrets:` → Secret objects, values kept apart),
+//! (chart components), [`kustomize`] (kustomizations, built by kustomize), [`secrets`] (`secrets:` → Secret objects, values kept apart),
 //! [`kinds`] (scopes, default namespaces, kind stages), [`profiles`] (cloud intents),
 //! [`output`] (redacted YAML).
 //!
 //! Rule ids produced here: `yaml-syntax`, `manifest-shape`, `stack-file`, `missing-file`,
-//! `placeholder` (errors that mean bad input), `intent`, `helm`, `secret-source` (errors or
-//! warnings), `skipped` (info).
+//! `placeholder`, `kustomize`, `no-objects` (errors that mean bad input), `intent`, `helm`,
+//! `secret-source` (errors or warnings), `skipped` (info).
 
 pub mod helm;
 pub mod kinds;
+pub mod kustomize;
 pub mod load;
 pub mod manifest;
 pub mod output;
@@ -24,6 +25,7 @@ pub mod profiles;
 pub mod secrets;
 pub mod sources;
 pub mod stackfile;
+mod subprocess;
 pub mod substitute;
 
 pub use load::{LoadOptions, Loaded, load};

@@ -3,9 +3,13 @@
 //!
 //! Steps: read berth.yaml (or make a default stack for a plain folder), merge values
 //! (`values:` < `--values FILE` < `--set`), read each component's manifests (substituting
-//! placeholders per document) or render its chart, build the stack's Secrets, default
-//! namespaces, apply the profile's intents, and order objects by kind stage. Each step keeps
-//! going after errors, so one broken file does not hide the others.
+//! placeholders per document), build its kustomizations or render its chart, build the stack's
+//! Secrets, default namespaces, apply the profile's intents, and order objects by kind stage.
+//! Each step keeps going after errors, so one broken file does not hide the others.
+//!
+//! A manifest path, a `kustomize:` component or the whole stack that yields no object (and no
+//! error that explains why) is a `no-objects` error: an empty stack is bad input, never an
+//! empty success.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,10 +21,11 @@ use serde_json::Value;
 
 use crate::helm;
 use crate::kinds::{self, StackCrds};
+use crate::kustomize::{self, KUSTOMIZE};
 use crate::manifest::{finding_at, nearest};
 use crate::profiles;
 use crate::secrets::{self, LocalSources, SecretData, SecretMode, SecretSource};
-use crate::sources::{self, MISSING_FILE, Strictness, display_path, file_finding};
+use crate::sources::{self, Entry, MISSING_FILE, Strictness, display_path, file_finding};
 use crate::stackfile::{
     self, ComponentSpec, OneOrMany, StackFile, parse_stack_file, parse_values_file,
 };
@@ -32,6 +37,8 @@ pub const DEFAULT_KUBERNETES: &str = "1.34";
 pub const DEFAULT_NAMESPACE: &str = "default";
 /// Names of the stack file, in the order they are looked for.
 pub const STACK_FILE_NAMES: &[&str] = &["berth.yaml", "berth.yml"];
+/// Rule id (error, bad input) for a stack, manifest path or kustomization without any object.
+pub const NO_OBJECTS: &str = "no-objects";
 
 /// How to load: what the command line adds to the stack file.
 #[derive(Clone, Default)]
@@ -48,6 +55,12 @@ pub struct LoadOptions {
     pub secret_source: Option<Arc<dyn SecretSource>>,
     /// The helm binary; found with [`helm::find_helm`] when `None`.
     pub helm: Option<PathBuf>,
+    /// How to run kustomize; found with [`kustomize::find`] when `None`.
+    pub kustomize: Option<kustomize::Tool>,
+    /// berth's own kubectl (the one built for the local cluster), for `kubectl kustomize` when
+    /// neither kustomize nor kubectl is on `PATH`. Where it is built is berth-local's business,
+    /// so the caller says.
+    pub local_kubectl: Option<PathBuf>,
 }
 
 /// The result of [`load`].
@@ -184,6 +197,9 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
             };
             r.read_manifests(name, manifests, strictness, stack_file_path.as_deref());
         }
+        if let Some(dir) = &spec.kustomize {
+            r.build_kustomize(name, dir);
+        }
         if spec.chart.is_some() {
             r.render_chart(name, spec, ns, &kubernetes);
         }
@@ -205,6 +221,15 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
         };
         let objs = build.run(&sf.secrets, &mut secret_data, &mut r.findings);
         r.objects.extend(objs);
+    }
+
+    if r.objects.is_empty() && !r.findings.iter().any(|f| f.severity == Severity::Error) {
+        r.findings.push(file_finding(
+            path,
+            NO_OBJECTS,
+            &format!("no objects found in {}", path.display()),
+            "add Kubernetes manifests (apiVersion, kind, metadata.name), or point berth at the stack folder",
+        ));
     }
 
     let crds = StackCrds::from_objects(&r.objects);
@@ -245,13 +270,19 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
     out
 }
 
-/// The stack of a folder (or file) without berth.yaml: one component named after it, the
-/// default namespace and version.
+/// The stack of a folder (or file) without berth.yaml: one component named after the folder,
+/// or after the file's stem (a kustomization file: after its folder), the default namespace and
+/// version.
 fn plain_stack(path: &Path, root: &Path, is_dir: bool) -> StackFile {
-    let named = if is_dir { path } else { root };
-    let base = std::fs::canonicalize(named)
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let base = if is_dir || kustomize::KUSTOMIZATION_FILES.contains(&file_name) {
+        let named = if is_dir { path } else { root };
+        std::fs::canonicalize(named)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+    } else {
+        path.file_stem().map(|n| n.to_string_lossy().into_owned())
+    };
     let name = dns_name(base.as_deref().unwrap_or("stack"));
     let manifests = if is_dir {
         ".".to_string()
@@ -426,7 +457,7 @@ impl Renderer<'_> {
             };
             let path = self.root.join(entry);
             let mut skipped = Vec::new();
-            let files = match sources::collect_files(
+            let entries = match sources::collect(
                 &path,
                 strictness == Strictness::PlainFolder,
                 &mut skipped,
@@ -451,18 +482,186 @@ impl Renderer<'_> {
                     "add a berth.yaml with a component `chart: { path: ... }` to render it",
                 ));
             }
-            for file in files {
-                if stack_file.is_some_and(|s| same_file(s, &file))
-                    || self
-                        .options
-                        .values_files
-                        .iter()
-                        .any(|v| same_file(v, &file))
-                {
-                    continue;
+            let (objects, errors) = (self.objects.len(), self.error_count());
+            let built = self.build_roots(&entries);
+            for e in entries {
+                match e {
+                    Entry::File(file) => {
+                        if stack_file.is_some_and(|s| same_file(s, &file))
+                            || self
+                                .options
+                                .values_files
+                                .iter()
+                                .any(|v| same_file(v, &file))
+                        {
+                            continue;
+                        }
+                        self.read_file(component, &file, strictness);
+                    }
+                    Entry::Kustomization(root) => {
+                        if let Some(result) = built.get(&root) {
+                            self.read_build(component, &root, result);
+                        }
+                    }
                 }
-                self.read_file(component, &file, strictness);
             }
+            if self.stack_source.is_some()
+                && self.objects.len() == objects
+                && self.error_count() == errors
+            {
+                let f = self.stack_finding(
+                    &pointer,
+                    NO_OBJECTS,
+                    format!("component `{component}`: no objects found in `{entry}`"),
+                    "add Kubernetes manifests there (apiVersion, kind, metadata.name), or fix the path",
+                );
+                self.findings.push(f);
+            }
+        }
+    }
+
+    fn error_count(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+
+    /// The kustomize tool: the one given in the options, else [`kustomize::find`]'s.
+    fn kustomize_tool(&self) -> Option<kustomize::Tool> {
+        self.options
+            .kustomize
+            .clone()
+            .or_else(|| kustomize::find(self.options.local_kubectl.as_deref()))
+    }
+
+    /// Build the kustomization roots among `entries` that no other root uses (in parallel),
+    /// noting the others as built through the root that uses them. With no kustomize tool,
+    /// each root to build is a `kustomize` error at its kustomization file.
+    fn build_roots(
+        &mut self,
+        entries: &[Entry],
+    ) -> BTreeMap<PathBuf, Result<kustomize::Built, kustomize::KustomizeError>> {
+        let roots: Vec<PathBuf> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Kustomization(root) => Some(root.clone()),
+                Entry::File(_) => None,
+            })
+            .collect();
+        if roots.is_empty() {
+            return BTreeMap::new();
+        }
+        let (build, left_out) = kustomize::roots_to_build(&roots);
+        for (root, user) in left_out {
+            let file = kustomize::kustomization_file(&root).unwrap_or(root.clone());
+            let shown = display_path(&self.root, &root);
+            let (message, fix) = match user {
+                Some(user) => (
+                    format!(
+                        "`{}` is built as part of `{}`, not on its own",
+                        shown.display(),
+                        display_path(&self.root, &user).display()
+                    ),
+                    "nothing to do; move it out of the stack folder if it is not a base",
+                ),
+                None => (
+                    format!(
+                        "`{}` is a kustomize Component: it acts only in a kustomization that lists it",
+                        shown.display()
+                    ),
+                    "list it under `components:` of the kustomization that should use it",
+                ),
+            };
+            self.findings.push(file_finding(
+                &display_path(&self.root, &file),
+                sources::SKIPPED,
+                &message,
+                fix,
+            ));
+        }
+        let Some(tool) = self.kustomize_tool() else {
+            for root in &build {
+                let file = kustomize::kustomization_file(root).unwrap_or(root.clone());
+                let (message, fix) = kustomize::missing_tool(&format!(
+                    "`{}`",
+                    display_path(&self.root, root).display()
+                ));
+                self.findings.push(file_finding(
+                    &display_path(&self.root, &file),
+                    KUSTOMIZE,
+                    &message,
+                    &fix,
+                ));
+            }
+            return BTreeMap::new();
+        };
+        let results = kustomize::build_all(&tool, &build);
+        build.into_iter().zip(results).collect()
+    }
+
+    /// Read the output of one build, or report why it failed.
+    fn read_build(
+        &mut self,
+        component: &str,
+        root: &Path,
+        result: &Result<kustomize::Built, kustomize::KustomizeError>,
+    ) {
+        match result {
+            Ok(built) => {
+                // Placeholders are berth.yaml's: a plain folder's build is taken as it is.
+                let transform = substitution(&self.values);
+                let transform = self.stack_source.is_some().then_some(&transform);
+                kustomize::read_built(
+                    &self.root,
+                    root,
+                    built,
+                    component,
+                    transform.map(|t| t as &sources::Transform<'_>),
+                    &mut self.objects,
+                    &mut self.findings,
+                );
+            }
+            Err(e) => self
+                .findings
+                .push(kustomize::error_finding(&self.root, root, e)),
+        }
+    }
+
+    /// A `kustomize: DIR` component.
+    fn build_kustomize(&mut self, component: &str, dir: &str) {
+        let pointer = format!(
+            "/components/{}/kustomize",
+            berth_yaml::escape_pointer_token(component)
+        );
+        let root = self.root.join(dir);
+        if kustomize::kustomization_file(&root).is_none() {
+            let f = self.stack_finding(
+                &pointer,
+                MISSING_FILE,
+                format!("component `{component}`: `{dir}` holds no kustomization.yaml"),
+                "name a folder with a kustomization.yaml (or .yml, Kustomization); it is relative to the stack folder",
+            );
+            self.findings.push(f);
+            return;
+        }
+        let Some(tool) = self.kustomize_tool() else {
+            let (message, fix) = kustomize::missing_tool(&format!("component `{component}`"));
+            let f = self.stack_finding(&pointer, KUSTOMIZE, message, &fix);
+            self.findings.push(f);
+            return;
+        };
+        let (objects, errors) = (self.objects.len(), self.error_count());
+        let result = kustomize::build(&tool, &root);
+        self.read_build(component, &root, &result);
+        if self.objects.len() == objects && self.error_count() == errors {
+            let f = self.stack_finding(
+                &pointer,
+                NO_OBJECTS,
+                format!("component `{component}`: no objects found in `{dir}`"),
+                "check the kustomization's resources",
+            );
+            self.findings.push(f);
         }
     }
 
@@ -493,12 +692,7 @@ impl Renderer<'_> {
             path: shown,
             text: Arc::from(text),
         });
-        let values = &self.values;
-        let substitute_doc = |file: &Arc<SourceFile>,
-                              doc: &mut berth_yaml::Document,
-                              findings: &mut Vec<Finding>| {
-            substitute::document(file, doc, values, findings);
-        };
+        let substitute_doc = substitution(&self.values);
         // A plain folder or file (no berth.yaml) declares no values: it is read as written.
         let transform: Option<&sources::Transform<'_>> = match strictness {
             Strictness::Strict => Some(&substitute_doc),
@@ -594,6 +788,16 @@ impl Renderer<'_> {
                 self.findings.push(f);
             }
         }
+    }
+}
+
+/// Placeholder substitution of one document (before it becomes objects), with `placeholder`
+/// errors at the scalars that cannot be filled.
+fn substitution(
+    values: &IndexMap<String, Value>,
+) -> impl Fn(&Arc<SourceFile>, &mut berth_yaml::Document, &mut Vec<Finding>) + '_ {
+    move |file: &Arc<SourceFile>, doc: &mut berth_yaml::Document, findings: &mut Vec<Finding>| {
+        substitute::document(file, doc, values, findings);
     }
 }
 

@@ -9,9 +9,11 @@
 //!   files, Chart.yaml) and Helm chart folders are skipped with a `skipped` info finding, since
 //!   real folders of manifests carry such files.
 //!
-//! In both, configuration files of other tools that look like objects but are never applied
-//! to a cluster (kustomization.yaml, eksctl ClusterConfig, kind cluster configs) are skipped
-//! with an info finding that says what to use instead.
+//! In both, a folder holding a kustomization is a kustomization root: it and everything under it
+//! is one [`Entry::Kustomization`], built by [`crate::kustomize`], never read file by file.
+//! Configuration files of other tools that look like objects but are never applied to a
+//! cluster (eksctl ClusterConfig, kind cluster configs, a Kustomization outside its folder's
+//! kustomization.yaml) are skipped with an info finding that says what to use instead.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use berth_model::{Finding, Object, Origin, Severity, SourceFile};
 use serde_json::Value;
 
+use crate::kustomize::{KUSTOMIZATION_FILES, kustomization_file};
 use crate::manifest::{check_shape, expand, finding_at, parse_documents};
 
 /// Rule id (info) for files and documents that were not read as manifests, and why.
@@ -40,7 +43,7 @@ pub enum Strictness {
 const TOOL_CONFIG_GROUPS: &[(&str, &str)] = &[
     (
         "kustomize.config.k8s.io",
-        "berth does not run kustomize; list the manifests the kustomization names instead",
+        "a Kustomization is built from its folder's kustomization.yaml; name that folder in `manifests:` or `kustomize:`",
     ),
     (
         "eksctl.io",
@@ -52,16 +55,38 @@ const TOOL_CONFIG_GROUPS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The YAML files under `path` (itself, when it is a file), sorted, without hidden entries.
+/// What a manifest path holds, in walk order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A YAML file read as manifests.
+    File(PathBuf),
+    /// A kustomization root: the folder is built by kustomize, none of its files is read.
+    Kustomization(PathBuf),
+}
+
+/// The YAML files and kustomization roots under `path` (itself, when it is a file or a root),
+/// sorted, without hidden entries. A kustomization file named directly stands for its folder.
 /// With `skip_charts`, folders holding a `Chart.yaml` are left out and reported in `skipped`.
-pub fn collect_files(
+pub fn collect(
     path: &Path,
     skip_charts: bool,
     skipped: &mut Vec<PathBuf>,
-) -> std::io::Result<Vec<PathBuf>> {
+) -> std::io::Result<Vec<Entry>> {
     let meta = std::fs::metadata(path)?;
     if meta.is_file() {
-        return Ok(vec![path.to_path_buf()]);
+        let is_kustomization = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| KUSTOMIZATION_FILES.contains(&n));
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        return Ok(vec![if is_kustomization {
+            Entry::Kustomization(parent.to_path_buf())
+        } else {
+            Entry::File(path.to_path_buf())
+        }]);
     }
     let mut out = Vec::new();
     let mut seen = HashSet::new();
@@ -72,7 +97,7 @@ pub fn collect_files(
 fn walk(
     dir: &Path,
     skip_charts: bool,
-    out: &mut Vec<PathBuf>,
+    out: &mut Vec<Entry>,
     skipped: &mut Vec<PathBuf>,
     seen: &mut HashSet<PathBuf>,
 ) -> std::io::Result<()> {
@@ -82,6 +107,10 @@ fn walk(
     }
     if skip_charts && dir.join("Chart.yaml").is_file() {
         skipped.push(dir.to_path_buf());
+        return Ok(());
+    }
+    if kustomization_file(dir).is_some() {
+        out.push(Entry::Kustomization(dir.to_path_buf()));
         return Ok(());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -101,7 +130,7 @@ fn walk(
         if meta.is_dir() {
             walk(&entry, skip_charts, out, skipped, seen)?;
         } else if meta.is_file() && is_yaml(&entry) {
-            out.push(entry);
+            out.push(Entry::File(entry));
         }
     }
     Ok(())

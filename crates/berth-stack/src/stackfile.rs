@@ -54,6 +54,9 @@ pub struct ComponentSpec {
     /// A Helm chart rendered with `helm template`.
     #[serde(default)]
     pub chart: Option<ChartSpec>,
+    /// A kustomization folder (relative to the stack) built with kustomize.
+    #[serde(default)]
+    pub kustomize: Option<String>,
     /// Components that must be healthy before this one.
     #[serde(default)]
     pub after: Vec<String>,
@@ -455,18 +458,28 @@ impl Reader<'_> {
     fn check_components(&mut self, sf: &StackFile) {
         for (name, c) in &sf.components {
             let p = format!("/components/{}", berth_yaml::escape_pointer_token(name));
-            match (&c.manifests, &c.chart) {
-                (None, None) => self.push(
+            let sources: Vec<&str> = [
+                (c.manifests.is_some(), "`manifests:`"),
+                (c.kustomize.is_some(), "`kustomize:`"),
+                (c.chart.is_some(), "`chart:`"),
+            ]
+            .into_iter()
+            .filter_map(|(set, key)| set.then_some(key))
+            .collect();
+            match sources.len() {
+                0 => self.push(
                     &p,
-                    format!("component `{name}` has neither `manifests:` nor `chart:`"),
-                    "add `manifests: <folder>` or a `chart:`",
+                    format!(
+                        "component `{name}` has neither `manifests:`, `kustomize:` nor `chart:`"
+                    ),
+                    "add `manifests: <folder>`, `kustomize: <folder>` or a `chart:`",
                 ),
-                (Some(_), Some(_)) => self.push(
+                1 => {}
+                _ => self.push(
                     &p,
-                    format!("component `{name}` has both `manifests:` and `chart:`"),
-                    "split it into two components",
+                    format!("component `{name}` has both {}", sources.join(" and ")),
+                    "split it into one component per source",
                 ),
-                _ => {}
             }
             if c.values.is_some() && c.chart.is_none() {
                 self.push(&format!("{p}/values"), format!("component `{name}` has `values:` but no chart"), "`values:` of a component are Helm values; use the stack's `values:` for placeholders");

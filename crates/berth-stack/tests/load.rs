@@ -181,8 +181,10 @@ fn plain_folder_is_a_stack_and_skips_non_manifests() {
 
 #[test]
 fn single_file_and_berth_yaml_paths() {
+    // A stack of one plain file is named after the file, not its folder.
     let l = load(&fixture("plain/app.yaml"), &LoadOptions::default());
-    assert_eq!(objects(&l), ["Deployment/default/api [plain] app.yaml:1"]);
+    assert_eq!(objects(&l), ["Deployment/default/api [app] app.yaml:1"]);
+    assert_eq!(l.stack.as_ref().unwrap().name, "app");
     let l = load(&fixture("full/berth.yaml"), &LoadOptions::default());
     assert_eq!(l.stack.unwrap().name, "shop");
 }

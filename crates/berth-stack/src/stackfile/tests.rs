@@ -151,7 +151,7 @@ fn required_and_cross_field_problems() {
     berth.yaml:16:5 stack-file secret `d` of type kubernetes.io/dockerconfigjson has no `username` key
     berth.yaml:16:5 stack-file secret `d` of type kubernetes.io/dockerconfigjson has no `password` key
     berth.yaml:1:1 stack-file berth.yaml has no `stack:` name
-    berth.yaml:3:3 stack-file component `a` has neither `manifests:` nor `chart:`
+    berth.yaml:3:3 stack-file component `a` has neither `manifests:`, `kustomize:` nor `chart:`
     berth.yaml:6:19 stack-file component `b` is after itself
     berth.yaml:8:5 stack-file chart of `c` needs either `path:` or `repo:` and `name:`
     ");
