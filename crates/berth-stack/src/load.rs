@@ -48,6 +48,9 @@ pub struct LoadOptions {
     pub secret_source: Option<Arc<dyn SecretSource>>,
     /// The helm binary; found with [`helm::find_helm`] when `None`.
     pub helm: Option<PathBuf>,
+    /// berth's cache for charts (helm's state, built chart dependencies);
+    /// [`helm::default_cache`] when `None`.
+    pub chart_cache: Option<PathBuf>,
 }
 
 /// The result of [`load`].
@@ -553,6 +556,11 @@ impl Renderer<'_> {
             }
         }
         let release = chart.release.as_deref().unwrap_or(component);
+        let cache = self
+            .options
+            .chart_cache
+            .clone()
+            .unwrap_or_else(helm::default_cache);
         let render = helm::Render {
             helm: &helm_bin,
             release,
@@ -561,6 +569,7 @@ impl Renderer<'_> {
             namespace,
             kubernetes,
             values: values.as_ref(),
+            cache: &cache,
         };
         match helm::template(&render) {
             Ok(text) => {
