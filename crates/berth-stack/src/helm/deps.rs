@@ -18,6 +18,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
@@ -66,13 +67,16 @@ pub(super) fn prepare(helm: &Helm<'_>, dir: &Path) -> Result<PathBuf, HelmError>
     if built.is_dir() {
         return Ok(chart_in(&built));
     }
+    // Unique per process and call: parallel renders of one chart each build their own.
+    static BUILDS: AtomicU64 = AtomicU64::new(0);
     let tmp = charts.join(format!(
-        "{}.{}.tmp",
+        "{}.{}-{}.tmp",
         built
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("chart"),
-        std::process::id()
+        std::process::id(),
+        BUILDS.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = build(helm, &tmp, &files, &chart_in(&tmp), &repos).and_then(|()| {
