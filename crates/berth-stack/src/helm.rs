@@ -13,14 +13,15 @@
 //!   `::1`), which get `--plain-http`: a registry on the same machine is a test registry or a
 //!   local mirror, plain HTTP to it never crosses a network, and real registries are HTTPS.
 //! - `path:` a chart folder in the stack. One with dependencies is rendered from a copy in
-//!   berth's cache where `helm dependency build` ran (see [`deps`]); the folder is never
+//!   berth's cache where `helm dependency build` ran (see `helm/deps.rs`); the folder is never
 //!   written to. Charts from repositories come packaged with their dependencies.
 //!
 //! helm keeps its state (repositories.yaml, the repository cache, registry logins, plugins)
 //! under berth's cache, `<cache>/helm/` ([`default_cache`]), never in the user's
 //! `~/.config/helm` or `~/.cache/helm`: a render does not depend on what `helm repo add` did
-//! on this machine and does not change it. CRDs in a chart's `crds/` folder are rendered too
-//! (`--include-crds`); the planner puts them first.
+//! on this machine and does not change it. The price: the user's `helm registry login`
+//! credentials and helm plugins (downloaders such as `s3://`) are not used. CRDs in a chart's
+//! `crds/` folder are rendered too (`--include-crds`); the planner puts them first.
 //!
 //! Rule id: `helm` (error) when helm is missing, fails or times out. When helm could not reach
 //! a repository or registry (DNS, refused or reset connection, timeout, TLS), the message
@@ -202,8 +203,9 @@ struct Helm<'a> {
 
 impl Helm<'_> {
     /// A helm command whose config, cache and data folders are berth's, whatever the
-    /// environment says: `HELM_*_HOME` point into `<cache>/helm/`, and the variables that would
-    /// point single files elsewhere are dropped so they default to those folders.
+    /// environment says: `HELM_*_HOME` point into `<cache>/helm/`, the variables that would
+    /// point single files elsewhere are dropped so they default to those folders, and so is
+    /// `HELM_DEBUG`.
     fn command(&self) -> Command {
         let home = self.cache.join("helm");
         let mut cmd = Command::new(self.bin);
@@ -216,6 +218,8 @@ impl Helm<'_> {
             "HELM_REGISTRY_CONFIG",
             "HELM_PLUGINS",
             "HELM_CONTENT_CACHE",
+            // With debug on, a failed `helm template` prints its manifests on stdout.
+            "HELM_DEBUG",
         ] {
             cmd.env_remove(var);
         }
@@ -293,7 +297,13 @@ impl Helm<'_> {
         }
         let stderr = String::from_utf8_lossy(&err);
         let said = network::error_line(&stderr);
-        if let Some((reason, line)) = network::diagnose(&stderr) {
+        // helm prints some network failures as progress on stdout (`helm dependency build`:
+        // "Unable to get an update from ..."), then fails with a message that does not say
+        // why. A failed run prints no manifests (HELM_DEBUG is dropped), so stdout is only that.
+        let stdout = String::from_utf8_lossy(&out);
+        if let Some((reason, line)) =
+            network::diagnose(&stderr).or_else(|| network::diagnose(&stdout))
+        {
             let url = network::url_named(line, urls);
             return Err(network_error(&url, reason, &format!("{what}: {said}")));
         }
