@@ -303,14 +303,29 @@ fn a_wrong_chart_version_is_a_chart_error_naming_the_version() {
 fn an_unreachable_repository_is_a_network_failure_naming_its_url() {
     let tmp = tempfile::tempdir().unwrap();
     let port = closed_port();
-    for repo in [
-        format!("http://127.0.0.1:{port}"),
-        format!("oci://127.0.0.1:{port}/charts"),
+    // A local chart whose dependency's repository is out of reach.
+    let web = tmp.path().join("stack/charts/web");
+    copy_tree(&fixtures().join("web"), &web);
+    let chart_yaml = web.join("Chart.yaml");
+    let text = std::fs::read_to_string(&chart_yaml).unwrap();
+    let dependency_repo = format!("http://127.0.0.1:{port}/deps");
+    std::fs::write(
+        &chart_yaml,
+        text.replace("file://../common", &dependency_repo),
+    )
+    .unwrap();
+    for (chart, repo) in [
+        (
+            format!("{{ repo: http://127.0.0.1:{port}, name: web, version: 1.2.3 }}"),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        (
+            format!("{{ repo: oci://127.0.0.1:{port}/charts, name: web, version: 1.2.3 }}"),
+            format!("oci://127.0.0.1:{port}/charts"),
+        ),
+        ("{ path: charts/web }".to_string(), dependency_repo.clone()),
     ] {
-        let l = render(
-            tmp.path(),
-            &format!("{{ repo: {repo}, name: web, version: 1.2.3 }}"),
-        );
+        let l = render(tmp.path(), &chart);
         let helm: Vec<_> = l.findings.iter().filter(|f| f.rule == "helm").collect();
         assert_eq!(helm.len(), 1, "{:#?}", l.findings);
         let f = helm[0];
@@ -355,7 +370,7 @@ fn a_local_chart_gets_its_file_dependency_without_writing_into_its_folder() {
 }
 
 #[test]
-fn a_local_chart_gets_its_locked_repository_dependency_without_helm_repo_add() {
+fn a_local_chart_gets_its_repository_dependency_without_helm_repo_add() {
     let charts = Packaged::new();
     let server = FileServer::serve(charts.repo());
     let tmp = tempfile::tempdir().unwrap();
@@ -364,8 +379,13 @@ fn a_local_chart_gets_its_locked_repository_dependency_without_helm_repo_add() {
     let chart_yaml = web.join("Chart.yaml");
     let text = std::fs::read_to_string(&chart_yaml).unwrap();
     std::fs::write(&chart_yaml, text.replace("file://../common", &server.url())).unwrap();
-    // A Chart.lock as `helm dependency update` writes it, made on a scratch copy; the
-    // user's folder then has the lock and no charts/.
+    // Without a Chart.lock (helm resolves the version from the index) ...
+    let before = tree(&web);
+    let l = render(tmp.path(), "{ path: charts/web }");
+    assert_web_rendered(&l);
+    assert_eq!(tree(&web), before, "the chart folder was written to");
+    // ... and with one, as `helm dependency update` writes it (made on a scratch copy): with a
+    // lock, helm takes only repositories that are in its repositories.yaml.
     let scratch = tmp.path().join("scratch");
     copy_tree(&web, &scratch);
     helm(
