@@ -31,15 +31,15 @@ mod deps;
 mod network;
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use berth_model::Finding;
 use serde_json::Value;
 
 use crate::stackfile::ChartSpec;
+use crate::subprocess::{self, RunError};
 
 /// Rule id for charts that could not be rendered.
 pub const HELM: &str = "helm";
@@ -85,13 +85,8 @@ pub fn find_helm() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BERTH_HELM").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join("helm");
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
+    if let Some(found) = subprocess::on_path("helm") {
+        return Some(found);
     }
     let cache = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/berth/local"))?;
     let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
@@ -238,61 +233,31 @@ impl Helm<'_> {
         fix: &str,
     ) -> Result<Vec<u8>, HelmError> {
         let mut cmd = self.command();
-        cmd.args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| {
-            HelmError::plain(
-                format!("cannot run helm ({}): {e}", self.bin.display()),
-                "install helm, or point BERTH_HELM at it",
-            )
-        })?;
-        let input = child.stdin.take();
-        let feeder = std::thread::spawn(move || {
-            if let (Some(mut input), Some(v)) = (input, stdin) {
-                let _ = input.write_all(v.as_bytes());
+        cmd.args(args);
+        let ran = match subprocess::run(cmd, stdin.map(String::into_bytes), TIMEOUT) {
+            Ok(ran) => ran,
+            Err(RunError::Spawn(e)) => {
+                return Err(HelmError::plain(
+                    format!("cannot run helm ({}): {e}", self.bin.display()),
+                    "install helm, or point BERTH_HELM at it",
+                ));
             }
-        });
-        let out_reader = read_all(child.stdout.take());
-        let err_reader = read_all(child.stderr.take());
-        let start = Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if start.elapsed() > TIMEOUT => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let secs = TIMEOUT.as_secs();
-                    return Err(match urls {
-                        [] => HelmError::plain(
-                            format!("{what} did not finish within {secs}s"),
-                            "run the same helm command to see where it hangs",
-                        ),
-                        _ => network_error(
-                            &urls.join(", "),
-                            &format!("{what} did not finish within {secs}s"),
-                            &format!("{what} timed out"),
-                        ),
-                    });
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => {
-                    return Err(HelmError::plain(
-                        format!("waiting for helm failed: {e}"),
-                        "",
-                    ));
-                }
+            Err(RunError::Timeout) => {
+                let late = format!("{what} did not finish within {}s", TIMEOUT.as_secs());
+                return Err(match urls {
+                    [] => HelmError::plain(late, "run the same helm command to see where it hangs"),
+                    _ => network_error(&urls.join(", "), &late, &format!("{what} timed out")),
+                });
+            }
+            Err(RunError::Wait(e)) => {
+                return Err(HelmError::plain(
+                    format!("waiting for helm failed: {e}"),
+                    "",
+                ));
             }
         };
-        let _ = feeder.join();
-        let out = out_reader.join().unwrap_or_default();
-        let err = err_reader.join().unwrap_or_default();
-        if status.success() {
+        let (out, err) = (ran.stdout, ran.stderr);
+        if ran.status.success() {
             return Ok(out);
         }
         let stderr = String::from_utf8_lossy(&err);
@@ -320,14 +285,4 @@ fn network_error(url: &str, reason: &str, detail: &str) -> HelmError {
         ),
         unreachable: Some(url.to_string()),
     }
-}
-
-fn read_all<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut s = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut s);
-        }
-        s
-    })
 }

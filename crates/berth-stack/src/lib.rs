@@ -24,6 +24,7 @@ pub mod profiles;
 pub mod secrets;
 pub mod sources;
 pub mod stackfile;
+mod subprocess;
 pub mod substitute;
 
 pub use load::{LoadOptions, Loaded, load};

@@ -46,11 +46,11 @@ pub struct LoadOptions {
     pub secret_mode: SecretMode,
     /// Where secret values come from; environment and files when `None`.
     pub secret_source: Option<Arc<dyn SecretSource>>,
-    /// The helm binary; found with [`helm::find_helm`] when `None`.
-    pub helm: Option<PathBuf>,
     /// berth's cache for charts (helm's state, built chart dependencies);
     /// [`helm::default_cache`] when `None`.
     pub chart_cache: Option<PathBuf>,
+    /// The helm binary; found with [`helm::find_helm`] when `None`.
+    pub helm: Option<PathBuf>,
 }
 
 /// The result of [`load`].
