@@ -53,6 +53,9 @@ pub struct LoadOptions {
     pub secret_mode: SecretMode,
     /// Where secret values come from; environment and files when `None`.
     pub secret_source: Option<Arc<dyn SecretSource>>,
+    /// berth's cache for charts (helm's state, built chart dependencies);
+    /// [`helm::default_cache`] when `None`.
+    pub chart_cache: Option<PathBuf>,
     /// The helm binary; found with [`helm::find_helm`] when `None`.
     pub helm: Option<PathBuf>,
     /// How to run kustomize; found with [`kustomize::find`] when `None`.
@@ -747,6 +750,11 @@ impl Renderer<'_> {
             }
         }
         let release = chart.release.as_deref().unwrap_or(component);
+        let cache = self
+            .options
+            .chart_cache
+            .clone()
+            .unwrap_or_else(helm::default_cache);
         let render = helm::Render {
             helm: &helm_bin,
             release,
@@ -755,6 +763,7 @@ impl Renderer<'_> {
             namespace,
             kubernetes,
             values: values.as_ref(),
+            cache: &cache,
         };
         match helm::template(&render) {
             Ok(text) => {

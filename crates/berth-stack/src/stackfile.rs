@@ -101,7 +101,8 @@ impl OneOrMany {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChartSpec {
-    /// Repository URL (`https://...` or `oci://...`).
+    /// Repository URL: `https://...` (a chart repository with an index.yaml) or
+    /// `oci://registry/path` (the chart is `<repo>/<name>`; plain HTTP for loopback hosts only).
     #[serde(default)]
     pub repo: Option<String>,
     /// Chart name in the repository.
