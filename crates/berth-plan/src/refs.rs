@@ -214,6 +214,46 @@ pub fn references(kind: &str, ns: Option<&str>, v: &Value) -> Vec<Ref> {
                 }
             }
         }
+        // Custom resources of widely used controllers that name their dependencies: applied
+        // (and waited for) after them, so a controller does not report a transient failure
+        // for something the same `up` is about to create.
+        "ExternalSecret" => {
+            if let Some(n) = str_at(v, "/spec/secretStoreRef/name") {
+                let k = str_at(v, "/spec/secretStoreRef/kind").unwrap_or("SecretStore");
+                let store_ns = if k == "SecretStore" { ns } else { None };
+                out.push(Ref::new(k, store_ns, n));
+            }
+        }
+        "Certificate" => {
+            if let Some(n) = str_at(v, "/spec/issuerRef/name") {
+                let k = str_at(v, "/spec/issuerRef/kind").unwrap_or("Issuer");
+                let issuer_ns = if k == "Issuer" { ns } else { None };
+                out.push(Ref::new(k, issuer_ns, n));
+            }
+        }
+        "ScaledObject" => {
+            if let Some(n) = str_at(v, "/spec/scaleTargetRef/name") {
+                let k = str_at(v, "/spec/scaleTargetRef/kind").unwrap_or("Deployment");
+                out.push(Ref::new(k, ns, n));
+            }
+        }
+        "HelmRelease" | "Kustomization" => {
+            let source = if kind == "HelmRelease" {
+                "/spec/chart/spec/sourceRef"
+            } else {
+                "/spec/sourceRef"
+            };
+            if let (Some(k), Some(n)) = (
+                v.pointer(source).and_then(|s| str_at(s, "/kind")),
+                v.pointer(source).and_then(|s| str_at(s, "/name")),
+            ) {
+                let source_ns = v
+                    .pointer(source)
+                    .and_then(|s| str_at(s, "/namespace"))
+                    .or(ns);
+                out.push(Ref::new(k, source_ns, n));
+            }
+        }
         "APIService" => {
             if let (Some(n), Some(s)) = (
                 str_at(v, "/spec/service/namespace"),
@@ -364,5 +404,42 @@ mod tests {
         let job = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "args": ["create", "--secret-name", "hook-cert"]}]}}}});
         assert_eq!(runtime_secrets("Job", &job), ["hook-cert"]);
         assert!(runtime_secrets("ConfigMap", &json!({"metadata": {"name": "x"}})).is_empty());
+    }
+
+    #[test]
+    fn custom_resources_reference_their_stores_issuers_targets_and_sources() {
+        let es = json!({"spec": {"secretStoreRef": {"name": "vault"}}});
+        assert_eq!(
+            references("ExternalSecret", Some("shop"), &es),
+            [Ref::new("SecretStore", Some("shop"), "vault")]
+        );
+        let es = json!({"spec": {"secretStoreRef": {"name": "aws", "kind": "ClusterSecretStore"}}});
+        assert_eq!(
+            references("ExternalSecret", Some("shop"), &es),
+            [Ref::new("ClusterSecretStore", None, "aws")]
+        );
+        let cert = json!({"spec": {"secretName": "tls", "issuerRef": {"name": "le", "kind": "ClusterIssuer"}}});
+        assert_eq!(
+            references("Certificate", Some("shop"), &cert),
+            [Ref::new("ClusterIssuer", None, "le")]
+        );
+        let so = json!({"spec": {"scaleTargetRef": {"name": "worker"}}});
+        assert_eq!(
+            references("ScaledObject", Some("shop"), &so),
+            [Ref::new("Deployment", Some("shop"), "worker")]
+        );
+        let hr = json!({"spec": {"chart": {"spec": {"sourceRef": {"kind": "HelmRepository", "name": "bitnami", "namespace": "flux-system"}}}}});
+        assert_eq!(
+            references("HelmRelease", Some("shop"), &hr),
+            [Ref::new("HelmRepository", Some("flux-system"), "bitnami")]
+        );
+        let ks = json!({"spec": {"sourceRef": {"kind": "GitRepository", "name": "app"}}});
+        assert_eq!(
+            references("Kustomization", Some("shop"), &ks),
+            [Ref::new("GitRepository", Some("shop"), "app")]
+        );
+        // kustomize's own Kustomization file is not an object berth applies; one without a
+        // sourceRef references nothing.
+        assert!(references("Kustomization", None, &json!({"resources": ["a.yaml"]})).is_empty());
     }
 }
