@@ -36,12 +36,7 @@ async fn kubeconfig_for(client: &kube::Client, ns: &str, sa: &str, dir: &Path) -
         serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))
             .unwrap();
     let token: TokenRequest = Api::<ServiceAccount>::namespaced(client.clone(), ns)
-        .create_subresource(
-            "token",
-            sa,
-            &PostParams::default(),
-            serde_json::to_vec(&request).unwrap(),
-        )
+        .create_subresource("token", sa, &PostParams::default(), &request)
         .await
         .expect("a token for the ServiceAccount");
     let token = token.status.expect("token status").token;

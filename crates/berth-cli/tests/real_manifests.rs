@@ -1,0 +1,169 @@
+//! `berth up` on what people already have, on the local test cluster, with the real binary:
+//! a kustomize overlay over a base (namespace, namePrefix, images, patches, generators) whose
+//! namespace nobody creates; a plain manifest whose container script uses `${VAR}`; a local
+//! Helm chart with a `file://` dependency and a CRD. Each must come up healthy, and no secret
+//! value of the overlay's `secretGenerator` may appear in any output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::Api;
+
+fn berth() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+    c.env("KUBECONFIG", berth_local::testing::kubeconfig());
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../berth-stack/tests/fixtures")
+}
+
+fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{:x}", (n ^ std::process::id()) % 0xfffff)
+}
+
+#[test]
+fn a_kustomize_overlay_comes_up_healthy_and_keeps_its_secret() {
+    let overlay = fixtures().join("kustomize/overlays/prod");
+    let secret = "s3cr3t-hunter-42"; // the base's creds.env
+    let check = berth().arg("check").arg(&overlay).output().unwrap();
+    let render = berth().arg("render").arg(&overlay).output().unwrap();
+    let up = berth()
+        .args(["up", "--yes", "--timeout", "2m"])
+        .arg(&overlay)
+        .output()
+        .unwrap();
+    let status = berth().arg("status").arg(&overlay).output().unwrap();
+    let down = berth()
+        .args(["down", "--yes", "--purge"])
+        .arg(&overlay)
+        .output()
+        .unwrap();
+    for (what, o) in [
+        ("check", &check),
+        ("render", &render),
+        ("up", &up),
+        ("status", &status),
+        ("down", &down),
+    ] {
+        assert!(
+            !text(o).contains(secret),
+            "{what} printed the secret value:\n{}",
+            text(o)
+        );
+    }
+    // Warnings (the base's `:latest` image) are not errors.
+    assert_eq!(check.status.code(), Some(0), "check: {}", text(&check));
+    let checked = String::from_utf8_lossy(&check.stdout).to_string()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(
+        checked.contains("base/deployment.yaml:21"),
+        "the planted finding does not point at the base: {checked}"
+    );
+    let rendered = String::from_utf8_lossy(&render.stdout);
+    assert!(
+        rendered.contains("name: prod-web") && rendered.contains("example/web:2.0.0"),
+        "{rendered}"
+    );
+    assert_eq!(up.status.code(), Some(0), "up: {}", text(&up));
+    assert_eq!(status.status.code(), Some(0), "status: {}", text(&status));
+    assert_eq!(down.status.code(), Some(0), "down: {}", text(&down));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_script_with_dollar_braces_is_applied_as_written() {
+    let ns = unique("loadgen");
+    let dir = std::env::temp_dir().join(&ns);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("loadgenerator.yaml");
+    let script = "set -e\nwhile true; do\n  curl -s -o /dev/null \"http://${FRONTEND_ADDR}/\"\n  sleep \"${PAUSE:-1}\"\ndone\n";
+    let indented: String = script
+        .lines()
+        .map(|l| format!("              {l}\n"))
+        .collect();
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: loadgenerator, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: loadgenerator}}}}\n  template:\n    metadata: {{labels: {{app: loadgenerator}}}}\n    spec:\n      containers:\n        - name: main\n          image: busybox:1.36.1\n          env: [{{name: FRONTEND_ADDR, value: \"frontend:80\"}}]\n          command: [/bin/sh, -c]\n          args:\n            - |\n{indented}"
+        ),
+    )
+    .unwrap();
+    let up = berth()
+        .args(["up", "--yes", "--timeout", "2m"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let client = berth_local::testing::client().await;
+    let live = Api::<Deployment>::namespaced(client.clone(), &ns)
+        .get("loadgenerator")
+        .await;
+    let down = berth()
+        .args(["down", "--yes", "--purge"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    berth_local::testing::delete_namespace(&client, &ns).await;
+
+    assert_eq!(up.status.code(), Some(0), "up: {}", text(&up));
+    let live = live.expect("the Deployment exists");
+    let args = live
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|s| s.containers[0].args.clone().unwrap_or_default())
+        .unwrap_or_default();
+    assert_eq!(args, [script], "the script was changed on the way");
+    assert_eq!(down.status.code(), Some(0), "down: {}", text(&down));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_local_chart_with_a_dependency_and_a_crd_comes_up_healthy() {
+    let ns = unique("chart");
+    let dir = std::env::temp_dir().join(&ns);
+    copy_dir(&fixtures().join("charts"), &dir.join("charts"));
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("stack: chart\nnamespace: {ns}\nprofile: local\ncomponents:\n  web:\n    chart: {{path: charts/web}}\n    values: {{replicas: 2, greeting: hi}}\n"),
+    )
+    .unwrap();
+    let up = berth()
+        .args(["up", "--yes", "--timeout", "2m"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let untouched =
+        !dir.join("charts/web/charts").exists() && !dir.join("charts/web/Chart.lock").exists();
+    let down = berth().args(["down", "--yes"]).arg(&dir).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(up.status.code(), Some(0), "up: {}", text(&up));
+    assert!(untouched, "berth wrote into the chart folder");
+    assert_eq!(down.status.code(), Some(0), "down: {}", text(&down));
+}
