@@ -20,7 +20,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "berth", version, propagate_version = true)]
 struct Cli {
-    /// Show berth's own log on stderr (`-v` debug, `-vv` trace; `RUST_LOG` overrides).
+    /// Show more: notes of `check` and `render`, and berth's own log on stderr (`-v` debug,
+    /// `-vv` trace; `RUST_LOG` overrides).
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]
@@ -89,10 +90,16 @@ fn main() -> ExitCode {
             .init();
     }
     let result = match cli.command {
-        Command::Check(a) => cmd::check::run(a),
+        Command::Check(mut a) => {
+            a.verbose = cli.verbose > 0;
+            cmd::check::run(a)
+        }
         Command::Explain(a) => cmd::explain::run(a),
         Command::Local(c) => cmd::local::run(c),
-        Command::Render(a) => cmd::render::run(a),
+        Command::Render(mut a) => {
+            a.verbose = cli.verbose > 0;
+            cmd::render::run(a)
+        }
         Command::Doctor(a) => cmd::doctor::run(a),
         Command::Plan(a) => cmd::plan::run(a),
         Command::Up(a) => cmd::up::run(a),

@@ -22,8 +22,8 @@ pub struct CheckArgs {
     /// always reported.
     #[arg(long = "rule", value_name = "ID")]
     pub rules: Vec<String>,
-    /// Also show notes (files and documents the loader skipped) in human output.
-    #[arg(long, short)]
+    /// Also show notes (files and documents the loader skipped): the global `-v`.
+    #[arg(skip)]
     pub verbose: bool,
 }
 

@@ -11,8 +11,8 @@ use crate::stack::{StackArgs, print_findings};
 pub struct RenderArgs {
     #[command(flatten)]
     pub stack: StackArgs,
-    /// Also print info findings (files and documents that were skipped).
-    #[arg(long, short)]
+    /// Also show notes (files and documents the loader skipped): the global `-v`.
+    #[arg(skip)]
     pub verbose: bool,
 }
 
