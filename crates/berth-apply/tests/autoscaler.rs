@@ -6,6 +6,10 @@
 //! A test binary of its own, and one test: the autoscaler's Deployment changes how every `up`
 //! beside it treats unschedulable pods, and the added node changes the scheduler's messages.
 
+mod common;
+
+use common::unique;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -16,14 +20,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Pod};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
-
-fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{:x}", (n ^ std::process::id()) % 0xfffff)
-}
 
 /// A Deployment whose one pod asks for 12 CPUs: more than any of the local cluster's 8-CPU
 /// nodes has, so it stays unschedulable until a bigger node comes.
@@ -139,14 +135,8 @@ impl Drop for AutoscalerGuard {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn up_waits_for_a_scale_up_and_stops_on_a_refusal_or_silence() {
-    berth_apply::install_crypto_provider();
+    let cluster = common::cluster().await;
     let client = berth_local::testing::client().await;
-    let cluster = Cluster::connect(&ConnectOptions {
-        kubeconfig: Some(berth_local::testing::kubeconfig()),
-        context: None,
-    })
-    .await
-    .expect("connect");
     // The autoscaler's install, as its Helm chart would name it (no pods needed).
     let ca = json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "cluster-autoscaler", "namespace": "kube-system"},

@@ -8,6 +8,10 @@
 //! plays the controller: while `up` waits, it writes the status the real controller writes,
 //! through the status subresource as a controller would.
 
+mod common;
+
+use common::{cluster as connect, rules};
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -300,22 +304,6 @@ async fn install(client: &kube::Client) -> Vec<Case> {
         assert!(established, "CRD {name} was not established");
     }
     usable
-}
-
-async fn connect() -> Cluster {
-    berth_apply::install_crypto_provider();
-    Cluster::connect(&ConnectOptions {
-        kubeconfig: Some(berth_local::testing::kubeconfig()),
-        context: None,
-    })
-    .await
-    .expect("connect to the local test cluster")
-}
-
-fn rules() -> &'static dyn HealthRules {
-    &berth_apply::BerthHealth {
-        load_balancer_controller: false,
-    }
 }
 
 /// What the test writes as the controller.

@@ -2,6 +2,10 @@
 //! cluster (a real kube-apiserver, controller-manager, scheduler and kwok nodes). One cluster
 //! is shared by the whole test binary; each test works in namespaces of its own.
 
+mod common;
+
+use common::{cluster, rules, unique};
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,32 +18,6 @@ use berth_apply::up::{self, object_from_value};
 use berth_apply::{Cluster, ConnectOptions, Error, Event, Inventory, Target, UpOptions};
 use berth_model::{Component, Object, Profile};
 use serde_json::{Value, json};
-
-async fn cluster() -> Cluster {
-    berth_apply::install_crypto_provider();
-    let kubeconfig = berth_local::testing::kubeconfig();
-    Cluster::connect(&ConnectOptions {
-        kubeconfig: Some(kubeconfig),
-        context: None,
-    })
-    .await
-    .expect("connect to the local test cluster")
-}
-
-fn rules() -> &'static dyn HealthRules {
-    &berth_apply::BerthHealth {
-        load_balancer_controller: false,
-    }
-}
-
-/// A unique suffix per test, so namespaces and cluster-scoped names never collide.
-fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{:x}", (n ^ std::process::id()) % 0xfffff)
-}
 
 fn objects(values: Vec<Value>) -> Vec<Object> {
     values

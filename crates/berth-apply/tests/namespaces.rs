@@ -3,6 +3,8 @@
 //! wave and labelled as created for the stack; `down` keeps it, `down --purge` removes it; a
 //! namespace that already exists is never taken over.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -17,14 +19,8 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_namespace_nobody_creates_is_created_kept_and_purged_and_others_are_left_alone() {
-    berth_apply::install_crypto_provider();
+    let cluster = common::cluster().await;
     let client = berth_local::testing::client().await;
-    let cluster = Cluster::connect(&ConnectOptions {
-        kubeconfig: Some(berth_local::testing::kubeconfig()),
-        context: None,
-    })
-    .await
-    .expect("connect");
     // The stack's home, one namespace that exists already (another team's), one nobody has.
     let home = berth_local::testing::namespace(&client, "ns-home").await;
     let existing = berth_local::testing::namespace(&client, "ns-existing").await;

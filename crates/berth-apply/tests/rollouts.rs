@@ -6,6 +6,10 @@
 //! kwok plays the kubelet: pods annotated `berth.dev/test-state` move through failure states
 //! (see berth-local's stages); the ReplicaSet, Deployment and HPA controllers are the real ones.
 
+mod common;
+
+use common::{cluster, rules, unique};
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -17,30 +21,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
-
-async fn cluster() -> Cluster {
-    berth_apply::install_crypto_provider();
-    Cluster::connect(&ConnectOptions {
-        kubeconfig: Some(berth_local::testing::kubeconfig()),
-        context: None,
-    })
-    .await
-    .expect("connect to the local test cluster")
-}
-
-fn rules() -> &'static dyn HealthRules {
-    &berth_apply::BerthHealth {
-        load_balancer_controller: false,
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{:x}", (n ^ std::process::id()) % 0xfffff)
-}
 
 fn opts(timeout: u64) -> UpOptions {
     UpOptions {

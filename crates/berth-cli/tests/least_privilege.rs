@@ -76,7 +76,7 @@ async fn a_namespaced_service_account_runs_the_stack_and_a_forbidden_write_exits
     let client = berth_local::testing::client().await;
     let ns = berth_local::testing::namespace(&client, "rbac").await;
     let other = berth_local::testing::namespace(&client, "rbac-other").await;
-    // Everything in its namespace; in the other one it may read ConfigMaps, not write them.
+    // Everything in its namespace; in the other one it may read, not write.
     let rbac = [
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "deployer", "namespace": ns}}),
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "deployer", "namespace": ns},
@@ -85,7 +85,7 @@ async fn a_namespaced_service_account_runs_the_stack_and_a_forbidden_write_exits
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
             "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": ns}]}),
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "reader", "namespace": other},
-            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]}),
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]}),
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "reader", "namespace": other},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
             "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": ns}]}),

@@ -265,22 +265,27 @@ pub async fn add_node(
         )
         .await
         .unwrap_or_else(|e| panic!("set node {name}'s capacity: {e}"));
-    // kwok makes it Ready, as it does every node.
+    // kwok makes it Ready, as it does every node; then the node controller lifts its
+    // `node.kubernetes.io/not-ready` taint (which the scheduler would otherwise quote).
     let start = std::time::Instant::now();
     loop {
-        let ready = nodes
-            .get(name)
-            .await
-            .ok()
-            .and_then(|n| n.status)
-            .and_then(|s| s.conditions)
+        let node = nodes.get(name).await.ok();
+        let ready = node
+            .as_ref()
+            .and_then(|n| n.status.as_ref())
+            .and_then(|s| s.conditions.as_ref())
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-        if ready {
+        let untainted = node
+            .as_ref()
+            .and_then(|n| n.spec.as_ref())
+            .and_then(|s| s.taints.as_ref())
+            .is_none_or(|t| !t.iter().any(|t| t.key.starts_with("node.kubernetes.io/")));
+        if ready && untainted {
             return guard;
         }
         assert!(
             start.elapsed() < std::time::Duration::from_secs(60),
-            "node {name} never became Ready"
+            "node {name} never became Ready and untainted"
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
