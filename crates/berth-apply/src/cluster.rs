@@ -332,7 +332,13 @@ where
                 if let Some(r) = reach {
                     r.lost(&e.to_string());
                 }
-                let since = *unreachable_since.get_or_insert_with(Instant::now);
+                // The outage began when any request or watch first saw it: once it is older
+                // than the grace, every call in flight gives up at its next failure (a wave of
+                // 300 objects must not wait out the grace once per object).
+                let mine = *unreachable_since.get_or_insert_with(Instant::now);
+                let since = reach
+                    .and_then(Reach::outage)
+                    .map_or(mine, |o| o.since.min(mine));
                 if since.elapsed() >= grace {
                     return result;
                 }

@@ -129,12 +129,12 @@ async fn up_rides_out_a_blip_and_names_the_cluster_when_it_stays_away() {
         }
     );
 
-    // 2. A lasting outage: killed mid-run and left down.
+    // 2. A lasting outage: killed while the objects are being applied, and left down.
     let second = stack(ns, "2");
     let (lasting, killed) = tokio::join!(
         tokio::time::timeout(Duration::from_secs(120), run_up(&cluster, ns, &second)),
         async {
-            tokio::time::sleep(Duration::from_millis(1500)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
             kill_apiserver(&repaired);
             Instant::now()
         }
