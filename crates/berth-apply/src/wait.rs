@@ -258,21 +258,23 @@ pub async fn wait_healthy(
         .min()
         .unwrap_or(deadline);
         let next = tokio::time::timeout_at(wake, events.next()).await;
-        if cluster.reach.outage().is_some() && probe(cluster).await {
-            // Back: the watches reconnect after their back-off; nothing to wait for here.
-            cluster.reach.ok();
-        }
-        if let Some(e) = cluster.outage_error() {
-            return Err(e);
-        }
+        // During an outage, every few seconds and when the grace is over: ask the API server
+        // itself (a watch in back-off lags behind a server that is already back).
         if let Some(o) = cluster.reach.outage()
-            && told_unreachable.elapsed() >= Duration::from_secs(5)
+            && (o.since.elapsed() >= cluster.outage_grace
+                || told_unreachable.elapsed() >= Duration::from_secs(5))
         {
-            told_unreachable = Instant::now();
-            on_event(WaitEvent::Unreachable {
-                seconds: o.since.elapsed().as_secs(),
-                error: o.last_error,
-            });
+            if probe(cluster).await {
+                cluster.reach.ok();
+            } else if let Some(e) = cluster.outage_error() {
+                return Err(e);
+            } else {
+                told_unreachable = Instant::now();
+                on_event(WaitEvent::Unreachable {
+                    seconds: o.since.elapsed().as_secs(),
+                    error: o.last_error,
+                });
+            }
         }
         let (source, event) = match next {
             Err(_) if wake < deadline => {

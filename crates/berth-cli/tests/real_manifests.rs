@@ -167,3 +167,143 @@ fn a_local_chart_with_a_dependency_and_a_crd_comes_up_healthy() {
     assert!(untouched, "berth wrote into the chart folder");
     assert_eq!(down.status.code(), Some(0), "down: {}", text(&down));
 }
+
+/// helm (berth-stack's lookup: `$BERTH_HELM`, PATH, berth's local cache), for the test's own
+/// packaging steps; its state in `home`.
+fn helm(home: &Path, args: &[&str]) {
+    let bin = berth_stack::helm::find_helm().unwrap_or_else(|| {
+        panic!("this test packages a chart with a real helm and none was found (`berth local build --peers` builds it)")
+    });
+    let out = Command::new(bin)
+        .args(args)
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .output()
+        .expect("run helm");
+    assert!(out.status.success(), "helm {args:?}: {}", text(&out));
+}
+
+/// `python3 -m http.server` serving `dir` on 127.0.0.1, stopped when dropped.
+struct Served(std::process::Child, u16);
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path) -> Served {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("this test serves a chart repository with python3 -m http.server: install python3");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the chart repository did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Served(child, port)
+}
+
+#[test]
+fn a_chart_from_a_repository_with_a_dependency_and_a_crd_comes_up_healthy() {
+    let ns = unique("repo-chart");
+    let dir = std::env::temp_dir().join(&ns);
+    let (repo, src, home) = (dir.join("repo"), dir.join("src/site"), dir.join("helm"));
+    std::fs::create_dir_all(&repo).unwrap();
+    let server = serve(&repo);
+    let url = format!("http://127.0.0.1:{}", server.1);
+    // The repository: the library chart, and a chart that depends on it from the repository.
+    helm(
+        &home,
+        &[
+            "package",
+            fixtures().join("charts/common").to_str().unwrap(),
+            "-d",
+            repo.to_str().unwrap(),
+        ],
+    );
+    std::fs::create_dir_all(src.join("templates")).unwrap();
+    std::fs::create_dir_all(src.join("crds")).unwrap();
+    std::fs::write(
+        src.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: site\nversion: 0.2.0\ndependencies:\n  - {{name: common, version: 0.1.0, repository: \"{url}\"}}\n"),
+    )
+    .unwrap();
+    std::fs::write(src.join("values.yaml"), "replicas: 1\n").unwrap();
+    std::fs::write(
+        src.join("crds/gizmos.yaml"),
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: gizmos.site.berth.test}\nspec:\n  group: site.berth.test\n  names: {kind: Gizmo, plural: gizmos, singular: gizmo}\n  scope: Namespaced\n  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("templates/deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n  labels:\n    {{- include \"common.labels\" . | nindent 4 }}\nspec:\n  replicas: {{ .Values.replicas }}\n  selector: {matchLabels: {app: site}}\n  template:\n    metadata: {labels: {app: site}}\n    spec:\n      containers: [{name: web, image: \"example/site:1.0.0\"}]\n",
+    )
+    .unwrap();
+    helm(
+        &home,
+        &["repo", "index", repo.to_str().unwrap(), "--url", &url],
+    );
+    helm(&home, &["dependency", "build", src.to_str().unwrap()]);
+    helm(
+        &home,
+        &[
+            "package",
+            src.to_str().unwrap(),
+            "-d",
+            repo.to_str().unwrap(),
+        ],
+    );
+    helm(
+        &home,
+        &["repo", "index", repo.to_str().unwrap(), "--url", &url],
+    );
+
+    let stack = dir.join("stack");
+    std::fs::create_dir_all(&stack).unwrap();
+    std::fs::write(
+        stack.join("berth.yaml"),
+        format!("stack: site\nnamespace: {ns}\nprofile: local\ncomponents:\n  site:\n    chart: {{repo: \"{url}\", name: site, version: 0.2.0}}\n    values: {{replicas: 2}}\n"),
+    )
+    .unwrap();
+    let up = berth()
+        .args(["up", "--yes", "--timeout", "2m", "--format", "json"])
+        .arg(&stack)
+        .output()
+        .unwrap();
+    let down = berth()
+        .args(["down", "--yes"])
+        .arg(&stack)
+        .output()
+        .unwrap();
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(up.status.code(), Some(0), "up: {}", text(&up));
+    let out = String::from_utf8_lossy(&up.stdout);
+    assert!(
+        out.contains("\"kind\":\"CustomResourceDefinition\"")
+            && out.contains("\"kind\":\"Deployment\""),
+        "the chart's CRD and Deployment were not applied: {out}"
+    );
+    assert_eq!(down.status.code(), Some(0), "down: {}", text(&down));
+}
