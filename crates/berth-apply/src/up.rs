@@ -259,7 +259,15 @@ async fn run(
                 }
             };
         for a in applied.iter().filter(|a| initial.contains_key(&a.key)) {
-            initial_replicas(cluster, a, initial[&a.key], opts.apply, deadline).await?;
+            if let Err(e) =
+                initial_replicas(cluster, a, initial[&a.key], opts.apply, deadline).await
+            {
+                failure = Some(e);
+                break;
+            }
+        }
+        if failure.is_some() {
+            break;
         }
         for a in &applied {
             match action_of(a) {
