@@ -40,7 +40,7 @@ fn unique(prefix: &str) -> String {
 #[test]
 fn a_kustomize_overlay_comes_up_healthy_and_keeps_its_secret() {
     let overlay = fixtures().join("kustomize/overlays/prod");
-    let secret = "s3cr3t-hunter-42"; // the base's creds.env
+    let creds_env_value = "s3cr3t-hunter-42"; // the test value in the base's creds.env
     let check = berth().arg("check").arg(&overlay).output().unwrap();
     let render = berth().arg("render").arg(&overlay).output().unwrap();
     let up = berth()
@@ -62,7 +62,7 @@ fn a_kustomize_overlay_comes_up_healthy_and_keeps_its_secret() {
         ("down", &down),
     ] {
         assert!(
-            !text(o).contains(secret),
+            !text(o).contains(creds_env_value),
             "{what} printed the secret value:\n{}",
             text(o)
         );
