@@ -341,7 +341,8 @@ pub enum Severity {
 /// Rules whose findings mean the input itself is broken (exit code 2, nothing applied),
 /// rather than a stack that loads but is wrong (exit code 1).
 /// (`manifest-shape`: a manifest document that is YAML but not a Kubernetes object;
-/// `kustomize`: a kustomization that could not be built; `no-objects`: nothing to apply.)
+/// `kustomize`, `helm`: a kustomization or chart that could not be built; `no-objects`:
+/// nothing to apply.)
 pub const BAD_INPUT_RULES: &[&str] = &[
     "yaml-syntax",
     "stack-file",
@@ -350,6 +351,7 @@ pub const BAD_INPUT_RULES: &[&str] = &[
     "dependency-cycle",
     "manifest-shape",
     "kustomize",
+    "helm",
     "no-objects",
 ];
 
