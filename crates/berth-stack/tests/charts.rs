@@ -11,6 +11,9 @@
 //! and a missing helm or Go fails these tests rather than skipping them. Every helm here, the
 //! test's and berth's, keeps its state in the test's temporary folders.
 
+#[path = "../../../testbed/go/build_cached.rs"]
+mod build_cached;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -413,47 +416,13 @@ fn a_local_chart_with_vendored_dependencies_renders_in_place() {
 
 /// The CNCF distribution registry, built once per version of `testbed/go/registry`.
 fn registry_binary() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testbed/go/registry");
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a
-    for name in ["go.mod", "go.sum"] {
-        let bytes = std::fs::read(src.join(name))
-            .unwrap_or_else(|e| panic!("{}: {e}", src.join(name).display()));
-        for b in name.bytes().chain(bytes) {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
-    let dir = home.join(".cache/berth");
-    let exe = dir.join(format!("registry-{hash:016x}"));
-    if exe.exists() {
-        return exe;
-    }
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    // Built under a unique name, then renamed: parallel test runs never see half a binary.
-    let tmp = dir.join(format!("registry-{hash:016x}.{}.tmp", std::process::id()));
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&tmp)
-        .arg("github.com/distribution/distribution/v3/cmd/registry")
-        .current_dir(&src)
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=readonly -buildvcs=false")
-        .output();
-    match built {
-        Err(e) => panic!(
-            "this test pushes a chart to an OCI registry, the CNCF distribution registry built \
-             from testbed/go/registry, and cannot run `go` ({e}): install Go 1.26 or newer \
-             (https://go.dev/dl/, or the golang package) and put it on PATH"
-        ),
-        Ok(out) if !out.status.success() => panic!(
-            "building testbed/go/registry failed (it needs Go 1.26 or newer and its modules \
-             from the Go module proxy):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Ok(_) => {}
-    }
-    std::fs::rename(&tmp, &exe).unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
-    exe
+    build_cached::build_cached(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testbed/go/registry"),
+        &["go.mod", "go.sum"],
+        "github.com/distribution/distribution/v3/cmd/registry",
+        "registry",
+        "this test pushes a chart to an OCI registry, the CNCF distribution registry",
+    )
 }
 
 /// An OCI registry on 127.0.0.1, stopped when dropped.

@@ -22,6 +22,9 @@
 //! is checked for its positions: every node has one, and its line and column match its byte
 //! offset.
 
+#[path = "../../../testbed/go/build_cached.rs"]
+mod build_cached;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -492,45 +495,11 @@ fn kubectl_verdicts(program: &Path, files: &[(String, PathBuf)]) -> BTreeMap<Str
 
 /// The reference program, built once per version of its sources.
 fn yamljson(repo: &Path) -> PathBuf {
-    let src = repo.join("testbed/go/yamljson");
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a
-    for name in ["go.mod", "go.sum", "main.go"] {
-        let bytes = std::fs::read(src.join(name))
-            .unwrap_or_else(|e| panic!("{}: {e}", src.join(name).display()));
-        for b in name.bytes().chain(bytes) {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
-    let dir = home.join(".cache/berth");
-    let exe = dir.join(format!("yamljson-{hash:016x}"));
-    if exe.exists() {
-        return exe;
-    }
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    // Built under a unique name, then renamed: parallel test runs never see half a binary.
-    let tmp = dir.join(format!("yamljson-{hash:016x}.{}.tmp", std::process::id()));
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&tmp)
-        .arg(".")
-        .current_dir(&src)
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=readonly -buildvcs=false")
-        .output();
-    match built {
-        Err(e) => panic!(
-            "this test compares berth-yaml with kubectl's YAML reader, a Go program in \
-             testbed/go/yamljson, and cannot run `go` ({e}): install Go 1.26 or newer \
-             (https://go.dev/dl/, or the golang package) and put it on PATH"
-        ),
-        Ok(out) if !out.status.success() => panic!(
-            "building testbed/go/yamljson failed (it needs Go 1.26 or newer and its modules \
-             from the Go module proxy):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Ok(_) => {}
-    }
-    std::fs::rename(&tmp, &exe).unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
-    exe
+    build_cached::build_cached(
+        &repo.join("testbed/go/yamljson"),
+        &["go.mod", "go.sum", "main.go"],
+        ".",
+        "yamljson",
+        "this test compares berth-yaml with kubectl's YAML reader, a Go program",
+    )
 }
