@@ -117,8 +117,11 @@ impl Cluster {
         } else {
             opts.kubeconfig.as_ref()
         };
-        if kubeconfig.is_none() && listed.is_none() {
-            no_kubeconfig()?;
+        if kubeconfig.is_none()
+            && listed.is_none()
+            && let Some(why) = no_kubeconfig()
+        {
+            return Err(Error::Kubeconfig(why));
         }
         let mut config = match kubeconfig {
             Some(path) => {
@@ -273,24 +276,25 @@ impl Cluster {
     }
 }
 
-/// The error when there is no kubeconfig at all: where berth looked, and `--local`.
-fn no_kubeconfig() -> Result<()> {
+/// Why there is no kubeconfig at all (where berth looked, and `--local`), or `None` when
+/// there may be one.
+fn no_kubeconfig() -> Option<String> {
     if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
-        return Ok(());
+        return None;
     }
     let home = std::env::var_os("HOME")
         .or_else(|| std::env::var_os("USERPROFILE"))
         .map(PathBuf::from);
     let default = home.map(|h| h.join(".kube").join("config"));
     match default {
-        Some(path) if path.exists() => Ok(()),
-        Some(path) => Err(Error::Kubeconfig(format!(
+        Some(path) if path.exists() => None,
+        Some(path) => Some(format!(
             "$KUBECONFIG is not set and {} does not exist; pass --kubeconfig FILE (and --context NAME), or --local to use berth's own local cluster",
             path.display()
-        ))),
-        None => Err(Error::Kubeconfig(
-            "$KUBECONFIG is not set and there is no home folder to find ~/.kube/config in; pass --kubeconfig FILE, or --local to use berth's own local cluster".into(),
         )),
+        None => Some(
+            "$KUBECONFIG is not set and there is no home folder to find ~/.kube/config in; pass --kubeconfig FILE, or --local to use berth's own local cluster".into(),
+        ),
     }
 }
 

@@ -78,14 +78,7 @@ pub async fn plan(
     timeout: Duration,
 ) -> Result<PlanReport> {
     let deadline = Instant::now() + timeout;
-    let objects = crate::namespaces::complete(
-        cluster,
-        target.stack,
-        target.namespace,
-        target.objects,
-        deadline,
-    )
-    .await?;
+    let objects = crate::namespaces::complete(cluster, &target, deadline).await?;
     let target = Target {
         objects: &objects,
         ..target

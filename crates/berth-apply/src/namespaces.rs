@@ -18,21 +18,21 @@ use tokio::time::Instant;
 
 use crate::cluster::Cluster;
 use crate::error::{self, Error, Result};
-use crate::up::object_from_value;
+use crate::up::{Target, object_from_value};
 
 /// Label on a Namespace berth created because objects of stack `<value>` needed it.
 pub const CREATED_BY: &str = "berth.dev/created-for-stack";
 
-/// `objects` and, before them, a Namespace for every namespace they use that the stack does
-/// not declare and the cluster does not have (or that berth created for this `stack` before).
-/// `stack_namespace` is left out: `up` creates it unowned, as the home of the inventory.
+/// The target's objects and, before them, a Namespace for every namespace they use that the
+/// stack does not declare and the cluster does not have (or that berth created for this stack
+/// before). The stack namespace is left out: `up` creates it unowned, as the home of the
+/// inventory.
 pub async fn complete(
     cluster: &Cluster,
-    stack: &str,
-    stack_namespace: &str,
-    objects: &[Object],
+    target: &Target<'_>,
     deadline: Instant,
 ) -> Result<Vec<Object>> {
+    let (stack, stack_namespace, objects) = (target.stack, target.namespace, target.objects);
     let declared: BTreeSet<&str> = objects
         .iter()
         .filter(|o| o.kind() == "Namespace" && o.group().is_empty())

@@ -99,14 +99,7 @@ pub async fn up(
     let start = Instant::now();
     let deadline = start + opts.timeout;
     // Reads only: nothing is written before the plan is known to be sound (no cycle).
-    let objects = crate::namespaces::complete(
-        cluster,
-        target.stack,
-        target.namespace,
-        target.objects,
-        deadline,
-    )
-    .await?;
+    let objects = crate::namespaces::complete(cluster, &target, deadline).await?;
     let target = Target {
         objects: &objects,
         ..target

@@ -449,10 +449,13 @@ async fn judge(
     options: &WaitOptions,
     on_event: &(dyn Fn(WaitEvent) + Sync),
 ) -> Result<()> {
-    if seen.current_pods(key).iter().any(|p| {
-        berth_health::pod_problem(p)
-            .is_some_and(|pp| matches!(pp, berth_health::PodProblem::Unschedulable { .. }))
-    }) && seen.autoscaler.is_none()
+    // Looked for once per wait, and only when a pod needs it (the pods are scanned only
+    // until then).
+    if seen.autoscaler.is_none()
+        && seen.current_pods(key).iter().any(|p| {
+            berth_health::pod_problem(p)
+                .is_some_and(|pp| matches!(pp, berth_health::PodProblem::Unschedulable { .. }))
+        })
     {
         seen.autoscaler = Some(find_autoscaler(cluster).await);
     }

@@ -16,9 +16,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use berth_apply::health::HealthRules;
 use berth_apply::up::{self, object_from_value};
-use berth_apply::{Cluster, ConnectOptions, Error, Event, Target, UpOptions};
+use berth_apply::{Cluster, Error, Event, Target, UpOptions};
 use berth_health::State;
 use berth_model::{Object, Profile};
 use kube::Api;

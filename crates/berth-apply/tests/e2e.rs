@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use berth_apply::diff::{self, Change};
 use berth_apply::down::{self, DownOptions};
-use berth_apply::health::HealthRules;
 use berth_apply::status;
 use berth_apply::up::{self, object_from_value};
-use berth_apply::{Cluster, ConnectOptions, Error, Event, Inventory, Target, UpOptions};
+use berth_apply::{Error, Event, Inventory, Target, UpOptions};
 use berth_model::{Component, Object, Profile};
 use serde_json::{Value, json};
 

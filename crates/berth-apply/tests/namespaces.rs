@@ -11,7 +11,7 @@ use std::time::Duration;
 use berth_apply::down::{self, DownOptions};
 use berth_apply::namespaces::CREATED_BY;
 use berth_apply::up::{self, object_from_value};
-use berth_apply::{Cluster, ConnectOptions, Event, Inventory, Target, UpOptions};
+use berth_apply::{Event, Inventory, Target, UpOptions};
 use berth_model::{Object, Profile};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;

@@ -13,9 +13,8 @@ use common::{cluster, rules, unique};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use berth_apply::health::HealthRules;
 use berth_apply::up::{self, object_from_value};
-use berth_apply::{Cluster, ConnectOptions, Error, Event, Target, UpOptions};
+use berth_apply::{Cluster, Error, Event, Target, UpOptions};
 use berth_model::{Object, Profile};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;

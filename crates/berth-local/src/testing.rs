@@ -230,7 +230,6 @@ pub async fn add_node(
     labels: serde_json::Value,
     taints: serde_json::Value,
 ) -> NodeGuard {
-    use kube::api::{Patch, PatchParams};
     let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
     let mut all_labels = serde_json::json!({
         "type": "kwok",
@@ -241,30 +240,35 @@ pub async fn add_node(
     if let (Some(all), Some(extra)) = (all_labels.as_object_mut(), labels.as_object()) {
         all.extend(extra.clone());
     }
-    let node = serde_json::json!({
+    // Registered with its capacity in one request, as a kubelet registers its node: a node
+    // that first appears empty and grows later can leave a waiting pod in the scheduler's
+    // unschedulable queue until its periodic flush (minutes).
+    let resources = serde_json::json!({"cpu": cpu, "memory": "32Gi", "pods": "110"});
+    let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": all_labels,
             "annotations": {"kwok.x-k8s.io/node": "fake"}},
         "spec": {"taints": taints},
-    });
-    let params = PatchParams::apply("berth-test").force();
+        "status": {"allocatable": resources, "capacity": resources},
+    }))
+    .expect("a Node object");
+    // A node of that name left by a test that was killed goes first.
+    if nodes.get_opt(name).await.ok().flatten().is_some() {
+        let _ = nodes.delete(name, &Default::default()).await;
+        let start = std::time::Instant::now();
+        while nodes.get_opt(name).await.ok().flatten().is_some() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "an old node {name} does not go away"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
     nodes
-        .patch(name, &params, &Patch::Apply(&node))
+        .create(&kube::api::PostParams::default(), &node)
         .await
         .unwrap_or_else(|e| panic!("create node {name}: {e}"));
     let guard = NodeGuard { name: name.into() };
-    let resources = serde_json::json!({"cpu": cpu, "memory": "32Gi", "pods": "110"});
-    nodes
-        .patch_status(
-            name,
-            &params,
-            &Patch::Apply(serde_json::json!({
-                "apiVersion": "v1", "kind": "Node",
-                "status": {"allocatable": resources, "capacity": resources},
-            })),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("set node {name}'s capacity: {e}"));
     // kwok makes it Ready, as it does every node; then the node controller lifts its
     // `node.kubernetes.io/not-ready` taint (which the scheduler would otherwise quote).
     let start = std::time::Instant::now();
