@@ -57,7 +57,7 @@ fn issue_stack(ns: &str, group: &str) -> Vec<Value> {
         json!({"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"name": "w1", "namespace": ns}, "spec": {"size": 1}}),
         json!({"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"name": "w2", "namespace": ns}, "spec": {"size": 2}}),
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": ns}, "stringData": {"password": "s3cret-value"}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": ns}, "stringData": {"password": "hunter2-val"}}),
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns}, "data": {"mode": "fast"}}),
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "extra", "namespace": ns}, "data": {"x": "1"}}),
         json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "shared", "namespace": ns},
@@ -261,7 +261,7 @@ async fn issue_stack_up_is_idempotent_prunes_keeps_data_and_goes_down() {
     assert!(
         !serde_json::to_string(&rev)
             .unwrap()
-            .contains("s3cret-value")
+            .contains("hunter2-val")
     );
     let stored = secrets
         .get("berth.issue.v3")
