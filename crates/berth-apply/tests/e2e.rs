@@ -258,11 +258,7 @@ async fn issue_stack_up_is_idempotent_prunes_keeps_data_and_goes_down() {
         )
         .await
         .expect("revision 3");
-    assert!(
-        !serde_json::to_string(&rev)
-            .unwrap()
-            .contains("hunter2-val")
-    );
+    assert!(!serde_json::to_string(&rev).unwrap().contains("hunter2-val"));
     let stored = secrets
         .get("berth.issue.v3")
         .await
