@@ -77,13 +77,25 @@ pub async fn plan(
     concurrency: usize,
     timeout: Duration,
 ) -> Result<PlanReport> {
+    plan_planned(cluster, target, None, prune_data, concurrency, timeout).await
+}
+
+/// [`plan`] with the target's order already made (by `berth_plan::plan` on the same objects
+/// and components), so the objects are not planned again.
+pub async fn plan_planned(
+    cluster: &Cluster,
+    target: Target<'_>,
+    order: Option<berth_plan::Plan>,
+    prune_data: bool,
+    concurrency: usize,
+    timeout: Duration,
+) -> Result<PlanReport> {
     let deadline = Instant::now() + timeout;
-    let objects = crate::namespaces::complete(cluster, &target, deadline).await?;
+    let (objects, waves) = crate::namespaces::complete(cluster, &target, order, deadline).await?;
     let target = Target {
         objects: &objects,
         ..target
     };
-    let waves = berth_plan::plan(target.objects, target.components).map_err(Error::Plan)?;
     let inv = Inventory::new(target.stack, target.namespace);
     let parent = inv
         .parent_state(cluster, deadline)

@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 
 use berth_model::Object;
+use berth_plan::Plan;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
 use serde_json::json;
@@ -25,13 +26,19 @@ pub const CREATED_BY: &str = "berth.dev/created-for-stack";
 
 /// The target's objects and, before them, a Namespace for every namespace they use that the
 /// stack does not declare and the cluster does not have (or that berth created for this stack
-/// before). The stack namespace is left out: `up` creates it unowned, as the home of the
-/// inventory.
+/// before), with their plan: `plan` (the target's, when the caller has it) with the added
+/// namespaces in a first wave of their own. The stack namespace is left out: `up` creates it
+/// unowned, as the home of the inventory.
 pub async fn complete(
     cluster: &Cluster,
     target: &Target<'_>,
+    plan: Option<Plan>,
     deadline: Instant,
-) -> Result<Vec<Object>> {
+) -> Result<(Vec<Object>, Plan)> {
+    let mut plan = match plan {
+        Some(plan) => plan,
+        None => berth_plan::plan(target.objects, target.components).map_err(Error::Plan)?,
+    };
     let (stack, stack_namespace, objects) = (target.stack, target.namespace, target.objects);
     let declared: BTreeSet<&str> = objects
         .iter()
@@ -67,9 +74,7 @@ pub async fn complete(
             ));
         }
     }
-    if added.is_empty() {
-        return Ok(objects.to_vec());
-    }
+    plan.prepend_wave(added.len());
     added.extend(objects.iter().cloned());
-    Ok(added)
+    Ok((added, plan))
 }

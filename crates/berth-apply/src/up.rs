@@ -96,15 +96,38 @@ pub async fn up(
     rules: &dyn HealthRules,
     sink: Sink<'_>,
 ) -> Result<UpReport> {
+    up_with(cluster, target, None, opts, rules, sink).await
+}
+
+/// [`up`] with the target's plan already made (by `berth_plan::plan` on the same objects and
+/// components), so the objects are not planned again.
+pub async fn up_planned(
+    cluster: &Cluster,
+    target: Target<'_>,
+    plan: berth_plan::Plan,
+    opts: &UpOptions,
+    rules: &dyn HealthRules,
+    sink: Sink<'_>,
+) -> Result<UpReport> {
+    up_with(cluster, target, Some(plan), opts, rules, sink).await
+}
+
+async fn up_with(
+    cluster: &Cluster,
+    target: Target<'_>,
+    plan: Option<berth_plan::Plan>,
+    opts: &UpOptions,
+    rules: &dyn HealthRules,
+    sink: Sink<'_>,
+) -> Result<UpReport> {
     let start = Instant::now();
     let deadline = start + opts.timeout;
     // Reads only: nothing is written before the plan is known to be sound (no cycle).
-    let objects = crate::namespaces::complete(cluster, &target, deadline).await?;
+    let (objects, plan) = crate::namespaces::complete(cluster, &target, plan, deadline).await?;
     let target = Target {
         objects: &objects,
         ..target
     };
-    let plan = berth_plan::plan(target.objects, target.components).map_err(Error::Plan)?;
     ensure_namespace(cluster, target.namespace, deadline).await?;
     let lock = StackLock::acquire(
         cluster,

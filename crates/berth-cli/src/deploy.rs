@@ -1,22 +1,20 @@
 //! What the cluster commands (`plan`, `up`, `status`, `down`, `history`, `rollback`) share:
-//! connecting, loading the stack with its secret values, asking before changes, and printing
+//! their arguments, the pipeline's gates (`berth-ops`), asking before changes, and printing
 //! progress (a line per wave on a terminal, one JSON object per event with `--format json`).
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use berth_apply::{Cluster, ConnectOptions, Error as ApplyError, ErrorClass, Event};
-use berth_model::{Object, Origin, Profile, Stack};
-use berth_stack::{Loaded, SecretMode};
-use berth_stack::{SecretSource, SecretValue};
+use berth_apply::{Cluster, Error as ApplyError, Event};
+use berth_model::Stack;
+use berth_ops::{Checks, Ready};
 use clap::{Args, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::args::{ClusterArgs, parse_duration};
 use crate::exit::{Exit, fail};
-use crate::stack::{StackArgs, print_findings};
+use crate::stack::{StackArgs, exit_of, ops_error, print_errors, print_findings, refused};
 
 /// Output format of the cluster commands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -40,164 +38,46 @@ pub struct DeployArgs {
     pub format: Format,
 }
 
-/// Connects as the arguments say; `--local` starts the local cluster when needed.
+/// Connects as the arguments say; `--local` starts the local cluster when needed
+/// (`BERTH_LOCAL_NAME` picks it, as it does for `berth local`).
 pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Cluster> {
-    let mut opts = ConnectOptions {
+    let choice = berth_ops::ClusterChoice {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
-    };
-    if args.local {
-        // `BERTH_LOCAL_NAME` picks the cluster, as it does for `berth local`.
-        let opts_local = berth_local::Options {
-            name: std::env::var("BERTH_LOCAL_NAME")
+        local: args.local.then(|| {
+            std::env::var("BERTH_LOCAL_NAME")
                 .ok()
                 .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| "default".into()),
-            ..berth_local::Options::default()
-        };
-        let status = berth_local::up(&opts_local).await.map_err(|e| {
-            fail(
-                Exit::Cluster,
-                format!("the local cluster could not be started: {e}"),
-            )
-        })?;
-        for moved in &status.moved {
-            eprintln!("berth: local cluster `{}`: {moved}", status.name);
-        }
-        opts = ConnectOptions {
-            kubeconfig: Some(status.kubeconfig),
-            context: None,
-        };
-    }
-    let mut cluster = Cluster::connect(&opts).await.map_err(apply_error)?;
-    if let Some(grace) = args.outage_grace {
-        cluster.outage_grace = grace;
-    }
-    Ok(cluster)
+                .unwrap_or_else(|| "default".into())
+        }),
+        outage_grace: args.outage_grace,
+    };
+    berth_ops::connect(&choice, &|note| eprintln!("berth: {note}"))
+        .await
+        .map_err(ops_error)
 }
 
 /// Turns a library error into an error with the right exit code.
 pub fn apply_error(e: ApplyError) -> anyhow::Error {
-    let exit = match e.class() {
-        ErrorClass::Cluster => Exit::Cluster,
-        ErrorClass::BadInput => Exit::BadInput,
-        ErrorClass::Failed => Exit::Failed,
-    };
-    fail(exit, e.to_string())
+    fail(exit_of(e.class()), e.to_string())
 }
 
-/// berth's health rules (berth-health) for `profile`: LoadBalancer Services wait for an
-/// address only where the profile has a load-balancer controller.
-pub fn rules(profile: Profile) -> berth_apply::BerthHealth {
-    berth_apply::BerthHealth {
-        load_balancer_controller: profile != Profile::Local,
-    }
-}
-
-/// Loads and checks the stack without secret values: exit 2 on bad input, 1 on error
-/// findings (nothing is applied then).
+/// The stack of a command that takes it from the cluster by name (`down`, `status`,
+/// `history`, `rollback`): loaded once without secret values, its findings printed; exit 2 on
+/// bad input, 1 on error findings (nothing is changed then).
 pub fn load_checked(stack: &StackArgs) -> anyhow::Result<Stack> {
-    let loaded = stack.load(SecretMode::Redact);
-    print_findings(&loaded.findings, false);
-    gate(loaded).map(|(s, _)| s)
+    let prepared = stack.prepare(Checks::LoadOnly);
+    print_findings(&prepared.findings, false);
+    prepared.checked().map_err(refused)
 }
 
-/// Loads the stack and runs every check (`berth check`), as `up` does first: error findings
-/// stop it before the first write (exit 1; exit 2 for bad input). Warnings are counted only.
-pub fn load_and_check(stack: &StackArgs) -> anyhow::Result<Stack> {
-    let mut loaded = stack.load(SecretMode::Redact);
-    if let Some(s) = &loaded.stack
-        && !loaded.is_bad_input()
-    {
-        loaded.findings.extend(berth_check::check(s));
-    }
-    let errors: Vec<_> = loaded
-        .findings
-        .iter()
-        .filter(|f| f.severity == berth_model::Severity::Error)
-        .cloned()
-        .collect();
-    print_findings(&errors, false);
-    let warnings = loaded.findings.len() - errors.len();
-    if warnings > 0 && errors.is_empty() {
-        eprintln!("{warnings} warning(s) from the checks (see `berth check`)");
-    }
-    gate(loaded).map(|(s, _)| s)
-}
-
-fn gate(loaded: Loaded) -> anyhow::Result<(Stack, Loaded)> {
-    if loaded.is_bad_input() {
-        let n = loaded.findings.iter().filter(|f| f.is_bad_input()).count();
-        return Err(fail(
-            Exit::BadInput,
-            format!("the stack cannot be loaded ({n} problem(s) above); nothing was applied"),
-        ));
-    }
-    if loaded.has_errors() {
-        return Err(fail(
-            Exit::Failed,
-            "the stack has error findings (above); nothing was applied",
-        ));
-    }
-    let mut loaded = loaded;
-    let stack = loaded
-        .stack
-        .take()
-        .ok_or_else(|| fail(Exit::BadInput, "no stack"))?;
-    Ok((stack, loaded))
-}
-
-/// Secret values from the cluster: what `generate:` values keep across runs.
-struct ClusterSecrets {
-    values: HashMap<(String, String, String), SecretValue>,
-}
-
-impl SecretSource for ClusterSecrets {
-    fn existing(&self, namespace: &str, secret: &str, key: &str) -> Option<SecretValue> {
-        self.values
-            .get(&(namespace.into(), secret.into(), key.into()))
-            .cloned()
-    }
-}
-
-/// Loads the stack with its secret values (generated ones read back from the cluster), and
-/// returns it with the objects as they must be sent (values filled in). Never print them.
-pub async fn load_for_apply(
-    stack_args: &StackArgs,
-    cluster: &Cluster,
-    redacted: &Stack,
-) -> anyhow::Result<(Stack, Vec<Object>)> {
-    let mut values = HashMap::new();
-    for o in redacted
-        .objects
-        .iter()
-        .filter(|o| o.origin == Origin::StackSecret)
-    {
-        let ns = o.namespace().unwrap_or(&redacted.namespace).to_string();
-        if let Some(data) = cluster
-            .secret_data(&ns, o.name())
-            .await
-            .map_err(apply_error)?
-        {
-            for (k, v) in data {
-                values.insert((ns.clone(), o.name().to_string(), k), SecretValue::new(v));
-            }
-        }
-    }
-    let mut options = stack_args.options(SecretMode::Strict);
-    options.secret_source = Some(Arc::new(ClusterSecrets { values }));
-    let loaded = berth_stack::load(&stack_args.path, &options);
-    print_findings(&loaded.findings, false);
-    let (stack, loaded) = gate(loaded)?;
-    let objects = stack
-        .objects
-        .iter()
-        .map(|o| Object {
-            value: loaded.secrets.materialize(o),
-            ..o.clone()
-        })
-        .collect();
-    Ok((stack, objects))
+/// The stack of `up` and `plan`: loaded once and checked as `berth check` does (error
+/// findings printed, warnings counted), and planned once; exit 2 on bad input or a
+/// dependency cycle, 1 on error findings, before anything connects.
+pub fn load_and_check(stack: &StackArgs) -> anyhow::Result<Ready> {
+    let prepared = stack.prepare(Checks::All);
+    print_errors(&prepared.findings);
+    prepared.ready().map_err(refused)
 }
 
 /// Asks `question` on a terminal; `--yes` answers yes; without a terminal it refuses (exit 2).

@@ -1,11 +1,18 @@
-//! Options shared by the commands that read a stack (`check`, `render`, `plan`, `up`), and the
-//! plain printing of load findings.
+//! Options shared by the commands that read a stack (`check`, `render`, `plan`, `up`, ...),
+//! and the one way findings and refusals are printed.
 
 use std::path::PathBuf;
 
+use std::io::IsTerminal;
+
+use berth_apply::ErrorClass;
+use berth_check::report;
 use berth_model::{Finding, Profile, Severity};
-use berth_stack::{LoadOptions, Loaded, SecretMode};
+use berth_ops::{Checks, Prepared, Refused};
+use berth_stack::{LoadOptions, SecretMode};
 use clap::Args;
+
+use crate::exit::{Exit, fail};
 
 /// Which stack, and what the command line adds to it.
 #[derive(Args, Clone, Debug)]
@@ -47,34 +54,65 @@ impl StackArgs {
         }
     }
 
-    /// Load and render the stack.
-    pub fn load(&self, secret_mode: SecretMode) -> Loaded {
-        berth_stack::load(&self.path, &self.options(secret_mode))
+    /// Loads the stack once (secret values left out) and runs `checks` on it.
+    pub fn prepare(&self, checks: Checks<'_>) -> Prepared {
+        berth_ops::prepare(&self.path, &self.options(SecretMode::Redact), checks)
     }
 }
 
-/// Print findings to stderr like a compiler: `file:line:col: severity[rule]: message`, then
-/// the fix. Info findings only with `verbose`.
+/// Prints findings to stderr as `berth check` prints them (one printer for every command),
+/// in colour on a terminal. Notes only with `verbose`; nothing at all when nothing is left.
 pub fn print_findings(findings: &[Finding], verbose: bool) {
-    for f in findings {
-        if f.severity == Severity::Info && !verbose {
-            continue;
-        }
-        let severity = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        };
-        eprintln!(
-            "{}:{}:{}: {severity}[{}]: {}",
-            f.file.display(),
-            f.line,
-            f.column,
-            f.rule,
-            f.message
-        );
-        if !f.fix.is_empty() {
-            eprintln!("  fix: {}", f.fix);
-        }
+    let shown: Vec<Finding> = findings
+        .iter()
+        .filter(|f| verbose || f.severity != Severity::Info)
+        .cloned()
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    eprint!("{}", report::render(&shown, report::Format::Human, color));
+}
+
+/// Prints the error-level findings, and only counts the others: what commands that act on
+/// the stack (`up`, `plan`, `cluster`, `simulate`) show; `berth check` is the place for
+/// warnings.
+pub fn print_errors(findings: &[Finding]) {
+    let errors: Vec<Finding> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .cloned()
+        .collect();
+    print_findings(&errors, false);
+    let warnings = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    if warnings > 0 && errors.is_empty() {
+        eprintln!("{warnings} warning(s) from the checks (see `berth check`)");
+    }
+}
+
+/// A refusal of the pipeline as an error with its exit code, its findings printed first.
+pub fn refused(r: Refused) -> anyhow::Error {
+    print_findings(&r.findings, false);
+    fail(exit_of(r.class), r.message)
+}
+
+/// The exit code of an error class.
+pub fn exit_of(class: ErrorClass) -> Exit {
+    match class {
+        ErrorClass::Cluster => Exit::Cluster,
+        ErrorClass::BadInput => Exit::BadInput,
+        ErrorClass::Failed => Exit::Failed,
+    }
+}
+
+/// An error of the pipeline as an error with its exit code (a refusal's findings printed).
+pub fn ops_error(e: berth_ops::Error) -> anyhow::Error {
+    match e {
+        berth_ops::Error::Refused(r) => refused(r),
+        berth_ops::Error::Apply(e) => fail(exit_of(e.class()), e.to_string()),
     }
 }

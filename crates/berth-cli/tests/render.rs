@@ -48,7 +48,8 @@ fn renders_a_stack_in_apply_order_with_secrets_redacted() {
     assert!(stdout.contains("  replicas: 4\n"), "{stdout}");
     assert!(stdout.contains("\n  password: <redacted>\n"), "{stdout}");
     assert!(!stdout.contains("not-a-real-password"));
-    assert!(stderr.contains("warning[secret-source]"), "{stderr}");
+    // Findings are printed as `berth check` prints them: the rule, then the message.
+    assert!(stderr.contains("secret-source\n\n  ⚠ "), "{stderr}");
 }
 
 #[test]
@@ -57,14 +58,16 @@ fn a_broken_stack_exits_2_with_its_findings() {
     let (code, stdout, stderr) = berth(&["render", path.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(stdout.is_empty());
-    assert!(
-        stderr.contains("bad/secret.yaml:6:13: error[yaml-syntax]"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("berth.yaml:8:23: error[missing-file]"),
-        "{stderr}"
-    );
+    // As `berth check` prints them: rule, message, then the place and the source line.
+    for (rule, place) in [
+        ("yaml-syntax", "[bad/secret.yaml:6:13]"),
+        ("missing-file", "[berth.yaml:8:23]"),
+    ] {
+        let at = stderr
+            .find(&format!("{rule}\n\n  × "))
+            .unwrap_or_else(|| panic!("{rule} in {stderr}"));
+        assert!(stderr[at..].contains(place), "{place} in {stderr}");
+    }
 }
 
 #[test]

@@ -40,6 +40,25 @@ impl Plan {
         self.waves.iter().flatten().copied()
     }
 
+    /// The plan of the same objects with `n` new objects put before them (indices `0..n`) in
+    /// a wave of their own, first: what `up` does with the namespaces nobody creates, without
+    /// planning again.
+    pub fn prepend_wave(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        for i in self.waves.iter_mut().flatten() {
+            *i += n;
+        }
+        for d in self.deps.iter_mut().flatten() {
+            *d += n;
+        }
+        self.waves.insert(0, (0..n).collect());
+        let mut deps = vec![Vec::new(); n];
+        deps.append(&mut self.deps);
+        self.deps = deps;
+    }
+
     /// The objects that object `i` directly waits for.
     pub fn dependencies(&self, i: usize) -> &[usize] {
         self.deps.get(i).map(Vec::as_slice).unwrap_or(&[])

@@ -78,6 +78,16 @@ pub struct Loaded {
     pub secrets: SecretData,
     /// The parsed berth.yaml, when the stack has one (component specs, chart settings).
     pub stack_file: Option<StackFile>,
+    /// What [`Loaded::resolve_secrets`] needs: berth.yaml's text, the stack folder and the
+    /// stack's namespace.
+    secret_inputs: Option<SecretInputs>,
+}
+
+#[derive(Debug)]
+struct SecretInputs {
+    file: Arc<SourceFile>,
+    root: PathBuf,
+    namespace: String,
 }
 
 impl Loaded {
@@ -89,6 +99,27 @@ impl Loaded {
     /// True when any finding is an error.
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// The values of the stack's Secrets, read from `source` as `berth up` needs them (every
+    /// value, an unavailable one is an error finding), without reading or rendering anything
+    /// else again: the objects of a [`SecretMode::Redact`] load are the objects `up` applies,
+    /// with these values filled in by [`SecretData::materialize`].
+    pub fn resolve_secrets(&self, source: &dyn SecretSource) -> (SecretData, Vec<Finding>) {
+        let mut data = SecretData::default();
+        let mut findings = Vec::new();
+        if let (Some(sf), Some(inputs)) = (&self.stack_file, &self.secret_inputs) {
+            let build = secrets::Build {
+                stack_file: &inputs.file,
+                positions: &sf.positions,
+                root: &inputs.root,
+                namespace: &inputs.namespace,
+                mode: SecretMode::Strict,
+                source,
+            };
+            build.run(&sf.secrets, &mut data, &mut findings);
+        }
+        (data, findings)
     }
 }
 
@@ -269,6 +300,21 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
         values: r.values.into_iter().collect(),
     });
     out.secrets = secret_data;
+    if let (false, Some(file)) = (plain, r.stack_source.clone()) {
+        out.secret_inputs = Some(SecretInputs {
+            file,
+            root: out
+                .stack
+                .as_ref()
+                .map(|s| s.root.clone())
+                .unwrap_or_default(),
+            namespace: out
+                .stack
+                .as_ref()
+                .map(|s| s.namespace.clone())
+                .unwrap_or_default(),
+        });
+    }
     out.stack_file = (!plain).then_some(sf);
     out
 }

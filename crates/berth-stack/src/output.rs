@@ -23,7 +23,7 @@ pub fn redacted(object: &Object) -> Value {
 }
 
 /// Objects as one multi-document YAML stream (`---` before each), Secrets redacted.
-pub fn render_yaml(objects: &[Object]) -> String {
+pub fn render_yaml<'a>(objects: impl IntoIterator<Item = &'a Object>) -> String {
     let mut out = String::new();
     for o in objects {
         out.push_str("---\n");

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use berth_check::report::{self, Format};
 use berth_model::{Finding, Severity};
-use berth_stack::SecretMode;
+use berth_ops::Checks;
 use clap::Args;
 
 use crate::exit::{Exit, fail};
@@ -41,12 +41,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
             )
         })?
     };
-    let loaded = args.stack.load(SecretMode::Redact);
-    let mut findings: Vec<Finding> = loaded.findings.clone();
-    if let Some(stack) = &loaded.stack {
-        findings.extend(berth_check::check_rules(stack, &rules));
-    }
-    berth_check::sort(&mut findings);
+    let prepared = args.stack.prepare(Checks::Rules(&rules));
+    let findings = &prepared.findings;
     let shown: Vec<Finding> = match args.format {
         Format::Human if !args.verbose => findings
             .iter()
@@ -59,13 +55,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
     print!("{}", report::render(&shown, args.format, color));
-    Ok(
-        if loaded.stack.is_none() || findings.iter().any(Finding::is_bad_input) {
-            Exit::BadInput
-        } else if findings.iter().any(|f| f.severity == Severity::Error) {
-            Exit::Failed
-        } else {
-            Exit::Ok
-        },
-    )
+    Ok(if prepared.is_bad_input() {
+        Exit::BadInput
+    } else if prepared.has_errors() {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
 }

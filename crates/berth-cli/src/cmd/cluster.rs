@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use berth_cluster::{ClusterFiles, Options, up};
-use berth_model::{Finding, Profile, Severity};
-use berth_stack::SecretMode;
+use berth_model::Profile;
+use berth_ops::Checks;
 use clap::{Args, Subcommand};
 
 use crate::exit::{Exit, fail};
-use crate::stack::{StackArgs, print_findings};
+use crate::stack::{StackArgs, print_errors, print_findings, refused};
 
 /// `berth cluster ...`
 #[derive(Subcommand, Debug)]
@@ -73,23 +73,12 @@ fn generate(stack_args: &StackArgs) -> anyhow::Result<ClusterFiles> {
             ));
         }
     }
-    let loaded = stack_args.load(SecretMode::Redact);
-    let errors: Vec<Finding> = loaded
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .cloned()
-        .collect();
-    print_findings(&errors, false);
-    let stack = match loaded.stack {
-        Some(stack) if !errors.iter().any(Finding::is_bad_input) => stack,
-        _ => {
-            return Err(fail(
-                Exit::BadInput,
-                format!("{}: the stack cannot be loaded", stack_args.path.display()),
-            ));
-        }
-    };
+    let prepared = stack_args.prepare(Checks::LoadOnly);
+    print_errors(&prepared.findings);
+    let stack = prepared.loadable().map_err(|r| {
+        print_findings(&prepared.findings, false);
+        refused(r)
+    })?;
     berth_cluster::config(&stack, &Options::default())
         .map_err(|e| fail(Exit::BadInput, e.to_string()))
 }

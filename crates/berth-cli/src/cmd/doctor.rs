@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use berth_model::Severity;
-use berth_stack::SecretMode;
+use berth_ops::Checks;
 use clap::{Args, ValueEnum};
 
 use crate::args::ClusterArgs;
 use crate::exit::{Exit, fail};
-use crate::stack::{StackArgs, print_findings};
+use crate::stack::{StackArgs, print_findings, refused};
 
 /// How the diagnoses are printed.
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -41,18 +41,11 @@ pub struct DoctorArgs {
 pub fn run(mut args: DoctorArgs) -> anyhow::Result<Exit> {
     args.stack.default_profile_for_local(args.cluster.local);
     // The doctor never needs secret values: live Secrets are read for their keys only.
-    let loaded = args.stack.load(SecretMode::Redact);
-    let stack = match &loaded.stack {
-        Some(stack) if !loaded.is_bad_input() => stack,
-        _ => {
-            print_findings(&loaded.findings, false);
-            let n = loaded.findings.iter().filter(|f| f.is_bad_input()).count();
-            return Err(fail(
-                Exit::BadInput,
-                format!("the stack cannot be loaded ({n} problem(s) above)"),
-            ));
-        }
-    };
+    let prepared = args.stack.prepare(Checks::LoadOnly);
+    let stack = prepared.loadable().map_err(|r| {
+        print_findings(&prepared.findings, false);
+        refused(r)
+    })?;
     let rt = tokio::runtime::Runtime::new()?;
     let diagnoses = rt.block_on(async {
         let client = crate::deploy::connect(&args.cluster).await?.client;

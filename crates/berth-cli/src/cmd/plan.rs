@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::deploy::{self, DeployArgs, Format};
 use crate::exit::Exit;
-use crate::stack::StackArgs;
+use crate::stack::{StackArgs, ops_error};
 
 #[derive(Args)]
 pub struct PlanArgs {
@@ -22,23 +22,14 @@ pub struct PlanArgs {
 pub fn run(mut args: PlanArgs) -> anyhow::Result<Exit> {
     args.stack
         .default_profile_for_local(args.deploy.cluster.local);
-    let redacted = deploy::load_and_check(&args.stack)?;
+    let ready = deploy::load_and_check(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {
         let cluster = deploy::connect(&args.deploy.cluster).await?;
-        let (stack, objects) = deploy::load_for_apply(&args.stack, &cluster, &redacted).await?;
-        let target = berth_apply::Target {
-            stack: &stack.name,
-            namespace: &stack.namespace,
-            objects: &objects,
-            components: &stack.components,
-            values: &stack.values,
-            profile: stack.profile,
-        };
-        let report =
-            berth_apply::diff::plan(&cluster, target, args.prune_data, 32, args.deploy.timeout)
-                .await
-                .map_err(deploy::apply_error)?;
+        let report = ready
+            .changes(&cluster, args.prune_data, 32, args.deploy.timeout)
+            .await
+            .map_err(ops_error)?;
         if args.deploy.format == Format::Json {
             for change in report.waves.iter().flatten().chain(&report.prune) {
                 println!("{}", serde_json::to_string(change)?);

@@ -36,7 +36,7 @@ pub fn run(mut args: RollbackArgs) -> anyhow::Result<Exit> {
         }
         let printer = Printer::new(args.deploy.format);
         let sink = |e| printer.event(e);
-        let rules = deploy::rules(stack.profile);
+        let rules = berth_ops::health_rules(stack.profile);
         let opts = UpOptions {
             timeout: args.deploy.timeout,
             interrupt: Some(deploy::interrupt_on_signals()),

@@ -4,13 +4,12 @@
 
 use std::path::PathBuf;
 
-use berth_model::{Finding, Severity};
+use berth_ops::Checks;
 use berth_simulate::{SimError, SimOptions, files, quantity};
-use berth_stack::SecretMode;
 use clap::{Args, ValueEnum};
 
 use crate::exit::{Exit, fail};
-use crate::stack::{StackArgs, print_findings};
+use crate::stack::{StackArgs, print_errors, print_findings, refused};
 
 /// Output format of `berth simulate`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -62,24 +61,12 @@ pub struct SimulateArgs {
 pub fn run(args: SimulateArgs) -> anyhow::Result<Exit> {
     // Secret values are not needed: load in redacting mode, and show only errors (`check`
     // is the place for warnings).
-    let loaded = args.stack.load(SecretMode::Redact);
-    let errors: Vec<Finding> = loaded
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .cloned()
-        .collect();
-    print_findings(&errors, false);
-    let stack = match loaded.stack {
-        Some(stack) if !errors.iter().any(Finding::is_bad_input) => stack,
-        _ => {
-            let path = args.stack.path.display();
-            return Err(fail(
-                Exit::BadInput,
-                format!("{path}: the stack cannot be loaded"),
-            ));
-        }
-    };
+    let prepared = args.stack.prepare(Checks::LoadOnly);
+    print_errors(&prepared.findings);
+    let stack = prepared.loadable().map_err(|r| {
+        print_findings(&prepared.findings, false);
+        refused(r)
+    })?;
     let bad = |e: files::InputError| fail(Exit::BadInput, e.to_string());
     let mut load = berth_simulate::Load::default();
     for arg in &args.load {

@@ -23,7 +23,7 @@ pub fn run(mut args: StatusArgs) -> anyhow::Result<Exit> {
     rt.block_on(async {
         let cluster = deploy::connect(&args.deploy.cluster).await?;
         let inv = berth_apply::Inventory::new(&stack.name, &stack.namespace);
-        let rules = deploy::rules(stack.profile);
+        let rules = berth_ops::health_rules(stack.profile);
         let report = berth_apply::status::status(&cluster, &inv, &rules, args.deploy.timeout).await.map_err(deploy::apply_error)?;
         if args.deploy.format == Format::Json {
             for o in &report.objects {

@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::deploy::{self, DeployArgs, Printer};
 use crate::exit::Exit;
-use crate::stack::StackArgs;
+use crate::stack::{StackArgs, ops_error};
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -40,34 +40,28 @@ pub struct UpArgs {
 pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
     args.stack
         .default_profile_for_local(args.deploy.cluster.local);
-    let redacted = deploy::load_and_check(&args.stack)?;
-    // The order is part of the input: a cycle is bad input, found before connecting.
-    let plan = berth_plan::plan(&redacted.objects, &redacted.components)
-        .map_err(|f| deploy::apply_error(berth_apply::Error::Plan(f)))?;
+    // Loaded, checked and planned once; a cycle is bad input, found before connecting.
+    let ready = deploy::load_and_check(&args.stack)?;
     let rt = deploy::runtime()?;
     rt.block_on(async {
         let cluster = deploy::connect(&args.deploy.cluster).await?;
+        let stack = &ready.stack;
         let question = format!(
             "apply stack `{}` ({} objects in {} waves) to {} and prune what left it?",
-            redacted.name,
-            redacted.objects.len(),
-            plan.waves.len(),
+            stack.name,
+            stack.objects.len(),
+            ready.plan.waves.len(),
             cluster.server
         );
         if !deploy::confirm(&question, args.yes)? {
             return Ok(Exit::Failed);
         }
-        let (stack, objects) = deploy::load_for_apply(&args.stack, &cluster, &redacted).await?;
-        let target = berth_apply::Target {
-            stack: &stack.name,
-            namespace: &stack.namespace,
-            objects: &objects,
-            components: &stack.components,
-            values: &stack.values,
-            profile: stack.profile,
-        };
         let opts = UpOptions {
-            apply: ApplyOptions { force_conflicts: args.force_conflicts, dry_run: false, concurrency: args.concurrency },
+            apply: ApplyOptions {
+                force_conflicts: args.force_conflicts,
+                dry_run: false,
+                concurrency: args.concurrency,
+            },
             timeout: args.deploy.timeout,
             prune_data: args.prune_data,
             lock_wait: args.lock_wait,
@@ -77,8 +71,8 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
         };
         let printer = Printer::new(args.deploy.format);
         let sink = |e| printer.event(e);
-        let rules = deploy::rules(stack.profile);
-        match berth_apply::up::up(&cluster, target, &opts, &rules, &sink).await {
+        let rules = berth_ops::health_rules(stack.profile);
+        match ready.up(&cluster, None, &opts, &rules, &sink).await {
             Ok(report) => {
                 if args.deploy.format == deploy::Format::Json {
                     println!("{}", serde_json::json!({"event": "done", "report": report}));
@@ -98,43 +92,26 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
             }
             Err(e) => {
                 deploy::abandon(&printer);
-                if matches!(e, berth_apply::Error::Unhealthy { .. } | berth_apply::Error::Timeout { .. }) {
+                if matches!(
+                    e,
+                    berth_ops::Error::Apply(
+                        berth_apply::Error::Unhealthy { .. } | berth_apply::Error::Timeout { .. }
+                    )
+                ) {
                     // Say why, not only that: the doctor's diagnoses of what is not healthy.
-                    explain_failure(&cluster, &stack, args.deploy.format).await;
+                    for d in berth_ops::diagnose_failure(&cluster, stack).await {
+                        if args.deploy.format == deploy::Format::Json {
+                            println!(
+                                "{}",
+                                serde_json::json!({"event": "diagnosis", "diagnosis": d})
+                            );
+                        } else {
+                            eprintln!("{}", d.render());
+                        }
+                    }
                 }
-                Err(deploy::apply_error(e))
+                Err(ops_error(e))
             }
         }
     })
-}
-
-/// Prints the doctor's diagnoses of the stack after a wait failed (bounded, best effort: a
-/// failing diagnosis must not hide the failure itself).
-async fn explain_failure(
-    cluster: &berth_apply::Cluster,
-    stack: &berth_model::Stack,
-    format: deploy::Format,
-) {
-    let options = berth_doctor::Options {
-        load_balancer_controller: stack.profile != berth_model::Profile::Local,
-    };
-    let diagnosis = berth_doctor::diagnose_with(&cluster.client, &stack.objects, &options);
-    let Ok(Ok(diagnoses)) =
-        tokio::time::timeout(std::time::Duration::from_secs(20), diagnosis).await
-    else {
-        return;
-    };
-    for d in diagnoses
-        .iter()
-        .filter(|d| d.severity != berth_model::Severity::Info)
-    {
-        if format == deploy::Format::Json {
-            println!(
-                "{}",
-                serde_json::json!({"event": "diagnosis", "diagnosis": d})
-            );
-        } else {
-            eprintln!("{}", d.render());
-        }
-    }
 }
