@@ -22,6 +22,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 start=$(date +%s)
+# The code is kept formatted and clippy-clean: a change that is not fails here, before the
+# tests (rustup's rustfmt and clippy components).
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 # The dev profile (dependencies optimised, see Cargo.toml) builds much faster than --release
 # and runs the tests fast enough; benchmarks use --release.
 cargo build -p berth-cli

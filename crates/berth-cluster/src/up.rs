@@ -1,7 +1,8 @@
 //! `berth cluster up`: the commands that create the cluster from the written files —
 //! `eksctl create cluster -f cluster.yaml`, then `kubectl apply` of the autoscaler manifest —
-//! and where their programs are. Running them is the CLI's job (it owns the terminal); this
-//! module only says what to run, so the same list is printed when a program is missing.
+//! where their programs are, and running them in order (stopping at the first that fails).
+//! The same list is printed when a program is missing; the caller owns the terminal and only
+//! says how to announce each command.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -67,6 +68,65 @@ pub fn steps(cluster_file: &Path, autoscaler_file: &Path) -> Vec<Step> {
     ]
 }
 
+/// The programs of `steps` that are not on `PATH` (each named once).
+pub fn missing(steps: &[Step]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in steps.iter().filter(|s| s.locate().is_none()) {
+        if !out.contains(&s.program.as_str()) {
+            out.push(&s.program);
+        }
+    }
+    out
+}
+
+/// Why a step did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("{program}: {source}")]
+    Start {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("`{step}` failed ({status}); the remaining commands were not run")]
+    Failed {
+        step: String,
+        status: std::process::ExitStatus,
+    },
+}
+
+/// Runs `steps` in order, their output on the terminal, `announce` called before each; stops
+/// at the first that cannot start or fails.
+pub fn run(steps: &[Step], announce: &dyn Fn(&Step)) -> Result<(), StepError> {
+    for s in steps {
+        announce(s);
+        let status = std::process::Command::new(&s.program)
+            .args(&s.args)
+            .status()
+            .map_err(|source| StepError::Start {
+                program: s.program.clone(),
+                source,
+            })?;
+        if !status.success() {
+            return Err(StepError::Failed {
+                step: s.to_string(),
+                status,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where `berth cluster up` writes the files by default: `.berth/cluster/<name>` in the stack
+/// folder (the folder of `stack` when it is a file).
+pub fn default_dir(stack: &Path, name: &str) -> PathBuf {
+    let root = if stack.is_file() {
+        stack.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        stack.to_path_buf()
+    };
+    root.join(".berth").join("cluster").join(name)
+}
+
 /// The first executable file named `program` in the folders of `path` (a `PATH` value).
 pub fn find_on_path(program: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
     std::env::split_paths(path?)
@@ -89,6 +149,65 @@ fn is_executable(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn step(program: &str, args: &[&str]) -> Step {
+        Step {
+            program: program.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn steps_run_in_order_and_stop_at_the_first_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let announced = std::sync::Mutex::new(Vec::new());
+        let announce = |s: &Step| announced.lock().unwrap().push(s.program.clone());
+        let ok = [
+            step("true", &[]),
+            step("touch", &[marker.to_str().unwrap()]),
+        ];
+        run(&ok, &announce).unwrap();
+        assert!(marker.is_file());
+        assert_eq!(*announced.lock().unwrap(), ["true", "touch"]);
+
+        std::fs::remove_file(&marker).unwrap();
+        let failing = [
+            step("false", &[]),
+            step("touch", &[marker.to_str().unwrap()]),
+        ];
+        let err = run(&failing, &announce).unwrap_err();
+        assert!(matches!(err, StepError::Failed { .. }), "{err}");
+        assert!(err.to_string().contains("remaining commands were not run"));
+        assert!(!marker.exists(), "a step after a failure ran");
+
+        let absent = [step("berth-no-such-program", &[])];
+        assert!(matches!(
+            run(&absent, &announce).unwrap_err(),
+            StepError::Start { .. }
+        ));
+    }
+
+    #[test]
+    fn missing_programs_are_named_once() {
+        let steps = [
+            step("berth-no-such-program", &[]),
+            step("true", &[]),
+            step("berth-no-such-program", &["again"]),
+        ];
+        assert_eq!(missing(&steps), ["berth-no-such-program"]);
+        assert!(missing(&[step("true", &[])]).is_empty());
+    }
+
+    #[test]
+    fn files_go_beside_the_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("berth.yaml");
+        std::fs::write(&file, "stack: x\n").unwrap();
+        let expected = dir.path().join(".berth/cluster/shop");
+        assert_eq!(default_dir(&file, "shop"), expected);
+        assert_eq!(default_dir(dir.path(), "shop"), expected);
+    }
 
     #[test]
     fn commands_are_printed_as_shell_lines() {

@@ -4,7 +4,7 @@
 //! The fixtures `kustomize/` (a base with a Deployment, a Service, a configMapGenerator and a
 //! secretGenerator, and an overlay with namespace, namePrefix, images, a strategic-merge patch
 //! and a JSON 6902 patch) and `kustomize-component/` (a `kustomize:` component in berth.yaml)
-//! are written for these tests. Without any kustomize tool the tests that need one say SKIPPED.
+//! are written for these tests. Without any kustomize tool the tests that need one fail, naming what to install.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,9 +38,10 @@ fn tool(test: &str) -> Option<Tool> {
         found.pop()
     });
     let found = kustomize::find(local.as_deref());
-    if found.is_none() {
-        eprintln!("SKIPPED {test}: no kustomize or kubectl found (PATH, berth's cache)");
-    }
+    assert!(
+        found.is_some(),
+        "{test} needs kustomize or kubectl (on PATH, or berth's own: `berth local build`)"
+    );
     found
 }
 

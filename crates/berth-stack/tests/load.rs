@@ -508,12 +508,9 @@ fn helm_failures_and_absence_are_findings() {
 /// With a real helm (`$BERTH_HELM`, PATH or berth's cache), the local chart renders.
 #[test]
 fn real_helm_renders_the_local_chart() {
-    let Some(helm) = berth_stack::helm::find_helm() else {
-        eprintln!(
-            "SKIPPED real_helm_renders_the_local_chart: no helm binary found (BERTH_HELM, PATH, ~/.cache/berth/local/helm-*/helm)"
-        );
-        return;
-    };
+    let helm = berth_stack::helm::find_helm().expect(
+        "this test needs helm ($BERTH_HELM, PATH, or berth's own: `berth local build --peers`)",
+    );
     let l = load(
         &fixture("chart"),
         &LoadOptions {

@@ -1,8 +1,7 @@
 //! `berth cluster config | up`: the eksctl ClusterConfig and cluster-autoscaler manifest the
 //! stack needs (`berth-cluster`), and creating the cluster from them with eksctl.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use berth_cluster::{ClusterFiles, Options, up};
 use berth_model::Profile;
@@ -136,28 +135,15 @@ fn cluster_up(args: UpArgs) -> anyhow::Result<Exit> {
             "the stack's cluster-autoscaler disagrees with the cluster file: fix it before creating the cluster (see `berth cluster config`)",
         ));
     }
-    let root = if args.stack.path.is_file() {
-        args.stack
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default()
-    } else {
-        args.stack.path.clone()
-    };
     let dir = args
         .out
-        .unwrap_or_else(|| root.join(".berth").join("cluster").join(&files.name));
+        .unwrap_or_else(|| up::default_dir(&args.stack.path, &files.name));
     let (cluster, autoscaler) = files
         .write(&dir)
         .map_err(|e| fail(Exit::BadInput, format!("{}: {e}", dir.display())))?;
     eprintln!("wrote {} and {}", cluster.display(), autoscaler.display());
     let steps = up::steps(&cluster, &autoscaler);
-    let missing: Vec<&str> = steps
-        .iter()
-        .filter(|s| s.locate().is_none())
-        .map(|s| s.program.as_str())
-        .collect();
+    let missing = up::missing(&steps);
     if args.dry_run || !missing.is_empty() {
         if !missing.is_empty() {
             eprintln!(
@@ -180,18 +166,6 @@ fn cluster_up(args: UpArgs) -> anyhow::Result<Exit> {
             ))
         };
     }
-    for s in &steps {
-        eprintln!("$ {s}");
-        let status = Command::new(&s.program)
-            .args(&s.args)
-            .status()
-            .map_err(|e| fail(Exit::Failed, format!("{}: {e}", s.program)))?;
-        if !status.success() {
-            return Err(fail(
-                Exit::Failed,
-                format!("`{s}` failed ({status}); the remaining commands were not run"),
-            ));
-        }
-    }
+    up::run(&steps, &|s| eprintln!("$ {s}")).map_err(|e| fail(Exit::Failed, e.to_string()))?;
     Ok(Exit::Ok)
 }
