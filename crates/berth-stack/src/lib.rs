@@ -8,7 +8,7 @@
 //! Modules, in pipeline order: [`stackfile`] (berth.yaml), [`sources`] (finding and reading
 //! manifest files), [`manifest`] (documents → objects), [`substitute`] (`${name}`), [`helm`]
 //! (chart components), [`kustomize`] (kustomizations, built by kustomize), [`secrets`] (`secrets:` → Secret objects, values kept apart),
-//! [`kinds`] (scopes, default namespaces, kind stages), [`profiles`] (cloud intents),
+//! [`kinds`] (scopes, default namespaces), [`profiles`] (cloud intents),
 //! [`output`] (redacted YAML).
 //!
 //! Rule ids produced here: `yaml-syntax`, `manifest-shape`, `stack-file`, `missing-file`,

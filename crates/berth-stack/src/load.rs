@@ -4,7 +4,7 @@
 //! Steps: read berth.yaml (or make a default stack for a plain folder), merge values
 //! (`values:` < `--values FILE` < `--set`), read each component's manifests (substituting
 //! placeholders per document), build its kustomizations or render its chart, build the stack's
-//! Secrets, default namespaces, apply the profile's intents, and order objects by kind stage.
+//! Secrets, default namespaces and apply the profile's intents; objects stay in source order.
 //! Each step keeps going after errors, so one broken file does not hide the others.
 //!
 //! A manifest path, a `kustomize:` component or the whole stack that yields no object (and no
@@ -279,12 +279,8 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
     let (classes, found) = profiles::intent_classes(profile, &r.objects, &sf.external);
     r.objects.extend(classes);
     r.findings.extend(found);
-    let rank: BTreeMap<&str, usize> = components
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.as_str(), i + 1))
-        .collect();
-    kinds::sort_by_stage(&mut r.objects, &|c| rank.get(c).copied().unwrap_or(0));
+    // Objects stay in source order (component, file, document); the order they are applied
+    // in is the planner's (`berth-plan`), from their references.
 
     out.findings.append(&mut r.findings);
     out.stack = Some(Stack {
