@@ -374,7 +374,7 @@ fn a_plain_folder_without_kustomization_is_read_as_before() {
     assert!(!l.is_bad_input());
     assert!(l.findings.iter().all(|f| f.severity == Severity::Info));
     let names: Vec<String> = objects(&l).iter().map(|o| o.display_name()).collect();
-    assert_eq!(names, ["Service/default/api", "Deployment/default/api"]);
+    assert_eq!(names, ["Deployment/default/api", "Service/default/api"]);
 }
 
 #[test]
