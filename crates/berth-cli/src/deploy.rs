@@ -2,15 +2,14 @@
 //! their arguments, the pipeline's gates (`berth-ops`), asking before changes, and printing
 //! progress (a line per wave on a terminal, one JSON object per event with `--format json`).
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use berth_apply::{Cluster, Error as ApplyError, Event};
-use berth_model::Stack;
+use berth_apply::{Cluster, Error as ApplyError};
+use berth_model::{ObjectKey, Stack};
 use berth_ops::{Checks, Ready};
 use clap::{Args, ValueEnum};
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::args::{ClusterArgs, parse_duration};
 use crate::exit::{Exit, fail};
@@ -97,126 +96,13 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-/// Prints events: JSON lines, or a line per wave with progress on a terminal.
-pub struct Printer {
-    format: Format,
-    bars: MultiProgress,
-    state: Mutex<PrinterState>,
-}
-
-#[derive(Default)]
-struct PrinterState {
-    wave: Option<(ProgressBar, usize)>,
-    healthy: usize,
-}
-
-impl Printer {
-    pub fn new(format: Format) -> Printer {
-        Printer {
-            format,
-            bars: MultiProgress::new(),
-            state: Mutex::new(PrinterState::default()),
-        }
-    }
-
-    /// Handles one event.
-    pub fn event(&self, e: Event) {
-        if self.format == Format::Json {
-            if let Ok(line) = serde_json::to_string(&e) {
-                println!("{line}");
-            }
-            return;
-        }
-        let Ok(mut st) = self.state.lock() else {
-            return;
-        };
-        match e {
-            Event::WaveStarted {
-                wave,
-                waves,
-                objects,
-            } => {
-                let bar = self.bars.add(ProgressBar::new(objects.len() as u64));
-                bar.set_style(
-                    ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                bar.set_prefix(format!("wave {wave}/{waves}"));
-                bar.set_message("applying");
-                st.wave = Some((bar, objects.len()));
-                st.healthy = 0;
-            }
-            Event::Applied { .. } => {
-                if let Some((bar, _)) = &st.wave {
-                    bar.inc(1);
-                }
-            }
-            Event::Health {
-                object,
-                state,
-                message,
-            } => {
-                if let Some((bar, _)) = &st.wave {
-                    bar.set_message(format!("{object}: {state} {message}"));
-                }
-            }
-            Event::Waiting { object, message } => {
-                if let Some((bar, _)) = &st.wave {
-                    bar.set_message(format!("{object}: {message}"));
-                }
-                if self.bars.is_hidden() {
-                    eprintln!("{object}: {message}");
-                }
-            }
-            Event::Unreachable {
-                server, seconds, ..
-            } => self.line(format!(
-                "API server {server} unreachable for {seconds}s, retrying"
-            )),
-            Event::WaveHealthy { wave, millis } => {
-                if let Some((bar, n)) = st.wave.take() {
-                    bar.finish_with_message(format!(
-                        "{n} healthy in {:.1}s",
-                        millis as f64 / 1000.0
-                    ));
-                    if bar.is_hidden() {
-                        eprintln!(
-                            "wave {wave}: {n} objects healthy in {:.1}s",
-                            millis as f64 / 1000.0
-                        );
-                    }
-                }
-            }
-            Event::Pruned { object } => self.line(format!("pruned {object}")),
-            Event::Kept { object, reason } => self.line(format!("kept {object} ({reason})")),
-            Event::Deleting { object } => {
-                self.line(format!("deleting {object} (waiting for finalizers)"))
-            }
-            Event::Deleted { object } => self.line(format!("deleted {object}")),
-            Event::WaitingForLock { holder } => {
-                self.line(format!("waiting for the lock held by {holder}"))
-            }
-            Event::Revision { revision, outcome } => {
-                self.line(format!("revision {revision}: {outcome}"))
-            }
-        }
-    }
-
-    fn line(&self, s: String) {
-        let _ = self.bars.println(&s);
-        if self.bars.is_hidden() {
-            eprintln!("{s}");
-        }
-    }
-}
-
-/// Stops the progress display of a failed wave with the reason.
-pub fn abandon(printer: &Printer) {
-    if let Ok(mut st) = printer.state.lock()
-        && let Some((bar, _)) = st.wave.take()
-    {
-        bar.abandon();
-    }
+/// Each object's component, for the live view's collapsed lines.
+pub fn components_of(stack: &Stack) -> HashMap<ObjectKey, String> {
+    stack
+        .objects
+        .iter()
+        .map(|o| (o.key(), o.component.clone()))
+        .collect()
 }
 
 /// A receiver that becomes `true` on Ctrl-C or SIGTERM, so a running `up` stops applying and

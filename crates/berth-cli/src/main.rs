@@ -8,6 +8,7 @@ mod args;
 mod cmd;
 mod deploy;
 mod exit;
+mod live;
 mod stack;
 
 use std::process::ExitCode;

@@ -43,8 +43,11 @@ fn up_and_plan_render_each_kustomization_once() {
             kubectl.display()
         ),
     );
-    std::fs::set_permissions(bin.join("kustomize"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        bin.join("kustomize"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let ns = format!("load-once-{}", std::process::id());
     let stack = dir.path().join("stack");
     write(
@@ -89,7 +92,11 @@ fn up_and_plan_render_each_kustomization_once() {
     // back from the cluster, not generated again.
     let again = berth(&["plan"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
-    assert_eq!(builds(&log), 3, "plan built the kustomization more than once");
+    assert_eq!(
+        builds(&log),
+        3,
+        "plan built the kustomization more than once"
+    );
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("no changes"),
         "a second plan sees changes (the generated secret value was not kept?): {}",

@@ -4,8 +4,9 @@
 use berth_apply::down::DownOptions;
 use clap::Args;
 
-use crate::deploy::{self, DeployArgs, Format, Printer};
+use crate::deploy::{self, DeployArgs, Format};
 use crate::exit::Exit;
+use crate::live::Printer;
 use crate::stack::StackArgs;
 
 #[derive(Args)]
@@ -63,16 +64,16 @@ pub fn run(mut args: DownArgs) -> anyhow::Result<Exit> {
         if !deploy::confirm(&question, args.yes)? {
             return Ok(Exit::Failed);
         }
-        let printer = Printer::new(args.deploy.format);
+        let printer = Printer::new(args.deploy.format, deploy::components_of(&stack));
         let sink = |e| printer.event(e);
         let opts = DownOptions {
             purge: args.purge,
             timeout: args.deploy.timeout,
             concurrency: 32,
         };
-        let report = berth_apply::down::down(&cluster, &inv, &opts, &sink)
-            .await
-            .map_err(deploy::apply_error)?;
+        let report = berth_apply::down::down(&cluster, &inv, &opts, &sink).await;
+        printer.finish();
+        let report = report.map_err(deploy::apply_error)?;
         if args.deploy.format == Format::Json {
             println!("{}", serde_json::json!({"event": "done", "report": report}));
         } else {

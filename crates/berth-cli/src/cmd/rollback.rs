@@ -3,8 +3,9 @@
 use berth_apply::UpOptions;
 use clap::Args;
 
-use crate::deploy::{self, DeployArgs, Format, Printer};
+use crate::deploy::{self, DeployArgs, Format};
 use crate::exit::Exit;
+use crate::live::Printer;
 use crate::stack::StackArgs;
 
 #[derive(Args)]
@@ -34,7 +35,7 @@ pub fn run(mut args: RollbackArgs) -> anyhow::Result<Exit> {
         if !deploy::confirm(&question, args.yes)? {
             return Ok(Exit::Failed);
         }
-        let printer = Printer::new(args.deploy.format);
+        let printer = Printer::new(args.deploy.format, deploy::components_of(&stack));
         let sink = |e| printer.event(e);
         let rules = berth_ops::health_rules(stack.profile);
         let opts = UpOptions {
@@ -55,6 +56,7 @@ pub fn run(mut args: RollbackArgs) -> anyhow::Result<Exit> {
         .await
         {
             Ok(report) => {
+                printer.finish();
                 if args.deploy.format == Format::Json {
                     println!("{}", serde_json::json!({"event": "done", "report": report}));
                 } else {
@@ -66,7 +68,7 @@ pub fn run(mut args: RollbackArgs) -> anyhow::Result<Exit> {
                 Ok(Exit::Ok)
             }
             Err(e) => {
-                deploy::abandon(&printer);
+                printer.finish();
                 Err(deploy::apply_error(e))
             }
         }

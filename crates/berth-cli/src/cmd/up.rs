@@ -6,8 +6,9 @@ use berth_apply::UpOptions;
 use berth_apply::apply::ApplyOptions;
 use clap::Args;
 
-use crate::deploy::{self, DeployArgs, Printer};
+use crate::deploy::{self, DeployArgs};
 use crate::exit::Exit;
+use crate::live::Printer;
 use crate::stack::{StackArgs, ops_error};
 
 #[derive(Args)]
@@ -69,11 +70,12 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
             autoscaler_grace: args.autoscaler_grace,
             interrupt: Some(deploy::interrupt_on_signals()),
         };
-        let printer = Printer::new(args.deploy.format);
+        let printer = Printer::new(args.deploy.format, deploy::components_of(stack));
         let sink = |e| printer.event(e);
         let rules = berth_ops::health_rules(stack.profile);
         match ready.up(&cluster, None, &opts, &rules, &sink).await {
             Ok(report) => {
+                printer.finish();
                 if args.deploy.format == deploy::Format::Json {
                     println!("{}", serde_json::json!({"event": "done", "report": report}));
                 } else {
@@ -91,7 +93,7 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
                 Ok(Exit::Ok)
             }
             Err(e) => {
-                deploy::abandon(&printer);
+                printer.finish();
                 if matches!(
                     e,
                     berth_ops::Error::Apply(

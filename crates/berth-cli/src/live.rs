@@ -1,0 +1,511 @@
+//! What `up`, `down` and `rollback` show while they work.
+//!
+//! On a terminal, a table redrawn twice a second of every object of the running wave that is
+//! not healthy yet: its state, how long it has been waiting, and the latest reason (the health
+//! message, or why the wait goes on: "waiting for a new node"). A finished wave collapses to
+//! one line naming its components. Without a terminal, one line per change, never a redraw, so
+//! a CI log reads top to bottom. With `--format json`, one JSON object per event.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use berth_apply::Event;
+use berth_model::ObjectKey;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::deploy::Format;
+
+/// The longest line of the table; longer reasons are cut (a wrapped line would break the
+/// redraw).
+const WIDTH: usize = 110;
+
+/// How the view is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Json,
+    Terminal,
+    Lines,
+}
+
+/// Prints the events of one run.
+pub struct Printer {
+    mode: Mode,
+    view: Arc<Mutex<View>>,
+    bar: Option<ProgressBar>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Printer {
+    /// A printer for `format`; `components` names each object's component for the collapsed
+    /// lines (objects not in it are counted without a name).
+    pub fn new(format: Format, components: HashMap<ObjectKey, String>) -> Printer {
+        let mode = match format {
+            Format::Json => Mode::Json,
+            Format::Human if std::io::stderr().is_terminal() => Mode::Terminal,
+            Format::Human => Mode::Lines,
+        };
+        Printer::with_mode(mode, components)
+    }
+
+    fn with_mode(mode: Mode, components: HashMap<ObjectKey, String>) -> Printer {
+        let view = Arc::new(Mutex::new(View::new(components, Instant::now())));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let bar = (mode == Mode::Terminal).then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            // The elapsed times move while nothing happens: redraw from the view twice a second.
+            let (view, bar2, stop) = (view.clone(), bar.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(v) = view.lock() {
+                        bar2.set_message(v.table(Instant::now()));
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            });
+            bar
+        });
+        Printer {
+            mode,
+            view,
+            bar,
+            stop,
+        }
+    }
+
+    /// Handles one event.
+    pub fn event(&self, e: Event) {
+        if self.mode == Mode::Json {
+            if let Ok(line) = serde_json::to_string(&e) {
+                println!("{line}");
+            }
+            return;
+        }
+        let now = Instant::now();
+        let Ok(mut view) = self.view.lock() else {
+            return;
+        };
+        let lines = view.apply(&e, now, self.mode == Mode::Lines);
+        match &self.bar {
+            Some(bar) => {
+                for l in lines {
+                    bar.println(l);
+                }
+                bar.set_message(view.table(now));
+            }
+            None => {
+                for l in lines {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
+
+    /// Stops the live table (after a failure: the error follows), leaving the last lines.
+    pub fn finish(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+            if let Ok(view) = self.view.lock() {
+                let table = view.table(Instant::now());
+                if !table.is_empty() {
+                    eprintln!("{table}");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// One object that is not healthy yet.
+#[derive(Clone, Debug)]
+struct Row {
+    state: String,
+    message: String,
+    since: Instant,
+}
+
+/// What the running wave looks like: the model of the table, without any drawing.
+#[derive(Debug)]
+struct View {
+    components: HashMap<ObjectKey, String>,
+    start: Instant,
+    wave: usize,
+    waves: usize,
+    wave_start: Instant,
+    wave_objects: Vec<ObjectKey>,
+    pending: BTreeMap<ObjectKey, Row>,
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+fn cut(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+impl View {
+    fn new(components: HashMap<ObjectKey, String>, now: Instant) -> View {
+        View {
+            components,
+            start: now,
+            wave: 0,
+            waves: 0,
+            wave_start: now,
+            wave_objects: Vec::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Takes in one event; returns the lines to print for good (above the table). `changes`:
+    /// also a line per state change (the view without a terminal).
+    fn apply(&mut self, e: &Event, now: Instant, changes: bool) -> Vec<String> {
+        let at = |t: Instant| format!("[{:>6}]", secs(t - self.start));
+        let mut out = Vec::new();
+        match e {
+            Event::WaveStarted {
+                wave,
+                waves,
+                objects,
+            } => {
+                self.wave = *wave;
+                self.waves = *waves;
+                self.wave_start = now;
+                self.wave_objects = objects.clone();
+                self.pending = objects
+                    .iter()
+                    .map(|k| {
+                        let row = Row {
+                            state: "Applying".into(),
+                            message: String::new(),
+                            since: now,
+                        };
+                        (k.clone(), row)
+                    })
+                    .collect();
+                if changes {
+                    let n = objects.len();
+                    let noun = if n == 1 { "object" } else { "objects" };
+                    out.push(format!(
+                        "{} wave {wave}/{waves}: applying {n} {noun}",
+                        at(now)
+                    ));
+                }
+            }
+            Event::Applied { object, action } => {
+                if let Some(row) = self.pending.get_mut(object) {
+                    row.state = "Applied".into();
+                    row.message = format!("{action:?}").to_lowercase();
+                }
+            }
+            Event::Health {
+                object,
+                state,
+                message,
+            } => {
+                if *state == "Current" {
+                    self.pending.remove(object);
+                } else if let Some(row) = self.pending.get_mut(object) {
+                    row.state = state.to_string();
+                    row.message = message.clone();
+                }
+                if changes {
+                    out.push(cut(
+                        &format!("{} {object}: {state} {message}", at(now)),
+                        WIDTH * 2,
+                    ));
+                }
+            }
+            Event::Waiting { object, message } => {
+                if let Some(row) = self.pending.get_mut(object) {
+                    row.message = message.clone();
+                }
+                if changes {
+                    out.push(format!("{} {object}: {message}", at(now)));
+                }
+            }
+            Event::WaveHealthy { wave, millis } => {
+                self.pending.clear();
+                out.push(format!(
+                    "{}wave {wave}/{}: {} healthy in {}",
+                    if changes {
+                        format!("{} ", at(now))
+                    } else {
+                        String::new()
+                    },
+                    self.waves,
+                    self.summary(),
+                    secs(Duration::from_millis(*millis as u64))
+                ));
+                self.wave_objects.clear();
+            }
+            Event::Unreachable {
+                server, seconds, ..
+            } => out.push(format!(
+                "API server {server} unreachable for {seconds}s, retrying"
+            )),
+            Event::Pruned { object } => out.push(format!("pruned {object}")),
+            Event::Kept { object, reason } => out.push(format!("kept {object} ({reason})")),
+            Event::Deleting { object } => {
+                out.push(format!("deleting {object} (waiting for finalizers)"))
+            }
+            Event::Deleted { object } => out.push(format!("deleted {object}")),
+            Event::WaitingForLock { holder } => {
+                out.push(format!("waiting for the lock held by {holder}"))
+            }
+            Event::Revision { revision, outcome } => {
+                out.push(format!("revision {revision}: {outcome}"))
+            }
+        }
+        out
+    }
+
+    /// "5 objects (web, db)": the finished wave in one line.
+    fn summary(&self) -> String {
+        let names: BTreeSet<&str> = self
+            .wave_objects
+            .iter()
+            .filter_map(|k| self.components.get(k))
+            .map(String::as_str)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let n = self.wave_objects.len();
+        let objects = if n == 1 { "object" } else { "objects" };
+        if names.is_empty() {
+            format!("{n} {objects}")
+        } else {
+            let list: Vec<&str> = names.into_iter().collect();
+            format!("{n} {objects} ({})", list.join(", "))
+        }
+    }
+
+    /// The table of what the running wave still waits for; empty when nothing does.
+    fn table(&self, now: Instant) -> String {
+        if self.pending.is_empty() {
+            return String::new();
+        }
+        let total = self.wave_objects.len();
+        let mut lines = vec![format!(
+            "wave {}/{}: {}/{total} healthy, {}",
+            self.wave,
+            self.waves,
+            total - self.pending.len(),
+            secs(now - self.wave_start)
+        )];
+        let width = self
+            .pending
+            .keys()
+            .map(|k| k.to_string().len())
+            .max()
+            .unwrap_or(0)
+            .min(60);
+        for (k, row) in &self.pending {
+            let line = format!(
+                "  {:width$}  {:10}  {:>6}  {}",
+                cut(&k.to_string(), 60),
+                row.state,
+                secs(now - row.since),
+                row.message
+            );
+            lines.push(cut(&line, WIDTH));
+        }
+        lines.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_apply::Action;
+
+    fn key(kind: &str, name: &str) -> ObjectKey {
+        ObjectKey {
+            group: if kind == "Deployment" { "apps" } else { "" }.into(),
+            kind: kind.into(),
+            namespace: Some("shop".into()),
+            name: name.into(),
+        }
+    }
+
+    fn components() -> HashMap<ObjectKey, String> {
+        HashMap::from([
+            (key("Deployment", "web"), "web".to_string()),
+            (key("Service", "web"), "web".to_string()),
+            (key("Deployment", "db"), "db".to_string()),
+        ])
+    }
+
+    fn started(objects: Vec<ObjectKey>) -> Event {
+        Event::WaveStarted {
+            wave: 1,
+            waves: 2,
+            objects,
+        }
+    }
+
+    #[test]
+    fn the_table_lists_what_is_not_healthy_with_its_reason() {
+        let t0 = Instant::now();
+        let mut v = View::new(components(), t0);
+        let objects = vec![
+            key("Deployment", "web"),
+            key("Service", "web"),
+            key("Deployment", "db"),
+        ];
+        v.apply(&started(objects), t0, false);
+        v.apply(
+            &Event::Applied {
+                object: key("Service", "web"),
+                action: Action::Created,
+            },
+            t0,
+            false,
+        );
+        v.apply(
+            &Event::Health {
+                object: key("Service", "web"),
+                state: "Current",
+                message: String::new(),
+            },
+            t0,
+            false,
+        );
+        v.apply(
+            &Event::Health {
+                object: key("Deployment", "web"),
+                state: "InProgress",
+                message: "0/2 replicas ready".into(),
+            },
+            t0,
+            false,
+        );
+        v.apply(
+            &Event::Waiting {
+                object: key("Deployment", "db"),
+                message: "waiting for a new node: pod db-0 is unschedulable".into(),
+            },
+            t0,
+            false,
+        );
+        let table = v.table(t0 + Duration::from_secs(12));
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "wave 1/2: 1/3 healthy, 12.0s", "{table}");
+        assert_eq!(lines.len(), 3, "the healthy Service is not listed: {table}");
+        assert!(
+            lines[1].contains("Deployment/shop/db") && lines[1].contains("waiting for a new node"),
+            "{table}"
+        );
+        assert!(
+            lines[2].contains("InProgress") && lines[2].contains("0/2 replicas ready"),
+            "{table}"
+        );
+        assert!(lines[2].contains("12.0s"), "{table}");
+        assert!(lines.iter().all(|l| l.chars().count() <= WIDTH), "{table}");
+    }
+
+    #[test]
+    fn a_healthy_wave_collapses_to_one_line_naming_its_components() {
+        let t0 = Instant::now();
+        let mut v = View::new(components(), t0);
+        v.apply(
+            &started(vec![
+                key("Deployment", "web"),
+                key("Service", "web"),
+                key("Deployment", "db"),
+            ]),
+            t0,
+            false,
+        );
+        let lines = v.apply(
+            &Event::WaveHealthy {
+                wave: 1,
+                millis: 3400,
+            },
+            t0,
+            false,
+        );
+        assert_eq!(lines, ["wave 1/2: 3 objects (db, web) healthy in 3.4s"]);
+        assert_eq!(v.table(t0), "", "nothing is left to draw");
+    }
+
+    #[test]
+    fn without_a_terminal_each_change_is_one_line_and_nothing_else() {
+        let t0 = Instant::now();
+        let mut v = View::new(components(), t0);
+        let mut all = Vec::new();
+        all.extend(v.apply(&started(vec![key("Deployment", "web")]), t0, true));
+        // Applying is not a change of health: no line.
+        all.extend(v.apply(
+            &Event::Applied {
+                object: key("Deployment", "web"),
+                action: Action::Configured,
+            },
+            t0,
+            true,
+        ));
+        all.extend(v.apply(
+            &Event::Health {
+                object: key("Deployment", "web"),
+                state: "InProgress",
+                message: "1/2 replicas ready".into(),
+            },
+            t0 + Duration::from_millis(1500),
+            true,
+        ));
+        all.extend(v.apply(
+            &Event::Health {
+                object: key("Deployment", "web"),
+                state: "Current",
+                message: "2/2 replicas ready".into(),
+            },
+            t0 + Duration::from_secs(3),
+            true,
+        ));
+        assert_eq!(
+            all,
+            [
+                "[  0.0s] wave 1/2: applying 1 object",
+                "[  1.5s] Deployment/shop/web: InProgress 1/2 replicas ready",
+                "[  3.0s] Deployment/shop/web: Current 2/2 replicas ready",
+            ]
+        );
+    }
+
+    #[test]
+    fn long_reasons_are_cut_to_the_width() {
+        let t0 = Instant::now();
+        let mut v = View::new(HashMap::new(), t0);
+        v.apply(&started(vec![key("Deployment", "web")]), t0, false);
+        v.apply(
+            &Event::Health {
+                object: key("Deployment", "web"),
+                state: "Failed",
+                message: "x".repeat(500),
+            },
+            t0,
+            false,
+        );
+        let table = v.table(t0);
+        assert!(table.lines().all(|l| l.chars().count() <= WIDTH), "{table}");
+        assert!(table.ends_with('…'));
+    }
+}
