@@ -399,3 +399,269 @@ impl Autoscaler {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cluster::tests::{group, shape};
+    use super::super::cluster::{DaemonSets, NodeGroup, PodShape};
+    use super::*;
+
+    const STARTUP: u64 = 120;
+
+    fn setup(groups: Vec<NodeGroup>, shapes: Vec<PodShape>, cfg: AutoscalerConfig) -> Parts {
+        let names = (0..groups.len()).map(|g| format!("g{g}")).collect();
+        let workloads = (0..shapes.len()).map(|w| format!("w{w}")).collect();
+        Parts {
+            c: Cluster::new(groups, shapes, DaemonSets::default(), 30),
+            ca: Autoscaler::new(cfg, STARTUP),
+            rec: Recorder::new(workloads, names, 600, 15, 1),
+        }
+    }
+
+    struct Parts {
+        c: Cluster,
+        ca: Autoscaler,
+        rec: Recorder,
+    }
+
+    impl Parts {
+        fn pending(&mut self, w: usize, n: usize) {
+            self.c.create_pods(w, n, Pod::PENDING);
+            scheduler::schedule(&mut self.c);
+        }
+
+        fn at(&mut self, t: u64) {
+            self.c.t = t;
+            self.c.nodes_ready();
+            scheduler::schedule(&mut self.c);
+        }
+    }
+
+    #[test]
+    fn a_pending_pod_that_fits_nowhere_scales_up_and_its_node_arrives_later() {
+        let mut s = setup(
+            vec![group(1, 5)],
+            vec![shape(1500, 1)],
+            AutoscalerConfig::default(),
+        );
+        s.c.add_node(0, 0);
+        s.pending(0, 3); // one fits the node, two need one node each
+        assert_eq!(s.c.unplaced[0], 2);
+        assert!(s.ca.scale_up(&mut s.c, &mut s.rec, false));
+        assert_eq!(s.c.group_size[0], 3);
+        assert_eq!(s.c.group_ready[0], 1, "new nodes start");
+        let e = &s.rec.events[0];
+        assert_eq!((e.name.as_str(), e.from, e.to, e.time_s), ("g0", 1, 3, 0));
+        // The pods wait for the nodes, and another scan does not add more for them.
+        assert!(!s.ca.scale_up(&mut s.c, &mut s.rec, false));
+        s.at(STARTUP);
+        assert_eq!(s.c.unplaced[0], 0, "placed once the nodes are Ready");
+    }
+
+    #[test]
+    fn nothing_pending_scales_nothing_up() {
+        let mut s = setup(
+            vec![group(1, 5)],
+            vec![shape(500, 1)],
+            AutoscalerConfig::default(),
+        );
+        s.c.add_node(0, 0);
+        s.pending(0, 3);
+        assert_eq!(s.c.unplaced[0], 0);
+        assert!(!s.ca.scale_up(&mut s.c, &mut s.rec, false));
+        assert_eq!(s.c.group_size[0], 1);
+        assert!(s.rec.events.is_empty());
+    }
+
+    #[test]
+    fn no_scale_up_beyond_the_group_maximum_or_max_nodes_total() {
+        let mut s = setup(
+            vec![group(1, 2)],
+            vec![shape(1500, 1)],
+            AutoscalerConfig::default(),
+        );
+        s.c.add_node(0, 0);
+        s.c.add_node(0, 0);
+        s.pending(0, 3);
+        assert_eq!(s.c.unplaced[0], 1);
+        assert!(
+            !s.ca.scale_up(&mut s.c, &mut s.rec, false),
+            "group at its max"
+        );
+        assert_eq!(s.c.group_size[0], 2);
+
+        let cfg = AutoscalerConfig {
+            max_nodes_total: Some(3),
+            ..AutoscalerConfig::default()
+        };
+        let mut s = setup(vec![group(1, 10)], vec![shape(1500, 1)], cfg);
+        s.c.add_node(0, 0);
+        s.pending(0, 6);
+        assert!(s.ca.scale_up(&mut s.c, &mut s.rec, false));
+        assert_eq!(s.c.group_size[0], 3, "five needed, two allowed");
+        assert!(!s.ca.scale_up(&mut s.c, &mut s.rec, false));
+    }
+
+    #[test]
+    fn a_pod_too_big_for_every_group_scales_nothing_up() {
+        let mut s = setup(
+            vec![group(0, 5)],
+            vec![shape(4000, 1)],
+            AutoscalerConfig::default(),
+        );
+        s.pending(0, 1);
+        assert!(!s.ca.scale_up(&mut s.c, &mut s.rec, false));
+        assert_eq!(s.c.total_nodes(), 0);
+    }
+
+    #[test]
+    fn least_waste_picks_the_group_the_pods_fill_best() {
+        let mut big = group(0, 5);
+        big.allocatable.cpu_m = 8000;
+        big.capacity.cpu_m = 8000;
+        let mut s = setup(
+            vec![big, group(0, 5)],
+            vec![shape(1500, 1)],
+            AutoscalerConfig::default(),
+        );
+        s.pending(0, 1);
+        assert!(s.ca.scale_up(&mut s.c, &mut s.rec, false));
+        assert_eq!(
+            s.c.group_size,
+            [0, 1],
+            "1.5 of 2 CPUs wastes less than 1.5 of 8"
+        );
+    }
+
+    #[test]
+    fn balance_similar_node_groups_spreads_a_scale_up() {
+        let cfg = AutoscalerConfig {
+            balance_similar_node_groups: true,
+            ..AutoscalerConfig::default()
+        };
+        let mut s = setup(
+            vec![group(0, 5), group(0, 5), group(0, 5)],
+            vec![shape(1500, 1)],
+            cfg,
+        );
+        s.pending(0, 4);
+        assert!(s.ca.scale_up(&mut s.c, &mut s.rec, false));
+        assert_eq!(s.c.group_size, [2, 1, 1]);
+    }
+
+    /// Two Ready nodes, one running a small pod, the other empty; a scale-up at 0 s.
+    fn underused(cfg: AutoscalerConfig) -> Parts {
+        let mut s = setup(vec![group(1, 5)], vec![shape(200, 1)], cfg);
+        s.c.add_node(0, 0);
+        s.pending(0, 1);
+        s.c.add_node(0, 0);
+        s.ca.last_scale_up = Some(0);
+        s
+    }
+
+    #[test]
+    fn scale_down_waits_for_the_delay_after_add_and_the_unneeded_time() {
+        let cfg = AutoscalerConfig {
+            scale_down_delay_after_add_s: 600,
+            scale_down_unneeded_time_s: 300,
+            ..AutoscalerConfig::default()
+        };
+        let mut s = underused(cfg);
+        s.at(100);
+        s.ca.scale_down(&mut s.c, &mut s.rec);
+        assert_eq!(s.c.group_size[0], 2, "unneeded from 100 s, not long enough");
+        s.at(450);
+        s.ca.scale_down(&mut s.c, &mut s.rec);
+        assert_eq!(
+            s.c.group_size[0], 2,
+            "unneeded long enough, but within the delay after add"
+        );
+        s.at(600);
+        s.ca.scale_down(&mut s.c, &mut s.rec);
+        assert_eq!(s.c.group_size[0], 1, "the empty node goes");
+        assert!(
+            s.c.pods[0][0].placed(),
+            "the pod's node stays: the group is at its min"
+        );
+        let e = s.rec.events.last().unwrap();
+        assert_eq!((e.from, e.to, e.time_s), (2, 1, 600));
+    }
+
+    #[test]
+    fn a_node_above_the_threshold_is_not_unneeded() {
+        let cfg = AutoscalerConfig {
+            scale_down_delay_after_add_s: 0,
+            scale_down_unneeded_time_s: 0,
+            ..AutoscalerConfig::default()
+        };
+        let mut s = setup(vec![group(0, 5)], vec![shape(1200, 1)], cfg);
+        s.c.add_node(0, 0);
+        s.pending(0, 1); // 60% of the node's CPU
+        s.at(1000);
+        s.ca.scale_down(&mut s.c, &mut s.rec);
+        assert_eq!(s.c.group_size[0], 1);
+        assert!(s.rec.events.is_empty());
+    }
+
+    /// Node 0 runs a pod of workload 0 (200m, evictable or not), node 1 one of workload 1
+    /// (`big_cpu_m`, above the utilisation threshold); scale-down acts at once.
+    fn drain_setup(evictable: bool, big_cpu_m: i64) -> Parts {
+        let cfg = AutoscalerConfig {
+            scale_down_delay_after_add_s: 0,
+            scale_down_unneeded_time_s: 0,
+            ..AutoscalerConfig::default()
+        };
+        let mut small = shape(200, 1);
+        small.evictable = evictable;
+        let mut s = setup(vec![group(0, 5)], vec![small, shape(big_cpu_m, 1)], cfg);
+        s.c.add_node(0, 0);
+        s.c.add_node(0, 0);
+        s.c.create_pods(0, 1, Pod::PENDING);
+        s.c.place(0, 0, 0);
+        s.c.create_pods(1, 1, Pod::PENDING);
+        s.c.place(1, 0, 1);
+        s.at(10);
+        s
+    }
+
+    #[test]
+    fn an_underused_node_is_drained_when_its_pods_fit_elsewhere() {
+        let mut s = drain_setup(true, 1200);
+        s.ca.scale_down(&mut s.c, &mut s.rec);
+        assert_eq!(s.c.total_nodes(), 1);
+        assert!(!s.c.nodes[0].alive, "the underused node went");
+        assert_eq!(s.c.pods[0][0].node, 1, "its pod moved");
+        assert_eq!(s.c.pods[0][0].ready_at, 10 + 30, "and restarted");
+        let e = &s.rec.events[0];
+        assert_eq!((e.from, e.to), (2, 1));
+    }
+
+    #[test]
+    fn no_drain_when_the_pods_fit_nowhere_else_or_may_not_be_evicted() {
+        let mut s = drain_setup(true, 1900);
+        s.ca.scale_down(&mut s.c, &mut s.rec);
+        assert_eq!(
+            s.c.total_nodes(),
+            2,
+            "200m does not fit in the 100m left on node 1"
+        );
+        assert_eq!(
+            s.c.nodes[0].drain_failed_epoch, s.c.epoch,
+            "not tried again until room frees"
+        );
+
+        let mut s = drain_setup(false, 1200);
+        s.ca.scale_down(&mut s.c, &mut s.rec);
+        assert_eq!(s.c.total_nodes(), 2, "safe-to-evict: false keeps the node");
+        assert!(s.rec.events.is_empty());
+    }
+
+    #[test]
+    fn scale_down_disabled_removes_nothing() {
+        let mut s = drain_setup(true, 1200);
+        s.ca.cfg.scale_down_enabled = false;
+        s.c.add_node(0, 10); // empty as well
+        s.ca.scale_down(&mut s.c, &mut s.rec);
+        assert_eq!(s.c.total_nodes(), 3);
+    }
+}
