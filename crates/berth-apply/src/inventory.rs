@@ -147,16 +147,21 @@ impl Inventory {
         let Some(secret) = got else { return Ok(None) };
         self.parse_parent(&secret.metadata.annotations.unwrap_or_default())
             .map(Some)
+            .map_err(Error::Inventory)
     }
 
-    /// The state a parent's annotations give; refuses an ApplySet of another tool.
-    fn parse_parent(&self, ann: &BTreeMap<String, String>) -> Result<ParentState> {
+    /// The state a parent's annotations give; refuses (with the reason) an ApplySet of another
+    /// tool.
+    fn parse_parent(
+        &self,
+        ann: &BTreeMap<String, String>,
+    ) -> std::result::Result<ParentState, String> {
         let tooling = ann.get(TOOLING).map(String::as_str).unwrap_or("");
         if !tooling.starts_with("berth/") {
-            return Err(Error::Inventory(format!(
+            return Err(format!(
                 "Secret {}/{} is an ApplySet of `{tooling}`, not of berth; refusing to change it",
                 self.namespace, self.parent
-            )));
+            ));
         }
         let split = |k: &str| -> BTreeSet<String> {
             ann.get(k)
@@ -277,7 +282,7 @@ impl Inventory {
 
     /// Stores `rev` as the next revision and drops revisions beyond [`HISTORY_MAX`].
     pub async fn record(&self, cluster: &Cluster, rev: &Revision, deadline: Instant) -> Result<()> {
-        let packed = pack(rev)?;
+        let packed = pack(rev).map_err(Error::Inventory)?;
         let name = format!("{}.v{}", self.parent, rev.revision);
         let body = json!({
             "apiVersion": "v1", "kind": "Secret", "type": "berth.dev/revision",
@@ -351,7 +356,7 @@ impl Inventory {
                     self.namespace
                 ))
             })?;
-        unpack(&packed.0, n)
+        unpack(&packed.0, n).map_err(Error::Inventory)
     }
 
     /// Every stored revision, oldest first.
@@ -403,23 +408,21 @@ impl Inventory {
     }
 }
 
-/// A revision as stored: gzip-compressed JSON.
-fn pack(rev: &Revision) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec(rev).map_err(|e| Error::Inventory(e.to_string()))?;
+/// A revision as stored: gzip-compressed JSON (the error says why not).
+fn pack(rev: &Revision) -> std::result::Result<Vec<u8>, String> {
+    let json = serde_json::to_vec(rev).map_err(|e| e.to_string())?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(&json)
-        .map_err(|e| Error::Inventory(e.to_string()))?;
-    gz.finish().map_err(|e| Error::Inventory(e.to_string()))
+    gz.write_all(&json).map_err(|e| e.to_string())?;
+    gz.finish().map_err(|e| e.to_string())
 }
 
-/// Revision `n` from its stored form.
-fn unpack(packed: &[u8], n: u64) -> Result<Revision> {
+/// Revision `n` from its stored form (the error says why not).
+fn unpack(packed: &[u8], n: u64) -> std::result::Result<Revision, String> {
     let mut json = Vec::new();
     flate2::read::GzDecoder::new(packed)
         .read_to_end(&mut json)
-        .map_err(|e| Error::Inventory(format!("revision {n} is not readable: {e}")))?;
-    serde_json::from_slice(&json)
-        .map_err(|e| Error::Inventory(format!("revision {n} is not readable: {e}")))
+        .map_err(|e| format!("revision {n} is not readable: {e}"))?;
+    serde_json::from_slice(&json).map_err(|e| format!("revision {n} is not readable: {e}"))
 }
 
 /// Of the `stored` revision numbers, those to delete once `latest` is stored: all but the
@@ -696,7 +699,7 @@ mod tests {
         let inv = Inventory::new("shop", "shop-system");
         let ann: BTreeMap<String, String> =
             [(TOOLING.to_string(), "kubectl/v1.34".to_string())].into();
-        let err = inv.parse_parent(&ann).unwrap_err().to_string();
+        let err = inv.parse_parent(&ann).unwrap_err();
         assert!(err.contains("ApplySet of `kubectl/v1.34`"), "{err}");
         assert!(inv.parse_parent(&BTreeMap::new()).is_err(), "no tooling");
         let bare: BTreeMap<String, String> = [(TOOLING.to_string(), "berth/0.1.0".into())].into();
@@ -733,7 +736,7 @@ mod tests {
             serde_json::to_value(&back).unwrap(),
             serde_json::to_value(&rev).unwrap()
         );
-        let err = unpack(b"not gzip", 3).unwrap_err().to_string();
+        let err = unpack(b"not gzip", 3).unwrap_err();
         assert!(err.contains("revision 3 is not readable"), "{err}");
     }
 }
