@@ -6,13 +6,15 @@
 //! (`berth/<version>`). Members carry `applyset.kubernetes.io/part-of=<id>`. Before a run
 //! applies anything the parent is widened to the union of old and new group-kinds, so a run
 //! killed half-way still lists every object it may have created, and the next run prunes by
-//! listing those kinds with the label, as `kubectl apply --applyset` does.
+//! listing those kinds with the label, as `kubectl apply --applyset` does. Of the members that
+//! left the stack, [`leaving`] says which are pruned and which kept (PVCs, PVs, Namespaces and
+//! CRDs unless `--prune-data`); [`ParentState::after_run`] what the parent lists afterwards.
 //!
 //! Revisions are Secrets `berth.<stack>.v<N>` (gzip-compressed JSON: the objects with Secret
 //! values removed, the stack digest, values, time and outcome); the last [`HISTORY_MAX`] are
 //! kept.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{Read, Write};
 
 use base64::Engine;
@@ -143,13 +145,23 @@ impl Inventory {
             .await
             .map_err(|e| Error::kube("reading the inventory", e))?;
         let Some(secret) = got else { return Ok(None) };
-        let ann = secret.metadata.annotations.unwrap_or_default();
+        self.parse_parent(&secret.metadata.annotations.unwrap_or_default())
+            .map(Some)
+            .map_err(Error::Inventory)
+    }
+
+    /// The state a parent's annotations give; refuses (with the reason) an ApplySet of another
+    /// tool.
+    fn parse_parent(
+        &self,
+        ann: &BTreeMap<String, String>,
+    ) -> std::result::Result<ParentState, String> {
         let tooling = ann.get(TOOLING).map(String::as_str).unwrap_or("");
         if !tooling.starts_with("berth/") {
-            return Err(Error::Inventory(format!(
+            return Err(format!(
                 "Secret {}/{} is an ApplySet of `{tooling}`, not of berth; refusing to change it",
                 self.namespace, self.parent
-            )));
+            ));
         }
         let split = |k: &str| -> BTreeSet<String> {
             ann.get(k)
@@ -161,14 +173,14 @@ impl Inventory {
                 })
                 .unwrap_or_default()
         };
-        Ok(Some(ParentState {
+        Ok(ParentState {
             group_kinds: split(GROUP_KINDS),
             namespaces: split(NAMESPACES),
             revision: ann
                 .get(CURRENT_REVISION)
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(0),
-        }))
+        })
     }
 
     /// Creates or updates the parent (server-side apply).
@@ -178,9 +190,22 @@ impl Inventory {
         state: &ParentState,
         deadline: Instant,
     ) -> Result<()> {
+        let body = self.parent_body(state);
+        let api = self.secrets(cluster);
+        let pp = PatchParams::apply(FIELD_MANAGER).force();
+        let patch = Patch::Apply(&body);
+        cluster
+            .retry(deadline, || api.patch(&self.parent, &pp, &patch))
+            .await
+            .map_err(|e| Error::kube("writing the inventory", e))?;
+        Ok(())
+    }
+
+    /// The parent Secret for `state`. Its own namespace is implied, not listed as additional.
+    fn parent_body(&self, state: &ParentState) -> Value {
         let mut namespaces = state.namespaces.clone();
         namespaces.remove(&self.namespace);
-        let body = json!({
+        json!({
             "apiVersion": "v1", "kind": "Secret", "type": "berth.dev/applyset",
             "metadata": {
                 "name": self.parent, "namespace": self.namespace,
@@ -192,15 +217,7 @@ impl Inventory {
                     CURRENT_REVISION: state.revision.to_string(),
                 }
             }
-        });
-        let api = self.secrets(cluster);
-        let pp = PatchParams::apply(FIELD_MANAGER).force();
-        let patch = Patch::Apply(&body);
-        cluster
-            .retry(deadline, || api.patch(&self.parent, &pp, &patch))
-            .await
-            .map_err(|e| Error::kube("writing the inventory", e))?;
-        Ok(())
+        })
     }
 
     /// Lists every object labelled as a member, over the parent's group-kinds and namespaces.
@@ -265,11 +282,7 @@ impl Inventory {
 
     /// Stores `rev` as the next revision and drops revisions beyond [`HISTORY_MAX`].
     pub async fn record(&self, cluster: &Cluster, rev: &Revision, deadline: Instant) -> Result<()> {
-        let json = serde_json::to_vec(rev).map_err(|e| Error::Inventory(e.to_string()))?;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&json)
-            .map_err(|e| Error::Inventory(e.to_string()))?;
-        let packed = gz.finish().map_err(|e| Error::Inventory(e.to_string()))?;
+        let packed = pack(rev).map_err(Error::Inventory)?;
         let name = format!("{}.v{}", self.parent, rev.revision);
         let body = json!({
             "apiVersion": "v1", "kind": "Secret", "type": "berth.dev/revision",
@@ -286,12 +299,11 @@ impl Inventory {
                 .await
         }
         .map_err(|e| Error::kube("storing the revision", e))?;
-        for old in self.revision_numbers(cluster, deadline).await? {
-            if old + HISTORY_MAX <= rev.revision {
-                let n = format!("{}.v{old}", self.parent);
-                let dp = DeleteParams::default();
-                let _ = cluster.retry(deadline, || api.delete(&n, &dp)).await;
-            }
+        let stored = self.revision_numbers(cluster, deadline).await?;
+        for old in beyond_history(&stored, rev.revision) {
+            let n = format!("{}.v{old}", self.parent);
+            let dp = DeleteParams::default();
+            let _ = cluster.retry(deadline, || api.delete(&n, &dp)).await;
         }
         Ok(())
     }
@@ -344,12 +356,7 @@ impl Inventory {
                     self.namespace
                 ))
             })?;
-        let mut json = Vec::new();
-        flate2::read::GzDecoder::new(packed.0.as_slice())
-            .read_to_end(&mut json)
-            .map_err(|e| Error::Inventory(format!("revision {n} is not readable: {e}")))?;
-        serde_json::from_slice(&json)
-            .map_err(|e| Error::Inventory(format!("revision {n} is not readable: {e}")))
+        unpack(&packed.0, n).map_err(Error::Inventory)
     }
 
     /// Every stored revision, oldest first.
@@ -401,6 +408,102 @@ impl Inventory {
     }
 }
 
+/// A revision as stored: gzip-compressed JSON (the error says why not).
+fn pack(rev: &Revision) -> std::result::Result<Vec<u8>, String> {
+    let json = serde_json::to_vec(rev).map_err(|e| e.to_string())?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&json).map_err(|e| e.to_string())?;
+    gz.finish().map_err(|e| e.to_string())
+}
+
+/// Revision `n` from its stored form (the error says why not).
+fn unpack(packed: &[u8], n: u64) -> std::result::Result<Revision, String> {
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(packed)
+        .read_to_end(&mut json)
+        .map_err(|e| format!("revision {n} is not readable: {e}"))?;
+    serde_json::from_slice(&json).map_err(|e| format!("revision {n} is not readable: {e}"))
+}
+
+/// Of the `stored` revision numbers, those to delete once `latest` is stored: all but the
+/// last [`HISTORY_MAX`].
+fn beyond_history(stored: &[u64], latest: u64) -> Vec<u64> {
+    stored
+        .iter()
+        .copied()
+        .filter(|&old| old + HISTORY_MAX <= latest)
+        .collect()
+}
+
+impl ParentState {
+    /// Adds the group-kind and (if namespaced) the namespace of each key.
+    pub fn include<'a>(&mut self, keys: impl IntoIterator<Item = &'a ObjectKey>) {
+        for k in keys {
+            self.group_kinds.insert(group_kind(k));
+            if let Some(ns) = &k.namespace {
+                self.namespaces.insert(ns.clone());
+            }
+        }
+    }
+
+    /// The parent after a run from `self`: the next revision, listing what was `applied` and
+    /// what was `kept` (members that left the stack but were not pruned). After a failure it
+    /// also keeps everything `widened` listed, since objects of the failed run may exist
+    /// anywhere it said.
+    pub fn after_run(
+        &self,
+        widened: &ParentState,
+        applied: &[ObjectKey],
+        kept: &BTreeSet<ObjectKey>,
+        failed: bool,
+    ) -> ParentState {
+        let mut next = ParentState {
+            revision: self.revision + 1,
+            ..Default::default()
+        };
+        next.include(applied.iter().chain(kept.iter()));
+        if failed {
+            next.group_kinds.extend(widened.group_kinds.iter().cloned());
+            next.namespaces.extend(widened.namespaces.iter().cloned());
+        }
+        next
+    }
+}
+
+/// What `up` does with a member that left the stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    Prune,
+    /// Data-bearing or shared kinds ([`berth_plan::kinds::is_kept_by_default`]: PVC, PV,
+    /// Namespace, CRD) stay unless `--prune-data`.
+    Keep,
+}
+
+/// The `members` whose keys are not in `applied`, in teardown order, each with its [`Fate`].
+pub fn leaving<'a>(
+    members: &'a [Member],
+    applied: &HashSet<&ObjectKey>,
+    prune_data: bool,
+) -> Vec<(&'a Member, Fate)> {
+    let gone: Vec<&Member> = members
+        .iter()
+        .filter(|m| !applied.contains(&m.key))
+        .collect();
+    let order = crate::up::teardown_order(gone.iter().map(|m| (&m.key, &m.value)));
+    order
+        .into_iter()
+        .filter_map(|key| gone.iter().find(|m| &m.key == key).copied())
+        .map(|m| {
+            let fate = if berth_plan::kinds::is_kept_by_default(&m.key.kind) && !prune_data {
+                Fate::Keep
+            } else {
+                Fate::Prune
+            };
+            (m, fate)
+        })
+        .collect()
+}
+
 /// `value` with `apiVersion` and `kind` of `resolved` (list and watch items lack them).
 pub fn with_type(mut value: Value, resolved: &Resolved) -> Value {
     if let Some(m) = value.as_object_mut() {
@@ -421,4 +524,219 @@ pub async fn resolve_group_kind(cluster: &Cluster, group: &str, kind: &str) -> O
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(group: &str, kind: &str, namespace: Option<&str>, name: &str) -> ObjectKey {
+        ObjectKey {
+            group: group.into(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: name.into(),
+        }
+    }
+
+    fn member(group: &str, kind: &str, namespace: Option<&str>, name: &str) -> Member {
+        let api_version = match group {
+            "" => "v1".to_string(),
+            g => format!("{g}/v1"),
+        };
+        let mut metadata = json!({"name": name});
+        if let Some(ns) = namespace {
+            metadata["namespace"] = json!(ns);
+        }
+        Member {
+            key: key(group, kind, namespace, name),
+            value: json!({"apiVersion": api_version, "kind": kind, "metadata": metadata}),
+        }
+    }
+
+    /// One member of every kind that matters to pruning, all in namespace `app`.
+    fn members() -> Vec<Member> {
+        vec![
+            member("apps", "Deployment", Some("app"), "web"),
+            member("", "ConfigMap", Some("app"), "old-config"),
+            member("apps", "StatefulSet", Some("app"), "old-db"),
+            member("", "PersistentVolumeClaim", Some("app"), "data"),
+            member("", "PersistentVolume", None, "pv-1"),
+            member("", "Namespace", None, "app"),
+            member(
+                "apiextensions.k8s.io",
+                "CustomResourceDefinition",
+                None,
+                "things.example.com",
+            ),
+        ]
+    }
+
+    fn fates(list: &[(&Member, Fate)]) -> Vec<(String, Fate)> {
+        let mut out: Vec<(String, Fate)> = list
+            .iter()
+            .map(|(m, f)| (format!("{}/{}", m.key.kind, m.key.name), *f))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn members_that_left_are_pruned_except_data_and_shared_kinds() {
+        let members = members();
+        let web = key("apps", "Deployment", Some("app"), "web");
+        let applied: HashSet<&ObjectKey> = [&web].into_iter().collect();
+        let out = leaving(&members, &applied, false);
+        assert_eq!(
+            fates(&out),
+            [
+                ("ConfigMap/old-config".to_string(), Fate::Prune),
+                (
+                    "CustomResourceDefinition/things.example.com".to_string(),
+                    Fate::Keep
+                ),
+                ("Namespace/app".to_string(), Fate::Keep),
+                ("PersistentVolume/pv-1".to_string(), Fate::Keep),
+                ("PersistentVolumeClaim/data".to_string(), Fate::Keep),
+                ("StatefulSet/old-db".to_string(), Fate::Prune),
+            ],
+            "the Deployment is still applied and not listed at all"
+        );
+    }
+
+    #[test]
+    fn prune_data_prunes_data_and_shared_kinds_too() {
+        let members = members();
+        let out = leaving(&members, &HashSet::new(), true);
+        assert_eq!(out.len(), members.len());
+        assert!(out.iter().all(|(_, f)| *f == Fate::Prune));
+    }
+
+    #[test]
+    fn nothing_leaves_when_everything_is_still_applied() {
+        let members = members();
+        let applied: HashSet<&ObjectKey> = members.iter().map(|m| &m.key).collect();
+        assert!(leaving(&members, &applied, true).is_empty());
+    }
+
+    #[test]
+    fn leaving_members_come_in_teardown_order() {
+        let members = members();
+        let out = leaving(&members, &HashSet::new(), true);
+        let pos = |kind: &str| out.iter().position(|(m, _)| m.key.kind == kind).unwrap();
+        // The namespace holds the others: it goes last.
+        assert!(pos("Namespace") > pos("ConfigMap"));
+        assert!(pos("Namespace") > pos("StatefulSet"));
+        assert!(pos("Namespace") > pos("PersistentVolumeClaim"));
+    }
+
+    #[test]
+    fn the_parent_lists_kinds_and_namespaces_of_what_was_applied_and_kept() {
+        let prior = ParentState {
+            group_kinds: ["ConfigMap".to_string(), "Job.batch".to_string()].into(),
+            namespaces: ["app".to_string(), "old".to_string()].into(),
+            revision: 4,
+        };
+        let applied = [
+            key("apps", "Deployment", Some("app"), "web"),
+            key("", "Namespace", None, "app"),
+        ];
+        let mut widened = prior.clone();
+        widened.include(&applied);
+        assert_eq!(
+            widened.group_kinds,
+            ["ConfigMap", "Deployment.apps", "Job.batch", "Namespace"]
+                .map(String::from)
+                .into(),
+            "widened before applying: the union"
+        );
+        let kept: BTreeSet<ObjectKey> =
+            [key("", "PersistentVolumeClaim", Some("data"), "pgdata")].into();
+
+        let ok = prior.after_run(&widened, &applied, &kept, false);
+        assert_eq!(ok.revision, 5);
+        assert_eq!(
+            ok.group_kinds,
+            ["Deployment.apps", "Namespace", "PersistentVolumeClaim"]
+                .map(String::from)
+                .into(),
+            "pruned kinds are no longer listed"
+        );
+        assert_eq!(ok.namespaces, ["app", "data"].map(String::from).into());
+
+        let failed = prior.after_run(&widened, &applied, &BTreeSet::new(), true);
+        assert!(
+            failed.group_kinds.is_superset(&widened.group_kinds),
+            "a failed run keeps listing everything it may have created"
+        );
+        assert!(failed.namespaces.contains("old"));
+    }
+
+    #[test]
+    fn the_parent_round_trips_through_its_annotations() {
+        let inv = Inventory::new("shop", "shop-system");
+        let state = ParentState {
+            group_kinds: ["Deployment.apps", "Secret"].map(String::from).into(),
+            namespaces: ["shop-system", "shop-data"].map(String::from).into(),
+            revision: 7,
+        };
+        let body = inv.parent_body(&state);
+        let ann: BTreeMap<String, String> =
+            serde_json::from_value(body["metadata"]["annotations"].clone()).unwrap();
+        assert_eq!(
+            ann[NAMESPACES], "shop-data",
+            "its own namespace is implied, not additional"
+        );
+        let back = inv.parse_parent(&ann).unwrap();
+        assert_eq!(back.group_kinds, state.group_kinds);
+        assert_eq!(back.revision, 7);
+        assert_eq!(back.namespaces, ["shop-data"].map(String::from).into());
+        assert_eq!(body["metadata"]["labels"][ID_LABEL], inv.id.as_str());
+    }
+
+    #[test]
+    fn an_applyset_of_another_tool_is_refused() {
+        let inv = Inventory::new("shop", "shop-system");
+        let ann: BTreeMap<String, String> =
+            [(TOOLING.to_string(), "kubectl/v1.34".to_string())].into();
+        let err = inv.parse_parent(&ann).unwrap_err();
+        assert!(err.contains("ApplySet of `kubectl/v1.34`"), "{err}");
+        assert!(inv.parse_parent(&BTreeMap::new()).is_err(), "no tooling");
+        let bare: BTreeMap<String, String> = [(TOOLING.to_string(), "berth/0.1.0".into())].into();
+        assert_eq!(inv.parse_parent(&bare).unwrap(), ParentState::default());
+    }
+
+    #[test]
+    fn only_the_last_revisions_are_kept() {
+        let stored: Vec<u64> = (1..=12).collect();
+        assert_eq!(beyond_history(&stored, 12), [1, 2]);
+        assert!(beyond_history(&stored[..9], 10).is_empty());
+        assert_eq!(beyond_history(&stored[..10], 10), Vec::<u64>::new());
+        assert_eq!(beyond_history(&stored[..10], 11), [1]);
+    }
+
+    #[test]
+    fn revisions_round_trip_and_a_damaged_one_says_so() {
+        let rev = Revision {
+            revision: 3,
+            stack: "shop".into(),
+            digest: "abc".into(),
+            time: "2026-01-01T00:00:00Z".into(),
+            outcome: "succeeded".into(),
+            values: BTreeMap::new(),
+            components: Vec::new(),
+            objects: vec![StoredObject {
+                component: "web".into(),
+                value: json!({"kind": "ConfigMap"}),
+            }],
+            rollback_of: None,
+        };
+        let back = unpack(&pack(&rev).unwrap(), 3).unwrap();
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&rev).unwrap()
+        );
+        let err = unpack(b"not gzip", 3).unwrap_err();
+        assert!(err.contains("revision 3 is not readable"), "{err}");
+    }
 }

@@ -19,7 +19,7 @@ use crate::cluster::Cluster;
 use crate::error::{self, Error, Result};
 use crate::event::{Action, Event, Sink};
 use crate::health::HealthRules;
-use crate::inventory::{self, FIELD_MANAGER, Inventory, ParentState, Revision, StoredObject};
+use crate::inventory::{self, FIELD_MANAGER, Fate, Inventory, Revision, StoredObject};
 use crate::lock::StackLock;
 use crate::prepare;
 use crate::wait::{self, WaitEvent, WaitItem, WaitOptions};
@@ -211,12 +211,7 @@ async fn run(
     let new_keys = keys(target.objects);
     let new_set: HashSet<&ObjectKey> = new_keys.iter().collect();
     let mut widened = prior.clone();
-    for k in &new_keys {
-        widened.group_kinds.insert(inventory::group_kind(k));
-        if let Some(ns) = &k.namespace {
-            widened.namespaces.insert(ns.clone());
-        }
-    }
+    widened.include(&new_keys);
     // Before any member is written: a crash from here on still leaves every member listable.
     inv.write_parent(cluster, &widened, deadline).await?;
 
@@ -352,16 +347,8 @@ async fn run(
     // Prune only after everything is healthy.
     let mut kept_keys: BTreeSet<ObjectKey> = BTreeSet::new();
     if failure.is_none() {
-        let leaving: Vec<&inventory::Member> = members
-            .iter()
-            .filter(|m| !new_set.contains(&m.key))
-            .collect();
-        let order = teardown_order(leaving.iter().map(|m| (&m.key, &m.value)));
-        for key in order {
-            let Some(m) = leaving.iter().find(|m| &m.key == key) else {
-                continue;
-            };
-            if berth_plan::kinds::is_kept_by_default(&m.key.kind) && !opts.prune_data {
+        for (m, fate) in inventory::leaving(&members, &new_set, opts.prune_data) {
+            if fate == Fate::Keep {
                 sink(Event::Kept {
                     object: m.key.clone(),
                     reason: "data is kept unless --prune-data".into(),
@@ -382,25 +369,7 @@ async fn run(
     }
 
     // Record the revision, successful or not; the parent keeps the kinds of kept members.
-    let mut final_state = ParentState {
-        revision: prior.revision + 1,
-        ..Default::default()
-    };
-    for k in new_keys.iter().chain(kept_keys.iter()) {
-        final_state.group_kinds.insert(inventory::group_kind(k));
-        if let Some(ns) = &k.namespace {
-            final_state.namespaces.insert(ns.clone());
-        }
-    }
-    if failure.is_some() {
-        // Objects of a failed run may exist anywhere the widened parent said.
-        final_state
-            .group_kinds
-            .extend(widened.group_kinds.iter().cloned());
-        final_state
-            .namespaces
-            .extend(widened.namespaces.iter().cloned());
-    }
+    let final_state = prior.after_run(&widened, &new_keys, &kept_keys, failure.is_some());
     let stored: Vec<StoredObject> = target
         .objects
         .iter()

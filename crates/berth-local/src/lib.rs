@@ -50,7 +50,7 @@
 //!
 //! # Container logs for tests
 //! kwok serves a pod's container logs from a file named by a `Logs` object (kwok.x-k8s.io) of
-//! the pod's name; [`testing::serve_logs`] writes such a file and object, so `kubectl logs` and
+//! the pod's name; `testing::serve_logs` (feature `testing`) writes such a file and object, so `kubectl logs` and
 //! berth doctor read real log lines through the API server.
 
 pub mod binaries;
@@ -58,6 +58,7 @@ pub mod objects;
 pub mod paths;
 pub mod pki;
 pub mod process;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::fs::File;

@@ -5,6 +5,9 @@
 //! serialised by a lock file. The cluster keeps running after the tests, so the next run starts
 //! in a second; `berth local down --name test` stops it. Each test takes its own namespace.
 //!
+//! Compiled only with the `testing` feature, which crates enable in their dev-dependencies:
+//! these helpers panic by design and have no place in the release binary.
+//!
 //! ```no_run
 //! # async fn t() {
 //! let client = berth_local::testing::client().await;

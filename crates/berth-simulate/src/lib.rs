@@ -198,7 +198,7 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
             .metrics
             .iter()
             .any(|m| m.resource == inputs::Resource::Memory)
-            && loads[w].at(0.0).1.is_none()
+            && loads[w].at(0.0).mem_mib.is_none()
         {
             notes.push(format!(
                 "{}: the load gives no memory for `{}`; its memory metric is not simulated",
