@@ -367,4 +367,3 @@ metadata: {name: c}
         assert!(!ctx.is_cluster_scoped("example.com", "NodePool"));
     }
 }
-

@@ -281,4 +281,3 @@ mod tests {
         assert!(with.metrics_server.is_empty());
     }
 }
-

@@ -274,7 +274,9 @@ mod tests {
     }
 
     fn names(pods: &[&Value]) -> Vec<String> {
-        pods.iter().map(|p| s(p, "/metadata/name").to_string()).collect()
+        pods.iter()
+            .map(|p| s(p, "/metadata/name").to_string())
+            .collect()
     }
 
     /// A label selector's `matchExpressions` select pods as the API server does; a Service's

@@ -57,7 +57,8 @@ pub fn is_builtin(kind: &str, name: &str) -> bool {
         "ServiceAccount" => name == "default",
         "ConfigMap" => name == "kube-root-ca.crt",
         "ClusterRole" => {
-            matches!(name, "cluster-admin" | "admin" | "edit" | "view") || name.starts_with("system:")
+            matches!(name, "cluster-admin" | "admin" | "edit" | "view")
+                || name.starts_with("system:")
         }
         "PriorityClass" => matches!(name, "system-cluster-critical" | "system-node-critical"),
         _ => false,
@@ -365,13 +366,11 @@ impl Collector<'_> {
                     _ => {}
                 }
             }
-            "Secret" => {
-                if str_at(v, "/type") == Some("kubernetes.io/service-account-token") {
-                    self.local(
-                        "ServiceAccount",
-                        "/metadata/annotations/kubernetes.io~1service-account.name".into(),
-                    );
-                }
+            "Secret" if str_at(v, "/type") == Some("kubernetes.io/service-account-token") => {
+                self.local(
+                    "ServiceAccount",
+                    "/metadata/annotations/kubernetes.io~1service-account.name".into(),
+                );
             }
             "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" => {
                 for (n, w) in items(v, "/webhooks").enumerate() {
@@ -383,7 +382,13 @@ impl Collector<'_> {
             }
             "APIService" => {
                 if let Some(ns) = str_at(v, "/spec/service/namespace") {
-                    self.add("Service", Some(ns), "/spec/service/name".into(), false, None);
+                    self.add(
+                        "Service",
+                        Some(ns),
+                        "/spec/service/name".into(),
+                        false,
+                        None,
+                    );
                 }
             }
             // Custom resources of widely used controllers that name their dependencies.
@@ -461,7 +466,11 @@ mod tests {
     fn names(refs: &[Ref]) -> Vec<String> {
         refs.iter()
             .map(|r| {
-                let key = r.key.as_deref().map(|k| format!("#{k}")).unwrap_or_default();
+                let key = r
+                    .key
+                    .as_deref()
+                    .map(|k| format!("#{k}"))
+                    .unwrap_or_default();
                 let ns = r.namespace.as_deref().unwrap_or("-");
                 format!("{}/{ns}/{}{key}", r.kind, r.name)
             })
@@ -510,7 +519,11 @@ mod tests {
                 "ConfigMap/a/dbg#k",
             ]
         );
-        let at = |name: &str| refs.iter().find(|r| r.name == name).map(|r| r.pointer.as_str());
+        let at = |name: &str| {
+            refs.iter()
+                .find(|r| r.name == name)
+                .map(|r| r.pointer.as_str())
+        };
         assert_eq!(
             at("envs"),
             Some("/spec/template/spec/containers/0/env/1/valueFrom/secretKeyRef/name")
@@ -523,24 +536,47 @@ mod tests {
             at("dbg"),
             Some("/spec/template/spec/ephemeralContainers/0/env/0/valueFrom/configMapKeyRef/name")
         );
-        assert_eq!(at("critical"), Some("/spec/template/spec/priorityClassName"));
+        assert_eq!(
+            at("critical"),
+            Some("/spec/template/spec/priorityClassName")
+        );
         let keyed = refs.iter().find(|r| r.key.as_deref() == Some("a"));
         assert_eq!(
             keyed.map(|r| r.pointer.as_str()),
             Some("/spec/template/spec/volumes/0/configMap/items/0/key")
         );
         assert!(keyed.is_some_and(|r| !r.names_object()));
-        assert!(refs.iter().filter(|r| r.name != "cm" || r.key.is_none()).all(Ref::names_object));
-        assert!(refs.iter().find(|r| r.name == "s").is_some_and(|r| r.optional));
-        assert!(refs.iter().find(|r| r.name == "envcm").is_some_and(|r| r.optional));
-        assert!(!refs.iter().find(|r| r.name == "envs").is_some_and(|r| r.optional));
+        assert!(
+            refs.iter()
+                .filter(|r| r.name != "cm" || r.key.is_none())
+                .all(Ref::names_object)
+        );
+        assert!(
+            refs.iter()
+                .find(|r| r.name == "s")
+                .is_some_and(|r| r.optional)
+        );
+        assert!(
+            refs.iter()
+                .find(|r| r.name == "envcm")
+                .is_some_and(|r| r.optional)
+        );
+        assert!(
+            !refs
+                .iter()
+                .find(|r| r.name == "envs")
+                .is_some_and(|r| r.optional)
+        );
     }
 
     #[test]
     fn pods_and_cron_jobs_reference_from_their_own_pod_spec() {
         let pod = json!({"spec": {"serviceAccount": "legacy", "priorityClassName": "p"}});
         let refs = references("Pod", Some("a"), &pod);
-        assert_eq!(names(&refs), ["ServiceAccount/a/legacy", "PriorityClass/-/p"]);
+        assert_eq!(
+            names(&refs),
+            ["ServiceAccount/a/legacy", "PriorityClass/-/p"]
+        );
         assert_eq!(refs[0].pointer, "/spec/serviceAccount");
         let cron = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"runtimeClassName": "kata"}}}}}});
         let refs = references("CronJob", Some("a"), &cron);

@@ -126,7 +126,8 @@ impl Scopes {
 
     /// True when the stack defines a CRD for `group`/`kind`.
     pub fn defines(&self, group: &str, kind: &str) -> bool {
-        self.crds.contains_key(&(group.to_string(), kind.to_string()))
+        self.crds
+            .contains_key(&(group.to_string(), kind.to_string()))
     }
 }
 
@@ -152,9 +153,11 @@ mod tests {
     }
 
     fn crd(group: &str, kind: &str, scope: &str) -> Object {
-        obj(json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        obj(
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": format!("{}s.{group}", kind.to_lowercase())},
-            "spec": {"group": group, "scope": scope, "names": {"kind": kind}}}))
+            "spec": {"group": group, "scope": scope, "names": {"kind": kind}}}),
+        )
     }
 
     #[test]

@@ -336,11 +336,14 @@ fn webhook_edges(objects: &[Object], index: &Index, g: &mut Graph) {
                     if backend.namespace() != objects[s].namespace() {
                         continue;
                     }
-                    let Some((_, template)) = pod_spec::pod_template(backend.kind(), &backend.value)
+                    let Some((_, template)) =
+                        pod_spec::pod_template(backend.kind(), &backend.value)
                     else {
                         continue;
                     };
-                    let labels = template.pointer("/metadata/labels").and_then(Value::as_object);
+                    let labels = template
+                        .pointer("/metadata/labels")
+                        .and_then(Value::as_object);
                     if selector.matches(labels) {
                         g.edge(w, b, 1);
                     }

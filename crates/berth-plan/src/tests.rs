@@ -346,7 +346,10 @@ fn webhooks_intercept_only_what_their_object_selector_matches() {
             ),
         ),
         obj("app", labelled("web", json!({"tier": "web"}))),
-        obj("app", labelled("opted-out", json!({"tier": "web", "inject": "false"}))),
+        obj(
+            "app",
+            labelled("opted-out", json!({"tier": "web", "inject": "false"})),
+        ),
         obj("app", labelled("batch", json!({"tier": "batch"}))),
     ];
     let plan = plan(&objects, &[]).unwrap();

@@ -185,6 +185,11 @@ spec: {template: {spec: {nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeC
 ",
         );
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert!(f[0].message.contains("NodePool/karpenter/default is cluster-scoped"), "{}", f[0].message);
+        assert!(
+            f[0].message
+                .contains("NodePool/karpenter/default is cluster-scoped"),
+            "{}",
+            f[0].message
+        );
     }
 }

@@ -80,8 +80,14 @@ fn profile_storage_classes(profile: Profile) -> &'static [&'static str] {
 /// label (a static PersistentVolume's StorageClass).
 pub(crate) fn follows(kind: &str, r: &Ref) -> bool {
     match r.kind.as_str() {
-        "Secret" | "ConfigMap" | "PersistentVolumeClaim" | "PersistentVolume" | "PriorityClass"
-        | "RuntimeClass" | "Role" | "ClusterRole" => true,
+        "Secret"
+        | "ConfigMap"
+        | "PersistentVolumeClaim"
+        | "PersistentVolume"
+        | "PriorityClass"
+        | "RuntimeClass"
+        | "Role"
+        | "ClusterRole" => true,
         "ServiceAccount" => kind != "Secret",
         "Service" => kind == "Ingress",
         "StorageClass" => kind != "PersistentVolume",
@@ -343,6 +349,13 @@ spec:
             f[0].message
         );
         assert_eq!(f[0].line, 10, "points at priorityClassName");
+        // And `berth check` (every rule) reports it.
+        let all = crate::check(&testing::stack(PRIORITY));
+        assert!(
+            all.iter()
+                .any(|f| f.rule == "ref-missing" && f.message.contains("hihg-priority")),
+            "{all:#?}"
+        );
     }
 
     #[test]

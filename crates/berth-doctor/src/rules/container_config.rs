@@ -9,10 +9,10 @@ use berth_model::Severity;
 
 use super::pods::{pod_evidence, problems};
 use super::references::{elsewhere, refs};
-use berth_model::refs::Ref;
 use crate::diagnosis::{Diagnosis, EvidenceKind};
 use crate::snapshot::{Ctx, display, s};
 use crate::template::container_pointer;
+use berth_model::refs::Ref;
 
 pub(crate) const ID: &str = "container-config";
 

@@ -30,10 +30,15 @@ pub(crate) fn refs(o: &Object) -> Vec<Ref> {
         })
         .collect();
     let rank = |r: &Ref| {
-        ["/initContainers/", "/containers/", "/ephemeralContainers/", "/volumes/"]
-            .iter()
-            .position(|part| r.pointer.contains(part))
-            .unwrap_or(4)
+        [
+            "/initContainers/",
+            "/containers/",
+            "/ephemeralContainers/",
+            "/volumes/",
+        ]
+        .iter()
+        .position(|part| r.pointer.contains(part))
+        .unwrap_or(4)
     };
     refs.sort_by_key(rank);
     refs
