@@ -38,7 +38,8 @@ impl Ref {
         !(self.key.is_some() && self.pointer.ends_with("/key"))
     }
 
-    /// `Secret `db` in namespace `shop``, or `StorageClass `fast`` for a cluster-scoped one.
+    /// For messages: the kind and the name in backticks, and the namespace of a namespaced
+    /// target ("Secret \`db\` in namespace \`shop\`").
     pub fn describe(&self) -> String {
         match &self.namespace {
             Some(ns) if !ns.is_empty() => {
