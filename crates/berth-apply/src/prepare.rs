@@ -68,10 +68,11 @@ pub fn prepare(objects: &[Object], applyset: &str) -> Vec<Value> {
             {
                 spec.remove("replicas");
             }
-            if let Some(pointer) = berth_plan::refs::pod_spec_pointer(o.kind()) {
+            if let Some(pointer) = berth_model::pod_spec::spec_pointer(o.kind()) {
                 let used: Vec<&String> =
-                    berth_plan::refs::references(o.kind(), o.namespace(), &o.value)
+                    berth_model::refs::references(o.kind(), o.namespace(), &o.value)
                         .into_iter()
+                        .filter(|r| r.names_object())
                         .filter(|r| matches!(r.kind.as_str(), "Secret" | "ConfigMap"))
                         .filter_map(|r| {
                             config.get(&ObjectKey {

@@ -443,7 +443,7 @@ fn wait_options(target: &Target<'_>, opts: &UpOptions) -> WaitOptions {
         .iter()
         .flat_map(|o| {
             let ns = ns_of(o);
-            berth_plan::refs::runtime_secrets(o.kind(), &o.value)
+            berth_model::refs::runtime_secrets(o.kind(), &o.value)
                 .into_iter()
                 .map(move |n| (ns.clone(), "Secret".to_string(), n))
         })

@@ -56,7 +56,7 @@ pub struct WaitOptions {
     /// How long an unschedulable pod waits for a node autoscaler's answer.
     pub autoscaler_grace: Duration,
     /// Secrets and ConfigMaps (`(namespace, kind, name)`) a controller of the stack creates
-    /// at run time (see [`berth_plan::refs::runtime_secrets`]).
+    /// at run time (see [`berth_model::refs::runtime_secrets`]).
     pub expected: HashSet<(String, String, String)>,
     /// Workloads an HPA scales: Current only with at least this many ready replicas (the
     /// HPA's `minReplicas`).
@@ -547,7 +547,7 @@ fn streams(cluster: &Cluster, applyset: &str, items: &[&WaitItem]) -> Vec<Tagged
             ),
             &i.resolved,
         );
-        if berth_plan::refs::pod_spec_pointer(&i.key.kind).is_some()
+        if berth_model::pod_spec::spec_pointer(&i.key.kind).is_some()
             && let Some(ns) = &i.key.namespace
         {
             let e = workload_namespaces.entry(ns.clone()).or_default();

@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
-use berth_model::{Object, Stack};
+use berth_model::refs::Ref;
+use berth_model::scope::Scopes;
+use berth_model::{Object, Stack, pod_spec};
 use serde_json::Value;
 
 use crate::k8s;
@@ -103,35 +105,19 @@ pub struct Context<'s> {
     templates_of: HashMap<usize, usize>,
     /// namespace → label key → label value → pod templates with that label (for selectors).
     by_label: HashMap<&'s str, HashMap<&'s str, HashMap<&'s str, Vec<usize>>>>,
-    /// What each object references, computed on first use (`ref-missing` and
-    /// `namespace-mismatch` both read it).
-    refs: std::sync::OnceLock<Vec<Vec<crate::refs::Ref>>>,
+    /// What each object references that `ref-missing` follows, computed on first use
+    /// (`ref-missing` and `namespace-mismatch` both read it).
+    refs: std::sync::OnceLock<Vec<Vec<Ref>>>,
     /// Secrets something in the stack creates at run time (see [`Context::creates_secret`]).
     runtime_secrets: std::sync::OnceLock<std::collections::HashSet<(String, String)>>,
-    /// group → kind → cluster-scoped, for the CRDs in the stack.
-    crd_scope: HashMap<&'s str, HashMap<&'s str, bool>>,
+    /// Which kinds are cluster-scoped, the stack's CRDs included.
+    scopes: Scopes,
 }
 
 impl<'s> Context<'s> {
     /// Indexes `stack`.
     pub fn new(stack: &'s Stack) -> Context<'s> {
         let objects = stack.objects.as_slice();
-        let mut crd_scope = HashMap::new();
-        for o in objects {
-            if o.kind() == "CustomResourceDefinition" {
-                let v = &o.value;
-                if let (Some(group), Some(kind)) = (
-                    k8s::str_at(v, "/spec/group"),
-                    k8s::str_at(v, "/spec/names/kind"),
-                ) {
-                    let cluster = k8s::str_at(v, "/spec/scope") == Some("Cluster");
-                    crd_scope
-                        .entry(group)
-                        .or_insert_with(HashMap::new)
-                        .insert(kind, cluster);
-                }
-            }
-        }
         let mut ctx = Context {
             stack,
             objects,
@@ -144,7 +130,7 @@ impl<'s> Context<'s> {
             by_label: HashMap::new(),
             runtime_secrets: std::sync::OnceLock::new(),
             refs: std::sync::OnceLock::new(),
-            crd_scope,
+            scopes: Scopes::from_objects(objects),
         };
         for (i, o) in objects.iter().enumerate() {
             let ns = ctx.effective_namespace(o);
@@ -164,31 +150,24 @@ impl<'s> Context<'s> {
                 .entry(o.name())
                 .or_default()
                 .push(i);
-            if let Some(ptr) = k8s::pod_template_pointer(o.kind()) {
-                let value = if ptr.is_empty() {
-                    Some(&o.value)
-                } else {
-                    o.value.pointer(ptr)
-                };
-                if let Some(value) = value.filter(|v| v.is_object()) {
-                    let t = ctx.pod_templates.len();
-                    ctx.templates_of.insert(i, t);
-                    ctx.pod_templates.push(PodTemplate {
-                        object: i,
-                        pointer: ptr,
-                        value,
-                    });
-                    let labels = value.pointer("/metadata/labels").and_then(Value::as_object);
-                    for (k, v) in labels.into_iter().flatten() {
-                        if let Some(v) = v.as_str() {
-                            let by_key = ctx
-                                .by_label
-                                .entry(ns)
-                                .or_default()
-                                .entry(k.as_str())
-                                .or_default();
-                            by_key.entry(v).or_default().push(t);
-                        }
+            if let Some((ptr, value)) = pod_spec::pod_template(o.kind(), &o.value) {
+                let t = ctx.pod_templates.len();
+                ctx.templates_of.insert(i, t);
+                ctx.pod_templates.push(PodTemplate {
+                    object: i,
+                    pointer: ptr,
+                    value,
+                });
+                let labels = value.pointer("/metadata/labels").and_then(Value::as_object);
+                for (k, v) in labels.into_iter().flatten() {
+                    if let Some(v) = v.as_str() {
+                        let by_key = ctx
+                            .by_label
+                            .entry(ns)
+                            .or_default()
+                            .entry(k.as_str())
+                            .or_default();
+                        by_key.entry(v).or_default().push(t);
                     }
                 }
             }
@@ -196,12 +175,10 @@ impl<'s> Context<'s> {
         ctx
     }
 
-    /// True when objects of `kind` (in `group`) are cluster-scoped.
+    /// True when objects of `kind` (in `group`) are cluster-scoped (see
+    /// [`berth_model::scope`]).
     pub fn is_cluster_scoped(&self, group: &str, kind: &str) -> bool {
-        if let Some(cluster) = self.crd_scope.get(group).and_then(|m| m.get(kind)) {
-            return *cluster;
-        }
-        k8s::is_builtin_cluster_scoped(kind)
+        self.scopes.is_cluster_scoped(group, kind)
     }
 
     fn effective_namespace(&self, o: &'s Object) -> &'s str {
@@ -253,9 +230,7 @@ impl<'s> Context<'s> {
 
     /// True when the stack defines a CRD for `group`/`kind`.
     pub fn has_crd(&self, group: &str, kind: &str) -> bool {
-        self.crd_scope
-            .get(group)
-            .is_some_and(|m| m.contains_key(kind))
+        self.scopes.defines(group, kind)
     }
 
     /// The pod template of object `i`, when it is a workload.
@@ -277,11 +252,23 @@ impl<'s> Context<'s> {
         self.find(kind, self.namespace_of(hpa), name)
     }
 
-    /// The references object `i` makes ([`crate::refs::references`]), computed once.
-    pub fn references(&self, i: usize) -> &[crate::refs::Ref] {
+    /// The references object `i` makes ([`berth_model::refs::references`]) that
+    /// `ref-missing` follows (objects, not the keys a volume projects); computed once for all
+    /// objects. A cluster-scoped
+    /// target's namespace is `None`, a namespaced one's is where it is looked up.
+    pub fn references(&self, i: usize) -> &[Ref] {
         let all = self.refs.get_or_init(|| {
             (0..self.objects.len())
-                .map(|j| crate::refs::references(self, j))
+                .map(|j| {
+                    let o = &self.objects[j];
+                    let ns = Some(self.namespace_of(j)).filter(|ns| !ns.is_empty());
+                    berth_model::refs::references(o.kind(), ns, &o.value)
+                        .into_iter()
+                        .filter(|r| {
+                            r.names_object() && crate::rules::ref_missing::follows(o.kind(), r)
+                        })
+                        .collect()
+                })
                 .collect()
         });
         &all[i]
@@ -300,7 +287,7 @@ impl<'s> Context<'s> {
         (0..self.objects.len())
             .flat_map(|i| {
                 let ns = self.namespace_of(i).to_string();
-                berth_plan::refs::runtime_secrets(self.objects[i].kind(), &self.objects[i].value)
+                berth_model::refs::runtime_secrets(self.objects[i].kind(), &self.objects[i].value)
                     .into_iter()
                     .map(move |n| (ns.clone(), n))
             })
@@ -341,3 +328,42 @@ impl<'s> Context<'s> {
 }
 
 pub use berth_model::labels::{matches_labels, matches_selector};
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing;
+
+    /// Karpenter's NodePool and EC2NodeClass are cluster-scoped: the stack's namespace is not
+    /// theirs, even without their CRDs in the stack.
+    #[test]
+    fn karpenter_kinds_land_in_no_namespace() {
+        let s = testing::stack(
+            "
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec: {amiSelectorTerms: [{alias: al2023@latest}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+",
+        );
+        let ctx = super::Context::new(&s);
+        assert_eq!(ctx.namespace_of(0), "");
+        assert_eq!(ctx.namespace_of(1), "");
+        assert_eq!(ctx.namespace_of(2), "app");
+        assert_eq!(ctx.find("NodePool", "", "default"), Some(0));
+        assert!(ctx.is_cluster_scoped("karpenter.sh", "NodePool"));
+        // By group and kind: another API's NodePool is namespaced.
+        assert!(!ctx.is_cluster_scoped("example.com", "NodePool"));
+    }
+}

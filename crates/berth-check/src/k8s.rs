@@ -1,63 +1,8 @@
-//! Small pieces of Kubernetes knowledge the rules share: which kinds are cluster-scoped, where
-//! each workload kind keeps its pod template, how quantities and images are written.
+//! Small pieces of Kubernetes knowledge only the rules need: which kinds an HPA scales, how
+//! quantities and images are written. What every step shares (references, pod-spec locations,
+//! label selectors, cluster-scoped kinds) is in `berth-model`.
 
 use serde_json::Value;
-
-/// Built-in kinds that are not namespaced (a `metadata.namespace` on them is ignored).
-pub const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "StorageClass",
-    "CSIDriver",
-    "CSINode",
-    "VolumeAttachment",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "FlowSchema",
-    "RuntimeClass",
-    "IngressClass",
-    "PodSecurityPolicy",
-    "CertificateSigningRequest",
-    "ComponentStatus",
-    "DeviceClass",
-    "ResourceSlice",
-    "VolumeAttributesClass",
-    "IPAddress",
-    "ServiceCIDR",
-    "ClusterTrustBundle",
-    "ClusterIssuer",
-];
-
-/// True for built-in cluster-scoped kinds (CRDs of the stack are looked up by the context).
-pub fn is_builtin_cluster_scoped(kind: &str) -> bool {
-    CLUSTER_SCOPED.contains(&kind)
-}
-
-/// Where a workload kind keeps its pod template (`""` for a Pod itself), or None.
-pub fn pod_template_pointer(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "Pod" => "",
-        "Deployment"
-        | "ReplicaSet"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicationController"
-        | "Job" => "/spec/template",
-        "CronJob" => "/spec/jobTemplate/spec/template",
-        _ => return None,
-    })
-}
 
 /// Workload kinds a HorizontalPodAutoscaler can scale, with their API group.
 pub const SCALABLE: &[(&str, &str)] = &[

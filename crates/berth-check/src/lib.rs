@@ -9,7 +9,6 @@
 pub mod autoscaler;
 pub mod context;
 pub mod k8s;
-pub mod refs;
 pub mod report;
 pub mod rules;
 pub mod schemas;

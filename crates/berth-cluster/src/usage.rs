@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use berth_model::{Object, Profile, Stack};
+use berth_model::{Object, Profile, Stack, pod_spec};
 use berth_stack::profiles::{StorageIntent, storage_class};
 use serde_json::Value;
 
@@ -154,7 +154,7 @@ pub fn detect(stack: &Stack) -> Usage {
             }
             _ => {}
         }
-        for c in containers(v) {
+        for c in containers(o) {
             let image = str_at(c, "/image").unwrap_or("");
             if image.contains("cloudwatch-agent") || image.contains("aws-for-fluent-bit") {
                 usage
@@ -166,7 +166,7 @@ pub fn detect(stack: &Stack) -> Usage {
     let has_metrics_server = stack.objects.iter().any(|o| {
         o.group() == "apps"
             && (o.name() == "metrics-server"
-                || containers(&o.value)
+                || containers(o)
                     .any(|c| str_at(c, "/image").is_some_and(|i| i.contains("metrics-server"))))
     });
     if !has_metrics_server {
@@ -194,13 +194,90 @@ pub fn detect(stack: &Stack) -> Usage {
     usage
 }
 
-/// The containers of a workload's pod template (Deployment, StatefulSet, DaemonSet, Job).
-fn containers(v: &Value) -> impl Iterator<Item = &Value> {
-    [
-        "/spec/template/spec/containers",
-        "/spec/jobTemplate/spec/template/spec/containers",
-    ]
-    .into_iter()
-    .filter_map(|p| v.pointer(p).and_then(Value::as_array))
-    .flatten()
+/// The init containers and containers of an object's pods: a Pod's own, a workload's
+/// template's (see [`berth_model::pod_spec`]).
+fn containers(o: &Object) -> impl Iterator<Item = &Value> {
+    pod_spec::pod_spec(o.kind(), &o.value)
+        .into_iter()
+        .flat_map(|(_, spec)| pod_spec::containers(spec).map(|(_, c)| c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_model::{Origin, SourceFile};
+    use serde_json::json;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    fn stack(values: Vec<Value>) -> Stack {
+        let file = Arc::new(SourceFile {
+            path: "a.yaml".into(),
+            text: "".into(),
+        });
+        Stack {
+            name: "s".into(),
+            root: PathBuf::from("."),
+            namespace: "app".into(),
+            kubernetes: "1.34".into(),
+            profile: Profile::Eks,
+            components: Vec::new(),
+            objects: values
+                .into_iter()
+                .map(|value| Object {
+                    value,
+                    file: file.clone(),
+                    doc: 0,
+                    component: "c".into(),
+                    origin: Origin::Manifest,
+                    positions: Default::default(),
+                })
+                .collect(),
+            external: Vec::new(),
+            cluster: None,
+            values: Default::default(),
+        }
+    }
+
+    /// A bare Pod's containers and any workload's init containers ship logs too.
+    #[test]
+    fn bare_pods_and_init_containers_count() {
+        let usage = detect(&stack(vec![
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "agent", "namespace": "app"},
+                   "spec": {"containers": [{"name": "a", "image": "amazon/cloudwatch-agent:1.3"}]}}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "app"},
+                   "spec": {"template": {"spec": {
+                       "initContainers": [{"name": "logs", "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32"}],
+                       "containers": [{"name": "web", "image": "web:1"}]}}}}),
+            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "report", "namespace": "app"},
+                   "spec": {"jobTemplate": {"spec": {"template": {"spec": {
+                       "containers": [{"name": "r", "image": "amazon/cloudwatch-agent:1.3"}]}}}}}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "app"},
+                   "data": {"image": "amazon/cloudwatch-agent:1.3"}}),
+        ]));
+        assert_eq!(
+            usage.cloudwatch,
+            [
+                "Pod/app/agent runs amazon/cloudwatch-agent:1.3",
+                "Deployment/app/web runs public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32",
+                "CronJob/app/report runs amazon/cloudwatch-agent:1.3",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_metrics_server_deployment_serves_resource_metric_hpas() {
+        let hpa = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web", "namespace": "app"},
+            "spec": {"metrics": [{"type": "Resource", "resource": {"name": "cpu"}}]}});
+        let without = detect(&stack(vec![hpa.clone()]));
+        assert_eq!(without.metrics_server.len(), 1);
+        let with = detect(&stack(vec![
+            hpa,
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ms", "namespace": "kube-system"},
+                   "spec": {"template": {"spec": {"containers": [
+                       {"name": "m", "image": "registry.k8s.io/metrics-server/metrics-server:v0.8.0"}]}}}}),
+        ]));
+        assert!(with.metrics_server.is_empty());
+    }
 }

@@ -288,7 +288,8 @@ async fn logs(
                 }
             }
             _ if owner.kind() == "Job" && s(pod, "/status/phase") == "Failed" => {
-                for c in crate::template::containers(pod.get("spec").unwrap_or(&Value::Null)) {
+                for c in berth_model::pod_spec::containers(pod.get("spec").unwrap_or(&Value::Null))
+                {
                     wanted.push((ns.clone(), name.clone(), s(c.1, "/name").to_string(), false));
                 }
             }

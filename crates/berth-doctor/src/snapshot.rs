@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use berth_model::labels::Selector;
 use berth_model::{Object, ObjectKey, group_of};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -205,19 +206,11 @@ impl<'a> Ctx<'a> {
             .filter(|l| !l.is_empty())
     }
 
-    /// Pods in `ns` whose labels match `selector` (a `matchLabels`-style map).
-    pub fn pods_matching(&self, ns: &'a str, selector: &Value) -> Vec<&'a Value> {
-        let Some(sel) = selector.as_object() else {
-            return Vec::new();
-        };
-        if sel.is_empty() {
-            return Vec::new();
-        }
+    /// Pods in `ns` that `selector` selects (a Service's map, which selects nothing when
+    /// empty, or a label selector with `matchExpressions`).
+    pub fn pods_matching(&self, ns: &'a str, selector: Selector<'_>) -> Vec<&'a Value> {
         self.list_in("", "Pod", ns)
-            .filter(|p| {
-                sel.iter()
-                    .all(|(k, v)| p.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v))
-            })
+            .filter(|p| selector.matches(p.pointer("/metadata/labels").and_then(Value::as_object)))
             .collect()
     }
 }
@@ -268,4 +261,52 @@ pub(crate) fn event_text(e: &Value) -> String {
         String::new()
     };
     format!("{reason}: {}{times}", message.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, labels: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "namespace": "shop", "uid": name, "labels": labels}})
+    }
+
+    fn names(pods: &[&Value]) -> Vec<String> {
+        pods.iter()
+            .map(|p| s(p, "/metadata/name").to_string())
+            .collect()
+    }
+
+    /// A label selector's `matchExpressions` select pods as the API server does; a Service's
+    /// plain map needs every pair, and an empty one selects nothing.
+    #[test]
+    fn pods_are_matched_by_maps_and_by_match_expressions() {
+        let snapshot = Snapshot {
+            objects: vec![
+                pod("web-1", json!({"app": "web", "track": "stable"})),
+                pod("web-canary", json!({"app": "web", "track": "canary"})),
+                pod("db-0", json!({"app": "db"})),
+            ],
+            ..Snapshot::default()
+        };
+        let ctx = Ctx::new(&snapshot, &[], crate::Options::default());
+        let exprs = json!({"matchExpressions": [
+            {"key": "app", "operator": "In", "values": ["web", "api"]},
+            {"key": "track", "operator": "NotIn", "values": ["canary"]}]});
+        assert_eq!(
+            names(&ctx.pods_matching("shop", Selector::Label(&exprs))),
+            ["web-1"]
+        );
+        let svc = json!({"spec": {"selector": {"app": "web"}}});
+        let by_map = Selector::of("Service", &svc).unwrap();
+        assert_eq!(
+            names(&ctx.pods_matching("shop", by_map)),
+            ["web-1", "web-canary"]
+        );
+        assert!(ctx.pods_matching("other", by_map).is_empty());
+        let empty = serde_json::Map::new();
+        assert!(ctx.pods_matching("shop", Selector::Map(&empty)).is_empty());
+    }
 }

@@ -1,8 +1,39 @@
 //! Label selectors, evaluated the way the API server does (`metav1.LabelSelector`): every
-//! `matchLabels` pair and every `matchExpressions` requirement must hold. One place for this
-//! rule: checks, the health wait and the doctor all call it.
+//! `matchLabels` pair and every `matchExpressions` requirement must hold; and the plain maps
+//! of Services and ReplicationControllers. One place for this rule: checks, the wave planner
+//! and the doctor all call it ([`Selector`] when the selecting kind decides the form).
 
 use serde_json::{Map, Value};
+
+/// A selector in the form its object writes it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Selector<'a> {
+    /// A plain `key: value` map (Service and ReplicationController `spec.selector`, a pod's
+    /// `nodeSelector`); see [`matches_labels`].
+    Map(&'a Map<String, Value>),
+    /// A `metav1.LabelSelector` (`matchLabels`, `matchExpressions`); see [`matches_selector`].
+    Label(&'a Value),
+}
+
+impl<'a> Selector<'a> {
+    /// The `spec.selector` of the object `value` of `kind`, in the form that kind writes it:
+    /// a plain map for Services and ReplicationControllers, a label selector for the rest.
+    pub fn of(kind: &str, value: &'a Value) -> Option<Selector<'a>> {
+        let selector = value.pointer("/spec/selector")?;
+        match kind {
+            "Service" | "ReplicationController" => selector.as_object().map(Selector::Map),
+            _ => Some(Selector::Label(selector)),
+        }
+    }
+
+    /// True when the selector selects an object with `labels`.
+    pub fn matches(&self, labels: Option<&Map<String, Value>>) -> bool {
+        match self {
+            Selector::Map(m) => matches_labels(m, labels),
+            Selector::Label(v) => matches_selector(v, labels),
+        }
+    }
+}
 
 /// True when every `key: value` of `selector` (a plain map, as a Service's `spec.selector`)
 /// is among `labels`. An empty map matches nothing here: a Service without a selector is for
@@ -115,6 +146,21 @@ mod tests {
             &json!({"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}),
             Some(&labels(json!({"a": "2"})))
         ));
+    }
+
+    #[test]
+    fn the_selecting_kind_decides_the_form() {
+        let svc = json!({"spec": {"selector": {"app": "web"}}});
+        let deploy = json!({"spec": {"selector": {"matchExpressions": [
+            {"key": "app", "operator": "In", "values": ["web", "api"]}]}}});
+        let web = labels(json!({"app": "web"}));
+        let db = labels(json!({"app": "db"}));
+        let s = Selector::of("Service", &svc).unwrap();
+        assert!(matches!(s, Selector::Map(_)));
+        assert!(s.matches(Some(&web)) && !s.matches(Some(&db)));
+        let d = Selector::of("Deployment", &deploy).unwrap();
+        assert!(d.matches(Some(&web)) && !d.matches(Some(&db)));
+        assert!(Selector::of("Service", &json!({"spec": {}})).is_none());
     }
 
     #[test]

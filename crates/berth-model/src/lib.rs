@@ -7,7 +7,10 @@
 
 pub mod jvm;
 pub mod labels;
+pub mod pod_spec;
 pub mod quantity;
+pub mod refs;
+pub mod scope;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -6,21 +6,23 @@
 //! over the stack's objects and cuts it into waves:
 //!
 //! - CRDs, Namespaces, cluster roles and classes come first (Flux's staged apply);
-//! - an object comes after what it references by name (see [`refs`]), its CRD and its namespace;
+//! - an object comes after what it references by name (see [`berth_model::refs`]), its CRD and
+//!   its namespace;
 //! - the objects of a component come after every object of the components in its `after:`;
 //! - admission webhooks come after their Service and the workloads behind it, and before the
-//!   objects their rules intercept.
+//!   objects their rules (and `objectSelector`) intercept.
 //!
 //! An object's wave is the length of its longest dependency chain, so independent objects share
 //! a wave and are applied in parallel. A cycle is a `dependency-cycle` finding naming its
 //! objects. [`Plan::teardown`] gives the order for `down`. Nothing here talks to a cluster.
 
 pub mod kinds;
-pub mod refs;
 
 use std::collections::{BTreeSet, HashMap};
 
-use berth_model::{Component, Finding, Object, Severity};
+use berth_model::labels::{Selector, matches_selector};
+use berth_model::refs::references;
+use berth_model::{Component, Finding, Object, Severity, pod_spec};
 use serde_json::Value;
 
 /// The waves of a stack: indices into the object list given to [`plan`], first wave first.
@@ -147,7 +149,7 @@ pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Fi
     }
 
     for (i, o) in objects.iter().enumerate() {
-        for r in refs::references(o.kind(), o.namespace(), &o.value) {
+        for r in references(o.kind(), o.namespace(), &o.value) {
             if let Some(targets) =
                 index.get(&(r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()))
             {
@@ -340,35 +342,28 @@ fn webhook_edges(objects: &[Object], index: &Index, g: &mut Graph) {
         .enumerate()
         .filter(|(_, o)| kinds::is_webhook(o.kind()))
     {
-        for r in refs::references(o.kind(), o.namespace(), &o.value) {
+        for r in references(o.kind(), o.namespace(), &o.value) {
             let Some(svcs) = index.get(&("Service", r.namespace.as_deref(), r.name.as_str()))
             else {
                 continue;
             };
             for &s in svcs {
-                let Some(selector) = objects[s]
-                    .value
-                    .pointer("/spec/selector")
-                    .and_then(Value::as_object)
-                else {
+                let Some(selector) = Selector::of("Service", &objects[s].value) else {
                     continue;
                 };
                 for (b, backend) in objects.iter().enumerate() {
                     if backend.namespace() != objects[s].namespace() {
                         continue;
                     }
-                    let labels_at = if backend.kind() == "Pod" {
-                        "/metadata/labels"
-                    } else {
-                        "/spec/template/metadata/labels"
-                    };
-                    let Some(labels) = backend.value.pointer(labels_at).and_then(Value::as_object)
+                    let Some((_, template)) =
+                        pod_spec::pod_template(backend.kind(), &backend.value)
                     else {
                         continue;
                     };
-                    if !selector.is_empty()
-                        && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-                    {
+                    let labels = template
+                        .pointer("/metadata/labels")
+                        .and_then(Value::as_object);
+                    if selector.matches(labels) {
                         g.edge(w, b, 1);
                     }
                 }
@@ -383,7 +378,7 @@ fn webhook_edges(objects: &[Object], index: &Index, g: &mut Graph) {
             {
                 continue;
             }
-            if intercepts(&o.value, target.group(), &kinds::plural(target.kind())) {
+            if intercepts(&o.value, target, &kinds::plural(target.kind())) {
                 g.edge(i, w, 1);
             }
         }
@@ -404,7 +399,15 @@ fn ancestors(g: &Graph, start: usize, n: usize) -> BTreeSet<usize> {
     seen
 }
 
-fn intercepts(webhook: &Value, group: &str, plural: &str) -> bool {
+/// True when a webhook of the configuration `webhook` intercepts `target` (whose resource is
+/// `plural`): a rule names its group and resource, and its `objectSelector` (a label selector;
+/// none selects everything) matches the target's labels.
+fn intercepts(webhook: &Value, target: &Object, plural: &str) -> bool {
+    let group = target.group();
+    let labels = target
+        .value
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object);
     let list = |v: &Value, key: &str| -> Vec<String> {
         v.get(key)
             .and_then(Value::as_array)
@@ -421,6 +424,10 @@ fn intercepts(webhook: &Value, group: &str, plural: &str) -> bool {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .filter(|wh| {
+            wh.get("objectSelector")
+                .is_none_or(|sel| matches_selector(sel, labels))
+        })
         .any(|wh| {
             wh.get("rules")
                 .and_then(Value::as_array)

@@ -317,6 +317,135 @@ fn webhooks_come_after_their_backends_and_before_what_they_intercept() {
     );
 }
 
+/// A webhook's `objectSelector` (here `matchExpressions`, as Istio's sidecar injector writes
+/// it) decides which objects it intercepts: only those wait for it.
+#[test]
+fn webhooks_intercept_only_what_their_object_selector_matches() {
+    let labelled = |name: &str, labels: Value| {
+        let mut d = deployment("shop", name, json!({"containers": []}));
+        d["metadata"]["labels"] = labels;
+        d
+    };
+    let objects = vec![
+        obj(
+            "hook",
+            with(
+                meta(
+                    "admissionregistration.k8s.io/v1",
+                    "MutatingWebhookConfiguration",
+                    None,
+                    "inject",
+                ),
+                "webhooks",
+                json!([{"name": "inject.example.com",
+                "clientConfig": {"url": "https://hook.example.com"},
+                "objectSelector": {"matchExpressions": [
+                    {"key": "inject", "operator": "NotIn", "values": ["false"]},
+                    {"key": "tier", "operator": "In", "values": ["web", "api"]}]},
+                "rules": [{"apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments"], "operations": ["CREATE"]}]}]),
+            ),
+        ),
+        obj("app", labelled("web", json!({"tier": "web"}))),
+        obj(
+            "app",
+            labelled("opted-out", json!({"tier": "web", "inject": "false"})),
+        ),
+        obj("app", labelled("batch", json!({"tier": "batch"}))),
+    ];
+    let plan = plan(&objects, &[]).unwrap();
+    assert_eq!(
+        names(&objects, &plan),
+        vec![
+            vec![
+                "Deployment/shop/batch",
+                "Deployment/shop/opted-out",
+                "MutatingWebhookConfiguration/inject"
+            ],
+            vec!["Deployment/shop/web"],
+        ]
+    );
+}
+
+/// The backends of a webhook's Service are found by the Service's selector in every kind with
+/// pods (a bare Pod, a CronJob's template), not only under `spec.template`.
+#[test]
+fn webhook_backends_are_pods_of_any_workload_kind() {
+    let objects = vec![
+        obj(
+            "hook",
+            with(
+                meta("v1", "Pod", Some("sys"), "hook"),
+                "metadata",
+                json!({"name": "hook", "namespace": "sys", "labels": {"app": "hook"}}),
+            ),
+        ),
+        obj(
+            "hook",
+            with(
+                meta("v1", "Service", Some("sys"), "hook"),
+                "spec",
+                json!({"selector": {"app": "hook"}}),
+            ),
+        ),
+        obj(
+            "hook",
+            with(
+                meta(
+                    "admissionregistration.k8s.io/v1",
+                    "ValidatingWebhookConfiguration",
+                    None,
+                    "check",
+                ),
+                "webhooks",
+                json!([{"name": "c.example.com",
+                "clientConfig": {"service": {"namespace": "sys", "name": "hook"}},
+                "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"], "operations": ["CREATE"]}]}]),
+            ),
+        ),
+    ];
+    let plan = plan(&objects, &[]).unwrap();
+    assert_eq!(
+        names(&objects, &plan),
+        vec![
+            vec!["Service/sys/hook", "Pod/sys/hook"],
+            vec!["ValidatingWebhookConfiguration/check"],
+        ]
+    );
+}
+
+/// Pods wait for the PriorityClass and RuntimeClass they name (the API refuses them before).
+#[test]
+fn pods_come_after_their_priority_and_runtime_classes() {
+    let objects = vec![
+        obj(
+            "app",
+            deployment(
+                "shop",
+                "web",
+                json!({"priorityClassName": "high", "runtimeClassName": "kata",
+                       "containers": [{"name": "c"}]}),
+            ),
+        ),
+        obj(
+            "app",
+            with(
+                meta("scheduling.k8s.io/v1", "PriorityClass", None, "high"),
+                "value",
+                json!(1000),
+            ),
+        ),
+        obj("app", meta("node.k8s.io/v1", "RuntimeClass", None, "kata")),
+    ];
+    let plan = plan(&objects, &[]).unwrap();
+    assert_eq!(
+        names(&objects, &plan),
+        vec![
+            vec!["PriorityClass/high", "RuntimeClass/kata"],
+            vec!["Deployment/shop/web"],
+        ]
+    );
+}
+
 #[test]
 fn teardown_removes_load_balancers_first_then_reverses_the_waves() {
     let objects = vec![

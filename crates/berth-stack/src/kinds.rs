@@ -1,124 +1,14 @@
-//! What berth knows about kinds without asking a cluster: which are cluster-scoped (so they get
-//! no default namespace). The order objects are applied in is the planner's (`berth-plan`).
-
-use std::collections::HashSet;
+//! What loading does with kinds: the stack's namespace for namespaced objects that name none
+//! (which kinds are cluster-scoped is [`berth_model::scope`]'s). The order objects are applied
+//! in is the planner's (`berth-plan`).
 
 use berth_model::Object;
+use berth_model::scope::Scopes;
 use serde_json::Value;
 
-/// Built-in cluster-scoped kinds, as (group, kind), plus a few widely used CRDs whose
-/// definition is often installed outside the stack.
-const CLUSTER_SCOPED: &[(&str, &str)] = &[
-    ("", "Namespace"),
-    ("", "Node"),
-    ("", "PersistentVolume"),
-    ("", "ComponentStatus"),
-    ("rbac.authorization.k8s.io", "ClusterRole"),
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-    ("apiextensions.k8s.io", "CustomResourceDefinition"),
-    ("apiregistration.k8s.io", "APIService"),
-    ("storage.k8s.io", "StorageClass"),
-    ("storage.k8s.io", "CSIDriver"),
-    ("storage.k8s.io", "CSINode"),
-    ("storage.k8s.io", "VolumeAttachment"),
-    ("storage.k8s.io", "VolumeAttributesClass"),
-    ("scheduling.k8s.io", "PriorityClass"),
-    ("networking.k8s.io", "IngressClass"),
-    ("networking.k8s.io", "IPAddress"),
-    ("networking.k8s.io", "ServiceCIDR"),
-    ("node.k8s.io", "RuntimeClass"),
-    (
-        "admissionregistration.k8s.io",
-        "MutatingWebhookConfiguration",
-    ),
-    (
-        "admissionregistration.k8s.io",
-        "ValidatingWebhookConfiguration",
-    ),
-    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-    (
-        "admissionregistration.k8s.io",
-        "ValidatingAdmissionPolicyBinding",
-    ),
-    ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
-    (
-        "admissionregistration.k8s.io",
-        "MutatingAdmissionPolicyBinding",
-    ),
-    ("certificates.k8s.io", "CertificateSigningRequest"),
-    ("certificates.k8s.io", "ClusterTrustBundle"),
-    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
-    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
-    ("resource.k8s.io", "DeviceClass"),
-    ("resource.k8s.io", "ResourceSlice"),
-    ("policy", "PodSecurityPolicy"),
-    ("extensions", "PodSecurityPolicy"),
-    ("authentication.k8s.io", "TokenReview"),
-    ("authentication.k8s.io", "SelfSubjectReview"),
-    ("authorization.k8s.io", "SubjectAccessReview"),
-    ("authorization.k8s.io", "SelfSubjectAccessReview"),
-    ("authorization.k8s.io", "SelfSubjectRulesReview"),
-    ("metrics.k8s.io", "NodeMetrics"),
-    ("cert-manager.io", "ClusterIssuer"),
-    ("external-secrets.io", "ClusterSecretStore"),
-    ("external-secrets.io", "ClusterExternalSecret"),
-    ("kyverno.io", "ClusterPolicy"),
-    ("karpenter.sh", "NodePool"),
-    ("karpenter.k8s.aws", "EC2NodeClass"),
-];
-
-/// Kinds the stack itself defines as cluster-scoped, from its CRDs (`spec.scope: Cluster`).
-#[derive(Clone, Debug, Default)]
-pub struct StackCrds {
-    cluster: HashSet<(String, String)>,
-    namespaced: HashSet<(String, String)>,
-}
-
-impl StackCrds {
-    /// Collect the scope of every CRD among `objects`.
-    pub fn from_objects<'a>(objects: impl IntoIterator<Item = &'a Object>) -> StackCrds {
-        let mut crds = StackCrds::default();
-        for o in objects {
-            if o.kind() != "CustomResourceDefinition" || o.group() != "apiextensions.k8s.io" {
-                continue;
-            }
-            let v = &o.value;
-            let group = v
-                .pointer("/spec/group")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let kind = v
-                .pointer("/spec/names/kind")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let key = (group.to_string(), kind.to_string());
-            match v.pointer("/spec/scope").and_then(Value::as_str) {
-                Some("Cluster") => crds.cluster.insert(key),
-                _ => crds.namespaced.insert(key),
-            };
-        }
-        crds
-    }
-}
-
-/// Whether objects of this kind live outside namespaces. A CRD in the stack decides for its
-/// kind; otherwise the built-in table does; unknown kinds are namespaced (the common case).
-pub fn is_cluster_scoped(group: &str, kind: &str, crds: &StackCrds) -> bool {
-    let key = (group.to_string(), kind.to_string());
-    if crds.cluster.contains(&key) {
-        return true;
-    }
-    if crds.namespaced.contains(&key) {
-        return false;
-    }
-    CLUSTER_SCOPED
-        .iter()
-        .any(|(g, k)| *g == group && *k == kind)
-}
-
 /// Set `metadata.namespace` on a namespaced object that names none.
-pub fn default_namespace(object: &mut Object, namespace: &str, crds: &StackCrds) {
-    if object.namespace().is_some() || is_cluster_scoped(object.group(), object.kind(), crds) {
+pub fn default_namespace(object: &mut Object, namespace: &str, scopes: &Scopes) {
+    if object.namespace().is_some() || scopes.is_cluster_scoped(object.group(), object.kind()) {
         return;
     }
     if let Some(Value::Object(meta)) = object.value.get_mut("metadata") {
@@ -155,7 +45,7 @@ mod tests {
                    "spec": {"group": "example.com", "scope": "Cluster", "names": {"kind": "Widget"}}}),
             "c",
         );
-        let crds = StackCrds::from_objects([&crd]);
+        let scopes = Scopes::from_objects([&crd]);
         let mut cases = [
             (
                 json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
@@ -181,10 +71,19 @@ mod tests {
                 json!({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "a"}}),
                 Some("ns"),
             ),
+            // Well-known cluster-scoped CRDs, without their definition in the stack.
+            (
+                json!({"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "a"}}),
+                None,
+            ),
+            (
+                json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "a"}}),
+                None,
+            ),
         ];
         for (v, want) in cases.iter_mut() {
             let mut o = obj(v.clone(), "c");
-            default_namespace(&mut o, "ns", &crds);
+            default_namespace(&mut o, "ns", &scopes);
             assert_eq!(o.namespace(), *want, "{v}");
         }
     }

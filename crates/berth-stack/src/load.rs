@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::helm;
-use crate::kinds::{self, StackCrds};
+use crate::kinds;
 use crate::kustomize::{self, KUSTOMIZE};
 use crate::manifest::{finding_at, nearest};
 use crate::profiles;
@@ -266,13 +266,13 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
         ));
     }
 
-    let crds = StackCrds::from_objects(&r.objects);
+    let scopes = berth_model::scope::Scopes::from_objects(&r.objects);
     for o in &mut r.objects {
         let ns = component_ns
             .get(&o.component)
             .map(String::as_str)
             .unwrap_or(&namespace);
-        kinds::default_namespace(o, ns, &crds);
+        kinds::default_namespace(o, ns, &scopes);
         let found = profiles::apply(profile, o);
         r.findings.extend(found);
     }

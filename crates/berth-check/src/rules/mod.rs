@@ -25,7 +25,7 @@ mod placeholder;
 mod plaintext_secret;
 mod probes_missing;
 mod queue_scale_down;
-mod ref_missing;
+pub(crate) mod ref_missing;
 mod replicas_with_hpa;
 mod resources_missing;
 mod schema;

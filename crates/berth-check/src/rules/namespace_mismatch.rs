@@ -50,13 +50,16 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     let mut misplaced: BTreeMap<usize, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for i in 0..ctx.objects.len() {
         for r in ctx.references(i) {
-            if r.namespace.is_empty() || super::ref_missing::provided(ctx, r) {
+            let Some(ns) = r.namespace.as_ref() else {
+                continue;
+            };
+            if super::ref_missing::provided(ctx, r) {
                 continue;
             }
-            for &p in ctx.find_any_namespace(r.kind, &r.name) {
+            for &p in ctx.find_any_namespace(&r.kind, &r.name) {
                 let entry = misplaced.entry(p).or_default();
-                if !entry.0.contains(&r.namespace) {
-                    entry.0.push(r.namespace.clone());
+                if !entry.0.contains(ns) {
+                    entry.0.push(ns.clone());
                 }
                 let user = ctx.object(i).display_name();
                 if !entry.1.contains(&user) {
@@ -168,5 +171,25 @@ spec:
         let mut s = testing::stack_files(&FILES[..2]);
         s.namespace = "boomi-flow".into();
         assert!(testing::run(&RULE, &s).is_empty());
+    }
+
+    #[test]
+    fn a_namespace_on_a_karpenter_node_pool_is_ignored() {
+        let f = testing::check(
+            &RULE,
+            "
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default, namespace: karpenter}
+spec: {template: {spec: {nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}}}}
+",
+        );
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(
+            f[0].message
+                .contains("NodePool/karpenter/default is cluster-scoped"),
+            "{}",
+            f[0].message
+        );
     }
 }

@@ -1,10 +1,10 @@
 //! `ref-missing`: a referenced object that neither the stack nor `external:` provides.
 
+use berth_model::refs::{self, Ref};
 use berth_model::{Profile, Severity};
 
 use super::{Out, Rule};
 use crate::context::Context;
-use crate::refs::{self, Ref};
 
 /// The rule's registry entry.
 pub const RULE: Rule = Rule {
@@ -18,11 +18,13 @@ pub const RULE: Rule = Rule {
 const EXPLAIN: &str = "\
 ## What it does
 Follows every reference by name: Secrets and ConfigMaps in env, envFrom, volumes and
-imagePullSecrets; PersistentVolumeClaims; ServiceAccounts; StorageClasses and PersistentVolumes
-of claims; Services and TLS Secrets of Ingresses; ServiceAccounts and roles of RoleBindings. Each
-must be in the stack (in the namespace where it is used), be listed under `external:`, or be
-something every cluster has (`default` ServiceAccount, `kube-root-ca.crt`, built-in ClusterRoles,
-the profile's storage classes), or a Secret something in the stack creates when it runs (the TLS
+imagePullSecrets (of init and ephemeral containers too); PersistentVolumeClaims; ServiceAccounts;
+PriorityClasses and RuntimeClasses of pods; StorageClasses and PersistentVolumes of claims;
+Services and TLS Secrets of Ingresses; ServiceAccounts and roles of RoleBindings. Each must be in
+the stack (in the namespace where it is used), be listed under `external:`, or be something every
+cluster has (`default` ServiceAccount, `kube-root-ca.crt`, built-in ClusterRoles, the
+`system-cluster-critical` and `system-node-critical` PriorityClasses, the profile's storage
+classes), or a Secret something in the stack creates when it runs (the TLS
 secret of an Ingress annotated for cert-manager, a Certificate's `secretName`, a container started
 with `--secret-name=NAME`). References marked `optional: true` are skipped. When the object
 exists but in another namespace, the message says so.
@@ -30,7 +32,7 @@ exists but in another namespace, the message says so.
 ## Why is this bad?
 The pod never starts: `CreateContainerConfigError` for a missing Secret or ConfigMap key source,
 `Pending` forever for a missing claim or StorageClass, `FailedCreate` for a missing
-ServiceAccount. The usual cause is a Secret that landed in another namespace (no
+ServiceAccount, PriorityClass or RuntimeClass (admission rejects the pod). The usual cause is a Secret that landed in another namespace (no
 `metadata.namespace`, applied while another namespace was current) or one a README tells you to
 create by hand.
 
@@ -71,18 +73,44 @@ fn profile_storage_classes(profile: Profile) -> &'static [&'static str] {
     }
 }
 
+/// True for the references this rule follows (of an object of `kind`): what a pod, claim,
+/// Ingress or binding needs to be admitted or to start. The others order waves but are
+/// another rule's (`hpa-target`, `statefulset-service`), are usually installed with their
+/// controller (IngressClasses, stores, issuers, Flux sources), or name a class that is only a
+/// label (a static PersistentVolume's StorageClass).
+pub(crate) fn follows(kind: &str, r: &Ref) -> bool {
+    match r.kind.as_str() {
+        "Secret"
+        | "ConfigMap"
+        | "PersistentVolumeClaim"
+        | "PersistentVolume"
+        | "PriorityClass"
+        | "RuntimeClass"
+        | "Role"
+        | "ClusterRole" => true,
+        "ServiceAccount" => kind != "Secret",
+        "Service" => kind == "Ingress",
+        "StorageClass" => kind != "PersistentVolume",
+        _ => false,
+    }
+}
+
+/// The namespace `r` is looked up in, `""` for a cluster-scoped target.
+pub(crate) fn namespace(r: &Ref) -> &str {
+    r.namespace.as_deref().unwrap_or("")
+}
+
 /// True when `r` is provided: by the stack, `external:`, the cluster or the profile.
 pub(crate) fn provided(ctx: &Context<'_>, r: &Ref) -> bool {
-    if r.optional
-        || refs::is_always_present(r.kind, &r.name)
-        || ctx.find(r.kind, &r.namespace, &r.name).is_some()
+    let ns = namespace(r);
+    if r.optional || refs::is_builtin(&r.kind, &r.name) || ctx.find(&r.kind, ns, &r.name).is_some()
     {
         return true;
     }
-    if ctx.is_external(r.kind, &r.namespace, &r.name) {
+    if ctx.is_external(&r.kind, ns, &r.name) {
         return true;
     }
-    if r.kind == "Secret" && ctx.creates_secret(&r.namespace, &r.name) {
+    if r.kind == "Secret" && ctx.creates_secret(ns, &r.name) {
         return true;
     }
     if r.kind == "StorageClass" {
@@ -113,17 +141,17 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 continue;
             }
             let elsewhere: Vec<&str> = ctx
-                .find_any_namespace(r.kind, &r.name)
+                .find_any_namespace(&r.kind, &r.name)
                 .iter()
                 .map(|&j| ctx.namespace_of(j))
-                .filter(|ns| *ns != r.namespace)
+                .filter(|ns| *ns != namespace(r))
                 .collect();
             let (message, fix) = if elsewhere.is_empty() {
                 (
                     format!(
                         "{} uses {}, which neither the stack nor `external:` provides",
                         o.display_name(),
-                        refs::describe(r)
+                        r.describe()
                     ),
                     format!(
                         "add the {} to the stack (secrets: in berth.yaml for a Secret), or list it under `external:` if something else creates it",
@@ -135,12 +163,13 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                     format!(
                         "{} uses {}, but the stack puts it in namespace `{}`",
                         o.display_name(),
-                        refs::describe(r),
+                        r.describe(),
                         elsewhere.join("`, `")
                     ),
                     format!(
                         "set metadata.namespace: {} on the {} (or move the user)",
-                        r.namespace, r.kind
+                        namespace(r),
+                        r.kind
                     ),
                 )
             };
@@ -292,5 +321,132 @@ spec:
         let f = testing::run(&RULE, &s);
         assert_eq!(f.len(), 1, "{f:#?}");
         assert!(f[0].message.contains("StorageClass `fast`"));
+    }
+
+    const PRIORITY: &str = "
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      priorityClassName: hihg-priority
+      containers: [{name: web, image: web:1.0.0}]
+";
+
+    /// A mistyped PriorityClass is refused at admission (`no PriorityClass with name ... was
+    /// found`): the pods are never created.
+    #[test]
+    fn a_mistyped_priority_class_is_missing() {
+        let f = testing::check(&RULE, PRIORITY);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "ref-missing");
+        assert!(
+            f[0].message.contains("PriorityClass `hihg-priority`"),
+            "{}",
+            f[0].message
+        );
+        assert_eq!(f[0].line, 10, "points at priorityClassName");
+        // And `berth check` (every rule) reports it.
+        let all = crate::check(&testing::stack(PRIORITY));
+        assert!(
+            all.iter()
+                .any(|f| f.rule == "ref-missing" && f.message.contains("hihg-priority")),
+            "{all:#?}"
+        );
+    }
+
+    #[test]
+    fn priority_classes_of_the_stack_and_the_built_in_ones_are_provided() {
+        let class = "
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: hihg-priority}
+value: 1000
+---
+";
+        let f = testing::check(&RULE, &format!("{class}{PRIORITY}"));
+        assert!(f.is_empty(), "{f:#?}");
+        for builtin in ["system-cluster-critical", "system-node-critical"] {
+            let f = testing::check(&RULE, &PRIORITY.replace("hihg-priority", builtin));
+            assert!(f.is_empty(), "{builtin}: {f:#?}");
+        }
+    }
+
+    #[test]
+    fn runtime_classes_and_ephemeral_containers_are_followed() {
+        let f = testing::check(
+            &RULE,
+            "
+apiVersion: v1
+kind: Pod
+metadata: {name: debug}
+spec:
+  runtimeClassName: gvisor
+  containers: [{name: c, image: c:1}]
+  ephemeralContainers:
+    - name: dbg
+      image: busybox:1.36
+      envFrom: [{secretRef: {name: debug-token}}]
+",
+        );
+        let messages: Vec<&str> = f.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(f.len(), 2, "{messages:#?}");
+        assert!(messages.iter().any(|m| m.contains("RuntimeClass `gvisor`")));
+        assert!(messages.iter().any(|m| m.contains("Secret `debug-token`")));
+    }
+
+    /// What other rules report (an HPA's target, a StatefulSet's Service) or controllers install
+    /// (IngressClasses, issuers) is not this rule's.
+    #[test]
+    fn references_of_other_rules_and_controllers_are_not_followed() {
+        let f = testing::check(
+            &RULE,
+            "
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  ingressClassName: nginx
+  rules: []
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: web}
+spec:
+  secretName: web-tls
+  issuerRef: {kind: ClusterIssuer, name: letsencrypt}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: nope}
+  maxReplicas: 2
+",
+        );
+        assert!(f.is_empty(), "{f:#?}");
+    }
+
+    #[test]
+    fn a_secret_volume_with_items_is_one_finding() {
+        let f = testing::check(
+            &RULE,
+            "
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: c:1}]
+  volumes:
+    - name: s
+      secret:
+        secretName: certs
+        items: [{key: tls.crt, path: tls.crt}, {key: tls.key, path: tls.key}]
+",
+        );
+        assert_eq!(f.len(), 1, "{f:#?}");
     }
 }

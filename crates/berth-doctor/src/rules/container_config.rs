@@ -8,10 +8,11 @@ use berth_health::PodProblem;
 use berth_model::Severity;
 
 use super::pods::{pod_evidence, problems};
-use super::references::{Ref, elsewhere, refs};
+use super::references::{elsewhere, refs};
 use crate::diagnosis::{Diagnosis, EvidenceKind};
 use crate::snapshot::{Ctx, display, s};
 use crate::template::container_pointer;
+use berth_model::refs::Ref;
 
 pub(crate) const ID: &str = "container-config";
 
@@ -60,7 +61,7 @@ fn run_as_root(message: &str) -> Option<&'static str> {
 /// pod's), else the container.
 fn run_as_non_root_pointer(owner: &berth_model::Object, container: &str) -> String {
     let c = container_pointer(owner, container).unwrap_or_default();
-    let pod = crate::template::pod_spec_pointer(owner.kind()).unwrap_or("/spec");
+    let pod = berth_model::pod_spec::spec_pointer(owner.kind()).unwrap_or("/spec");
     [
         format!("{c}/securityContext/runAsNonRoot"),
         format!("{pod}/securityContext/runAsNonRoot"),

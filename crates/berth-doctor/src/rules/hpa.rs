@@ -4,12 +4,12 @@
 //! it scales on (utilisation is a percentage of the request). The HPA's own `ScalingActive` /
 //! `AbleToScale` conditions are quoted as evidence.
 
+use berth_model::pod_spec::{self, containers};
 use berth_model::{Severity, group_of};
 use serde_json::Value;
 
 use crate::diagnosis::{Diagnosis, EvidenceKind};
 use crate::snapshot::{Ctx, arr, display, s};
-use crate::template::{containers, pod_spec_pointer};
 
 pub(crate) const ID: &str = "hpa-cannot-scale";
 
@@ -121,7 +121,7 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
             continue;
         }
         // Requests: read the target's template (the live one, which is what the HPA reads).
-        let spec = pod_spec_pointer(target_kind).and_then(|p| target.pointer(p));
+        let spec = pod_spec::spec_pointer(target_kind).and_then(|p| target.pointer(p));
         let Some(spec) = spec else { continue };
         for resource in &resources {
             let missing: Vec<&str> = containers(spec)

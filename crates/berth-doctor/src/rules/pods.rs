@@ -110,7 +110,7 @@ pub(crate) fn log_evidence(
 
 /// The container called `name` in a live pod's spec.
 pub(crate) fn pod_container<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
-    crate::template::containers(pod.pointer("/spec")?)
+    berth_model::pod_spec::containers(pod.pointer("/spec")?)
         .map(|(_, c)| c)
         .find(|c| s(c, "/name") == name)
 }

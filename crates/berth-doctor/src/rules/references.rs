@@ -5,149 +5,43 @@
 //! namespace, the diagnosis says so: Secrets are namespaced, and a Secret applied to the wrong
 //! namespace is a classic (the Boomi Flow README's).
 
+use berth_model::refs::{Ref, pod_spec_references};
 use berth_model::{Object, Severity};
 use serde_json::Value;
 
 use crate::diagnosis::{Diagnosis, EvidenceKind};
-use crate::snapshot::{Ctx, arr, display, event_text, s};
-use crate::template::{containers, pod_spec};
+use crate::snapshot::{Ctx, display, event_text, s};
 
 pub(crate) const ID: &str = "missing-reference";
 
-/// One reference from a pod template to another object.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Ref {
-    pub kind: &'static str,
-    pub name: String,
-    pub key: Option<String>,
-    pub optional: bool,
-    /// Pointer into the stack object where the reference is written.
-    pub pointer: String,
-}
-
-fn optional(v: &Value) -> bool {
-    v.get("optional").and_then(Value::as_bool).unwrap_or(false)
-}
-
-/// Every reference a stack object's pod template makes.
+/// The references of a stack object's pods (see [`berth_model::refs`]) that this diagnosis
+/// looks up in the cluster: Secrets and ConfigMaps (and their keys), claims and the
+/// ServiceAccount. Not pull secrets (a failed pull is `image-pull`'s), nor classes (refused at
+/// admission, reported by the controller's `FailedCreate`). Listed in the order the kubelet
+/// meets them: init containers' env, containers' env, volumes, then the account.
 pub(crate) fn refs(o: &Object) -> Vec<Ref> {
-    let Some((base, spec)) = pod_spec(o) else {
-        return Vec::new();
+    let mut refs: Vec<Ref> = pod_spec_references(o.kind(), o.namespace(), &o.value)
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.kind.as_str(),
+                "Secret" | "ConfigMap" | "PersistentVolumeClaim" | "ServiceAccount"
+            ) && !r.pointer.contains("/imagePullSecrets/")
+        })
+        .collect();
+    let rank = |r: &Ref| {
+        [
+            "/initContainers/",
+            "/containers/",
+            "/ephemeralContainers/",
+            "/volumes/",
+        ]
+        .iter()
+        .position(|part| r.pointer.contains(part))
+        .unwrap_or(4)
     };
-    let mut out = Vec::new();
-    let mut push = |kind, name: &str, key: Option<&str>, optional, pointer: String| {
-        if !name.is_empty() {
-            out.push(Ref {
-                kind,
-                name: name.to_string(),
-                key: key.map(str::to_string),
-                optional,
-                pointer,
-            });
-        }
-    };
-    for (cp, c) in containers(spec) {
-        for (j, e) in arr(c, "/env").iter().enumerate() {
-            for (field, kind) in [("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")] {
-                if let Some(r) = e.pointer(&format!("/valueFrom/{field}")) {
-                    let p = format!("{base}{cp}/env/{j}/valueFrom/{field}/name");
-                    push(kind, s(r, "/name"), Some(s(r, "/key")), optional(r), p);
-                }
-            }
-        }
-        for (j, e) in arr(c, "/envFrom").iter().enumerate() {
-            for (field, kind) in [("secretRef", "Secret"), ("configMapRef", "ConfigMap")] {
-                if let Some(r) = e.get(field) {
-                    push(
-                        kind,
-                        s(r, "/name"),
-                        None,
-                        optional(r),
-                        format!("{base}{cp}/envFrom/{j}/{field}/name"),
-                    );
-                }
-            }
-        }
-    }
-    for (v, vol) in arr(spec, "/volumes").iter().enumerate() {
-        let vp = format!("{base}/volumes/{v}");
-        if let Some(r) = vol.get("secret") {
-            push_items(
-                &mut push,
-                "Secret",
-                s(r, "/secretName"),
-                r,
-                format!("{vp}/secret/secretName"),
-            );
-        }
-        if let Some(r) = vol.get("configMap") {
-            push_items(
-                &mut push,
-                "ConfigMap",
-                s(r, "/name"),
-                r,
-                format!("{vp}/configMap/name"),
-            );
-        }
-        for (k, src) in arr(vol, "/projected/sources").iter().enumerate() {
-            for (field, kind) in [("secret", "Secret"), ("configMap", "ConfigMap")] {
-                if let Some(r) = src.get(field) {
-                    push_items(
-                        &mut push,
-                        kind,
-                        s(r, "/name"),
-                        r,
-                        format!("{vp}/projected/sources/{k}/{field}/name"),
-                    );
-                }
-            }
-        }
-        if let Some(r) = vol.get("persistentVolumeClaim") {
-            push(
-                "PersistentVolumeClaim",
-                s(r, "/claimName"),
-                None,
-                false,
-                format!("{vp}/persistentVolumeClaim/claimName"),
-            );
-        }
-    }
-    let sa = [
-        ("/serviceAccountName", "serviceAccountName"),
-        ("/serviceAccount", "serviceAccount"),
-    ]
-    .into_iter()
-    .find(|(p, _)| !s(spec, p).is_empty());
-    if let Some((p, field)) = sa {
-        push(
-            "ServiceAccount",
-            s(spec, p),
-            None,
-            false,
-            format!("{base}/{field}"),
-        );
-    }
-    out
-}
-
-/// A Secret/ConfigMap volume: the object, and each key its `items` project.
-fn push_items(
-    push: &mut impl FnMut(&'static str, &str, Option<&str>, bool, String),
-    kind: &'static str,
-    name: &str,
-    r: &Value,
-    pointer: String,
-) {
-    push(kind, name, None, optional(r), pointer.clone());
-    for item in arr(r, "/items") {
-        push(
-            kind,
-            name,
-            Some(s(item, "/key")),
-            optional(r),
-            pointer.clone(),
-        );
-    }
+    refs.sort_by_key(rank);
+    refs
 }
 
 /// Namespaces other than `ns` that have a `kind` called `name`.
@@ -177,10 +71,11 @@ pub(crate) fn resolve(ctx: &Ctx<'_>, o: &Object, ns: &str, r: &Ref) -> Option<Di
     }
     let topic = format!("{}/{ns}/{}", r.kind, r.name);
     let what = format!("{} `{}`", r.kind, r.name);
-    match ctx.get("", r.kind, ns, &r.name) {
+    let kind = r.kind.as_str();
+    match ctx.get("", kind, ns, &r.name) {
         Some(live) => {
             let key = r.key.as_deref().filter(|k| !k.is_empty())?;
-            if matches!(r.kind, "Secret" | "ConfigMap") && !has_key(live, key) {
+            if matches!(kind, "Secret" | "ConfigMap") && !has_key(live, key) {
                 let keys: Vec<&str> = ["data", "binaryData"]
                     .iter()
                     .filter_map(|f| live.get(f).and_then(Value::as_object))
@@ -208,8 +103,8 @@ pub(crate) fn resolve(ctx: &Ctx<'_>, o: &Object, ns: &str, r: &Ref) -> Option<Di
             None
         }
         None => {
-            let other = if r.kind == "Secret" || r.kind == "ConfigMap" {
-                elsewhere(ctx, r.kind, &r.name, ns)
+            let other = if kind == "Secret" || kind == "ConfigMap" {
+                elsewhere(ctx, kind, &r.name, ns)
             } else {
                 Vec::new()
             };
@@ -217,7 +112,7 @@ pub(crate) fn resolve(ctx: &Ctx<'_>, o: &Object, ns: &str, r: &Ref) -> Option<Di
             let (cause, fix) = if other.is_empty() {
                 (
                     format!("{what} does not exist in namespace `{ns}`"),
-                    match r.kind {
+                    match kind {
                         "Secret" => format!(
                             "create the Secret `{}` in `{ns}` (declare it under `secrets:` in berth.yaml so berth builds it), or add it to `external:` if something else provides it",
                             r.name
@@ -296,10 +191,10 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         let Some(ns) = o.namespace() else { continue };
         let mut seen = Vec::new();
         for r in refs(o) {
-            if seen.contains(&(r.kind, r.name.clone(), r.key.clone())) {
+            if seen.contains(&(r.kind.clone(), r.name.clone(), r.key.clone())) {
                 continue;
             }
-            seen.push((r.kind, r.name.clone(), r.key.clone()));
+            seen.push((r.kind.clone(), r.name.clone(), r.key.clone()));
             if let Some(d) = resolve(ctx, o, ns, &r) {
                 out.push(d);
             }

@@ -6,6 +6,7 @@
 //! pods declares, so that port has no endpoints even when the pods are ready.
 
 use berth_model::Severity;
+use berth_model::labels::Selector;
 use serde_json::Value;
 
 use crate::diagnosis::{Diagnosis, EvidenceKind};
@@ -42,7 +43,10 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         {
             continue;
         }
-        let pods = ctx.pods_matching(ns, selector);
+        let Some(by_labels) = Selector::of("Service", live) else {
+            continue;
+        };
+        let pods = ctx.pods_matching(ns, by_labels);
         let sel_text = selector
             .as_object()
             .map(|m| {
@@ -61,7 +65,7 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                 break;
             }
             let declared = pods.iter().any(|p| {
-                crate::template::containers(p.get("spec").unwrap_or(&Value::Null))
+                berth_model::pod_spec::containers(p.get("spec").unwrap_or(&Value::Null))
                     .flat_map(|(_, c)| arr(c, "/ports"))
                     .any(|cp| s(cp, "/name") == target)
             });
@@ -69,7 +73,7 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                 let names: Vec<&str> = pods
                     .iter()
                     .flat_map(|p| {
-                        crate::template::containers(p.get("spec").unwrap_or(&Value::Null))
+                        berth_model::pod_spec::containers(p.get("spec").unwrap_or(&Value::Null))
                             .flat_map(|(_, c)| arr(c, "/ports"))
                     })
                     .map(|cp| s(cp, "/name"))

@@ -6,13 +6,14 @@
 
 use berth_health::PodProblem;
 use berth_model::Severity;
+use berth_model::labels::matches_labels;
 use serde_json::Value;
 
 use super::pods::{pod_evidence, problems};
 use crate::diagnosis::{Diagnosis, EvidenceKind};
 use crate::quantity::{bytes, format_bytes, format_millicores, millicores};
 use crate::snapshot::{Ctx, arr, display, s};
-use crate::template::{containers, pod_spec_pointer};
+use berth_model::pod_spec::{self, containers};
 
 pub(crate) const ID: &str = "unschedulable";
 
@@ -40,7 +41,7 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         };
         let pod = g.pod();
         let spec = pod.get("spec").unwrap_or(&Value::Null);
-        let base = pod_spec_pointer(g.owner.kind()).unwrap_or("");
+        let base = pod_spec::spec_pointer(g.owner.kind()).unwrap_or("");
         let mut causes = Vec::new();
         let mut fixes = Vec::new();
         let mut pointer = base.to_string();
@@ -106,11 +107,8 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
                 .iter()
                 .copied()
                 .filter(|n| {
-                    sel.iter().all(|(k, v)| {
-                        n.pointer("/metadata/labels")
-                            .and_then(|l| l.get(k))
-                            .is_some_and(|l| l == v)
-                    })
+                    let labels = n.pointer("/metadata/labels").and_then(Value::as_object);
+                    matches_labels(sel, labels)
                 })
                 .collect(),
             _ => Vec::new(),
