@@ -431,6 +431,9 @@ fn candidates(catalog: &Catalog) -> Vec<InstanceType> {
         .collect()
 }
 
+/// A node group `plan` will write: (name, instance type, min, max, the user said perZone, labels).
+type WantedGroup = (String, String, u32, u32, bool, BTreeMap<String, String>);
+
 /// The node groups for `spec`: the user's (`cluster.nodeGroups`), checked against the demand,
 /// or one sized from it. A group becomes one group per zone when it says `perZone` or when
 /// `zonal` (the stack has zonal volumes).
@@ -443,8 +446,7 @@ pub fn plan(
 ) -> Result<Plan, ClusterError> {
     let mut plan = Plan::default();
     describe_demand(demand, &mut plan.lines);
-    // (name, instance type, min, max, user said perZone, labels)
-    let mut wanted: Vec<(String, String, u32, u32, bool, BTreeMap<String, String>)> = Vec::new();
+    let mut wanted: Vec<WantedGroup> = Vec::new();
     if spec.node_groups.is_empty() {
         let mut fits: Vec<Fit> = candidates(catalog)
             .iter()

@@ -138,6 +138,8 @@ fn openremote_like_stack() {
 
 #[test]
 fn generated_files_pass_the_ca_rules_and_drift_is_caught() {
+    /// (what drifts, how the generated manifest is edited, the rule that must find it)
+    type Drift = (&'static str, fn(&str) -> String, &'static str);
     for fixture in ["molecule", "openremote"] {
         let base = load(fixture);
         let files = config(&base, &Options::default()).unwrap();
@@ -145,7 +147,7 @@ fn generated_files_pass_the_ca_rules_and_drift_is_caught() {
         assert_eq!(ca_findings(&good), Vec::<String>::new(), "{fixture}");
 
         // Each kind of drift, made in the generated autoscaler, is found by its rule.
-        let drifts: [(&str, fn(&str) -> String, &str); 3] = [
+        let drifts: [Drift; 3] = [
             (
                 "discovery tag",
                 |t| {

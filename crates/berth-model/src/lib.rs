@@ -5,9 +5,13 @@
 //! step — checks, wave planning, apply, simulation — reads this model and nothing else, so it
 //! stays small and free of I/O. Nothing here talks to a cluster.
 
+pub mod autoscaler_flags;
+pub mod duration;
 pub mod jvm;
 pub mod labels;
 pub mod quantity;
+pub mod requests;
+pub mod storage;
 
 use std::collections::BTreeMap;
 use std::fmt;
