@@ -90,11 +90,7 @@ fn is_autoscaler(v: &Value) -> bool {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .any(|c| {
-            c.get("image")
-                .and_then(Value::as_str)
-                .is_some_and(|i| i.contains("cluster-autoscaler"))
-        })
+        .any(berth_model::autoscaler_flags::is_cluster_autoscaler)
 }
 
 /// Reads workloads, HPAs and DaemonSets of `stack`, and adds what EKS and berth's own manifest
