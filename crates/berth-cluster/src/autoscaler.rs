@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use berth_model::Stack;
-use berth_model::autoscaler_flags::{AutoscalerFlags, is_cluster_autoscaler};
+use berth_model::autoscaler_flags::{AutoscalerFlags, discovery_tag_keys, is_cluster_autoscaler};
 use serde_json::{Value, json};
 
 use crate::sizing::AUTOSCALER_REQUESTS;
@@ -179,17 +179,10 @@ impl fmt::Display for Difference {
     }
 }
 
-fn discovery_tags(value: &str) -> Vec<String> {
-    let mut tags: Vec<String> = value
-        .split_once("tag=")
-        .map(|(_, t)| {
-            t.split(',')
-                .filter_map(|t| t.split('=').next())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    tags.sort();
+/// The tag keys of a discovery value, in any order.
+fn discovery_tags(value: &str) -> Vec<&str> {
+    let mut tags = discovery_tag_keys(value);
+    tags.sort_unstable();
     tags
 }
 

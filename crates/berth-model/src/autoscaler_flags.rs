@@ -42,6 +42,16 @@ pub fn is_cluster_autoscaler(container: &Value) -> bool {
             .is_some_and(|s| s.ends_with("cluster-autoscaler"))
 }
 
+/// The tag keys a `--node-group-auto-discovery` value asks for, in order:
+/// `asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/web` gives both keys
+/// (a `key=value` tag gives its key); a value without `tag=` gives none.
+pub fn discovery_tag_keys(value: &str) -> Vec<&str> {
+    value
+        .split_once("tag=")
+        .map(|(_, t)| t.split(',').filter_map(|t| t.split('=').next()).collect())
+        .unwrap_or_default()
+}
+
 /// The autoscaler's boolean flags (pflag: they take no separate value).
 const BOOLEAN_FLAGS: &[&str] = &[
     "alsologtostderr",
@@ -535,6 +545,20 @@ mod tests {
                 .settings()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn discovery_tags() {
+        assert_eq!(
+            discovery_tag_keys(
+                "asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/web=owned"
+            ),
+            [
+                "k8s.io/cluster-autoscaler/enabled",
+                "k8s.io/cluster-autoscaler/web"
+            ]
+        );
+        assert!(discovery_tag_keys("mig:namePrefix=x,min=1,max=3").is_empty());
     }
 
     #[test]

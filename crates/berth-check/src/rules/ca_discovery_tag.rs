@@ -1,6 +1,7 @@
 //! `ca-discovery-tag`: a cluster-autoscaler whose auto-discovery tag names another cluster.
 
 use berth_model::Severity;
+use berth_model::autoscaler_flags::discovery_tag_keys;
 
 use super::{Out, Rule};
 use crate::autoscaler::{autoscalers, cluster_facts};
@@ -56,8 +57,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         };
         let named: Vec<&str> = values
             .iter()
-            .filter_map(|(_, v)| v.split_once("tag="))
-            .flat_map(|(_, t)| t.split(',').filter_map(|t| t.split('=').next()))
+            .flat_map(|(_, v)| discovery_tag_keys(v))
             .filter_map(|t| t.strip_prefix(PREFIX))
             .filter(|n| *n != "enabled")
             .collect();
