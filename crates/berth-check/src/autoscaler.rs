@@ -2,6 +2,7 @@
 //! the cluster they must agree with (berth.yaml `cluster:`, or an eksctl ClusterConfig among the
 //! manifests).
 
+use berth_model::autoscaler_flags::{AutoscalerFlags, is_cluster_autoscaler};
 use serde_json::Value;
 
 use crate::context::{Container, Context};
@@ -10,17 +11,25 @@ use crate::context::{Container, Context};
 pub struct Autoscaler<'s> {
     pub object: usize,
     pub container: Container<'s>,
-    /// `--name=value` flags with where they are: (pointer, flag name, value).
-    pub flags: Vec<(String, String, String)>,
+    /// Its command line, read as the autoscaler reads it (`berth_model::autoscaler_flags`).
+    pub flags: AutoscalerFlags,
 }
 
 impl Autoscaler<'_> {
-    /// The first value of `--name`, with its pointer.
-    pub fn flag(&self, name: &str) -> Option<(&str, &str)> {
+    /// The value of `--name` that counts (its last occurrence), with the pointer of the item
+    /// holding it.
+    pub fn flag(&self, name: &str) -> Option<(String, &str)> {
         self.flags
-            .iter()
-            .find(|(_, n, _)| n == name)
-            .map(|(p, _, v)| (p.as_str(), v.as_str()))
+            .last(name)
+            .map(|f| (f.pointer(&self.container.pointer), f.value()))
+    }
+
+    /// Every value of a repeated flag (`--node-group-auto-discovery`), in order, with pointers.
+    pub fn flag_values<'a>(&'a self, name: &'a str) -> Vec<(String, &'a str)> {
+        self.flags
+            .all(name)
+            .map(|f| (f.pointer(&self.container.pointer), f.value()))
+            .collect()
     }
 
     /// The container's image.
@@ -38,36 +47,13 @@ pub fn autoscalers<'s>(ctx: &Context<'s>) -> Vec<Autoscaler<'s>> {
     let mut out = Vec::new();
     for t in &ctx.pod_templates {
         for c in t.containers() {
-            let image = c.value.get("image").and_then(Value::as_str).unwrap_or("");
-            if !image.contains("cluster-autoscaler") {
+            if c.init || !is_cluster_autoscaler(c.value) {
                 continue;
-            }
-            let mut flags = Vec::new();
-            for field in ["command", "args"] {
-                for (n, a) in c
-                    .value
-                    .get(field)
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    let Some(a) = a.as_str() else { continue };
-                    if let Some((name, value)) = a.trim_start_matches('-').split_once('=')
-                        && a.starts_with("--")
-                    {
-                        flags.push((
-                            format!("{}/{field}/{n}", c.pointer),
-                            name.to_string(),
-                            value.to_string(),
-                        ));
-                    }
-                }
             }
             out.push(Autoscaler {
                 object: t.object,
+                flags: AutoscalerFlags::of_container(c.value),
                 container: c,
-                flags,
             });
         }
     }

@@ -1,30 +1,20 @@
-//! What the storage rules need to know about classes and volumes: which are block devices
-//! (single-writer, zonal) and which classes bind only once a pod is scheduled.
+//! What the storage rules need to know about the classes and volumes of the stack: the kind
+//! of volume a class or volume gives (`berth_model::storage`: block, shared, node-local, ...),
+//! the classes a profile's cluster has by default, and which classes bind only once a pod is
+//! scheduled.
 
 use berth_model::Profile;
+use berth_model::storage::{VolumeKind, provisioner_kind, volume_kind};
 use serde_json::Value;
 
 use crate::context::Context;
 use crate::k8s;
 
-/// CSI drivers and in-tree provisioners of block (zonal, single-node) volumes.
-const BLOCK_PROVISIONERS: &[&str] = &[
-    "ebs.csi.aws.com",
-    "kubernetes.io/aws-ebs",
-    "pd.csi.storage.gke.io",
-    "kubernetes.io/gce-pd",
-    "disk.csi.azure.com",
-    "kubernetes.io/azure-disk",
-];
-
-/// In-tree volume sources of block devices in a PersistentVolume spec.
-const BLOCK_SOURCES: &[&str] = &["awsElasticBlockStore", "gcePersistentDisk", "azureDisk"];
-
 /// What berth knows about a storage class a claim names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClassInfo {
-    /// The volume is a zonal block device (EBS, PD, managed disk).
-    pub block: bool,
+    /// The kind of volume the class gives.
+    pub kind: VolumeKind,
     /// The class binds when the first pod is scheduled (`WaitForFirstConsumer`).
     pub topology_aware: bool,
 }
@@ -42,7 +32,7 @@ fn profile_class(profile: Profile, name: &str) -> Option<ClassInfo> {
     };
     // Cloud default classes (and berth's) all bind on first consumer.
     block.then_some(ClassInfo {
-        block: true,
+        kind: VolumeKind::Block,
         topology_aware: true,
     })
 }
@@ -53,23 +43,16 @@ pub fn class_info(ctx: &Context<'_>, class: &str) -> Option<ClassInfo> {
         let v = &ctx.object(i).value;
         let provisioner = k8s::str_at(v, "/provisioner").unwrap_or("");
         return Some(ClassInfo {
-            block: BLOCK_PROVISIONERS.contains(&provisioner),
+            kind: provisioner_kind(provisioner),
             topology_aware: k8s::str_at(v, "/volumeBindingMode") == Some("WaitForFirstConsumer"),
         });
     }
     profile_class(ctx.stack.profile, class)
 }
 
-/// True when a PersistentVolume spec is a block device.
-pub fn pv_is_block(pv: &Value) -> bool {
-    let spec = pv.get("spec");
-    BLOCK_SOURCES
-        .iter()
-        .any(|s| spec.and_then(|sp| sp.get(*s)).is_some())
-        || spec
-            .and_then(|s| s.pointer("/csi/driver"))
-            .and_then(Value::as_str)
-            .is_some_and(|d| BLOCK_PROVISIONERS.contains(&d))
+/// The kind of volume a PersistentVolume is.
+pub fn pv_kind(pv: &Value) -> VolumeKind {
+    volume_kind(pv)
 }
 
 /// True when a PersistentVolume pins itself to a zone (`spec.nodeAffinity`).

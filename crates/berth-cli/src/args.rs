@@ -25,35 +25,10 @@ pub struct ClusterArgs {
     pub outage_grace: Option<std::time::Duration>,
 }
 
-/// Parses durations written like `90s`, `5m`, `1h`, `500ms` or `1m30s`.
+/// Parses a duration option (`90s`, `5m`, `1h30m`, `500ms`, `1.5s`, `1d`): the grammar of
+/// `berth_model::duration`, the one every berth option and `berth simulate` read.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("`{s}` is not a duration (write it like 90s, 5m, 1h30m or 500ms)");
-    let mut total = std::time::Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => std::time::Duration::from_millis(n),
-            "s" => std::time::Duration::from_secs(n),
-            "m" => std::time::Duration::from_secs(n * 60),
-            "h" => std::time::Duration::from_secs(n * 3600),
-            _ => return Err(bad()),
-        };
-        total += unit;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
+    berth_model::duration::parse(s).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -67,7 +42,10 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        for bad in ["", "5", "m", "5x", "-1s", "1.5s"] {
+        // What `berth simulate --duration` always took: the same parser now.
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "5", "m", "5x", "-1s", "1.5"] {
             assert!(parse_duration(bad).is_err(), "{bad} accepted");
         }
     }

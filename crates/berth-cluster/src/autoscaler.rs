@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use berth_model::Stack;
+use berth_model::autoscaler_flags::{AutoscalerFlags, discovery_tag_keys, is_cluster_autoscaler};
 use serde_json::{Value, json};
 
 use crate::sizing::AUTOSCALER_REQUESTS;
@@ -178,17 +179,10 @@ impl fmt::Display for Difference {
     }
 }
 
-fn discovery_tags(value: &str) -> Vec<String> {
-    let mut tags: Vec<String> = value
-        .split_once("tag=")
-        .map(|(_, t)| {
-            t.split(',')
-                .filter_map(|t| t.split('=').next())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    tags.sort();
+/// The tag keys of a discovery value, in any order.
+fn discovery_tags(value: &str) -> Vec<&str> {
+    let mut tags = discovery_tag_keys(value);
+    tags.sort_unstable();
     tags
 }
 
@@ -204,10 +198,10 @@ pub fn compare(stack: &Stack, settings: &Settings) -> Vec<Difference> {
             .pointer("/spec/template/spec/containers")
             .and_then(Value::as_array);
         for (ci, c) in containers.into_iter().flatten().enumerate() {
-            let image = c.get("image").and_then(Value::as_str).unwrap_or("");
-            if !image.contains("cluster-autoscaler") {
+            if !is_cluster_autoscaler(c) {
                 continue;
             }
+            let image = c.get("image").and_then(Value::as_str).unwrap_or("");
             let base = format!("/spec/template/spec/containers/{ci}");
             let mut diff =
                 |setting: &str, stack: Option<&str>, generated: String, pointer: &str| {
@@ -230,41 +224,23 @@ pub fn compare(stack: &Stack, settings: &Settings) -> Vec<Difference> {
                     &format!("{base}/image"),
                 );
             }
-            // --name=value flags from command and args, with their pointers.
-            let mut flags: Vec<(String, String, String)> = Vec::new();
-            for field in ["command", "args"] {
-                for (i, a) in c
-                    .get(field)
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    let Some(a) = a.as_str().and_then(|a| a.strip_prefix("--")) else {
-                        continue;
-                    };
-                    let (name, value) = a.split_once('=').unwrap_or((a, "true"));
-                    flags.push((
-                        name.to_string(),
-                        value.to_string(),
-                        format!("{base}/{field}/{i}"),
-                    ));
-                }
-            }
+            // Its command line as the autoscaler reads it (every spelling, last one wins).
+            let flags = AutoscalerFlags::of_container(c);
             for (name, want) in settings.flags() {
-                let have = flags.iter().find(|(n, _, _)| n == name);
+                let have = flags.last(name);
                 let same = match (name, have) {
                     (_, None) => false,
-                    ("node-group-auto-discovery", Some((_, v, _))) => {
-                        discovery_tags(v) == discovery_tags(&want)
-                    }
-                    (_, Some((_, v, _))) => *v == want,
+                    // Repeatable: the generated tags must be among the values.
+                    ("node-group-auto-discovery", Some(_)) => flags
+                        .all(name)
+                        .any(|f| discovery_tags(f.value()) == discovery_tags(&want)),
+                    (_, Some(f)) => f.value() == want,
                 };
                 if !same {
-                    let pointer = have.map_or(base.clone(), |(_, _, p)| p.clone());
+                    let pointer = have.map_or(base.clone(), |f| f.pointer(&base));
                     diff(
                         &format!("--{name}"),
-                        have.map(|(_, v, _)| v.as_str()),
+                        have.map(|f| f.value()),
                         want,
                         &pointer,
                     );

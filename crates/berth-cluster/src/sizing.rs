@@ -90,11 +90,7 @@ fn is_autoscaler(v: &Value) -> bool {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .any(|c| {
-            c.get("image")
-                .and_then(Value::as_str)
-                .is_some_and(|i| i.contains("cluster-autoscaler"))
-        })
+        .any(berth_model::autoscaler_flags::is_cluster_autoscaler)
 }
 
 /// Reads workloads, HPAs and DaemonSets of `stack`, and adds what EKS and berth's own manifest
@@ -431,6 +427,9 @@ fn candidates(catalog: &Catalog) -> Vec<InstanceType> {
         .collect()
 }
 
+/// A node group `plan` will write: (name, instance type, min, max, the user said perZone, labels).
+type WantedGroup = (String, String, u32, u32, bool, BTreeMap<String, String>);
+
 /// The node groups for `spec`: the user's (`cluster.nodeGroups`), checked against the demand,
 /// or one sized from it. A group becomes one group per zone when it says `perZone` or when
 /// `zonal` (the stack has zonal volumes).
@@ -443,8 +442,7 @@ pub fn plan(
 ) -> Result<Plan, ClusterError> {
     let mut plan = Plan::default();
     describe_demand(demand, &mut plan.lines);
-    // (name, instance type, min, max, user said perZone, labels)
-    let mut wanted: Vec<(String, String, u32, u32, bool, BTreeMap<String, String>)> = Vec::new();
+    let mut wanted: Vec<WantedGroup> = Vec::new();
     if spec.node_groups.is_empty() {
         let mut fits: Vec<Fit> = candidates(catalog)
             .iter()

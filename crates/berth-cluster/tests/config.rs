@@ -138,6 +138,8 @@ fn openremote_like_stack() {
 
 #[test]
 fn generated_files_pass_the_ca_rules_and_drift_is_caught() {
+    /// (what drifts, how the generated manifest is edited, the rule that must find it)
+    type Drift = (&'static str, fn(&str) -> String, &'static str);
     for fixture in ["molecule", "openremote"] {
         let base = load(fixture);
         let files = config(&base, &Options::default()).unwrap();
@@ -145,7 +147,7 @@ fn generated_files_pass_the_ca_rules_and_drift_is_caught() {
         assert_eq!(ca_findings(&good), Vec::<String>::new(), "{fixture}");
 
         // Each kind of drift, made in the generated autoscaler, is found by its rule.
-        let drifts: [(&str, fn(&str) -> String, &str); 3] = [
+        let drifts: [Drift; 3] = [
             (
                 "discovery tag",
                 |t| {
@@ -201,6 +203,52 @@ fn a_stack_autoscaler_that_agrees_has_no_differences() {
             .into_iter()
             .filter(|o| o.kind() == "Deployment"),
     );
+    assert_eq!(
+        config(&stack, &Options::default()).unwrap().differences,
+        vec![]
+    );
+}
+
+/// `compare` reads the stack's autoscaler with `berth_model::autoscaler_flags`, as the `ca-*`
+/// checks and `berth simulate` do: the generated flags respelled (`--k v`, `-k=v`, a bare
+/// boolean) are the same flags.
+#[test]
+fn the_generated_flags_in_other_spellings_are_no_difference() {
+    let mut stack = load("molecule");
+    let files = config(&stack, &Options::default()).unwrap();
+    let generated = as_stack(&stack, &files);
+    stack.objects.retain(|o| o.component != "autoscaler");
+    let mut deployment = generated
+        .objects
+        .into_iter()
+        .find(|o| o.kind() == "Deployment")
+        .unwrap();
+    let command = deployment
+        .value
+        .pointer_mut("/spec/template/spec/containers/0/command")
+        .unwrap();
+    let respelled: Vec<Value> = command
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| {
+            let a = a.as_str().unwrap();
+            match a.split_once('=') {
+                Some((k @ ("--max-nodes-total" | "--node-group-auto-discovery"), v)) => {
+                    vec![json!(k), json!(v)]
+                }
+                Some(("--expander", v)) => vec![json!(format!("-expander={v}"))],
+                Some(("--balance-similar-node-groups", "true")) => {
+                    vec![json!("--balance-similar-node-groups")]
+                }
+                _ => vec![json!(a)],
+            }
+        })
+        .collect();
+    assert_eq!(respelled.len(), command.as_array().unwrap().len() + 2);
+    assert!(respelled.contains(&json!("--balance-similar-node-groups")));
+    *command = Value::Array(respelled);
+    stack.objects.push(deployment);
     assert_eq!(
         config(&stack, &Options::default()).unwrap().differences,
         vec![]

@@ -293,6 +293,35 @@ fn pvc_pending_rwx_on_block() {
     assert!(ds[0].cause.contains("ReadWriteMany"), "{}", ds[0].cause);
 }
 
+/// The same claim on a local-path class: node-local, single-node storage in
+/// `berth_model::storage`, so the doctor names ReadWriteMany as the reason, exactly as
+/// `berth check`'s `shared-on-block` refuses it (its `fires_on_rwx_local_path`).
+#[test]
+fn pvc_pending_rwx_on_local_path() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pvc-rwx-block.json");
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("ebs.csi.aws.com", "rancher.io/local-path");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let stack: Vec<Object> = v["stack"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, o)| object(o, i))
+        .collect();
+    let snapshot: Snapshot = serde_json::from_value(v["snapshot"].clone()).unwrap();
+    let ds = analyse(&snapshot, &stack);
+    assert_eq!(ids(&ds), ["pvc-pending"]);
+    assert!(
+        ds[0].cause.contains("asks for ReadWriteMany")
+            && ds[0].cause.contains("(rancher.io/local-path) cannot give"),
+        "{}",
+        ds[0].cause
+    );
+}
+
 #[test]
 fn service_selector_matches_no_pod() {
     let ds = run("service-selector");

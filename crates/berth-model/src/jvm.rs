@@ -69,7 +69,7 @@ pub fn container_max_heap(container: &Value) -> Option<MaxHeap> {
         .iter()
         .chain(list("args"))
         .filter_map(Value::as_str);
-    env.chain(line).filter_map(max_heap).last()
+    env.chain(line).filter_map(max_heap).next_back()
 }
 
 #[cfg(test)]

@@ -5,12 +5,16 @@
 //! step — checks, wave planning, apply, simulation — reads this model and nothing else, so it
 //! stays small and free of I/O. Nothing here talks to a cluster.
 
+pub mod autoscaler_flags;
+pub mod duration;
 pub mod jvm;
 pub mod labels;
 pub mod pod_spec;
 pub mod quantity;
 pub mod refs;
+pub mod requests;
 pub mod scope;
+pub mod storage;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -6,13 +6,16 @@
 
 use std::collections::BTreeMap;
 
+use berth_model::autoscaler_flags::{self, AutoscalerFlags, Settings};
+use berth_model::duration::whole_seconds;
+use berth_model::quantity::{json_quantity, milli_value, parse_quantity, whole_value};
+use berth_model::requests;
 use berth_model::{Object, Stack};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::SimError;
 use crate::instances::{Catalog, InstanceType};
-use crate::quantity::{cpu_millis, json_quantity, memory_bytes, parse_duration};
 
 /// Annotation that marks a workload whose pods keep messages on their volume.
 pub const HOLDS_QUEUE: &str = "berth.dev/holds-queue";
@@ -206,24 +209,44 @@ pub struct AutoscalerConfig {
 }
 
 impl Default for AutoscalerConfig {
-    /// The upstream defaults (cluster-autoscaler FAQ, `config/autoscaling_options.go`).
+    /// The upstream defaults (`berth_model::autoscaler_flags::Settings::default`).
     fn default() -> Self {
+        AutoscalerConfig::from_settings(None, &Settings::default())
+    }
+}
+
+impl AutoscalerConfig {
+    /// The settings read from the autoscaler's flags, in the simulator's units: whole seconds
+    /// (rounded up), a scan interval and bulk delete of at least 1, and `random`, `priority`
+    /// and `grpc` simulated as the first option.
+    fn from_settings(source: Option<String>, s: &Settings) -> AutoscalerConfig {
+        use autoscaler_flags::Expander as E;
         AutoscalerConfig {
-            source: None,
-            scan_interval_s: 10,
-            scale_down_enabled: true,
-            scale_down_utilization_threshold: 0.5,
-            scale_down_unneeded_time_s: 600,
-            scale_down_delay_after_add_s: 600,
-            scale_down_delay_after_delete_s: 0,
-            max_nodes_total: None,
-            expander: vec![Expander::LeastWaste],
-            balance_similar_node_groups: false,
-            max_node_provision_time_s: 900,
-            max_empty_bulk_delete: 10,
-            ignore_daemonsets_utilization: false,
-            skip_nodes_with_local_storage: true,
-            skip_nodes_with_system_pods: true,
+            source,
+            scan_interval_s: whole_seconds(s.scan_interval).max(1),
+            scale_down_enabled: s.scale_down_enabled,
+            scale_down_utilization_threshold: s.scale_down_utilization_threshold,
+            scale_down_unneeded_time_s: whole_seconds(s.scale_down_unneeded_time),
+            scale_down_delay_after_add_s: whole_seconds(s.scale_down_delay_after_add),
+            scale_down_delay_after_delete_s: whole_seconds(s.scale_down_delay_after_delete),
+            max_nodes_total: s.max_nodes_total,
+            expander: s
+                .expander
+                .iter()
+                .map(|e| match e {
+                    E::LeastWaste => Expander::LeastWaste,
+                    E::MostPods => Expander::MostPods,
+                    E::LeastNodes => Expander::LeastNodes,
+                    E::Price => Expander::Price,
+                    E::Random | E::Priority | E::Grpc => Expander::First,
+                })
+                .collect(),
+            balance_similar_node_groups: s.balance_similar_node_groups,
+            max_node_provision_time_s: whole_seconds(s.max_node_provision_time),
+            max_empty_bulk_delete: s.max_empty_bulk_delete.max(1),
+            ignore_daemonsets_utilization: s.ignore_daemonsets_utilization,
+            skip_nodes_with_local_storage: s.skip_nodes_with_local_storage,
+            skip_nodes_with_system_pods: s.skip_nodes_with_system_pods,
         }
     }
 }
@@ -272,86 +295,17 @@ fn int_field(obj: &Object, pointer: &str) -> Result<Option<i64>, SimError> {
     }
 }
 
-/// Requests of one container (`requests`, or `limits` when a request is missing, as the API
-/// server defaults it).
-fn container_requests(obj: &Object, base: &str, c: &Value) -> Result<(i64, i64), SimError> {
-    let mut out = (0, 0);
-    for (res, slot) in [("cpu", 0), ("memory", 1)] {
-        let (ptr, q) = if let Some(q) = c.pointer(&format!("/resources/requests/{res}")) {
-            (format!("{base}/resources/requests/{res}"), q)
-        } else if let Some(q) = c.pointer(&format!("/resources/limits/{res}")) {
-            (format!("{base}/resources/limits/{res}"), q)
-        } else {
-            continue;
-        };
-        let parsed = json_quantity(q).and_then(|s| {
-            if slot == 0 {
-                cpu_millis(&s)
-            } else {
-                memory_bytes(&s)
-            }
-        });
-        let Some(v) = parsed else {
-            return Err(bad(
-                obj,
-                &ptr,
-                format!(
-                    "`{}` is not a valid {res} quantity",
-                    json_quantity(q).unwrap_or_else(|| q.to_string())
-                ),
-            ));
-        };
-        if slot == 0 { out.0 = v } else { out.1 = v }
-    }
-    Ok(out)
-}
-
-/// Requests of one pod as the scheduler counts them: the larger of (all app containers plus
-/// sidecars) and (each init container plus the sidecars started before it), plus overhead.
+/// Requests of one pod as the scheduler counts them (`berth_model::requests`: the larger of
+/// all app containers plus sidecars and each init container plus the sidecars started before
+/// it, plus overhead), as (millicores, bytes); a value that is not a quantity is an error at
+/// its position.
 pub fn pod_requests(obj: &Object, spec_ptr: &str) -> Result<(i64, i64), SimError> {
     let Some(spec) = obj.value.pointer(spec_ptr) else {
         return Ok((0, 0));
     };
-    let mut app = (0i64, 0i64);
-    for (i, c) in spec
-        .get("containers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let r = container_requests(obj, &format!("{spec_ptr}/containers/{i}"), c)?;
-        app = (app.0 + r.0, app.1 + r.1);
-    }
-    let mut sidecars = (0i64, 0i64);
-    let mut init_peak = (0i64, 0i64);
-    for (i, c) in spec
-        .get("initContainers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let r = container_requests(obj, &format!("{spec_ptr}/initContainers/{i}"), c)?;
-        if c.get("restartPolicy").and_then(Value::as_str) == Some("Always") {
-            sidecars = (sidecars.0 + r.0, sidecars.1 + r.1);
-        } else {
-            init_peak = (
-                init_peak.0.max(r.0 + sidecars.0),
-                init_peak.1.max(r.1 + sidecars.1),
-            );
-        }
-    }
-    let mut total = (
-        (app.0 + sidecars.0).max(init_peak.0),
-        (app.1 + sidecars.1).max(init_peak.1),
-    );
-    if let Some(o) = spec.get("overhead") {
-        let fake = serde_json::json!({ "resources": { "requests": o } });
-        let r = container_requests(obj, &format!("{spec_ptr}/overhead"), &fake)?;
-        total = (total.0 + r.0, total.1 + r.1);
-    }
-    Ok(total)
+    let r = requests::pod_requests(spec)
+        .map_err(|e| bad(obj, &format!("{spec_ptr}{}", e.pointer), e.to_string()))?;
+    Ok((r.cpu_millis(), r.memory_bytes()))
 }
 
 /// Reads the stack. `catalog` resolves node groups' instance types.
@@ -401,8 +355,10 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
                         .and_then(Value::as_str)
                         != Some("Parallel");
                 let replicas = int_field(obj, "/spec/replicas")?.unwrap_or(1);
-                if kind == "Deployment" && is_cluster_autoscaler(v) {
-                    autoscaler = Some(autoscaler_flags(obj)?);
+                if kind == "Deployment"
+                    && let Some(config) = autoscaler_config(obj)?
+                {
+                    autoscaler = Some(config);
                 }
                 workloads.push(WorkloadSpec {
                     kind: kind.to_string(),
@@ -517,120 +473,31 @@ fn read_groups(
     Ok(groups)
 }
 
-fn is_cluster_autoscaler(v: &Value) -> bool {
-    v.pointer("/spec/template/spec/containers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|c| {
-            c.get("image")
-                .and_then(Value::as_str)
-                .is_some_and(|i| i.contains("cluster-autoscaler"))
-                || c.pointer("/command/0")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| s.ends_with("cluster-autoscaler"))
-        })
-}
-
-/// The flags of the cluster-autoscaler container (command and args), over the defaults.
-fn autoscaler_flags(obj: &Object) -> Result<AutoscalerConfig, SimError> {
-    let mut cfg = AutoscalerConfig {
-        source: Some(obj.display_name()),
-        ..AutoscalerConfig::default()
-    };
+/// The settings of a Deployment's cluster-autoscaler container, when it has one: its flags
+/// (`berth_model::autoscaler_flags`) over the upstream defaults.
+fn autoscaler_config(obj: &Object) -> Result<Option<AutoscalerConfig>, SimError> {
     let containers = obj
         .value
         .pointer("/spec/template/spec/containers")
         .and_then(Value::as_array);
-    for (ci, c) in containers.into_iter().flatten().enumerate() {
-        for field in ["command", "args"] {
-            let Some(items) = c.get(field).and_then(Value::as_array) else {
-                continue;
-            };
-            for (i, item) in items.iter().enumerate() {
-                let Some(arg) = item.as_str() else { continue };
-                let Some(flag) = arg.strip_prefix("--") else {
-                    continue;
-                };
-                let (name, value) = match flag.split_once('=') {
-                    Some((n, v)) => (n, Some(v)),
-                    None => (
-                        flag,
-                        items
-                            .get(i + 1)
-                            .and_then(Value::as_str)
-                            .filter(|s| !s.starts_with('-')),
-                    ),
-                };
-                let ptr = format!("/spec/template/spec/containers/{ci}/{field}/{i}");
-                apply_flag(&mut cfg, name, value).map_err(|m| bad(obj, &ptr, m))?;
-            }
-        }
-    }
-    Ok(cfg)
-}
-
-fn apply_flag(cfg: &mut AutoscalerConfig, name: &str, value: Option<&str>) -> Result<(), String> {
-    let dur = |v: Option<&str>| -> Result<u64, String> {
-        let v = v.ok_or_else(|| format!("`--{name}` needs a duration"))?;
-        parse_duration(v)
-            .ok_or_else(|| format!("`--{name}={v}`: `{v}` is not a duration (like 10m or 30s)"))
+    let Some((ci, c)) = containers
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .find(|(_, c)| autoscaler_flags::is_cluster_autoscaler(c))
+    else {
+        return Ok(None);
     };
-    let boolean = |v: Option<&str>| -> Result<bool, String> {
-        match v.unwrap_or("true") {
-            "true" | "1" => Ok(true),
-            "false" | "0" => Ok(false),
-            other => Err(format!("`--{name}={other}`: expected true or false")),
-        }
-    };
-    match name {
-        "scan-interval" => cfg.scan_interval_s = dur(value)?.max(1),
-        "scale-down-enabled" => cfg.scale_down_enabled = boolean(value)?,
-        "scale-down-unneeded-time" => cfg.scale_down_unneeded_time_s = dur(value)?,
-        "scale-down-delay-after-add" => cfg.scale_down_delay_after_add_s = dur(value)?,
-        "scale-down-delay-after-delete" => cfg.scale_down_delay_after_delete_s = dur(value)?,
-        "max-node-provision-time" => cfg.max_node_provision_time_s = dur(value)?,
-        "balance-similar-node-groups" => cfg.balance_similar_node_groups = boolean(value)?,
-        "ignore-daemonsets-utilization" => cfg.ignore_daemonsets_utilization = boolean(value)?,
-        "skip-nodes-with-local-storage" => cfg.skip_nodes_with_local_storage = boolean(value)?,
-        "skip-nodes-with-system-pods" => cfg.skip_nodes_with_system_pods = boolean(value)?,
-        "scale-down-utilization-threshold" => {
-            let v = value.unwrap_or("");
-            cfg.scale_down_utilization_threshold = v
-                .parse::<f64>()
-                .ok()
-                .filter(|t| (0.0..=1.0).contains(t))
-                .ok_or_else(|| format!("`--{name}={v}`: expected a number between 0 and 1"))?;
-        }
-        "max-nodes-total" | "max-empty-bulk-delete" => {
-            let v = value.unwrap_or("");
-            let n: u32 = v
-                .parse()
-                .map_err(|_| format!("`--{name}={v}`: expected a whole number"))?;
-            if name == "max-nodes-total" {
-                // 0 means no limit.
-                cfg.max_nodes_total = (n > 0).then_some(n);
-            } else {
-                cfg.max_empty_bulk_delete = n.max(1);
-            }
-        }
-        "expander" => {
-            let v = value.unwrap_or("");
-            cfg.expander = v
-                .split(',')
-                .map(|e| match e.trim() {
-                    "least-waste" => Ok(Expander::LeastWaste),
-                    "most-pods" => Ok(Expander::MostPods),
-                    "least-nodes" => Ok(Expander::LeastNodes),
-                    "price" => Ok(Expander::Price),
-                    "random" | "priority" | "grpc" => Ok(Expander::First),
-                    other => Err(format!("`--expander`: unknown expander `{other}`")),
-                })
-                .collect::<Result<_, _>>()?;
-        }
-        _ => {}
-    }
-    Ok(())
+    let settings = AutoscalerFlags::of_container(c).settings().map_err(|e| {
+        let ptr = e
+            .flag
+            .pointer(&format!("/spec/template/spec/containers/{ci}"));
+        bad(obj, &ptr, e.message)
+    })?;
+    Ok(Some(AutoscalerConfig::from_settings(
+        Some(obj.display_name()),
+        &settings,
+    )))
 }
 
 fn read_hpa(
@@ -727,8 +594,8 @@ fn read_hpa(
                     .and_then(json_quantity)
                     .unwrap_or_default();
                 let milli = match res {
-                    Resource::Cpu => cpu_millis(&q),
-                    Resource::Memory => memory_bytes(&q).map(|b| b * 1000),
+                    Resource::Cpu => milli_value(&q),
+                    Resource::Memory => whole_value(&q).map(|b| b * 1000),
                 };
                 match milli {
                     Some(m) if m > 0 => Target::AverageValue(m),
@@ -800,7 +667,7 @@ fn read_rules(obj: &Object, base: &str, defaults: Rules) -> Result<Rules, SimErr
         };
     }
     if let Some(t) = r.get("tolerance") {
-        let q = json_quantity(t).and_then(|q| crate::quantity::parse_quantity(&q));
+        let q = json_quantity(t).and_then(|q| parse_quantity(&q));
         rules.tolerance = Some(q.ok_or_else(|| {
             bad(
                 obj,
@@ -1048,5 +915,51 @@ mod tests {
         assert_eq!((inp.ds_cpu_m, inp.ds_pods), (50, 1));
         let names: Vec<&str> = inp.groups.iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, ["w-z1", "w-z2"]);
+    }
+
+    /// The autoscaler flags of `berth-check`'s `ca_max_nodes` test of the same name, in every
+    /// spelling pflag accepts: both read them with `berth_model::autoscaler_flags`, so both see
+    /// `--max-nodes-total` 100 (check once read only `--name=value`, and simulate took a bare
+    /// boolean's next item as its value).
+    #[test]
+    fn reads_every_spelling_of_the_flags() {
+        let ca = obj(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "cluster-autoscaler", "namespace": "kube-system"},
+                "spec": {"template": {"spec": {"containers": [
+                    {"name": "sidecar", "image": "nginx", "args": ["--max-nodes-total=1"]},
+                    {"name": "ca", "image": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.0",
+                    "command": ["./cluster-autoscaler",
+                        "--max-nodes-total", "100",
+                        "-expander=most-pods",
+                        "--balance-similar-node-groups",
+                        "--node-group-auto-discovery",
+                        "asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/EKS-boomi-molecule-main",
+                        "--skip-nodes-with-local-storage=false",
+                        "--scale-down-unneeded-time", "5m"]}]}}}}),
+            &[],
+        );
+        let a = read(&stack(vec![ca]), &Catalog::default())
+            .unwrap()
+            .autoscaler;
+        assert_eq!(
+            a.max_nodes_total,
+            Some(100),
+            "not the other container's flag"
+        );
+        assert_eq!(a.expander, [Expander::MostPods]);
+        assert!(a.balance_similar_node_groups);
+        assert!(!a.skip_nodes_with_local_storage);
+        assert_eq!(a.scale_down_unneeded_time_s, 300);
+        // A boolean flag never takes the next item: `false` here is a stray argument.
+        let stray = obj(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ca"},
+                "spec": {"template": {"spec": {"containers": [{"name": "ca", "image": "cluster-autoscaler:v1.34.0",
+                    "command": ["./cluster-autoscaler", "--skip-nodes-with-local-storage", "false"]}]}}}}),
+            &[],
+        );
+        let a = read(&stack(vec![stray]), &Catalog::default())
+            .unwrap()
+            .autoscaler;
+        assert!(a.skip_nodes_with_local_storage);
     }
 }

@@ -19,7 +19,6 @@ pub mod inputs;
 pub mod instances;
 pub mod load;
 pub mod plot;
-pub mod quantity;
 pub mod report;
 
 mod engine;

@@ -310,9 +310,9 @@ impl Series {
         };
         let time = |k: usize| -> Result<f64, LoadError> {
             let p = parts.get(k).copied().unwrap_or("").trim();
-            crate::quantity::parse_duration(p)
-                .map(|s| s as f64)
-                .ok_or_else(|| err(k, format!("`{p}` is not a duration (like 90s, 2h, 1d)")))
+            berth_model::duration::parse(p)
+                .map(|d| berth_model::duration::whole_seconds(d) as f64)
+                .map_err(|e| err(k, e.to_string()))
         };
         let kind = parts[0];
         let arity = match kind {
@@ -478,6 +478,14 @@ mod tests {
         let d = Series::parse_shape("daily:web:100:300").unwrap();
         assert!((d.curve.at(14.0 * 3600.0).cpu_m - 300.0).abs() < 1e-9);
         assert!((d.curve.at(2.0 * 3600.0).cpu_m - 100.0).abs() < 1e-9);
+        // Times are read by `berth_model::duration`, as the CLI reads `--duration`: `1d`, and
+        // `1.5s` rounded up to the next whole second.
+        let s = Series::parse_shape("step:web:1:2:1d").unwrap();
+        assert_eq!(s.curve.at(86_399.0).cpu_m, 1.0);
+        assert_eq!(s.curve.at(86_400.0).cpu_m, 2.0);
+        let s = Series::parse_shape("step:web:1:2:1.5s").unwrap();
+        assert_eq!(s.curve.at(1.0).cpu_m, 1.0);
+        assert_eq!(s.curve.at(2.0).cpu_m, 2.0);
         let e = Series::parse_shape("step:web:1000:x:10m").unwrap_err();
         assert_eq!(e.column, 15);
         let e = Series::parse_shape("wave:web:1").unwrap_err();

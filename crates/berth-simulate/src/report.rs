@@ -8,7 +8,7 @@ use std::io;
 use serde::Serialize;
 
 use crate::inputs::AutoscalerConfig;
-use crate::quantity::format_duration;
+use berth_model::duration::format_seconds as format_duration;
 
 /// The outcome of [`crate::simulate`]. Serialises to the stable `--format json` output
 /// (the timeline is left out; it is written as CSV).

@@ -1,6 +1,7 @@
 //! `ca-discovery-tag`: a cluster-autoscaler whose auto-discovery tag names another cluster.
 
 use berth_model::Severity;
+use berth_model::autoscaler_flags::discovery_tag_keys;
 
 use super::{Out, Rule};
 use crate::autoscaler::{autoscalers, cluster_facts};
@@ -49,15 +50,14 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         return;
     };
     for ca in autoscalers(ctx) {
-        let Some((ptr, value)) = ca.flag("node-group-auto-discovery") else {
+        // The flag may be repeated: the cluster is found when any of its values names it.
+        let values = ca.flag_values("node-group-auto-discovery");
+        let Some((ptr, _)) = values.first() else {
             continue;
         };
-        let tags: Vec<&str> = value
-            .split_once("tag=")
-            .map(|(_, t)| t.split(',').filter_map(|t| t.split('=').next()).collect())
-            .unwrap_or_default();
-        let named: Vec<&str> = tags
+        let named: Vec<&str> = values
             .iter()
+            .flat_map(|(_, v)| discovery_tag_keys(v))
             .filter_map(|t| t.strip_prefix(PREFIX))
             .filter(|n| *n != "enabled")
             .collect();
@@ -150,6 +150,26 @@ spec:
             "v1.34.0",
             &[
                 "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/EKS-boomi-molecule-main",
+            ],
+        ));
+        assert!(testing::run(&RULE, &s).is_empty());
+    }
+
+    #[test]
+    fn reads_every_spelling_and_every_repetition() {
+        // `--node-group-auto-discovery VALUE` (space-separated) names the cluster.
+        let s = with_cluster(&ca(
+            "v1.34.0",
+            crate::rules::ca_max_nodes::tests::MIXED_SPELLINGS,
+        ));
+        assert!(testing::run(&RULE, &s).is_empty());
+        // Repeated: one value naming the cluster is enough.
+        let s = with_cluster(&ca(
+            "v1.34.0",
+            &[
+                "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/other",
+                "--node-group-auto-discovery",
+                "asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/EKS-boomi-molecule-main",
             ],
         ));
         assert!(testing::run(&RULE, &s).is_empty());

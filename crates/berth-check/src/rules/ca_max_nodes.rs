@@ -54,7 +54,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         let w = ctx.object(ca.object);
         out.at(
             w,
-            ptr,
+            &ptr,
             format!("--max-nodes-total={total} in {} caps the cluster below its node groups' maxima ({sum}, from {})", w.display_name(), facts.source),
             format!("set --max-nodes-total to at least {sum}, or lower the node groups' maxima"),
         );
@@ -62,7 +62,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::rules::ca_discovery_tag::tests::{ca, with_cluster};
     use crate::rules::testing::{self, render};
@@ -75,6 +75,44 @@ mod tests {
         );
         assert_eq!(f.len(), 1);
         insta::assert_snapshot!(render(&f));
+    }
+
+    /// The autoscaler flags of `berth-simulate`'s `inputs` test of the same name, in every
+    /// spelling pflag accepts: check and simulate read them through one parser, so both see
+    /// `--max-nodes-total` 100 here (check once read only `--name=value`).
+    pub(crate) const MIXED_SPELLINGS: &[&str] = &[
+        "--max-nodes-total",
+        "'100'",
+        "-expander=most-pods",
+        "--balance-similar-node-groups",
+        "--node-group-auto-discovery",
+        "asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/EKS-boomi-molecule-main",
+        "--skip-nodes-with-local-storage=false",
+        "--scale-down-unneeded-time",
+        "5m",
+    ];
+
+    #[test]
+    fn reads_every_spelling_of_the_flag() {
+        let f = testing::run(&RULE, &with_cluster(&ca("v1.34.0", MIXED_SPELLINGS)));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(
+            f[0].message.starts_with("--max-nodes-total=100 "),
+            "{}",
+            f[0].message
+        );
+        // The finding points at the value, the item after the flag's name.
+        let ptr_line = f[0].line;
+        let name_line = with_cluster(&ca("v1.34.0", MIXED_SPELLINGS)).objects[0]
+            .pos("/spec/template/spec/containers/0/command/1")
+            .line;
+        assert_eq!(ptr_line, name_line + 1);
+        // The last occurrence counts, as for the autoscaler.
+        let twice = ca(
+            "v1.34.0",
+            &["--max-nodes-total=100", "--max-nodes-total=300"],
+        );
+        assert!(testing::run(&RULE, &with_cluster(&twice)).is_empty());
     }
 
     #[test]

@@ -96,10 +96,10 @@ fn claim_may_be_block(ctx: &Context<'_>, ns: &str, claim: &str) -> bool {
         })
         .collect();
     if !pvs.is_empty() {
-        return pvs.iter().any(|pv| storage::pv_is_block(pv));
+        return pvs.iter().any(|pv| storage::pv_kind(pv).formatted_device());
     }
     match class.and_then(|c| storage::class_info(ctx, c)) {
-        Some(info) => info.block,
+        Some(info) => info.kind.formatted_device(),
         None => true, // unknown or default class: may well be a block device
     }
 }

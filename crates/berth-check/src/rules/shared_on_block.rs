@@ -1,11 +1,12 @@
 //! `shared-on-block`: ReadWriteMany on storage that only one node can attach.
 
 use berth_model::Severity;
+use berth_model::storage::VolumeKind;
 use serde_json::Value;
 
 use super::{Out, Rule};
 use crate::context::Context;
-use crate::storage::{access_modes, class_info, pv_is_block};
+use crate::storage::{access_modes, class_info, pv_kind};
 
 /// The rule's registry entry.
 pub const RULE: Rule = Rule {
@@ -22,12 +23,15 @@ Finds claims (PersistentVolumeClaims and StatefulSet `volumeClaimTemplates`) and
 for `ReadWriteMany` on block storage: a StorageClass of the EBS, GCE PD or Azure Disk
 provisioners (or the profile's block classes: `gp2`/`gp3` on EKS, `standard-rwo` on GKE,
 `managed-csi` on AKS), or a PersistentVolume backed by `awsElasticBlockStore`, `gcePersistentDisk`,
-`azureDisk` or their CSI drivers.
+`azureDisk` or their CSI drivers. Node-local storage counts too: a class of the local-path
+provisioner (`rancher.io/local-path`, as k3s and kind install it), or a `local` or `hostPath`
+volume.
 
 ## Why is this bad?
 A block device attaches to one node at a time. The provisioner refuses the claim
 (`invalid AccessModes [ReadWriteMany]`), or a second pod on another node fails with
-`Multi-Attach error`. Workloads that share files between nodes (a Boomi Molecule's shared
+`Multi-Attach error`. A node-local volume is a directory of one node: the local-path
+provisioner refuses ReadWriteMany, and no pod on another node can reach it. Workloads that share files between nodes (a Boomi Molecule's shared
 directory) need a file system: EFS, Filestore, Azure Files, NFS.
 
 ## Example
@@ -75,14 +79,16 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             .and_then(Value::as_str);
         let by_class = class
             .and_then(|c| class_info(ctx, c))
-            .is_some_and(|c| c.block);
+            .map(|c| c.kind)
+            .filter(|k| k.single_node());
         let by_volume = claim
             .pointer("/spec/volumeName")
             .and_then(Value::as_str)
             .and_then(|n| ctx.find("PersistentVolume", "", n))
-            .is_some_and(|p| pv_is_block(&ctx.object(p).value));
-        if by_class || by_volume {
-            let what = if by_class {
+            .map(|p| pv_kind(&ctx.object(p).value))
+            .filter(|k| k.single_node());
+        if let Some(kind) = by_class.or(by_volume) {
+            let what = if by_class.is_some() {
                 format!("class `{}`", class.unwrap_or(""))
             } else {
                 "its volume".to_string()
@@ -90,21 +96,36 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             out.at(
                 o,
                 &format!("{base}/spec/accessModes"),
-                format!("{} asks for ReadWriteMany on {what}, which is block storage one node attaches at a time", o.display_name()),
+                format!("{} asks for ReadWriteMany on {what}, which is {} one node attaches at a time", o.display_name(), storage_words(kind)),
                 "use a shared file system class (berth.dev/storage: shared) or ReadWriteOnce with one claim per pod",
             );
         }
     }
     for &p in ctx.of_kind("PersistentVolume") {
         let o = ctx.object(p);
-        if pv_is_block(&o.value) && access_modes(o.value.get("spec")).contains(&"ReadWriteMany") {
+        let kind = pv_kind(&o.value);
+        if kind.single_node() && access_modes(o.value.get("spec")).contains(&"ReadWriteMany") {
+            let device = if kind == VolumeKind::NodeLocal {
+                "a node-local volume"
+            } else {
+                "a block device"
+            };
             out.at(
                 o,
                 "/spec/accessModes",
-                format!("{} offers ReadWriteMany on a block device, which only one node can attach", o.display_name()),
+                format!("{} offers ReadWriteMany on {device}, which only one node can attach", o.display_name()),
                 "use ReadWriteOnce for block volumes, or a shared file system (EFS, NFS) for ReadWriteMany",
             );
         }
+    }
+}
+
+/// How a message names a single-node kind of storage.
+fn storage_words(kind: VolumeKind) -> &'static str {
+    if kind == VolumeKind::NodeLocal {
+        "node-local storage"
+    } else {
+        "block storage"
     }
 }
 
@@ -159,5 +180,22 @@ spec:
             .replace("ebs.csi.aws.com", "efs.csi.aws.com");
         assert!(check(&RULE, &efs).is_empty());
         assert!(check(&RULE, &CLAIMS.replace("ReadWriteMany", "ReadWriteOnce")).is_empty());
+    }
+
+    /// local-path as `berth_model::storage` classifies it (node-local: single-node), the same
+    /// classification the doctor's `pvc-pending` uses for a claim that does not bind.
+    #[test]
+    fn fires_on_rwx_local_path() {
+        let local = CLAIMS
+            .replace("storageClassName: gp3", "storageClassName: fast")
+            .replace("ebs.csi.aws.com", "rancher.io/local-path");
+        let f = check(&RULE, &local);
+        assert_eq!(f.len(), 2, "{f:#?}");
+        assert!(
+            f[0].message
+                .ends_with("which is node-local storage one node attaches at a time"),
+            "{}",
+            f[0].message
+        );
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{Out, Rule};
 use crate::context::{Context, PodTemplate};
 use crate::k8s;
-use crate::storage::{class_info, pv_has_node_affinity, pv_is_block};
+use crate::storage::{class_info, pv_has_node_affinity, pv_kind};
 
 /// The rule's registry entry.
 pub const RULE: Rule = Rule {
@@ -115,7 +115,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 });
             if let Some(p) = pv {
                 let pv = &ctx.object(p).value;
-                if pv_is_block(pv) && (!pv_has_node_affinity(pv) || zones_unfollowable(ctx)) {
+                if pv_kind(pv).zonal() && (!pv_has_node_affinity(pv) || zones_unfollowable(ctx)) {
                     zonal.push((
                         format!("{ptr}/persistentVolumeClaim"),
                         format!(
@@ -175,7 +175,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
 fn class_problem(ctx: &Context<'_>, class: Option<&str>) -> Option<String> {
     let class = class?;
     let info = class_info(ctx, class)?;
-    if !info.block {
+    if !info.kind.zonal() {
         return None;
     }
     if !info.topology_aware {

@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
+use berth_model::duration;
 use berth_ops::Checks;
-use berth_simulate::{SimError, SimOptions, files, quantity};
+use berth_simulate::{SimError, SimOptions, files};
 use clap::{Args, ValueEnum};
 
 use crate::exit::{Exit, fail};
@@ -18,9 +19,9 @@ pub enum Format {
     Json,
 }
 
-fn duration(s: &str) -> Result<u64, String> {
-    quantity::parse_duration(s)
-        .ok_or_else(|| format!("`{s}` is not a duration (like 15s, 10m, 7d)"))
+/// A duration option in whole seconds (rounded up), the simulator's unit of time.
+fn seconds(s: &str) -> Result<u64, String> {
+    crate::args::parse_duration(s).map(duration::whole_seconds)
 }
 
 /// Simulate HPA and cluster-autoscaler behaviour over a load curve: pods, nodes, pending
@@ -36,10 +37,10 @@ pub struct SimulateArgs {
     #[arg(long, required = true, value_name = "FILE|SHAPE")]
     pub load: Vec<String>,
     /// Simulated time.
-    #[arg(long, default_value = "7d", value_parser = duration, value_name = "DURATION")]
+    #[arg(long, default_value = "7d", value_parser = seconds, value_name = "DURATION")]
     pub duration: u64,
     /// Time step (the HPA syncs every 15s, the autoscaler scans every --scan-interval).
-    #[arg(long, default_value = "15s", value_parser = duration, value_name = "DURATION")]
+    #[arg(long, default_value = "15s", value_parser = seconds, value_name = "DURATION")]
     pub step: u64,
     /// Write timeline.csv, report.json, chart.svg and chart.png into this folder.
     #[arg(long, value_name = "DIR")]
@@ -51,10 +52,10 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
     /// From a scale-up to a Ready node (default by profile: eks 2m, aks 3m, gke 90s, local 5s).
-    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    #[arg(long, value_parser = seconds, value_name = "DURATION")]
     pub node_startup: Option<u64>,
     /// From a pod's placement to Ready.
-    #[arg(long, default_value = "30s", value_parser = duration, value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_parser = seconds, value_name = "DURATION")]
     pub pod_ready: u64,
 }
 
@@ -101,4 +102,24 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::Failed
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds;
+
+    #[test]
+    fn durations_are_the_shared_grammar_in_whole_seconds() {
+        // `1d` and `1.5s` are read by `berth_model::duration`, like every other duration option
+        // and the load shapes' times.
+        assert_eq!(seconds("1d"), Ok(86_400));
+        assert_eq!(seconds("7d"), Ok(604_800));
+        assert_eq!(
+            seconds("1.5s"),
+            Ok(2),
+            "rounded up to the next step of time"
+        );
+        assert_eq!(seconds("15s"), Ok(15));
+        assert!(seconds("15").is_err());
+    }
 }

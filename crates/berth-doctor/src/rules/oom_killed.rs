@@ -5,11 +5,12 @@
 
 use berth_health::PodProblem;
 use berth_model::Severity;
+use berth_model::quantity::whole_value;
 use serde_json::Value;
 
 use super::pods::{pod_container, pod_evidence, problems};
 use crate::diagnosis::{Diagnosis, EvidenceKind};
-use crate::quantity::{bytes, format_bytes};
+use crate::quantity::format_bytes;
 use crate::snapshot::{Ctx, arr, display, s};
 use crate::template::container_pointer;
 
@@ -32,7 +33,7 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
             .map(|h| (h.bytes as i64, h.flag));
         let mut cause = g.problem.cause();
         let fix;
-        match (&heap, bytes(limit_text)) {
+        match (&heap, whole_value(limit_text)) {
             (Some((heap, flag)), _) => {
                 let want_request = heap * 6 / 5;
                 let want_limit = want_request * 5 / 4;

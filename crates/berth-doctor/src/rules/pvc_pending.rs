@@ -6,6 +6,7 @@
 //! volume, a `WaitForFirstConsumer` claim whose pod cannot be scheduled (or that no pod uses),
 //! and an access mode the class cannot give (ReadWriteMany on block storage).
 
+use berth_model::storage::provisioner_kind;
 use berth_model::{Object, Severity};
 use serde_json::Value;
 
@@ -13,17 +14,6 @@ use crate::diagnosis::{Diagnosis, EvidenceKind};
 use crate::snapshot::{Ctx, arr, display, event_text, s};
 
 pub(crate) const ID: &str = "pvc-pending";
-
-/// Provisioners whose volumes attach to one node at a time (no ReadWriteMany).
-const BLOCK_PROVISIONERS: &[&str] = &[
-    "ebs.csi.aws.com",
-    "kubernetes.io/aws-ebs",
-    "pd.csi.storage.gke.io",
-    "kubernetes.io/gce-pd",
-    "disk.csi.azure.com",
-    "kubernetes.io/azure-disk",
-    "rancher.io/local-path",
-];
 
 /// The stack's claims: its own PVC objects and those its StatefulSets' templates made, with
 /// the stack object and the pointer to the claim's root in it.
@@ -140,7 +130,8 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
             )
         } else if let Some(c) = class
             && modes.contains(&"ReadWriteMany")
-            && BLOCK_PROVISIONERS.contains(&s(c, "/provisioner"))
+            // Block or node-local (local-path): one node at a time (`berth_model::storage`).
+            && provisioner_kind(s(c, "/provisioner")).single_node()
         {
             (
                 at("/spec/accessModes"),
@@ -254,4 +245,20 @@ fn names(classes: &[&Value]) -> String {
         .map(|c| s(c, "/metadata/name"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_model::storage::provisioner_kind;
+
+    /// The doctor refuses ReadWriteMany on local-path exactly when `berth check`'s
+    /// `shared-on-block` does (its `fires_on_rwx_local_path`): both ask `berth_model::storage`,
+    /// where local-path is node-local, single-node storage. They once disagreed.
+    #[test]
+    fn local_path_cannot_give_read_write_many() {
+        assert!(provisioner_kind("rancher.io/local-path").single_node());
+        assert!(provisioner_kind("ebs.csi.aws.com").single_node());
+        assert!(!provisioner_kind("efs.csi.aws.com").single_node());
+        assert!(!provisioner_kind("kubernetes.io/no-provisioner").single_node());
+    }
 }

@@ -7,30 +7,23 @@
 use berth_health::PodProblem;
 use berth_model::Severity;
 use berth_model::labels::matches_labels;
+use berth_model::requests::{self, amount};
 use serde_json::Value;
 
 use super::pods::{pod_evidence, problems};
 use crate::diagnosis::{Diagnosis, EvidenceKind};
-use crate::quantity::{bytes, format_bytes, format_millicores, millicores};
+use crate::quantity::{format_bytes, format_millicores};
 use crate::snapshot::{Ctx, arr, display, s};
-use berth_model::pod_spec::{self, containers};
+use berth_model::pod_spec;
 
 pub(crate) const ID: &str = "unschedulable";
 
-/// The pod's effective request of a resource: the sum over containers, or the largest init
-/// container's if that is more (init containers run one at a time).
-pub(crate) fn pod_request(pod_spec: &Value, resource: &str, parse: fn(&str) -> Option<i64>) -> i64 {
-    let mut sum = 0;
-    let mut init_max = 0;
-    for (p, c) in containers(pod_spec) {
-        let v = parse(s(c, &format!("/resources/requests/{resource}"))).unwrap_or(0);
-        if p.starts_with("/initContainers") {
-            init_max = init_max.max(v);
-        } else {
-            sum += v;
-        }
-    }
-    sum.max(init_max)
+/// The pod's effective request of a resource as the scheduler counts it
+/// (`berth_model::requests`: sidecars, init containers and overhead included); millicores for
+/// `cpu`, bytes for memory. A live pod's quantities passed the API server's validation, so
+/// one that does not parse cannot happen and counts as nothing.
+pub(crate) fn pod_request(pod_spec: &Value, resource: &str) -> i64 {
+    requests::pod_requests(pod_spec).map_or(0, |r| r.get(resource))
 }
 
 pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
@@ -49,18 +42,15 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         let mut selector: Option<String> = None;
         let mut volume = false;
         let mut volume_affinity: Vec<String> = Vec::new();
-        for (resource, parse, format) in [
-            (
-                "cpu",
-                millicores as fn(&str) -> Option<i64>,
-                format_millicores as fn(i64) -> String,
-            ),
-            ("memory", bytes, format_bytes),
+        for (resource, format) in [
+            ("cpu", format_millicores as fn(i64) -> String),
+            ("memory", format_bytes),
         ] {
             if !message.contains(&format!("Insufficient {resource}")) {
                 continue;
             }
-            let want = pod_request(spec, resource, parse);
+            let parse = |q: &str| amount(resource, q);
+            let want = pod_request(spec, resource);
             let largest = nodes
                 .iter()
                 .filter_map(|n| {
@@ -342,5 +332,47 @@ pub(crate) fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnosis>) {
         // The PodScheduled condition quoted above is the scheduler's latest verdict; its
         // FailedScheduling events repeat it or are older (a claim not created yet).
         out.push(pod_evidence(ctx, d, &g, &[]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pod_request;
+    use serde_json::json;
+
+    /// The request the doctor compares with nodes is the scheduler's: doctor once summed the
+    /// containers, took the largest init container, counted a sidecar as a plain init
+    /// container and left out the overhead.
+    #[test]
+    fn request_counts_sidecars_and_overhead_as_the_scheduler_does() {
+        let spec = json!({
+            "initContainers": [
+                {"name": "migrate", "resources": {"requests": {"cpu": "1", "memory": "256Mi"}}},
+                {"name": "mesh", "restartPolicy": "Always", "resources": {"requests": {"cpu": "500m", "memory": "128Mi"}}},
+                {"name": "warm", "resources": {"requests": {"cpu": "2", "memory": "64Mi"}}}
+            ],
+            "containers": [
+                {"name": "app", "resources": {"requests": {"cpu": "3", "memory": "1Gi"}}}
+            ],
+            "overhead": {"cpu": "250m", "memory": "160Mi"}
+        });
+        // kube-scheduler (component-helpers/resource PodRequests), per resource:
+        //   cpu:    containers 3000m + sidecar `mesh` 500m = 3500m;
+        //           init `migrate` 1000m (no sidecar before it), `warm` 2000m + 500m = 2500m;
+        //           max(3500, 1000, 2500) = 3500m, + overhead 250m = 3750m
+        //           (the old rule: max(3000, 2000) = 3000m).
+        //   memory: containers 1024Mi + 128Mi = 1152Mi; inits 256Mi, 64Mi + 128Mi = 192Mi;
+        //           max = 1152Mi, + overhead 160Mi = 1312Mi (the old rule: 1024Mi).
+        assert_eq!(pod_request(&spec, "cpu"), 3750);
+        assert_eq!(pod_request(&spec, "memory"), 1312 << 20);
+    }
+
+    #[test]
+    fn a_plain_init_container_larger_than_the_containers_is_the_request() {
+        let spec = json!({
+            "initContainers": [{"resources": {"requests": {"cpu": "4"}}}],
+            "containers": [{"resources": {"requests": {"cpu": "1"}}}, {"resources": {"requests": {"cpu": "1"}}}]
+        });
+        assert_eq!(pod_request(&spec, "cpu"), 4000, "max(2, 4), not 2 + 4");
     }
 }
