@@ -81,8 +81,11 @@ impl Printer {
     /// Handles one event.
     pub fn event(&self, e: Event) {
         if self.mode == Mode::Json {
+            // Not `println!`: a reader that went away (a closed pipe) must not make berth
+            // panic in the middle of a run; the run goes on and ends as it would.
             if let Ok(line) = serde_json::to_string(&e) {
-                println!("{line}");
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
             }
             return;
         }

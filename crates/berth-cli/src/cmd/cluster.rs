@@ -78,7 +78,7 @@ fn generate(stack_args: &StackArgs) -> anyhow::Result<ClusterFiles> {
         print_findings(&prepared.findings, false);
         refused(r)
     })?;
-    berth_cluster::config(&stack, &Options::default())
+    berth_cluster::config(stack, &Options::default())
         .map_err(|e| fail(Exit::BadInput, e.to_string()))
 }
 

@@ -81,7 +81,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<Exit> {
         catalog: files::read_catalog(args.prices.as_deref()).map_err(bad)?,
         ..SimOptions::default()
     };
-    let report = berth_simulate::simulate(&stack, &load, &opts)
+    let report = berth_simulate::simulate(stack, &load, &opts)
         .map_err(|e: SimError| fail(Exit::BadInput, e.to_string()))?;
     match args.format {
         Format::Human => print!("{}", report.to_human()),
