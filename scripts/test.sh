@@ -27,6 +27,9 @@ start=$(date +%s)
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# No dependency a crate does not use (cargo-machete, installed once into ~/.cargo).
+command -v cargo-machete >/dev/null 2>&1 || cargo install --locked cargo-machete@0.9.2
+cargo machete
 # The dev profile (dependencies optimised, see Cargo.toml) builds much faster than --release
 # and runs the tests fast enough; benchmarks use --release.
 cargo build -p berth-cli
