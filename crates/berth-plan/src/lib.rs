@@ -10,7 +10,10 @@
 //!   its namespace;
 //! - the objects of a component come after every object of the components in its `after:`;
 //! - admission webhooks come after their Service and the workloads behind it, and before the
-//!   objects their rules (and `objectSelector`) intercept.
+//!   objects their rules (and `objectSelector`) intercept;
+//! - an object comes after the objects its [`DEPENDS_ON`] annotation names (the annotation of
+//!   kpt and cli-utils, which users bring from those tools), where the name is one object of
+//!   the stack; a name of nothing in the stack or a malformed one adds no edge.
 //!
 //! An object's wave is the length of its longest dependency chain, so independent objects share
 //! a wave and are applied in parallel. A cycle is a `dependency-cycle` finding naming its
@@ -179,6 +182,19 @@ pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Fi
         }
     }
     webhook_edges(objects, &index, &mut g);
+    for (i, o) in objects.iter().enumerate() {
+        for d in depends_on(o) {
+            for &t in index
+                .get(&(d.kind, d.namespace, d.name))
+                .into_iter()
+                .flatten()
+            {
+                if t != i && objects[t].group() == d.group {
+                    g.edge(i, t, 1);
+                }
+            }
+        }
+    }
 
     let floor_needed = objects
         .iter()
@@ -229,6 +245,54 @@ pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Fi
         })
         .collect();
     Ok(Plan { waves, deps })
+}
+
+/// The annotation kpt and cli-utils order objects by: a comma-separated list of
+/// `GROUP/namespaces/NAMESPACE/KIND/NAME` (namespaced) or `GROUP/KIND/NAME` (cluster-scoped)
+/// names, the core group written empty (`/namespaces/shop/ConfigMap/settings`).
+pub const DEPENDS_ON: &str = "config.kubernetes.io/depends-on";
+
+/// One object named by [`DEPENDS_ON`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependency<'v> {
+    pub group: &'v str,
+    pub kind: &'v str,
+    pub namespace: Option<&'v str>,
+    pub name: &'v str,
+}
+
+/// The objects `object`'s [`DEPENDS_ON`] annotation names; malformed entries are left out.
+pub fn depends_on(object: &Object) -> Vec<Dependency<'_>> {
+    let Some(list) = object
+        .value
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(DEPENDS_ON))
+        .and_then(Value::as_str)
+    else {
+        return Vec::new();
+    };
+    list.split(',')
+        .filter_map(|item| {
+            let parts: Vec<&str> = item.trim().split('/').collect();
+            let d = match parts.as_slice() {
+                [group, "namespaces", ns, kind, name] => Dependency {
+                    group,
+                    kind,
+                    namespace: Some(ns),
+                    name,
+                },
+                [group, kind, name] => Dependency {
+                    group,
+                    kind,
+                    namespace: None,
+                    name,
+                },
+                _ => return None,
+            };
+            let named = |s: &str| !s.is_empty();
+            (named(d.kind) && named(d.name) && d.namespace.is_none_or(named)).then_some(d)
+        })
+        .collect()
 }
 
 fn node_of(node: usize, n: usize) -> Node {

@@ -527,3 +527,128 @@ fn a_thousand_objects_plan_in_few_waves() {
         vec![1, 500, 500]
     );
 }
+
+fn depending(mut v: Value, on: &str) -> Value {
+    v["metadata"]["annotations"] = json!({ DEPENDS_ON: on });
+    v
+}
+
+#[test]
+fn depends_on_orders_objects_nothing_else_relates() {
+    let objects = vec![
+        obj(
+            "app",
+            depending(
+                meta("v1", "ConfigMap", Some("shop"), "after"),
+                "/namespaces/shop/ConfigMap/first, rbac.authorization.k8s.io/ClusterRole/reader",
+            ),
+        ),
+        obj("app", meta("v1", "ConfigMap", Some("shop"), "first")),
+        obj(
+            "app",
+            meta(
+                "rbac.authorization.k8s.io/v1",
+                "ClusterRole",
+                None,
+                "reader",
+            ),
+        ),
+    ];
+    let plan = plan(&objects, &[]).unwrap();
+    let waves = names(&objects, &plan);
+    let wave_of = |name: &str| {
+        waves
+            .iter()
+            .position(|w| w.iter().any(|n| n.ends_with(name)))
+            .unwrap()
+    };
+    assert!(wave_of("/after") > wave_of("/first"), "{waves:?}");
+    assert!(wave_of("/after") > wave_of("/reader"), "{waves:?}");
+}
+
+#[test]
+fn depends_on_adds_nothing_for_unknown_wrong_group_or_malformed_names() {
+    let base = || {
+        vec![
+            obj("app", meta("v1", "ConfigMap", Some("shop"), "first")),
+            obj("app", meta("v1", "ConfigMap", Some("shop"), "second")),
+        ]
+    };
+    let alone = plan(&base(), &[]).unwrap();
+    assert_eq!(alone.waves.len(), 1);
+    for on in [
+        "/namespaces/shop/ConfigMap/missing",
+        "apps/namespaces/shop/ConfigMap/first",
+        "ConfigMap/first",
+        "/namespaces//ConfigMap/first",
+        "",
+        "/namespaces/shop/ConfigMap/second",
+    ] {
+        let mut objects = base();
+        objects[1].value = depending(objects[1].value.clone(), on);
+        let p = plan(&objects, &[]).unwrap();
+        assert_eq!(
+            p.waves.len(),
+            1,
+            "`{on}` added an edge: {:?}",
+            names(&objects, &p)
+        );
+    }
+}
+
+#[test]
+fn a_cycle_through_depends_on_is_a_cycle() {
+    let objects = vec![
+        obj(
+            "app",
+            depending(
+                meta("v1", "ConfigMap", Some("shop"), "a"),
+                "/namespaces/shop/ConfigMap/b",
+            ),
+        ),
+        obj(
+            "app",
+            depending(
+                meta("v1", "ConfigMap", Some("shop"), "b"),
+                "/namespaces/shop/ConfigMap/a",
+            ),
+        ),
+    ];
+    let finding = plan(&objects, &[]).unwrap_err();
+    assert_eq!(finding.rule, "dependency-cycle");
+}
+
+#[test]
+fn depends_on_entries_are_read_as_kpt_writes_them() {
+    let o = obj(
+        "app",
+        depending(
+            meta("v1", "ConfigMap", Some("shop"), "x"),
+            " /namespaces/shop/Secret/db ,apps/namespaces/shop/StatefulSet/pg,bad, storage.k8s.io/StorageClass/fast",
+        ),
+    );
+    let d = depends_on(&o);
+    assert_eq!(
+        d,
+        [
+            Dependency {
+                group: "",
+                kind: "Secret",
+                namespace: Some("shop"),
+                name: "db"
+            },
+            Dependency {
+                group: "apps",
+                kind: "StatefulSet",
+                namespace: Some("shop"),
+                name: "pg"
+            },
+            Dependency {
+                group: "storage.k8s.io",
+                kind: "StorageClass",
+                namespace: None,
+                name: "fast"
+            },
+        ]
+    );
+}
