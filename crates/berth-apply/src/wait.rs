@@ -478,7 +478,13 @@ async fn judge(
             message,
         });
     }
-    match verdict.note {
+    // Besides the tracker's notes, why the workload is not ready yet: the latest reason of
+    // its first pod that is not ready (shown by the live view while it waits).
+    let note = verdict.note.or_else(|| {
+        pods.iter()
+            .find_map(|p| berth_health::pod_reason(p, &events_of(p)))
+    });
+    match note {
         Some(note) if seen.notes.get(key) != Some(&note) => {
             seen.notes.insert(key.clone(), note.clone());
             on_event(WaitEvent::Note {

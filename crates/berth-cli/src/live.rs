@@ -137,7 +137,10 @@ impl Drop for Printer {
 #[derive(Clone, Debug)]
 struct Row {
     state: String,
+    /// The health message (`Available: 1/2`).
     message: String,
+    /// Why the wait goes on (`pod web-1: Unhealthy: Readiness probe failed`).
+    reason: Option<String>,
     since: Instant,
 }
 
@@ -200,6 +203,7 @@ impl View {
                         let row = Row {
                             state: "Applying".into(),
                             message: String::new(),
+                            reason: None,
                             since: now,
                         };
                         (k.clone(), row)
@@ -240,7 +244,7 @@ impl View {
             }
             Event::Waiting { object, message } => {
                 if let Some(row) = self.pending.get_mut(object) {
-                    row.message = message.clone();
+                    row.reason = Some(message.clone());
                 }
                 if changes {
                     out.push(format!("{} {object}: {message}", at(now)));
@@ -322,12 +326,16 @@ impl View {
             .unwrap_or(0)
             .min(60);
         for (k, row) in &self.pending {
+            let why = match (&row.message, &row.reason) {
+                (m, Some(r)) if !m.is_empty() => format!("{m} · {r}"),
+                (_, Some(r)) => r.clone(),
+                (m, None) => m.clone(),
+            };
             let line = format!(
-                "  {:width$}  {:10}  {:>6}  {}",
+                "  {:width$}  {:10}  {:>6}  {why}",
                 cut(&k.to_string(), 60),
                 row.state,
                 secs(now - row.since),
-                row.message
             );
             lines.push(cut(&line, WIDTH));
         }

@@ -55,7 +55,7 @@ mod wait_mode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use problem::{PodProblem, pod_problem};
+pub use problem::{PodProblem, pod_problem, pod_reason};
 
 use fields::condition;
 

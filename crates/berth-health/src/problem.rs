@@ -1,5 +1,7 @@
 //! Pod states that will not fix themselves, found from the pod's conditions and container
-//! states so that a wait can stop at once with a reason instead of running into its timeout.
+//! states so that a wait can stop at once with a reason instead of running into its timeout;
+//! and, for a pod that is only on its way, the latest reason it is not ready yet
+//! ([`pod_reason`]), which the live view of `up` shows while it waits.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -219,4 +221,104 @@ fn image_of(pod: &Value, cs: &Value, container: &str) -> String {
         .map(|c| str(c, "/image"))
         .filter(|i| !i.is_empty());
     from_spec.unwrap_or_else(|| str(cs, "/image")).to_string()
+}
+
+/// Why `pod` is not ready yet, in one line, or `None` when it is ready: its problem
+/// ([`pod_problem`]) if it has one, else the newest Warning event about it (`events`, oldest
+/// first, as the wait receives them), else the waiting reason of its first container that
+/// waits (`ContainerCreating`, `PodInitializing`).
+pub fn pod_reason(pod: &Value, events: &[Value]) -> Option<String> {
+    if condition(pod, "Ready").is_some_and(|c| c.is_true()) {
+        return None;
+    }
+    let name = str(pod, "/metadata/name");
+    if let Some(problem) = pod_problem(pod) {
+        return Some(format!("pod {name}: {problem}"));
+    }
+    if let Some(e) = events.iter().rev().find(|e| str(e, "/type") == "Warning") {
+        let message = str(e, "/message").trim();
+        return Some(format!("pod {name}: {}: {message}", str(e, "/reason")));
+    }
+    ["/status/initContainerStatuses", "/status/containerStatuses"]
+        .into_iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .find_map(|c| {
+            let reason = str(c, "/state/waiting/reason");
+            (!reason.is_empty()).then(|| format!("pod {name}: {}: {reason}", str(c, "/name")))
+        })
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(ready: bool, statuses: Value) -> Value {
+        json!({
+            "metadata": {"name": "web-1"},
+            "status": {
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                "containerStatuses": statuses,
+            }
+        })
+    }
+
+    fn warning(reason: &str, message: &str) -> Value {
+        json!({"type": "Warning", "reason": reason, "message": message})
+    }
+
+    #[test]
+    fn a_ready_pod_has_no_reason_whatever_its_events() {
+        let p = pod(true, json!([]));
+        assert_eq!(
+            pod_reason(&p, &[warning("Unhealthy", "probe failed")]),
+            None
+        );
+    }
+
+    #[test]
+    fn the_newest_warning_event_says_why() {
+        let p = pod(false, json!([{"name": "web", "state": {"running": {}}}]));
+        let events = [
+            warning("Unhealthy", "Readiness probe failed: 503"),
+            json!({"type": "Normal", "reason": "Pulled", "message": "pulled"}),
+            warning("Unhealthy", "Readiness probe failed: connection refused "),
+        ];
+        assert_eq!(
+            pod_reason(&p, &events).as_deref(),
+            Some("pod web-1: Unhealthy: Readiness probe failed: connection refused")
+        );
+    }
+
+    #[test]
+    fn without_events_the_waiting_reason_of_a_container() {
+        let p = pod(
+            false,
+            json!([{"name": "web", "state": {"waiting": {"reason": "ContainerCreating"}}}]),
+        );
+        assert_eq!(
+            pod_reason(&p, &[]).as_deref(),
+            Some("pod web-1: web: ContainerCreating")
+        );
+        // Normal events are no reason; nothing at all is `None`.
+        let running = pod(false, json!([{"name": "web", "state": {"running": {}}}]));
+        let normal = [json!({"type": "Normal", "reason": "Started", "message": "started"})];
+        assert_eq!(pod_reason(&running, &normal), None);
+    }
+
+    #[test]
+    fn a_problem_comes_before_events() {
+        let p = pod(
+            false,
+            json!([{"name": "web", "image": "x:1", "state": {"waiting": {"reason": "ImagePullBackOff", "message": "back-off"}}}]),
+        );
+        let reason = pod_reason(&p, &[warning("Failed", "something else")]).unwrap();
+        assert!(reason.starts_with("pod web-1: "), "{reason}");
+        assert!(
+            reason.contains("ImagePullBackOff") || reason.contains("image"),
+            "{reason}"
+        );
+        assert!(!reason.contains("something else"), "{reason}");
+    }
 }
