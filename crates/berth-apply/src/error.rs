@@ -75,9 +75,9 @@ pub enum Error {
 
     /// The user interrupted the run (Ctrl-C, SIGTERM); the lock was released.
     #[error(
-        "interrupted: stopped applying and released the stack lock; what was applied stays (run `berth up` again to finish)"
+        "interrupted: stopped applying and released the stack lock; {applied} of {total} objects were applied and stay (run `berth up` again to finish)"
     )]
-    Interrupted,
+    Interrupted { applied: usize, total: usize },
 
     /// Another run took the stack's lock while this one worked (this run could not renew it
     /// in time); this run stopped applying at once.

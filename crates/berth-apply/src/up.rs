@@ -154,7 +154,10 @@ async fn up_with(
     };
     let result = tokio::select! {
         r = run(cluster, target, opts, rules, &counting, &plan, deadline) => r,
-        () = interrupted(opts.interrupt.clone()) => Err(Error::Interrupted),
+        () = interrupted(opts.interrupt.clone()) => Err(Error::Interrupted {
+            applied: applied.load(std::sync::atomic::Ordering::Relaxed),
+            total: target.objects.len(),
+        }),
         holder = lost.wait() => Err(Error::LockLost { stack: target.stack.into(), holder }),
     };
     lock.release(cluster.reach.outage().is_some()).await;

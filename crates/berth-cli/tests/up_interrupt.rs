@@ -83,6 +83,8 @@ fn interrupt_then_rerun(signal: &str) {
 
     assert_eq!(out.status.code(), Some(1), "interrupted up: {stderr}");
     assert!(stderr.contains("released the stack lock"), "{stderr}");
+    // It says how far it got: the one object of this stack was applied before the wait.
+    assert!(stderr.contains("1 of 1 objects were applied"), "{stderr}");
     assert!(
         stopped_after < Duration::from_secs(20),
         "took {stopped_after:?} to stop"
