@@ -48,6 +48,7 @@ pub fn spawn(
     let mut cmd = Command::new(binary);
     cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
     // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(|| {
             nix::unistd::setsid()
