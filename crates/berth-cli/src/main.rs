@@ -5,6 +5,7 @@
 //! command lives in `cmd/`; options shared by several commands live in `args.rs`.
 
 mod args;
+mod asker;
 mod cmd;
 mod deploy;
 mod exit;

@@ -317,11 +317,12 @@ impl Ready {
     pub async fn changes(
         &self,
         cluster: &Cluster,
+        asker: Option<Arc<dyn Asker>>,
         prune_data: bool,
         concurrency: usize,
         timeout: Duration,
     ) -> Result<PlanReport, Error> {
-        let objects = self.objects_for_apply(cluster, None).await?;
+        let objects = self.objects_for_apply(cluster, asker).await?;
         let target = self.target(&objects);
         Ok(berth_apply::diff::plan_planned(
             cluster,

@@ -27,7 +27,13 @@ pub fn run(mut args: PlanArgs) -> anyhow::Result<Exit> {
     rt.block_on(async {
         let cluster = deploy::connect(&args.deploy.cluster).await?;
         let report = ready
-            .changes(&cluster, args.prune_data, 32, args.deploy.timeout)
+            .changes(
+                &cluster,
+                Some(std::sync::Arc::new(crate::asker::TerminalAsker)),
+                args.prune_data,
+                32,
+                args.deploy.timeout,
+            )
             .await
             .map_err(ops_error)?;
         if args.deploy.format == Format::Json {

@@ -73,7 +73,8 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
         let printer = Printer::new(args.deploy.format, deploy::components_of(stack));
         let sink = |e| printer.event(e);
         let rules = berth_ops::health_rules(stack.profile);
-        match ready.up(&cluster, None, &opts, &rules, &sink).await {
+        let asker = std::sync::Arc::new(crate::asker::TerminalAsker);
+        match ready.up(&cluster, Some(asker), &opts, &rules, &sink).await {
             Ok(report) => {
                 printer.finish();
                 if args.deploy.format == deploy::Format::Json {

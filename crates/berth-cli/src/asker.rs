@@ -1,0 +1,51 @@
+//! `{prompt: true}` secret values, typed on the terminal without echo.
+
+use std::io::IsTerminal;
+
+use berth_stack::SecretValue;
+
+/// Asks on the terminal `berth up` runs on; never without one (the value is then missing,
+/// which refuses the run before anything is applied).
+pub struct TerminalAsker;
+
+impl berth_ops::Asker for TerminalAsker {
+    fn ask(&self, secret: &str, key: &str) -> Option<SecretValue> {
+        if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        eprint!("value of secret `{secret}` key `{key}` (not shown): ");
+        let value = read_hidden()?;
+        Some(SecretValue::new(value))
+    }
+}
+
+/// One line from the terminal with echo off (restored afterwards); the line end is dropped.
+#[cfg(unix)]
+fn read_hidden() -> Option<String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let before = tcgetattr(&stdin).ok()?;
+    let mut quiet = before.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    // The newline the user types still moves the cursor on.
+    quiet.local_flags.insert(LocalFlags::ECHONL);
+    tcsetattr(&stdin, SetArg::TCSANOW, &quiet).ok()?;
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &before);
+    read.ok()?;
+    let len = line.trim_end_matches(['\r', '\n']).len();
+    line.truncate(len);
+    Some(line)
+}
+
+/// Elsewhere the value is read with echo (berth says so first).
+#[cfg(not(unix))]
+fn read_hidden() -> Option<String> {
+    eprint!("(shown as typed) ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).ok()?;
+    let len = line.trim_end_matches(['\r', '\n']).len();
+    line.truncate(len);
+    Some(line)
+}
