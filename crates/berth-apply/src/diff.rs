@@ -53,6 +53,10 @@ pub enum Change {
 pub struct PlanReport {
     pub waves: Vec<Vec<Change>>,
     pub prune: Vec<Change>,
+    /// What each object was on the cluster when planned ([`fingerprint`]), in plan order:
+    /// what a saved plan compares before it is applied.
+    #[serde(skip)]
+    pub seen: Vec<(ObjectKey, Option<String>)>,
 }
 
 impl PlanReport {
@@ -131,14 +135,16 @@ pub async fn plan_planned(
         })
         .collect();
 
-    // Namespaces the stack creates (its own, or those berth adds): what goes into one that
-    // does not exist yet cannot be dry-run.
+    // Namespaces the stack creates (its own, which `up` creates first, or those berth adds):
+    // what goes into one that does not exist yet cannot be dry-run.
     let creating_namespaces: HashSet<&str> = target
         .objects
         .iter()
         .filter(|o| o.kind() == "Namespace" && o.group().is_empty())
         .map(berth_model::Object::name)
+        .chain([target.namespace])
         .collect();
+    let seen = std::sync::Mutex::new(HashMap::<usize, Option<String>>::new());
     let changes: Vec<(usize, Result<Change>)> = futures::stream::iter(waves.order())
         .map(|i| {
             let key = &keys[i];
@@ -146,6 +152,7 @@ pub async fn plan_planned(
             let wave = wave_of.get(&i).copied().unwrap_or(0);
             let creating_crds = &creating_crds;
             let creating_namespaces = &creating_namespaces;
+            let seen = &seen;
             async move {
                 let change = async {
                     let live = match cluster.api_for(key, value).await {
@@ -167,6 +174,9 @@ pub async fn plan_planned(
                         }
                         Err(e) => return Err(e),
                     };
+                    if let Ok(mut seen) = seen.lock() {
+                        seen.insert(i, fingerprint(live.as_ref()));
+                    }
                     let after = match apply::apply_one(cluster, key, value, opts, deadline).await {
                         Ok(a) => a.live,
                         Err(Error::Rejected { message, .. })
@@ -218,9 +228,14 @@ pub async fn plan_planned(
         .collect()
         .await;
 
+    let seen = seen.into_inner().unwrap_or_default();
     let mut report = PlanReport {
         waves: vec![Vec::new(); waves.waves.len()],
         prune: Vec::new(),
+        seen: waves
+            .order()
+            .map(|i| (keys[i].clone(), seen.get(&i).cloned().flatten()))
+            .collect(),
     };
     for (i, change) in changes {
         let w = wave_of.get(&i).copied().unwrap_or(1);
@@ -235,6 +250,51 @@ pub async fn plan_planned(
         });
     }
     Ok(report)
+}
+
+/// What an object is on the cluster, as a digest that changes when someone changes it (its
+/// [`normalise`]d form: no status, no server-managed metadata) and not when a controller only
+/// writes status; `None` for an absent object. A Secret's values are left out entirely, so a
+/// saved plan holds nothing derived from them (a changed Secret value is not seen as drift).
+pub fn fingerprint(live: Option<&Value>) -> Option<String> {
+    let mut v = normalise(live?);
+    if v.get("kind").and_then(Value::as_str) == Some("Secret")
+        && let Some(m) = v.as_object_mut()
+    {
+        m.remove("data");
+        m.remove("stringData");
+    }
+    Some(prepare::data_checksum(&v))
+}
+
+/// The [`fingerprint`] of each of `keys` (with the objects' values, for their API) on the
+/// cluster now, in order.
+pub async fn fingerprints(
+    cluster: &Cluster,
+    objects: &[(ObjectKey, Value)],
+    concurrency: usize,
+    timeout: Duration,
+) -> Result<Vec<(ObjectKey, Option<String>)>> {
+    let deadline = Instant::now() + timeout;
+    futures::stream::iter(objects)
+        .map(|(key, value)| async move {
+            let live = match cluster.api_for(key, value).await {
+                Ok((api, _)) => cluster
+                    .retry(deadline, || api.get_opt(&key.name))
+                    .await
+                    .map_err(|e| Error::kube(format!("reading {key}"), e))?
+                    .map(|o| serde_json::to_value(o).unwrap_or(Value::Null)),
+                // A kind the cluster does not serve yet (its CRD comes with the stack): absent.
+                Err(Error::UnknownKind { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            Ok((key.clone(), fingerprint(live.as_ref())))
+        })
+        .buffered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// The object without what the server manages, Secret values masked: what a diff compares.

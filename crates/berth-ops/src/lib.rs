@@ -19,6 +19,8 @@
 //! Refusals carry the findings that explain them ([`Refused`]), so every command prints
 //! findings with one printer ([`berth_check::report`]).
 
+pub mod saved;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -16,6 +16,10 @@ pub struct PlanArgs {
     /// Plan pruning PVCs, PVs, Namespaces and CRDs that left the stack, as `up --prune-data`.
     #[arg(long)]
     pub prune_data: bool,
+    /// Also write the plan to FILE, for `berth up --plan FILE` to apply exactly this plan
+    /// (no secret value, nor anything derived from one, is written).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// Exit 0 whether or not there are changes; 1 when the dry run rejects an object.
@@ -36,6 +40,17 @@ pub fn run(mut args: PlanArgs) -> anyhow::Result<Exit> {
             )
             .await
             .map_err(ops_error)?;
+        if let Some(out) = &args.out {
+            let saved = serde_json::to_string_pretty(&ready.save(&cluster, &report))?;
+            std::fs::write(out, saved + "\n").map_err(|e| {
+                crate::exit::fail(Exit::BadInput, format!("{}: {e}", out.display()))
+            })?;
+            eprintln!(
+                "plan saved to {} (apply it with `berth up --plan {}`)",
+                out.display(),
+                out.display()
+            );
+        }
         if args.deploy.format == Format::Json {
             for change in report.waves.iter().flatten().chain(&report.prune) {
                 println!("{}", serde_json::to_string(change)?);

@@ -36,6 +36,10 @@ pub struct UpArgs {
     /// Karpenter) to answer before `up` fails (`30s`). Without an autoscaler it fails at once.
     #[arg(long, default_value = "30s", value_parser = crate::args::parse_duration)]
     pub autoscaler_grace: Duration,
+    /// Apply exactly the plan `berth plan --out FILE` saved: refused when the stack renders
+    /// other objects (exit 2) or the cluster changed those objects since (exit 1).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<std::path::PathBuf>,
 }
 
 pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
@@ -43,9 +47,16 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
         .default_profile_for_local(args.deploy.cluster.local);
     // Loaded, checked and planned once; a cycle is bad input, found before connecting.
     let ready = deploy::load_and_check(&args.stack)?;
+    let saved = args.plan.as_deref().map(read_saved).transpose()?;
     let rt = deploy::runtime()?;
     rt.block_on(async {
         let cluster = deploy::connect(&args.deploy.cluster).await?;
+        if let Some(saved) = &saved {
+            ready
+                .check_saved(&cluster, saved, args.deploy.timeout)
+                .await
+                .map_err(ops_error)?;
+        }
         let stack = &ready.stack;
         let question = format!(
             "apply stack `{}` ({} objects in {} waves) to {} and prune what left it?",
@@ -117,4 +128,11 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
             }
         }
     })
+}
+
+/// A plan file of `berth plan --out`; exit 2 when it cannot be read.
+fn read_saved(path: &std::path::Path) -> anyhow::Result<berth_ops::saved::SavedPlan> {
+    let bad = |e: String| crate::exit::fail(Exit::BadInput, format!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| bad(format!("not a berth plan: {e}")))
 }
