@@ -58,6 +58,11 @@ impl StackArgs {
     pub fn prepare(&self, checks: Checks<'_>) -> Prepared {
         berth_ops::prepare(&self.path, &self.options(SecretMode::Redact), checks)
     }
+
+    /// As [`StackArgs::prepare`], the checks running on whatever could be read (`berth check`).
+    pub fn prepare_all_findings(&self, checks: Checks<'_>) -> Prepared {
+        berth_ops::prepare_all_findings(&self.path, &self.options(SecretMode::Redact), checks)
+    }
 }
 
 /// Prints findings to stderr as `berth check` prints them (one printer for every command),

@@ -60,6 +60,21 @@ pub struct Prepared {
 /// Loads the stack at `path` once, secret values left out whatever `options` says, and runs
 /// `checks` on it unless it is bad input.
 pub fn prepare(path: &Path, options: &LoadOptions, checks: Checks<'_>) -> Prepared {
+    load_and_check(path, options, checks, false)
+}
+
+/// What `berth check` runs: like [`prepare`], but the checks also run on what could be read of
+/// a stack with bad input, so one broken file does not hide the findings of the others.
+pub fn prepare_all_findings(path: &Path, options: &LoadOptions, checks: Checks<'_>) -> Prepared {
+    load_and_check(path, options, checks, true)
+}
+
+fn load_and_check(
+    path: &Path,
+    options: &LoadOptions,
+    checks: Checks<'_>,
+    even_bad_input: bool,
+) -> Prepared {
     let options = LoadOptions {
         secret_mode: SecretMode::Redact,
         secret_source: None,
@@ -70,7 +85,7 @@ pub fn prepare(path: &Path, options: &LoadOptions, checks: Checks<'_>) -> Prepar
     let stack = loaded.stack.take();
     let bad_input = stack.is_none() || findings.iter().any(Finding::is_bad_input);
     if let Some(stack) = &stack
-        && !bad_input
+        && (even_bad_input || !bad_input)
     {
         match checks {
             Checks::LoadOnly => {}

@@ -167,6 +167,15 @@ fn bad_input_is_refused_with_exit_2_and_not_checked() {
     let refused = prepared.ready().unwrap_err();
     assert_eq!(refused.class, ErrorClass::BadInput);
     assert!(refused.message.contains("nothing was applied"));
+
+    // `berth check` still reports the findings of the files it could read.
+    let all = prepare_all_findings(dir.path(), &options(), Checks::All);
+    assert!(all.is_bad_input());
+    assert!(
+        all.findings.iter().any(|f| f.rule == "mutable-image"),
+        "{:#?}",
+        all.findings
+    );
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
             )
         })?
     };
-    let prepared = args.stack.prepare(Checks::Rules(&rules));
+    let prepared = args.stack.prepare_all_findings(Checks::Rules(&rules));
     let findings = &prepared.findings;
     let shown: Vec<Finding> = match args.format {
         Format::Human if !args.verbose => findings
