@@ -9,7 +9,7 @@ use berth_ops::Checks;
 use clap::{Args, Subcommand};
 
 use crate::exit::{Exit, fail};
-use crate::stack::{StackArgs, print_errors, print_findings, refused};
+use crate::stack::{StackArgs, print_errors, refused};
 
 /// `berth cluster ...`
 #[derive(Subcommand, Debug)]
@@ -74,10 +74,8 @@ fn generate(stack_args: &StackArgs) -> anyhow::Result<ClusterFiles> {
     }
     let prepared = stack_args.prepare(Checks::LoadOnly);
     print_errors(&prepared.findings);
-    let stack = prepared.loadable().map_err(|r| {
-        print_findings(&prepared.findings, false);
-        refused(r)
-    })?;
+    // The error findings are printed above; a refusal adds only its message.
+    let stack = prepared.loadable().map_err(refused)?;
     berth_cluster::config(stack, &Options::default())
         .map_err(|e| fail(Exit::BadInput, e.to_string()))
 }

@@ -10,7 +10,7 @@ use berth_simulate::{SimError, SimOptions, files};
 use clap::{Args, ValueEnum};
 
 use crate::exit::{Exit, fail};
-use crate::stack::{StackArgs, print_errors, print_findings, refused};
+use crate::stack::{StackArgs, print_errors, refused};
 
 /// Output format of `berth simulate`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -64,10 +64,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<Exit> {
     // is the place for warnings).
     let prepared = args.stack.prepare(Checks::LoadOnly);
     print_errors(&prepared.findings);
-    let stack = prepared.loadable().map_err(|r| {
-        print_findings(&prepared.findings, false);
-        refused(r)
-    })?;
+    // The error findings are printed above; a refusal adds only its message.
+    let stack = prepared.loadable().map_err(refused)?;
     let bad = |e: files::InputError| fail(Exit::BadInput, e.to_string());
     let mut load = berth_simulate::Load::default();
     for arg in &args.load {
