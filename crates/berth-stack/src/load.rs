@@ -720,11 +720,7 @@ impl Renderer<'_> {
         let (root, values) = (&self.root, &self.values);
         let skip = |file: &Path| {
             stack_file.is_some_and(|s| same_file(s, file))
-                || self
-                    .options
-                    .values_files
-                    .iter()
-                    .any(|v| same_file(v, file))
+                || self.options.values_files.iter().any(|v| same_file(v, file))
         };
         let files: Vec<Option<&PathBuf>> = entries
             .iter()
