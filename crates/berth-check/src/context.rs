@@ -133,24 +133,26 @@ impl<'s> Context<'s> {
             scopes: Scopes::from_objects(objects),
         };
         for (i, o) in objects.iter().enumerate() {
+            // Each of these is a map lookup in the object: read once.
+            let (kind, name) = (o.kind(), o.name());
             let ns = ctx.effective_namespace(o);
             ctx.namespaces.push(ns);
-            ctx.by_kind.entry(o.kind()).or_default().push(i);
+            ctx.by_kind.entry(kind).or_default().push(i);
             ctx.by_key
-                .entry(o.kind())
+                .entry(kind)
                 .or_default()
                 .entry(ns)
                 .or_default()
-                .entry(o.name())
+                .entry(name)
                 .or_default()
                 .push(i);
             ctx.by_kind_name
-                .entry(o.kind())
+                .entry(kind)
                 .or_default()
-                .entry(o.name())
+                .entry(name)
                 .or_default()
                 .push(i);
-            if let Some((ptr, value)) = pod_spec::pod_template(o.kind(), &o.value) {
+            if let Some((ptr, value)) = pod_spec::pod_template(kind, &o.value) {
                 let t = ctx.pod_templates.len();
                 ctx.templates_of.insert(i, t);
                 ctx.pod_templates.push(PodTemplate {

@@ -25,12 +25,22 @@ pub fn check(stack: &Stack) -> Vec<Finding> {
 }
 
 /// Runs only `rules` (see [`select`]) over `stack`; findings sorted like [`check`]'s.
+///
+/// The rules run in parallel (rayon's pool, one task per rule) over one shared, read-only
+/// [`Context`]; their findings are joined in registry order before sorting, so the result is
+/// the same as one rule after the other.
 pub fn check_rules(stack: &Stack, rules: &[&'static Rule]) -> Vec<Finding> {
+    use rayon::prelude::*;
     let ctx = Context::new(stack);
-    let mut findings = Vec::new();
-    for rule in rules {
-        (rule.run)(&ctx, &mut rules::Out::new(rule, &mut findings));
-    }
+    let per_rule: Vec<Vec<Finding>> = rules
+        .par_iter()
+        .map(|rule| {
+            let mut findings = Vec::new();
+            (rule.run)(&ctx, &mut rules::Out::new(rule, &mut findings));
+            findings
+        })
+        .collect();
+    let mut findings = per_rule.concat();
     sort(&mut findings);
     findings
 }

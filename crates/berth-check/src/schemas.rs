@@ -43,23 +43,28 @@ struct VersionIndex {
     gvk: HashMap<String, String>,
 }
 
-fn blob() -> Result<&'static Blob, SchemaError> {
-    static CELL: OnceLock<Result<Blob, String>> = OnceLock::new();
-    CELL.get_or_init(|| {
-        let mut text = Vec::new();
-        flate2::read::GzDecoder::new(BLOB)
-            .read_to_end(&mut text)
-            .map_err(|e| e.to_string())?;
-        serde_json::from_slice(&text).map_err(|e| e.to_string())
-    })
-    .as_ref()
-    .map_err(|e| SchemaError::Corrupt(e.clone()))
+/// The embedded blob, decoded. The schemas themselves are kept only by the [`SchemaSet`]s
+/// made from it; what stays for the whole process is the small per-version index.
+fn decode() -> Result<Blob, SchemaError> {
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(BLOB)
+        .read_to_end(&mut text)
+        .map_err(|e| SchemaError::Corrupt(e.to_string()))?;
+    serde_json::from_slice(&text).map_err(|e| SchemaError::Corrupt(e.to_string()))
+}
+
+/// The index of every embedded version: its definitions and the kinds it serves.
+fn index() -> Result<&'static HashMap<String, VersionIndex>, SchemaError> {
+    static CELL: OnceLock<Result<HashMap<String, VersionIndex>, String>> = OnceLock::new();
+    CELL.get_or_init(|| decode().map(|b| b.versions).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| SchemaError::Corrupt(e.clone()))
 }
 
 /// The Kubernetes minor versions (`"1.33"`) whose schemas are embedded, oldest first.
 pub fn supported_versions() -> Vec<String> {
-    let mut v: Vec<String> = match blob() {
-        Ok(b) => b.versions.keys().cloned().collect(),
+    let mut v: Vec<String> = match index() {
+        Ok(versions) => versions.keys().cloned().collect(),
         Err(_) => Vec::new(),
     };
     v.sort_by_key(|s| minor_of(s));
@@ -70,9 +75,9 @@ pub fn supported_versions() -> Vec<String> {
 /// reads the index only, without preparing that version's validators.
 pub fn serves(version: &str, api_version: &str, kind: &str) -> bool {
     let key = format!("1.{}", minor_of(version));
-    blob()
+    index()
         .ok()
-        .and_then(|b| b.versions.get(&key))
+        .and_then(|versions| versions.get(&key))
         .is_some_and(|v| v.gvk.contains_key(&gvk_key(api_version, kind)))
 }
 
@@ -114,22 +119,31 @@ impl SchemaSet {
         if let Some(set) = sets.get(&key) {
             return Ok(set);
         }
-        let blob = blob()?;
-        let Some(index) = blob.versions.get(&key) else {
+        let Some(index) = index()?.get(&key) else {
             return Err(SchemaError::UnsupportedVersion {
                 version: version.to_string(),
                 supported: supported_versions().join(", "),
             });
         };
+        // The pool holds the schemas of every version; this set moves out the ones of its
+        // version (a schema two names share is copied for the second) and drops the rest.
+        let mut pool: Vec<Option<Value>> = decode()?.pool.into_iter().map(Some).collect();
         let mut defs = Map::with_capacity(index.defs.len());
+        let mut moved: HashMap<usize, &str> = HashMap::new();
         for (name, &i) in &index.defs {
-            let def = blob
-                .pool
-                .get(i)
-                .cloned()
-                .ok_or_else(|| SchemaError::Corrupt(name.clone()))?;
+            let def = match pool.get_mut(i).and_then(Option::take) {
+                Some(def) => {
+                    moved.insert(i, name);
+                    def
+                }
+                None => moved
+                    .get(&i)
+                    .and_then(|first| defs.get(*first).cloned())
+                    .ok_or_else(|| SchemaError::Corrupt(name.clone()))?,
+            };
             defs.insert(name.clone(), def);
         }
+        drop(pool);
         let doc = serde_json::json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$defs": defs,

@@ -529,19 +529,14 @@ impl Renderer<'_> {
             }
             let (objects, errors) = (self.objects.len(), self.error_count());
             let built = self.build_roots(&entries);
-            for e in entries {
+            let read = self.read_files(component, &entries, stack_file, strictness);
+            for (e, read) in entries.into_iter().zip(read) {
                 match e {
-                    Entry::File(file) => {
-                        if stack_file.is_some_and(|s| same_file(s, &file))
-                            || self
-                                .options
-                                .values_files
-                                .iter()
-                                .any(|v| same_file(v, &file))
-                        {
-                            continue;
+                    Entry::File(_) => {
+                        if let Some((objects, findings)) = read {
+                            self.objects.extend(objects);
+                            self.findings.extend(findings);
                         }
-                        self.read_file(component, &file, strictness);
                     }
                     Entry::Kustomization(root) => {
                         if let Some(result) = built.get(&root) {
@@ -710,48 +705,34 @@ impl Renderer<'_> {
         }
     }
 
-    fn read_file(&mut self, component: &str, path: &Path, strictness: Strictness) {
-        let shown = display_path(&self.root, path);
-        let text = match std::fs::read(path).map(String::from_utf8) {
-            Ok(Ok(t)) => t,
-            Ok(Err(_)) => {
-                self.findings.push(file_finding(
-                    &shown,
-                    MISSING_FILE,
-                    "this file is not UTF-8 text",
-                    "save it as UTF-8",
-                ));
-                return;
-            }
-            Err(e) => {
-                self.findings.push(file_finding(
-                    &shown,
-                    MISSING_FILE,
-                    &format!("cannot read this file: {e}"),
-                    "check its permissions",
-                ));
-                return;
-            }
+    /// Reads and parses the manifest files among `entries` (not the stack file nor a values
+    /// file) in parallel, each into its objects and findings, one result per entry (`None`
+    /// for the others): the caller takes them in entry order, so the result does not depend
+    /// on which thread finished first.
+    fn read_files(
+        &self,
+        component: &str,
+        entries: &[Entry],
+        stack_file: Option<&Path>,
+        strictness: Strictness,
+    ) -> Vec<Option<(Vec<Object>, Vec<Finding>)>> {
+        use rayon::prelude::*;
+        let (root, values) = (&self.root, &self.values);
+        let skip = |file: &Path| {
+            stack_file.is_some_and(|s| same_file(s, file))
+                || self.options.values_files.iter().any(|v| same_file(v, file))
         };
-        let file = Arc::new(SourceFile {
-            path: shown,
-            text: Arc::from(text),
-        });
-        let substitute_doc = substitution(&self.values);
-        // A plain folder or file (no berth.yaml) declares no values: it is read as written.
-        let transform: Option<&sources::Transform<'_>> = match strictness {
-            Strictness::Strict => Some(&substitute_doc),
-            Strictness::PlainFolder => None,
-        };
-        sources::read_source(
-            &file,
-            component,
-            &Origin::Manifest,
-            strictness,
-            transform,
-            &mut self.objects,
-            &mut self.findings,
-        );
+        let files: Vec<Option<&PathBuf>> = entries
+            .iter()
+            .map(|e| match e {
+                Entry::File(file) if !skip(file) => Some(file),
+                _ => None,
+            })
+            .collect();
+        files
+            .into_par_iter()
+            .map(|file| file.map(|f| read_file(root, values, component, f, strictness)))
+            .collect()
     }
 
     fn render_chart(
@@ -850,6 +831,59 @@ fn substitution(
     move |file: &Arc<SourceFile>, doc: &mut berth_yaml::Document, findings: &mut Vec<Finding>| {
         substitute::document(file, doc, values, findings);
     }
+}
+
+/// One manifest file → its objects and findings (placeholders substituted from `values`
+/// unless it is read as a plain folder's file, which declares no values).
+fn read_file(
+    root: &Path,
+    values: &IndexMap<String, Value>,
+    component: &str,
+    path: &Path,
+    strictness: Strictness,
+) -> (Vec<Object>, Vec<Finding>) {
+    let (mut objects, mut findings) = (Vec::new(), Vec::new());
+    let shown = display_path(root, path);
+    let text = match std::fs::read(path).map(String::from_utf8) {
+        Ok(Ok(t)) => t,
+        Ok(Err(_)) => {
+            findings.push(file_finding(
+                &shown,
+                MISSING_FILE,
+                "this file is not UTF-8 text",
+                "save it as UTF-8",
+            ));
+            return (objects, findings);
+        }
+        Err(e) => {
+            findings.push(file_finding(
+                &shown,
+                MISSING_FILE,
+                &format!("cannot read this file: {e}"),
+                "check its permissions",
+            ));
+            return (objects, findings);
+        }
+    };
+    let file = Arc::new(SourceFile {
+        path: shown,
+        text: Arc::from(text),
+    });
+    let substitute_doc = substitution(values);
+    let transform: Option<&sources::Transform<'_>> = match strictness {
+        Strictness::Strict => Some(&substitute_doc),
+        Strictness::PlainFolder => None,
+    };
+    sources::read_source(
+        &file,
+        component,
+        &Origin::Manifest,
+        strictness,
+        transform,
+        &mut objects,
+        &mut findings,
+    );
+    (objects, findings)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

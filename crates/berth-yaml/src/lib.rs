@@ -977,16 +977,13 @@ impl<'t> Builder<'t> {
                 pointer,
                 kind: FrameKind::Seq(items),
                 ..
-            }) => (format!("{pointer}/{}", items.len()), pos),
+            }) => (child_index(pointer, items.len()), pos),
             Some(Frame {
                 pointer,
                 kind: FrameKind::Map { key, .. },
                 ..
             }) => match key {
-                Some(k) => (
-                    format!("{pointer}/{}", escape_pointer_token(&k.name)),
-                    k.pos,
-                ),
+                Some(k) => (child(pointer, &escape_pointer_token(&k.name)), k.pos),
                 None => (pointer.clone(), pos),
             },
         };
@@ -1097,6 +1094,25 @@ impl<'t> Builder<'t> {
              `<<: *defaults`)",
         )
     }
+}
+
+/// `pointer/token`, allocated once at its final size (this runs for every node).
+fn child(pointer: &str, token: &str) -> String {
+    let mut p = String::with_capacity(pointer.len() + 1 + token.len());
+    p.push_str(pointer);
+    p.push('/');
+    p.push_str(token);
+    p
+}
+
+/// `pointer/index`, without an intermediate string for the number.
+fn child_index(pointer: &str, index: usize) -> String {
+    use std::fmt::Write;
+    let mut p = String::with_capacity(pointer.len() + 4);
+    p.push_str(pointer);
+    // Writing to a String cannot fail.
+    let _ = write!(p, "/{index}");
+    p
 }
 
 /// go-yaml v2's check against alias bombs, which kubectl applies to every document: once a

@@ -55,11 +55,15 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
     print!("{}", report::render(&shown, args.format, color));
-    Ok(if prepared.is_bad_input() {
+    let exit = if prepared.is_bad_input() {
         Exit::BadInput
     } else if prepared.has_errors() {
         Exit::Failed
     } else {
         Exit::Ok
-    })
+    };
+    // The process ends right after this: the OS takes the stack back at once, while freeing
+    // every node of every object one by one costs ~3% of a check of 10,000 objects.
+    std::mem::forget(prepared);
+    Ok(exit)
 }
