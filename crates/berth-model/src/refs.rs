@@ -73,14 +73,7 @@ pub fn is_builtin(kind: &str, name: &str) -> bool {
 /// of the kind itself. The order is stable (`up` hashes the Secrets and ConfigMaps a pod
 /// template uses in this order). Costs one pass over the object.
 pub fn references(kind: &str, namespace: Option<&str>, value: &Value) -> Vec<Ref> {
-    let mut c = Collector {
-        root: value,
-        ns: namespace,
-        out: Vec::new(),
-    };
-    if let Some((base, spec)) = pod_spec::pod_spec(kind, value) {
-        c.pod(base, spec);
-    }
+    let mut c = Collector::with_pod_refs(kind, namespace, value);
     c.kind_refs(kind);
     c.out
 }
@@ -90,15 +83,7 @@ pub fn references(kind: &str, namespace: Option<&str>, value: &Value) -> Vec<Ref
 /// and generic ephemeral volumes' StorageClass included), then the env and envFrom of
 /// containers, init containers and ephemeral containers.
 pub fn pod_spec_references(kind: &str, namespace: Option<&str>, value: &Value) -> Vec<Ref> {
-    let mut c = Collector {
-        root: value,
-        ns: namespace,
-        out: Vec::new(),
-    };
-    if let Some((base, spec)) = pod_spec::pod_spec(kind, value) {
-        c.pod(base, spec);
-    }
-    c.out
+    Collector::with_pod_refs(kind, namespace, value).out
 }
 
 /// The Secrets (names, in the object's namespace) that a controller creates once object `v`
@@ -186,7 +171,20 @@ struct Collector<'a> {
     out: Vec<Ref>,
 }
 
-impl Collector<'_> {
+impl<'a> Collector<'a> {
+    /// A collector over `value` holding the references of its pod spec, if it has one.
+    fn with_pod_refs(kind: &str, namespace: Option<&'a str>, value: &'a Value) -> Collector<'a> {
+        let mut c = Collector {
+            root: value,
+            ns: namespace,
+            out: Vec::new(),
+        };
+        if let Some((base, spec)) = pod_spec::pod_spec(kind, value) {
+            c.pod(base, spec);
+        }
+        c
+    }
+
     /// Adds a reference to the name at `pointer`, when there is one.
     fn add(
         &mut self,

@@ -193,11 +193,7 @@ impl Prepared {
     pub fn checked(mut self) -> Result<Stack, Refused> {
         self.loadable()?;
         if self.has_errors() {
-            return Err(Refused {
-                class: ErrorClass::Failed,
-                message: "the stack has error findings (above); nothing was changed".into(),
-                findings: Vec::new(),
-            });
+            return Err(errors_refused("nothing was changed"));
         }
         Ok(self.stack.take().expect("checked by loadable"))
     }
@@ -220,11 +216,7 @@ impl Prepared {
             return Err(refused);
         }
         if self.has_errors() {
-            return Err(Refused {
-                class: ErrorClass::Failed,
-                message: "the stack has error findings (above); nothing was applied".into(),
-                findings: Vec::new(),
-            });
+            return Err(errors_refused("nothing was applied"));
         }
         let stack = self.stack.take().expect("checked by is_bad_input");
         let plan = plan(&stack)?;
@@ -234,6 +226,15 @@ impl Prepared {
             findings: self.findings,
             loaded: self.loaded,
         })
+    }
+}
+
+/// The refusal of a stack with error findings (exit 1); `outcome` says what did not happen.
+fn errors_refused(outcome: &str) -> Refused {
+    Refused {
+        class: ErrorClass::Failed,
+        message: format!("the stack has error findings (above); {outcome}"),
+        findings: Vec::new(),
     }
 }
 

@@ -105,16 +105,19 @@ impl Ready {
                 "the stack no longer renders the objects of the saved plan".into(),
             ));
         }
+        let values: std::collections::HashMap<ObjectKey, &serde_json::Value> = self
+            .stack
+            .objects
+            .iter()
+            .map(|o| (o.key(), &o.value))
+            .collect();
         let objects: Vec<(ObjectKey, serde_json::Value)> = saved
             .live
             .iter()
             .map(|(key, _)| {
-                let value = self
-                    .stack
-                    .objects
-                    .iter()
-                    .find(|o| &o.key() == key)
-                    .map(|o| o.value.clone())
+                let value = values
+                    .get(key)
+                    .map(|v| (*v).clone())
                     // A namespace berth added for the stack: only its API matters.
                     .unwrap_or_else(|| serde_json::json!({"apiVersion": "v1"}));
                 (key.clone(), value)
