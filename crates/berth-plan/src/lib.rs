@@ -15,11 +15,17 @@
 //!   kpt and cli-utils, which users bring from those tools), where the name is one object of
 //!   the stack; a name of nothing in the stack or a malformed one adds no edge.
 //!
-//! An object's wave is the length of its longest dependency chain, so independent objects share
-//! a wave and are applied in parallel. A cycle is a `dependency-cycle` finding naming its
-//! objects. [`Plan::teardown`] gives the order for `down`. Nothing here talks to a cluster.
+//! `up` runs the graph itself (see [`Schedule`]): an object is applied as soon as what it
+//! depends on is healthy, so a slow database never holds back an independent web tier. The
+//! waves are the graph's levels (an object's wave is the length of its longest dependency
+//! chain): what `plan` and `render` print so users see what happens first. A cycle is a
+//! `dependency-cycle` finding naming its objects. [`Plan::teardown`] gives the order for
+//! `down`. Nothing here talks to a cluster.
 
 pub mod kinds;
+mod schedule;
+
+pub use schedule::Schedule;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -35,8 +41,12 @@ use serde_json::Value;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub waves: Vec<Vec<usize>>,
-    /// Direct dependencies of each object (indices), for explaining the order.
-    deps: Vec<Vec<usize>>,
+    /// The operation graph: the direct dependencies of every node. Nodes `0..objects` are the
+    /// objects; the nodes after them are points where a group of objects is done (a
+    /// component, for `after:`; the cluster definitions everything else waits for), which
+    /// take no operation of their own and keep `after:` at one edge per object.
+    graph: Vec<Vec<usize>>,
+    objects: usize,
 }
 
 impl Plan {
@@ -55,18 +65,41 @@ impl Plan {
         for i in self.waves.iter_mut().flatten() {
             *i += n;
         }
-        for d in self.deps.iter_mut().flatten() {
+        for d in self.graph.iter_mut().flatten() {
             *d += n;
         }
         self.waves.insert(0, (0..n).collect());
-        let mut deps = vec![Vec::new(); n];
-        deps.append(&mut self.deps);
-        self.deps = deps;
+        // One new point where the new objects are done; every old object waits for it.
+        let done = self.graph.len() + n;
+        for deps in self.graph.iter_mut().take(self.objects) {
+            deps.push(done);
+        }
+        let mut graph = vec![Vec::new(); n];
+        graph.append(&mut self.graph);
+        graph.push((0..n).collect());
+        self.graph = graph;
+        self.objects += n;
     }
 
-    /// The objects that object `i` directly waits for.
-    pub fn dependencies(&self, i: usize) -> &[usize] {
-        self.deps.get(i).map(Vec::as_slice).unwrap_or(&[])
+    /// The objects that object `i` directly waits for (not through a component's `after:`).
+    pub fn dependencies(&self, i: usize) -> Vec<usize> {
+        self.graph
+            .get(i)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&d| d < self.objects)
+            .collect()
+    }
+
+    /// How many objects the plan orders.
+    pub fn len(&self) -> usize {
+        self.objects
+    }
+
+    /// Whether the plan orders no object.
+    pub fn is_empty(&self) -> bool {
+        self.objects == 0
     }
 
     /// The order for `down`: load balancers first (LoadBalancer Services and Ingresses, so the
@@ -199,6 +232,22 @@ pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Fi
     let floor_needed = objects
         .iter()
         .any(|o| kinds::is_cluster_definition(o.kind()));
+    // The floor in the graph: one more node, done when every cluster definition that waits
+    // for nothing is healthy, and every other object waits for it (Flux's staged apply).
+    // Definitions that wait for something (a CRD's conversion webhook Service) are ordered by
+    // their edges, as in the waves.
+    let definitions = g.deps.len();
+    if floor_needed {
+        let roots: Vec<usize> = (0..n)
+            .filter(|&i| kinds::is_cluster_definition(objects[i].kind()) && g.deps[i].is_empty())
+            .collect();
+        g.deps.push(roots.into_iter().map(|d| (d, 0)).collect());
+        for i in 0..n {
+            if !kinds::is_cluster_definition(objects[i].kind()) {
+                g.edge(i, definitions, 1);
+            }
+        }
+    }
     let floor = |node: usize| -> usize {
         match node_of(node, n) {
             Node::Object(i) if floor_needed && !kinds::is_cluster_definition(objects[i].kind()) => {
@@ -235,16 +284,16 @@ pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Fi
                 ))
         });
     }
-    let deps = (0..n)
-        .map(|i| {
-            g.deps[i]
-                .iter()
-                .filter(|(d, _)| *d < n)
-                .map(|(d, _)| *d)
-                .collect::<Vec<_>>()
-        })
+    let graph = g
+        .deps
+        .iter()
+        .map(|deps| deps.iter().map(|(d, _)| *d).collect())
         .collect();
-    Ok(Plan { waves, deps })
+    Ok(Plan {
+        waves,
+        graph,
+        objects: n,
+    })
 }
 
 /// The annotation kpt and cli-utils order objects by: a comma-separated list of

@@ -652,3 +652,122 @@ fn depends_on_entries_are_read_as_kpt_writes_them() {
         ]
     );
 }
+
+/// Runs `plan` to the end with `Schedule`, marking objects done in `finish` order whenever
+/// they have started; returns the display names in the order they started.
+fn run_graph(objects: &[Object], plan: &Plan, finish_first: &[&str]) -> Vec<String> {
+    let (mut s, mut ready) = Schedule::start(plan);
+    let mut started: Vec<usize> = Vec::new();
+    let mut running: Vec<usize> = Vec::new();
+    loop {
+        for i in ready.drain(..) {
+            started.push(i);
+            running.push(i);
+        }
+        if running.is_empty() {
+            break;
+        }
+        // Finish a preferred object if it runs, else the oldest running one.
+        let pick = finish_first
+            .iter()
+            .find_map(|n| {
+                running
+                    .iter()
+                    .position(|&i| objects[i].display_name() == *n)
+            })
+            .unwrap_or(0);
+        let i = running.remove(pick);
+        ready = s.done(i);
+    }
+    assert!(s.finished(), "every object ran");
+    started.iter().map(|&i| objects[i].display_name()).collect()
+}
+
+#[test]
+fn the_graph_starts_an_independent_component_without_waiting_for_a_slow_one() {
+    // Component a: a slow Deployment, then a2 (after: a). Component b: a ConfigMap and the
+    // Deployment that mounts it, independent of a.
+    let objects = vec![
+        obj("a", deployment("x", "slow", json!({"containers": []}))),
+        obj("a2", meta("v1", "ConfigMap", Some("x"), "a2")),
+        obj("b", meta("v1", "ConfigMap", Some("x"), "cfg")),
+        obj(
+            "b",
+            deployment(
+                "x",
+                "b2",
+                json!({"volumes": [{"configMap": {"name": "cfg"}}]}),
+            ),
+        ),
+    ];
+    let components = vec![
+        Component {
+            name: "a".into(),
+            after: vec![],
+            disabled: false,
+        },
+        Component {
+            name: "a2".into(),
+            after: vec!["a".into()],
+            disabled: false,
+        },
+        Component {
+            name: "b".into(),
+            after: vec![],
+            disabled: false,
+        },
+    ];
+    let plan = plan(&objects, &components).unwrap();
+    // The waves put b2 beside a2, after the slow Deployment's wave.
+    assert_eq!(plan.waves.len(), 2, "{:?}", names(&objects, &plan));
+    // The graph: with the slow Deployment still running, the ConfigMap finishes and b2 starts.
+    let order = run_graph(&objects, &plan, &["ConfigMap/x/cfg", "Deployment/x/b2"]);
+    let at = |n: &str| order.iter().position(|o| o == n).unwrap();
+    assert!(at("Deployment/x/b2") < at("ConfigMap/x/a2"), "{order:?}");
+    // Must not: a2 never starts before the component it is after.
+    let (mut s, ready) = Schedule::start(&plan);
+    let names_of = |v: &[usize]| -> Vec<String> {
+        v.iter().map(|&i| objects[i].display_name()).collect()
+    };
+    assert_eq!(
+        names_of(&ready),
+        vec!["ConfigMap/x/cfg", "Deployment/x/slow"]
+    );
+    assert_eq!(names_of(&s.done(2)), vec!["Deployment/x/b2"]);
+    assert!(s.done(3).is_empty(), "a2 waits for the slow Deployment");
+    assert_eq!(names_of(&s.done(0)), vec!["ConfigMap/x/a2"]);
+}
+
+#[test]
+fn cluster_definitions_still_go_before_everything_else_in_the_graph() {
+    let objects = vec![
+        obj("app", meta("v1", "ConfigMap", Some("x"), "cfg")),
+        obj(
+            "app",
+            meta("storage.k8s.io/v1", "StorageClass", None, "fast"),
+        ),
+        obj("app", meta("v1", "Namespace", None, "x")),
+    ];
+    let plan = plan(&objects, &[]).unwrap();
+    let (mut s, ready) = Schedule::start(&plan);
+    assert_eq!(ready, vec![2, 1], "the Namespace, then the class");
+    assert!(s.done(1).is_empty(), "the ConfigMap waits for every definition");
+    assert_eq!(s.done(2), vec![0]);
+}
+
+#[test]
+fn prepended_namespaces_come_before_every_object_in_the_graph() {
+    let mut objects = vec![
+        obj("app", meta("v1", "ConfigMap", Some("x"), "cfg")),
+        obj("app", meta("v1", "ConfigMap", Some("y"), "other")),
+    ];
+    let mut plan = plan(&objects, &[]).unwrap();
+    objects.insert(0, obj("", meta("v1", "Namespace", None, "x")));
+    plan.prepend_wave(1);
+    assert_eq!(plan.len(), 3);
+    assert_eq!(plan.waves, vec![vec![0], vec![1, 2]]);
+    let (mut s, ready) = Schedule::start(&plan);
+    assert_eq!(ready, vec![0]);
+    assert_eq!(s.done(0), vec![1, 2]);
+    assert!(plan.dependencies(1).is_empty(), "the prepended point is no object");
+}
