@@ -6,12 +6,14 @@
 # 1 Deployment (1 replica; kwok runs its pod) and 1 ServiceAccount, plus the Namespace. Each tool
 # gets its own fresh namespace with the same objects, on the same running local cluster, one
 # after the other, each run timed from start to exit with `date +%s.%N`:
-#   berth    berth up --yes --format json     (applies in waves, waits for every object)
+#   berth    berth up --yes --format json     (runs the operation graph, waits for every object)
 #   kubectl  kubectl apply --server-side -f DIR, then kubectl wait --for=condition=Available
 #            deployment --all (kubectl does not wait for anything else)
 #   helm     helm install --wait (the same manifests as a chart's templates)
-# Also reported: berth's own "millis_after_healthy", the time from the last wave becoming healthy
-# to `up` returning (prune, revision record, unlock). Ratios are peer time / berth time.
+# Also reported: berth's own "millis_after_healthy", the time from the last object becoming
+# healthy to `up` returning (prune, revision record, unlock). Ratios are peer time / berth time.
+# With BERTH_BEFORE=path/to/an/older/berth, that binary runs the same stack too, right after
+# berth (to see that a change costs no speed).
 # Run it on an otherwise idle machine; it prints one table. Usage:
 #   crates/berth-apply/benches/up-vs-peers.sh [N] [path/to/berth]
 set -euo pipefail
@@ -55,9 +57,19 @@ printf 'stack: bench\nnamespace: %s\nprofile: local\ncomponents:\n  app: {manife
 t0=$(now); "$BERTH" up "$WORK/berth" --yes --format json --timeout 10m > "$WORK/berth.jsonl"; t1=$(now)
 T_BERTH=$(echo "$t1 - $t0" | bc)
 AFTER=$(grep '"event":"done"' "$WORK/berth.jsonl" | sed -E 's/.*"millis_after_healthy":([0-9]+).*/\1/')
-WAVES=$(grep -c '"event":"wave-started"' "$WORK/berth.jsonl")
+LEVELS=$(grep '"event":"started"' "$WORK/berth.jsonl" | sed -E 's/.*"levels":([0-9]+).*/\1/')
 # Free the nodes' pod slots before the next tool runs (not timed).
 "$KUBECTL" delete namespace "$NS_B" --timeout=5m >/dev/null
+
+# an older berth, on the same objects in a fresh namespace
+if [ -n "${BERTH_BEFORE:-}" ]; then
+  NS_O=bench-before-$RUN
+  gen "$NS_O" "$WORK/before/manifests"
+  printf 'stack: bench-before\nnamespace: %s\nprofile: local\ncomponents:\n  app: {manifests: manifests/}\n' "$NS_O" > "$WORK/before/berth.yaml"
+  t0=$(now); "$BERTH_BEFORE" up "$WORK/before" --yes --format json --timeout 10m > /dev/null; t1=$(now)
+  T_BEFORE=$(echo "$t1 - $t0" | bc)
+  "$KUBECTL" delete namespace "$NS_O" --timeout=5m >/dev/null
+fi
 
 # kubectl
 NS_K=bench-kubectl-$RUN
@@ -84,6 +96,9 @@ printf '%-44s %10s %8s\n' "tool ($N objects)" "seconds" "ratio"
 printf '%-44s %10.2f %8s\n' "berth up (apply + wait, every object)" "$T_BERTH" "1.00"
 printf '%-44s %10.2f %8.2f\n' "kubectl apply --server-side + kubectl wait" "$T_KUBECTL" "$(echo "$T_KUBECTL / $T_BERTH" | bc -l)"
 printf '%-44s %10.2f %8.2f\n' "helm install --wait" "$T_HELM" "$(echo "$T_HELM / $T_BERTH" | bc -l)"
-printf 'berth: %s waves; last object healthy -> up returned: %s ms\n' "$WAVES" "$AFTER"
+if [ -n "${BERTH_BEFORE:-}" ]; then
+  printf '%-44s %10.2f %8.2f\n' "berth before ($BERTH_BEFORE)" "$T_BEFORE" "$(echo "$T_BEFORE / $T_BERTH" | bc -l)"
+fi
+printf 'berth: %s levels in the graph; last object healthy -> up returned: %s ms\n' "$LEVELS" "$AFTER"
 "$HELM" uninstall bench -n "$NS_H" >/dev/null 2>&1 || true
 "$KUBECTL" delete namespace "$NS_H" --wait=false >/dev/null 2>&1 || true

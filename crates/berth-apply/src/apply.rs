@@ -19,7 +19,7 @@ pub struct ApplyOptions {
     pub force_conflicts: bool,
     /// Server-side dry run: validated, defaulted, admitted, not stored.
     pub dry_run: bool,
-    /// How many requests run at once within a wave.
+    /// How many requests run at once.
     pub concurrency: usize,
 }
 

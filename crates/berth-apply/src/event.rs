@@ -8,12 +8,9 @@ use serde::Serialize;
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
-    /// A wave starts: its number (from 1), how many there are, its objects.
-    WaveStarted {
-        wave: usize,
-        waves: usize,
-        objects: Vec<ObjectKey>,
-    },
+    /// The run starts applying: how many objects, in how many levels of the graph (what
+    /// `plan` prints as waves; objects of different levels may be applied at the same time).
+    Started { objects: usize, levels: usize },
     /// An object was applied; `action` is `created`, `configured` or `unchanged`.
     Applied { object: ObjectKey, action: Action },
     /// An object's health changed while waiting.
@@ -31,8 +28,12 @@ pub enum Event {
         seconds: u64,
         error: String,
     },
-    /// Every object of the wave is healthy.
-    WaveHealthy { wave: usize, millis: u128 },
+    /// Every object of a component is healthy, `millis` after its first apply started.
+    ComponentHealthy {
+        component: String,
+        objects: usize,
+        millis: u128,
+    },
     /// An object of an earlier revision that left the stack was deleted.
     Pruned { object: ObjectKey },
     /// An object was kept instead of deleted (data: PVC, PV, Namespace, CRD), and why.

@@ -1,8 +1,9 @@
 //! `up` and `rollback`: the contract of PRODUCT.md, steps 2 to 6.
 //!
-//! lock → widen the inventory → wave by wave (apply in parallel, wait until healthy) → prune
-//! what left the stack → record the revision → unlock. The caller has already run the checks
-//! (step 1) and connected.
+//! lock → widen the inventory → run the operation graph (each object applied as soon as what
+//! it depends on is healthy, a bounded number at once, then waited for) → prune what left the
+//! stack → record the revision → unlock. The caller has already run the checks (step 1) and
+//! connected.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -241,111 +242,26 @@ async fn run(
         Some(_) => Action::Configured,
     };
     let mut report = UpReport::default();
-    let mut failure: Option<Error> = None;
-    let waves = plan.waves.len();
-    let mut last_healthy = Instant::now();
-    for (w, wave) in plan.waves.iter().enumerate() {
-        sink(Event::WaveStarted {
-            wave: w + 1,
-            waves,
-            objects: wave.iter().map(|&i| new_keys[i].clone()).collect(),
-        });
-        let batch: Vec<(ObjectKey, Value)> = wave
-            .iter()
-            .map(|&i| (new_keys[i].clone(), prepared[i].clone()))
-            .collect();
-        let on_applied = |a: &apply::Applied| {
-            sink(Event::Applied {
-                object: a.key.clone(),
-                action: action_of(a),
-            })
-        };
-        let applied =
-            match apply::apply_all(cluster, &batch, opts.apply, deadline, &on_applied).await {
-                Ok(a) => a,
-                Err(mut errors) => {
-                    failure = Some(if errors.len() == 1 {
-                        errors.remove(0)
-                    } else {
-                        combine(errors)
-                    });
-                    break;
-                }
-            };
-        for a in applied.iter().filter(|a| initial.contains_key(&a.key)) {
-            if let Err(e) =
-                initial_replicas(cluster, a, initial[&a.key], opts.apply, deadline).await
-            {
-                failure = Some(e);
-                break;
-            }
-        }
-        if failure.is_some() {
-            break;
-        }
-        for a in &applied {
-            match action_of(a) {
-                Action::Created => report.created += 1,
-                Action::Unchanged => report.unchanged += 1,
-                Action::Configured => report.configured += 1,
-            }
-        }
-        let items: Vec<WaitItem> = applied
-            .iter()
-            .map(|a| WaitItem {
-                key: a.key.clone(),
-                resolved: a.resolved.clone(),
-            })
-            .collect();
-        let wave_start = Instant::now();
-        let on_wait = |e: WaitEvent| match e {
-            WaitEvent::Changed { key, health } => sink(Event::Health {
-                object: key,
-                state: health.state.as_str(),
-                message: health.message,
-            }),
-            WaitEvent::Note { key, note } => sink(Event::Waiting {
-                object: key,
-                message: note,
-            }),
-            WaitEvent::Unreachable { seconds, error } => sink(Event::Unreachable {
-                server: cluster.server.clone(),
-                seconds,
-                error,
-            }),
-        };
-        if let Err(e) = wait::wait_healthy(
-            cluster,
-            &inv.id,
-            &items,
-            rules,
-            &wait_options,
-            deadline,
-            &on_wait,
-        )
-        .await
-        {
-            failure = Some(match e {
-                Error::Timeout { pending, .. } => Error::Timeout {
-                    after: format!("{}s", (deadline - wave_start).as_secs().max(1)),
-                    pending,
-                },
-                e => e,
-            });
-            break;
-        }
-        last_healthy = Instant::now();
-        sink(Event::WaveHealthy {
-            wave: w + 1,
-            millis: wave_start.elapsed().as_millis(),
-        });
-        if wave
-            .iter()
-            .any(|&i| new_keys[i].kind == "CustomResourceDefinition")
-        {
-            cluster.refresh().await;
-        }
-    }
+    let (failure, last_healthy) = match run_graph(
+        cluster,
+        &target,
+        plan,
+        &new_keys,
+        &prepared,
+        &inv.id,
+        (opts, rules, &wait_options),
+        &initial,
+        &action_of,
+        &mut report,
+        sink,
+        deadline,
+    )
+    .await
+    {
+        Ok(last_healthy) => (None, last_healthy),
+        Err(e) => (Some(e), Instant::now()),
+    };
+    let mut failure = failure;
 
     // Prune only after everything is healthy.
     let mut kept_keys: BTreeSet<ObjectKey> = BTreeSet::new();
@@ -429,6 +345,162 @@ async fn run(
     });
     report.revision = revision.revision;
     Ok((report, last_healthy))
+}
+
+/// Runs the plan's graph (see `berth_plan::Schedule`): applies each object once everything it
+/// depends on is healthy, at most `--concurrency` requests at once, and waits for it with one
+/// [`wait::Waiter`] for the whole run. A rejected apply stops new applies (those in flight
+/// finish, so every rejected object of the moment is reported); an unhealthy object or the
+/// deadline stops the run. Returns when the last object became healthy.
+#[allow(clippy::too_many_arguments)]
+async fn run_graph(
+    cluster: &Cluster,
+    target: &Target<'_>,
+    plan: &berth_plan::Plan,
+    keys: &[ObjectKey],
+    prepared: &[Value],
+    applyset: &str,
+    (opts, rules, wait_options): (&UpOptions, &dyn HealthRules, &WaitOptions),
+    initial: &HashMap<ObjectKey, i64>,
+    action_of: &(dyn Fn(&apply::Applied) -> Action + Sync),
+    report: &mut UpReport,
+    sink: Sink<'_>,
+    deadline: Instant,
+) -> Result<Instant> {
+    use futures::StreamExt;
+    use futures::stream::FuturesUnordered;
+
+    let index: HashMap<&ObjectKey, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
+    // Per component: its objects, how many are healthy, when its first apply started.
+    let mut components: HashMap<&str, (usize, usize, Option<Instant>)> = HashMap::new();
+    for o in target.objects {
+        components.entry(o.component.as_str()).or_default().0 += 1;
+    }
+    let (mut schedule, first) = berth_plan::Schedule::start(plan);
+    let mut queue: std::collections::VecDeque<usize> = first.into();
+    let mut waiter = wait::Waiter::new(cluster, applyset, rules, wait_options);
+    let mut in_flight = FuturesUnordered::new();
+    let mut rejected: Vec<Error> = Vec::new();
+    let mut last_healthy = Instant::now();
+    let on_wait = |e: WaitEvent| match e {
+        WaitEvent::Changed { key, health } => sink(Event::Health {
+            object: key,
+            state: health.state.as_str(),
+            message: health.message,
+        }),
+        WaitEvent::Note { key, note } => sink(Event::Waiting {
+            object: key,
+            message: note,
+        }),
+        WaitEvent::Unreachable { seconds, error } => sink(Event::Unreachable {
+            server: cluster.server.clone(),
+            seconds,
+            error,
+        }),
+    };
+    sink(Event::Started {
+        objects: keys.len(),
+        levels: plan.waves.len(),
+    });
+    let concurrency = opts.apply.concurrency.max(1);
+    loop {
+        while rejected.is_empty() && in_flight.len() < concurrency {
+            let Some(i) = queue.pop_front() else { break };
+            let c = components
+                .entry(target.objects[i].component.as_str())
+                .or_default();
+            c.2.get_or_insert_with(Instant::now);
+            let (key, value) = (&keys[i], &prepared[i]);
+            in_flight.push(async move {
+                (
+                    i,
+                    apply::apply_one(cluster, key, value, opts.apply, deadline).await,
+                )
+            });
+        }
+        if in_flight.is_empty() && (!rejected.is_empty() || schedule.finished()) {
+            break;
+        }
+        let healthy: Vec<usize> = tokio::select! {
+            Some((i, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                let a = match result {
+                    Ok(a) => a,
+                    Err(e) => {
+                        rejected.push(e);
+                        continue;
+                    }
+                };
+                if let Some(&min) = initial.get(&a.key)
+                    && let Err(e) = initial_replicas(cluster, &a, min, opts.apply, deadline).await
+                {
+                    rejected.push(e);
+                    continue;
+                }
+                let action = action_of(&a);
+                match action {
+                    Action::Created => report.created += 1,
+                    Action::Unchanged => report.unchanged += 1,
+                    Action::Configured => report.configured += 1,
+                }
+                sink(Event::Applied {
+                    object: a.key.clone(),
+                    action,
+                });
+                if !rejected.is_empty() {
+                    continue;
+                }
+                if !wait::gates(&a.key) {
+                    vec![i]
+                } else {
+                    let item = WaitItem {
+                        key: a.key.clone(),
+                        resolved: a.resolved.clone(),
+                    };
+                    waiter.add(item, &a.live, &on_wait).await?;
+                    continue;
+                }
+            }
+            r = waiter.next(deadline, &on_wait), if rejected.is_empty() => match r {
+                Ok(keys) => keys.iter().filter_map(|k| index.get(k).copied()).collect(),
+                Err(Error::Timeout { pending, .. }) => {
+                    return Err(Error::Timeout {
+                        after: format!("{}s", opts.timeout.as_secs().max(1)),
+                        pending: if pending.is_empty() {
+                            // Nothing waits for health: the applies themselves took too long.
+                            queue.iter().map(|&i| (keys[i].clone(), "not applied yet".into())).collect()
+                        } else {
+                            pending
+                        },
+                    });
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        for i in healthy {
+            last_healthy = Instant::now();
+            let component = target.objects[i].component.as_str();
+            if let Some(c) = components.get_mut(component) {
+                c.1 += 1;
+                if c.1 == c.0 {
+                    sink(Event::ComponentHealthy {
+                        component: component.to_string(),
+                        objects: c.0,
+                        millis: c.2.map(|t| t.elapsed().as_millis()).unwrap_or(0),
+                    });
+                }
+            }
+            if keys[i].kind == "CustomResourceDefinition" {
+                // Its custom resources may start now: discovery must know the kind.
+                cluster.refresh().await;
+            }
+            queue.extend(schedule.done(i));
+        }
+    }
+    match rejected.len() {
+        0 => Ok(last_healthy),
+        1 => Err(rejected.remove(0)),
+        _ => Err(combine(rejected)),
+    }
 }
 
 /// Field manager that sets an HPA target's first `replicas` (the HPA's minReplicas), right

@@ -1,10 +1,11 @@
-//! Waits until a wave is healthy, driven by watches (no polling loop).
+//! Waits until applied objects are healthy, driven by watches (no polling loop).
 //!
-//! One watch per (resource, namespace) of the wave, filtered by the ApplySet label; and per
+//! One watch per (resource, namespace) of the objects, filtered by the ApplySet label; and per
 //! namespace with workloads, watches of its pods, ReplicaSets (for Deployments),
 //! ControllerRevisions (for DaemonSets) and the Events about pods. Every event recomputes the
-//! health of the one object it is about; the wait returns as soon as the last object becomes
-//! Current and fails at once when one becomes Failed. Pods are judged by
+//! health of the one object it is about; each object is reported as soon as it becomes
+//! Current (what depends on it may start), and the wait fails at once when one becomes
+//! Failed. Pods are judged by
 //! [`berth_health::rollout`]: only the current revision's pods count, what cannot heal stops
 //! the wait, crash loops and pull failures count against a budget, and an unschedulable pod
 //! waits for the node autoscaler's answer. At `deadline` it fails naming what was pending.
@@ -12,7 +13,7 @@
 //! Pods are tied to their workload by owner uid (pod → ReplicaSet → Deployment), through
 //! indexes, so one pod event costs one lookup whatever the namespace holds.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -63,10 +64,10 @@ pub struct WaitOptions {
     pub min_ready: HashMap<ObjectKey, i64>,
 }
 
-/// Kinds whose health does not gate a wave. A PVC of a `WaitForFirstConsumer` class stays
-/// Pending until a pod uses it, and the pods come in a later wave: it is waited for through
-/// the workload that mounts it.
-pub fn gates_wave(key: &ObjectKey) -> bool {
+/// Kinds whose health does not hold back what depends on them. A PVC of a
+/// `WaitForFirstConsumer` class stays Pending until a pod uses it, and the pods depend on it:
+/// it is waited for through the workload that mounts it.
+pub fn gates(key: &ObjectKey) -> bool {
     !(key.group.is_empty() && key.kind == "PersistentVolumeClaim")
 }
 
@@ -194,59 +195,280 @@ impl Seen {
     }
 }
 
-/// Waits until every item is Current (see the module docs).
-pub async fn wait_healthy(
-    cluster: &Cluster,
-    applyset: &str,
-    items: &[WaitItem],
-    rules: &dyn HealthRules,
-    options: &WaitOptions,
-    deadline: Instant,
-    on_event: &(dyn Fn(WaitEvent) + Sync),
-) -> Result<()> {
-    let items: Vec<&WaitItem> = items.iter().filter(|i| gates_wave(&i.key)).collect();
-    if items.is_empty() {
-        return Ok(());
-    }
-    // Pods created more than a minute before the wait (clock skew allowed) existed before
-    // this run: their earlier restarts are not its failures.
-    let started = k8s_openapi::jiff::Timestamp::now()
-        .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(60))
-        .unwrap_or_else(|_| k8s_openapi::jiff::Timestamp::now());
-    let mut seen = Seen {
-        health: items
-            .iter()
-            .map(|i| {
-                (
-                    i.key.clone(),
-                    Health {
-                        state: State::NotFound,
-                        message: "not seen yet".into(),
-                    },
-                )
-            })
-            .collect(),
-        live: HashMap::new(),
-        pending: items.iter().map(|i| i.key.clone()).collect(),
-        workloads: HashMap::new(),
-        pods: Owned::default(),
-        replica_sets: Owned::default(),
-        revisions: Owned::default(),
-        events: HashMap::new(),
-        notes: HashMap::new(),
-        tracker: Tracker::new(started.to_string()),
-        autoscaler: None,
-    };
+/// Waits for objects as `up` applies them (see the module docs): [`Waiter::add`] each applied
+/// object, [`Waiter::next`] for the ones that became Current.
+///
+/// The watches are shared by the whole run: a (resource, namespace) is watched from the first
+/// object of it that is not healthy at once, the pods of a namespace from its first such
+/// workload, and the watches stay until the run ends (no list again per object). Values the
+/// watches deliver before their object is added are kept, so an object added later is judged
+/// on the newest value seen.
+pub struct Waiter<'a> {
+    cluster: &'a Cluster,
+    rules: &'a dyn HealthRules,
+    options: &'a WaitOptions,
+    label: String,
+    seen: Seen,
+    streams: futures::stream::SelectAll<Tagged>,
+    /// (resource path, namespace) pairs with a watch.
+    watched: HashSet<(String, Option<String>)>,
+    /// Per namespace with workloads: which watches it has (pods and events, ReplicaSets,
+    /// ControllerRevisions).
+    workload_namespaces: HashMap<String, (bool, bool, bool)>,
+    /// The newest value of every object of the stack a watch delivered, added or not.
+    latest: HashMap<ObjectKey, Value>,
+    /// Each added object's generation right after berth applied it: an older value seen
+    /// later on a watch is stale (sent before the apply) and judged on nothing.
+    applied_generation: HashMap<ObjectKey, i64>,
+    /// Objects that became Current since the last [`Waiter::next`].
+    healthy: Vec<ObjectKey>,
+    told_unreachable: Instant,
+}
 
-    let mut events = futures::stream::select_all(streams(cluster, applyset, &items));
-    let mut told_unreachable = Instant::now();
-    loop {
+fn generation(v: &Value) -> i64 {
+    v.pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+impl<'a> Waiter<'a> {
+    /// A waiter for one run; the objects of the stack carry `applyset`'s label.
+    pub fn new(
+        cluster: &'a Cluster,
+        applyset: &str,
+        rules: &'a dyn HealthRules,
+        options: &'a WaitOptions,
+    ) -> Waiter<'a> {
+        // Pods created more than a minute before the run (clock skew allowed) existed before
+        // it: their earlier restarts are not its failures.
+        let started = k8s_openapi::jiff::Timestamp::now()
+            .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(60))
+            .unwrap_or_else(|_| k8s_openapi::jiff::Timestamp::now());
+        Waiter {
+            cluster,
+            rules,
+            options,
+            label: format!("{PART_OF}={applyset}"),
+            seen: Seen {
+                health: HashMap::new(),
+                live: HashMap::new(),
+                pending: HashSet::new(),
+                workloads: HashMap::new(),
+                pods: Owned::default(),
+                replica_sets: Owned::default(),
+                revisions: Owned::default(),
+                events: HashMap::new(),
+                notes: HashMap::new(),
+                tracker: Tracker::new(started.to_string()),
+                autoscaler: None,
+            },
+            streams: futures::stream::SelectAll::new(),
+            watched: HashSet::new(),
+            workload_namespaces: HashMap::new(),
+            latest: HashMap::new(),
+            applied_generation: HashMap::new(),
+            healthy: Vec::new(),
+            told_unreachable: Instant::now(),
+        }
+    }
+
+    /// Starts waiting for `item`, which was `applied` (the API server's answer to the apply).
+    /// An object that is Current already is returned by the next [`Waiter::next`] at once;
+    /// one that is Failed already is the error.
+    pub async fn add(
+        &mut self,
+        item: WaitItem,
+        applied: &Value,
+        on_event: &(dyn Fn(WaitEvent) + Sync),
+    ) -> Result<()> {
+        let key = item.key.clone();
+        let applied = crate::inventory::with_type(applied.clone(), &item.resolved);
+        let at_apply = generation(&applied);
+        self.applied_generation.insert(key.clone(), at_apply);
+        let value = match self.latest.get(&key) {
+            Some(v) if generation(v) >= at_apply => v.clone(),
+            _ => applied,
+        };
+        self.seen.health.insert(
+            key.clone(),
+            Health {
+                state: State::NotFound,
+                message: "not seen yet".into(),
+            },
+        );
+        self.seen.pending.insert(key.clone());
+        if let Some(message) = self.health_of(&key, value, false, on_event) {
+            return Err(Error::Unhealthy {
+                object: key,
+                message,
+            });
+        }
+        if self.seen.pending.contains(&key) {
+            self.watch(&item);
+            // Pods seen before the workload was added are tied to it now.
+            judge(self.cluster, &mut self.seen, &key, self.options, on_event).await?;
+        }
+        Ok(())
+    }
+
+    /// The objects added and not Current yet, with what they wait for.
+    pub fn pending(&self) -> Vec<(ObjectKey, String)> {
+        let mut still: Vec<(ObjectKey, String)> = self
+            .seen
+            .pending
+            .iter()
+            .map(|k| {
+                let health = self.seen.health.get(k).map(|h| h.message.clone());
+                let msg = match (health, self.seen.notes.get(k)) {
+                    (Some(h), Some(n)) => format!("{h}; {n}"),
+                    (h, n) => h.or(n.cloned()).unwrap_or_default(),
+                };
+                (k.clone(), msg)
+            })
+            .collect();
+        still.sort();
+        still
+    }
+
+    /// Waits until at least one added object is Current and returns those that are; fails at
+    /// once when one becomes Failed, and at `deadline` naming what was pending. With nothing
+    /// pending it waits for `deadline` (the caller has other work to wait for).
+    pub async fn next(
+        &mut self,
+        deadline: Instant,
+        on_event: &(dyn Fn(WaitEvent) + Sync),
+    ) -> Result<Vec<ObjectKey>> {
+        loop {
+            if !self.healthy.is_empty() {
+                return Ok(std::mem::take(&mut self.healthy));
+            }
+            self.step(deadline, on_event).await?;
+        }
+    }
+
+    /// A watch for the item's resource and namespace, and for its pods when it is a workload.
+    fn watch(&mut self, item: &WaitItem) {
+        let r = &item.resolved.resource;
+        let ns = item.key.namespace.clone();
+        if self.watched.insert((
+            format!("{}/{}/{}", r.group, r.version, r.plural),
+            ns.clone(),
+        )) {
+            let api = self.cluster.api(&item.resolved, ns.as_deref());
+            self.streams.push(watch(
+                api,
+                watcher::Config::default().labels(&self.label),
+                Source::Item(item.resolved.clone()),
+            ));
+        }
+        let Some(ns) = ns else { return };
+        if berth_model::pod_spec::spec_pointer(&item.key.kind).is_none() {
+            return;
+        }
+        let pod = ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&());
+        let rs = ApiResource::erase::<k8s_openapi::api::apps::v1::ReplicaSet>(&());
+        let cr = ApiResource::erase::<k8s_openapi::api::apps::v1::ControllerRevision>(&());
+        let ev = ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&());
+        let client = self.cluster.client.clone();
+        let api = |r: &ApiResource| -> Api<DynamicObject> {
+            Api::namespaced_with(client.clone(), &ns, r)
+        };
+        let has = self.workload_namespaces.entry(ns.clone()).or_default();
+        if !has.0 {
+            has.0 = true;
+            self.streams
+                .push(watch(api(&pod), watcher::Config::default(), Source::Pod));
+            self.streams.push(watch(
+                api(&ev),
+                watcher::Config::default().fields("involvedObject.kind=Pod"),
+                Source::PodEvent,
+            ));
+        }
+        if item.key.kind == "Deployment" && !has.1 {
+            has.1 = true;
+            self.streams.push(watch(
+                api(&rs),
+                watcher::Config::default(),
+                Source::ReplicaSet,
+            ));
+        }
+        if item.key.kind == "DaemonSet" && !has.2 {
+            has.2 = true;
+            self.streams.push(watch(
+                api(&cr),
+                watcher::Config::default(),
+                Source::Revision,
+            ));
+        }
+    }
+
+    /// Judges an added object on `value` (its health by the rules, the HPA minimum) and
+    /// records it as Current or pending; returns the message when it is Failed.
+    fn health_of(
+        &mut self,
+        key: &ObjectKey,
+        value: Value,
+        deleted: bool,
+        on_event: &(dyn Fn(WaitEvent) + Sync),
+    ) -> Option<String> {
+        let mut h = self
+            .rules
+            .status(if deleted { &Value::Null } else { &value });
+        if let Some(min) = self.options.min_ready.get(key)
+            && h.state == State::Current
+        {
+            let ready = value
+                .pointer("/status/readyReplicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if ready < *min {
+                h = Health::in_progress(format!("Ready: {ready}/{min} (the HPA's minReplicas)"));
+            }
+        }
+        if deleted {
+            self.seen.live.remove(key);
+        } else {
+            self.seen
+                .workloads
+                .insert(uid(&value).to_string(), key.clone());
+            self.seen.live.insert(key.clone(), value);
+        }
+        if self.seen.health.get(key) != Some(&h) {
+            on_event(WaitEvent::Changed {
+                key: key.clone(),
+                health: h.clone(),
+            });
+        }
+        let state = h.state;
+        let message = h.message.clone();
+        self.seen.health.insert(key.clone(), h);
+        match state {
+            State::Current => {
+                // Once Current, an object is done for this run: what waits for it may start.
+                if self.seen.pending.remove(key) {
+                    self.healthy.push(key.clone());
+                }
+                None
+            }
+            State::Failed => Some(message),
+            State::InProgress | State::NotFound => None,
+        }
+    }
+
+    /// Takes one event of the watches (or a wake-up) in.
+    async fn step(
+        &mut self,
+        deadline: Instant,
+        on_event: &(dyn Fn(WaitEvent) + Sync),
+    ) -> Result<()> {
+        let cluster = self.cluster;
         // Wake for the autoscaler's grace period, and every few seconds while the API server
         // cannot be reached (to say so, and to give up after the outage grace).
         let outage = cluster.reach.outage();
         let wake = [
-            seen.tracker
-                .next_deadline(options.autoscaler_grace)
+            self.seen
+                .tracker
+                .next_deadline(self.options.autoscaler_grace)
                 .map(Instant::from_std),
             outage.as_ref().map(|o| {
                 (o.since + cluster.outage_grace).min(Instant::now() + Duration::from_secs(5))
@@ -257,19 +479,26 @@ pub async fn wait_healthy(
         .filter(|t| *t < deadline)
         .min()
         .unwrap_or(deadline);
-        let next = tokio::time::timeout_at(wake, events.next()).await;
+        let next = if self.streams.is_empty() {
+            tokio::time::sleep_until(wake).await;
+            Err(())
+        } else {
+            tokio::time::timeout_at(wake, self.streams.next())
+                .await
+                .map_err(|_| ())
+        };
         // During an outage, every few seconds and when the grace is over: ask the API server
         // itself (a watch in back-off lags behind a server that is already back).
         if let Some(o) = cluster.reach.outage()
             && (o.since.elapsed() >= cluster.outage_grace
-                || told_unreachable.elapsed() >= Duration::from_secs(5))
+                || self.told_unreachable.elapsed() >= Duration::from_secs(5))
         {
             if probe(cluster).await {
                 cluster.reach.ok();
             } else if let Some(e) = cluster.outage_error() {
                 return Err(e);
             } else {
-                told_unreachable = Instant::now();
+                self.told_unreachable = Instant::now();
                 on_event(WaitEvent::Unreachable {
                     seconds: o.since.elapsed().as_secs(),
                     error: o.last_error,
@@ -277,31 +506,18 @@ pub async fn wait_healthy(
             }
         }
         let (source, event) = match next {
-            Err(_) if wake < deadline => {
+            Err(()) if wake < deadline => {
                 // A grace period ran out: judge every pending workload again.
-                let pending: Vec<ObjectKey> = seen.pending.iter().cloned().collect();
+                let pending: Vec<ObjectKey> = self.seen.pending.iter().cloned().collect();
                 for key in pending {
-                    judge(cluster, &mut seen, &key, options, on_event).await?;
+                    judge(cluster, &mut self.seen, &key, self.options, on_event).await?;
                 }
-                continue;
+                return Ok(());
             }
-            Err(_) => {
-                let mut still: Vec<(ObjectKey, String)> = seen
-                    .pending
-                    .iter()
-                    .map(|k| {
-                        let health = seen.health.get(k).map(|h| h.message.clone());
-                        let msg = match (health, seen.notes.get(k)) {
-                            (Some(h), Some(n)) => format!("{h}; {n}"),
-                            (h, n) => h.or(n.cloned()).unwrap_or_default(),
-                        };
-                        (k.clone(), msg)
-                    })
-                    .collect();
-                still.sort();
+            Err(()) => {
                 return Err(Error::Timeout {
                     after: "the --timeout".into(),
-                    pending: still,
+                    pending: self.pending(),
                 });
             }
             Ok(None) => return Err(Error::Inventory("the watch streams ended".into())),
@@ -320,15 +536,16 @@ pub async fn wait_healthy(
                 {
                     cluster.reach.lost(&k.to_string());
                 }
-                continue;
+                return Ok(());
             }
         };
         let (obj, deleted) = match event {
             Event::Apply(o) | Event::InitApply(o) => (o, false),
             Event::Delete(o) => (o, true),
-            Event::Init | Event::InitDone => continue,
+            Event::Init | Event::InitDone => return Ok(()),
         };
         let value = serde_json::to_value(&obj).unwrap_or(Value::Null);
+        let seen = &mut self.seen;
         let affected = match source {
             Source::Item(resolved) => {
                 let value = crate::inventory::with_type(value, &resolved);
@@ -338,52 +555,23 @@ pub async fn wait_healthy(
                     namespace: obj.metadata.namespace.clone(),
                     name: obj.metadata.name.clone().unwrap_or_default(),
                 };
-                if !seen.health.contains_key(&key) {
-                    continue;
-                }
-                let mut h = rules.status(if deleted { &Value::Null } else { &value });
-                if let Some(min) = options.min_ready.get(&key)
-                    && h.state == State::Current
-                {
-                    let ready = value
-                        .pointer("/status/readyReplicas")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(0);
-                    if ready < *min {
-                        h = Health::in_progress(format!(
-                            "Ready: {ready}/{min} (the HPA's minReplicas)"
-                        ));
-                    }
-                }
                 if deleted {
-                    seen.live.remove(&key);
+                    self.latest.remove(&key);
                 } else {
-                    seen.workloads.insert(uid(&value).to_string(), key.clone());
-                    seen.live.insert(key.clone(), value);
+                    self.latest.insert(key.clone(), value.clone());
                 }
-                if seen.health.get(&key) != Some(&h) {
-                    on_event(WaitEvent::Changed {
-                        key: key.clone(),
-                        health: h.clone(),
-                    });
-                }
-                match h.state {
-                    State::Current => {
-                        seen.pending.remove(&key);
-                    }
-                    State::Failed => {
-                        return Err(Error::Unhealthy {
-                            object: key,
-                            message: h.message,
-                        });
-                    }
-                    State::InProgress | State::NotFound => {
-                        seen.pending.insert(key.clone());
-                    }
-                }
-                seen.health.insert(key.clone(), h);
-                if seen.pending.is_empty() {
+                let fresh = self
+                    .applied_generation
+                    .get(&key)
+                    .is_some_and(|g| deleted || generation(&value) >= *g);
+                if !fresh || !self.seen.pending.contains(&key) {
                     return Ok(());
+                }
+                if let Some(message) = self.health_of(&key, value, deleted, on_event) {
+                    return Err(Error::Unhealthy {
+                        object: key,
+                        message,
+                    });
                 }
                 Some(key)
             }
@@ -435,9 +623,10 @@ pub async fn wait_healthy(
                 seen.workload_of(owner.as_deref())
             }
         };
-        if let Some(key) = affected.filter(|k| seen.pending.contains(k)) {
-            judge(cluster, &mut seen, &key, options, on_event).await?;
+        if let Some(key) = affected.filter(|k| self.seen.pending.contains(k)) {
+            judge(cluster, &mut self.seen, &key, self.options, on_event).await?;
         }
+        Ok(())
     }
 }
 
@@ -536,72 +725,6 @@ pub async fn find_autoscaler(cluster: &Cluster) -> Autoscaler {
             Autoscaler::Unknown
         }
     }
-}
-
-/// One watch per resource and namespace of the items (by the ApplySet label), and per
-/// namespace with workloads, its pods, ReplicaSets, ControllerRevisions and pod Events.
-fn streams(cluster: &Cluster, applyset: &str, items: &[&WaitItem]) -> Vec<Tagged> {
-    let mut groups: BTreeMap<(String, Option<String>), &Resolved> = BTreeMap::new();
-    // Per namespace with workloads: (has Deployments, has DaemonSets).
-    let mut workload_namespaces: BTreeMap<String, (bool, bool)> = BTreeMap::new();
-    for i in items {
-        let r = &i.resolved.resource;
-        groups.insert(
-            (
-                format!("{}/{}/{}", r.group, r.version, r.plural),
-                i.key.namespace.clone(),
-            ),
-            &i.resolved,
-        );
-        if berth_model::pod_spec::spec_pointer(&i.key.kind).is_some()
-            && let Some(ns) = &i.key.namespace
-        {
-            let e = workload_namespaces.entry(ns.clone()).or_default();
-            e.0 |= i.key.kind == "Deployment";
-            e.1 |= i.key.kind == "DaemonSet";
-        }
-    }
-    let label = format!("{PART_OF}={applyset}");
-    let mut streams: Vec<Tagged> = Vec::new();
-    for ((_, ns), resolved) in &groups {
-        let api = cluster.api(resolved, ns.as_deref());
-        let tag = Source::Item((*resolved).clone());
-        streams.push(watch(api, watcher::Config::default().labels(&label), tag));
-    }
-    let pod = ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&());
-    let rs = ApiResource::erase::<k8s_openapi::api::apps::v1::ReplicaSet>(&());
-    let cr = ApiResource::erase::<k8s_openapi::api::apps::v1::ControllerRevision>(&());
-    let ev = ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&());
-    let api = |ns: &str, r: &ApiResource| -> Api<DynamicObject> {
-        Api::namespaced_with(cluster.client.clone(), ns, r)
-    };
-    for (ns, (deployments, daemonsets)) in &workload_namespaces {
-        streams.push(watch(
-            api(ns, &pod),
-            watcher::Config::default(),
-            Source::Pod,
-        ));
-        streams.push(watch(
-            api(ns, &ev),
-            watcher::Config::default().fields("involvedObject.kind=Pod"),
-            Source::PodEvent,
-        ));
-        if *deployments {
-            streams.push(watch(
-                api(ns, &rs),
-                watcher::Config::default(),
-                Source::ReplicaSet,
-            ));
-        }
-        if *daemonsets {
-            streams.push(watch(
-                api(ns, &cr),
-                watcher::Config::default(),
-                Source::Revision,
-            ));
-        }
-    }
-    streams
 }
 
 fn watch(api: Api<DynamicObject>, config: watcher::Config, tag: Source) -> Tagged {

@@ -1,13 +1,12 @@
 //! What the cluster commands (`plan`, `up`, `status`, `down`, `history`, `rollback`) share:
 //! their arguments, the pipeline's gates (`berth-ops`), asking before changes, and printing
-//! progress (a line per wave on a terminal, one JSON object per event with `--format json`).
+//! progress (a live table on a terminal, one JSON object per event with `--format json`).
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use berth_apply::{Cluster, Error as ApplyError};
-use berth_model::{ObjectKey, Stack};
+use berth_model::Stack;
 use berth_ops::{Checks, Ready};
 use clap::{Args, ValueEnum};
 
@@ -29,7 +28,7 @@ pub enum Format {
 pub struct DeployArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
-    /// Bounds the whole run and each wave (`90s`, `5m`).
+    /// Bounds the whole run (`90s`, `5m`).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
     /// `human` or `json`.
@@ -94,15 +93,6 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
-}
-
-/// Each object's component, for the live view's collapsed lines.
-pub fn components_of(stack: &Stack) -> HashMap<ObjectKey, String> {
-    stack
-        .objects
-        .iter()
-        .map(|o| (o.key(), o.component.clone()))
-        .collect()
 }
 
 /// A receiver that becomes `true` on Ctrl-C or SIGTERM, so a running `up` stops applying and

@@ -1,12 +1,12 @@
 //! What `up`, `down` and `rollback` show while they work.
 //!
-//! On a terminal, a table redrawn twice a second of every object of the running wave that is
-//! not healthy yet: its state, how long it has been waiting, and the latest reason (the health
-//! message, or why the wait goes on: "waiting for a new node"). A finished wave collapses to
-//! one line naming its components. Without a terminal, one line per change, never a redraw, so
+//! On a terminal, a table redrawn twice a second of every applied object that is not healthy
+//! yet (and, for `down`, every object waiting for its finalizers): its state, how long it has
+//! been waiting, and the latest reason (the health message, or why the wait goes on: "waiting
+//! for a new node"). A component whose objects are all healthy collapses to one line. Without a terminal, one line per change, never a redraw, so
 //! a CI log reads top to bottom. With `--format json`, one JSON object per event.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,19 +38,18 @@ pub struct Printer {
 }
 
 impl Printer {
-    /// A printer for `format`; `components` names each object's component for the collapsed
-    /// lines (objects not in it are counted without a name).
-    pub fn new(format: Format, components: HashMap<ObjectKey, String>) -> Printer {
+    /// A printer for `format`.
+    pub fn new(format: Format) -> Printer {
         let mode = match format {
             Format::Json => Mode::Json,
             Format::Human if std::io::stderr().is_terminal() => Mode::Terminal,
             Format::Human => Mode::Lines,
         };
-        Printer::with_mode(mode, components)
+        Printer::with_mode(mode)
     }
 
-    fn with_mode(mode: Mode, components: HashMap<ObjectKey, String>) -> Printer {
-        let view = Arc::new(Mutex::new(View::new(components, Instant::now())));
+    fn with_mode(mode: Mode) -> Printer {
+        let view = Arc::new(Mutex::new(View::new(Instant::now())));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let bar = (mode == Mode::Terminal).then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -144,15 +143,17 @@ struct Row {
     since: Instant,
 }
 
-/// What the running wave looks like: the model of the table, without any drawing.
+/// At most this many rows in the table; the rest are counted in one line.
+const ROWS: usize = 20;
+
+/// What the run looks like: the model of the table, without any drawing.
 #[derive(Debug)]
 struct View {
-    components: HashMap<ObjectKey, String>,
     start: Instant,
-    wave: usize,
-    waves: usize,
-    wave_start: Instant,
-    wave_objects: Vec<ObjectKey>,
+    /// Objects of the run, and how many were applied so far.
+    total: usize,
+    applied: usize,
+    /// Applied (or being deleted) and not done yet.
     pending: BTreeMap<ObjectKey, Row>,
 }
 
@@ -169,60 +170,56 @@ fn cut(s: &str, width: usize) -> String {
     out
 }
 
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
 impl View {
-    fn new(components: HashMap<ObjectKey, String>, now: Instant) -> View {
+    fn new(now: Instant) -> View {
         View {
-            components,
             start: now,
-            wave: 0,
-            waves: 0,
-            wave_start: now,
-            wave_objects: Vec::new(),
+            total: 0,
+            applied: 0,
             pending: BTreeMap::new(),
         }
+    }
+
+    fn row(&mut self, object: &ObjectKey, now: Instant) -> &mut Row {
+        self.pending.entry(object.clone()).or_insert_with(|| Row {
+            state: String::new(),
+            message: String::new(),
+            reason: None,
+            since: now,
+        })
     }
 
     /// Takes in one event; returns the lines to print for good (above the table). `changes`:
     /// also a line per state change (the view without a terminal).
     fn apply(&mut self, e: &Event, now: Instant, changes: bool) -> Vec<String> {
-        let at = |t: Instant| format!("[{:>6}]", secs(t - self.start));
+        let start = self.start;
+        let at = |t: Instant| format!("[{:>6}]", secs(t - start));
         let mut out = Vec::new();
         match e {
-            Event::WaveStarted {
-                wave,
-                waves,
-                objects,
-            } => {
-                self.wave = *wave;
-                self.waves = *waves;
-                self.wave_start = now;
-                self.wave_objects = objects.clone();
-                self.pending = objects
-                    .iter()
-                    .map(|k| {
-                        let row = Row {
-                            state: "Applying".into(),
-                            message: String::new(),
-                            reason: None,
-                            since: now,
-                        };
-                        (k.clone(), row)
-                    })
-                    .collect();
+            Event::Started { objects, levels } => {
+                self.total = *objects;
                 if changes {
-                    let n = objects.len();
-                    let noun = if n == 1 { "object" } else { "objects" };
                     out.push(format!(
-                        "{} wave {wave}/{waves}: applying {n} {noun}",
-                        at(now)
+                        "{} applying {} in {} (each as soon as what it needs is healthy)",
+                        at(now),
+                        plural(*objects, "object"),
+                        plural(*levels, "level")
                     ));
                 }
             }
             Event::Applied { object, action } => {
-                if let Some(row) = self.pending.get_mut(object) {
-                    row.state = "Applied".into();
-                    row.message = format!("{action:?}").to_lowercase();
-                }
+                self.applied += 1;
+                let row = self.row(object, now);
+                row.state = "Applied".into();
+                row.message = format!("{action:?}").to_lowercase();
             }
             Event::Health {
                 object,
@@ -231,7 +228,8 @@ impl View {
             } => {
                 if *state == "Current" {
                     self.pending.remove(object);
-                } else if let Some(row) = self.pending.get_mut(object) {
+                } else {
+                    let row = self.row(object, now);
                     row.state = state.to_string();
                     row.message = message.clone();
                 }
@@ -250,20 +248,26 @@ impl View {
                     out.push(format!("{} {object}: {message}", at(now)));
                 }
             }
-            Event::WaveHealthy { wave, millis } => {
-                self.pending.clear();
+            Event::ComponentHealthy {
+                component,
+                objects,
+                millis,
+            } => {
+                let name = if component.is_empty() {
+                    "namespaces".to_string()
+                } else {
+                    format!("component {component}")
+                };
                 out.push(format!(
-                    "{}wave {wave}/{}: {} healthy in {}",
+                    "{}{name}: {} healthy in {}",
                     if changes {
                         format!("{} ", at(now))
                     } else {
                         String::new()
                     },
-                    self.waves,
-                    self.summary(),
+                    plural(*objects, "object"),
                     secs(Duration::from_millis(*millis as u64))
                 ));
-                self.wave_objects.clear();
             }
             Event::Unreachable {
                 server, seconds, ..
@@ -273,9 +277,20 @@ impl View {
             Event::Pruned { object } => out.push(format!("pruned {object}")),
             Event::Kept { object, reason } => out.push(format!("kept {object} ({reason})")),
             Event::Deleting { object } => {
-                out.push(format!("deleting {object} (waiting for finalizers)"))
+                let row = self.row(object, now);
+                row.state = "Deleting".into();
+                row.reason = Some("waiting for its finalizers".into());
+                if changes {
+                    out.push(format!(
+                        "{} deleting {object} (waiting for finalizers)",
+                        at(now)
+                    ));
+                }
             }
-            Event::Deleted { object } => out.push(format!("deleted {object}")),
+            Event::Deleted { object } => {
+                self.pending.remove(object);
+                out.push(format!("deleted {object}"));
+            }
             Event::WaitingForLock { holder } => {
                 out.push(format!("waiting for the lock held by {holder}"))
             }
@@ -286,46 +301,27 @@ impl View {
         out
     }
 
-    /// "5 objects (web, db)": the finished wave in one line.
-    fn summary(&self) -> String {
-        let names: BTreeSet<&str> = self
-            .wave_objects
-            .iter()
-            .filter_map(|k| self.components.get(k))
-            .map(String::as_str)
-            .filter(|c| !c.is_empty())
-            .collect();
-        let n = self.wave_objects.len();
-        let objects = if n == 1 { "object" } else { "objects" };
-        if names.is_empty() {
-            format!("{n} {objects}")
-        } else {
-            let list: Vec<&str> = names.into_iter().collect();
-            format!("{n} {objects} ({})", list.join(", "))
-        }
-    }
-
-    /// The table of what the running wave still waits for; empty when nothing does.
+    /// The table of what is applied and not done yet; empty when nothing is.
     fn table(&self, now: Instant) -> String {
         if self.pending.is_empty() {
             return String::new();
         }
-        let total = self.wave_objects.len();
-        let mut lines = vec![format!(
-            "wave {}/{}: {}/{total} healthy, {}",
-            self.wave,
-            self.waves,
-            total - self.pending.len(),
-            secs(now - self.wave_start)
-        )];
+        let mut head = vec![];
+        if self.total > 0 {
+            head.push(format!("{}/{} applied", self.applied, self.total));
+        }
+        head.push(format!("{} not done", self.pending.len()));
+        head.push(secs(now - self.start));
+        let mut lines = vec![head.join(", ")];
         let width = self
             .pending
             .keys()
+            .take(ROWS)
             .map(|k| k.to_string().len())
             .max()
             .unwrap_or(0)
             .min(60);
-        for (k, row) in &self.pending {
+        for (k, row) in self.pending.iter().take(ROWS) {
             let why = match (&row.message, &row.reason) {
                 (m, Some(r)) if !m.is_empty() => format!("{m} · {r}"),
                 (_, Some(r)) => r.clone(),
@@ -338,6 +334,9 @@ impl View {
                 secs(now - row.since),
             );
             lines.push(cut(&line, WIDTH));
+        }
+        if self.pending.len() > ROWS {
+            lines.push(format!("  … and {} more", self.pending.len() - ROWS));
         }
         lines.join("\n")
     }
@@ -357,40 +356,29 @@ mod tests {
         }
     }
 
-    fn components() -> HashMap<ObjectKey, String> {
-        HashMap::from([
-            (key("Deployment", "web"), "web".to_string()),
-            (key("Service", "web"), "web".to_string()),
-            (key("Deployment", "db"), "db".to_string()),
-        ])
+    fn started(objects: usize) -> Event {
+        Event::Started { objects, levels: 2 }
     }
 
-    fn started(objects: Vec<ObjectKey>) -> Event {
-        Event::WaveStarted {
-            wave: 1,
-            waves: 2,
-            objects,
+    fn applied(k: ObjectKey) -> Event {
+        Event::Applied {
+            object: k,
+            action: Action::Created,
         }
     }
 
     #[test]
     fn the_table_lists_what_is_not_healthy_with_its_reason() {
         let t0 = Instant::now();
-        let mut v = View::new(components(), t0);
-        let objects = vec![
-            key("Deployment", "web"),
+        let mut v = View::new(t0);
+        v.apply(&started(4), t0, false);
+        for k in [
             key("Service", "web"),
+            key("Deployment", "web"),
             key("Deployment", "db"),
-        ];
-        v.apply(&started(objects), t0, false);
-        v.apply(
-            &Event::Applied {
-                object: key("Service", "web"),
-                action: Action::Created,
-            },
-            t0,
-            false,
-        );
+        ] {
+            v.apply(&applied(k), t0, false);
+        }
         v.apply(
             &Event::Health {
                 object: key("Service", "web"),
@@ -419,7 +407,7 @@ mod tests {
         );
         let table = v.table(t0 + Duration::from_secs(12));
         let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines[0], "wave 1/2: 1/3 healthy, 12.0s", "{table}");
+        assert_eq!(lines[0], "3/4 applied, 2 not done, 12.0s", "{table}");
         assert_eq!(lines.len(), 3, "the healthy Service is not listed: {table}");
         assert!(
             lines[1].contains("Deployment/shop/db") && lines[1].contains("waiting for a new node"),
@@ -434,36 +422,82 @@ mod tests {
     }
 
     #[test]
-    fn a_healthy_wave_collapses_to_one_line_naming_its_components() {
+    fn a_healthy_component_collapses_to_one_line() {
         let t0 = Instant::now();
-        let mut v = View::new(components(), t0);
-        v.apply(
-            &started(vec![
-                key("Deployment", "web"),
-                key("Service", "web"),
-                key("Deployment", "db"),
-            ]),
+        let mut v = View::new(t0);
+        v.apply(&started(2), t0, false);
+        v.apply(&applied(key("Deployment", "web")), t0, false);
+        let lines = v.apply(
+            &Event::Health {
+                object: key("Deployment", "web"),
+                state: "Current",
+                message: String::new(),
+            },
             t0,
             false,
         );
+        assert!(lines.is_empty(), "a terminal shows no line per change");
         let lines = v.apply(
-            &Event::WaveHealthy {
-                wave: 1,
+            &Event::ComponentHealthy {
+                component: "web".into(),
+                objects: 2,
                 millis: 3400,
             },
             t0,
             false,
         );
-        assert_eq!(lines, ["wave 1/2: 3 objects (db, web) healthy in 3.4s"]);
+        assert_eq!(lines, ["component web: 2 objects healthy in 3.4s"]);
         assert_eq!(v.table(t0), "", "nothing is left to draw");
+    }
+
+    #[test]
+    fn a_long_table_shows_the_first_rows_and_counts_the_rest() {
+        let t0 = Instant::now();
+        let mut v = View::new(t0);
+        v.apply(&started(30), t0, false);
+        for i in 0..25 {
+            v.apply(&applied(key("ConfigMap", &format!("c{i:02}"))), t0, false);
+        }
+        let table = v.table(t0);
+        assert_eq!(table.lines().count(), 1 + ROWS + 1, "{table}");
+        assert!(table.ends_with("  … and 5 more"), "{table}");
+    }
+
+    #[test]
+    fn objects_waiting_for_finalizers_are_listed_until_deleted() {
+        let t0 = Instant::now();
+        let mut v = View::new(t0);
+        v.apply(
+            &Event::Deleting {
+                object: key("ConfigMap", "held"),
+            },
+            t0,
+            false,
+        );
+        let table = v.table(t0 + Duration::from_secs(4));
+        assert!(
+            table.contains("ConfigMap/shop/held")
+                && table.contains("Deleting")
+                && table.contains("finalizers"),
+            "{table}"
+        );
+        let lines = v.apply(
+            &Event::Deleted {
+                object: key("ConfigMap", "held"),
+            },
+            t0,
+            false,
+        );
+        assert_eq!(lines, ["deleted ConfigMap/shop/held"]);
+        assert_eq!(v.table(t0), "");
     }
 
     #[test]
     fn without_a_terminal_each_change_is_one_line_and_nothing_else() {
         let t0 = Instant::now();
-        let mut v = View::new(components(), t0);
+        let mut v = View::new(t0);
         let mut all = Vec::new();
-        all.extend(v.apply(&started(vec![key("Deployment", "web")]), t0, true));
+        all.extend(v.apply(&started(1), t0, true));
         // Applying is not a change of health: no line.
         all.extend(v.apply(
             &Event::Applied {
@@ -494,7 +528,7 @@ mod tests {
         assert_eq!(
             all,
             [
-                "[  0.0s] wave 1/2: applying 1 object",
+                "[  0.0s] applying 1 object in 2 levels (each as soon as what it needs is healthy)",
                 "[  1.5s] Deployment/shop/web: InProgress 1/2 replicas ready",
                 "[  3.0s] Deployment/shop/web: Current 2/2 replicas ready",
             ]
@@ -504,8 +538,9 @@ mod tests {
     #[test]
     fn long_reasons_are_cut_to_the_width() {
         let t0 = Instant::now();
-        let mut v = View::new(HashMap::new(), t0);
-        v.apply(&started(vec![key("Deployment", "web")]), t0, false);
+        let mut v = View::new(t0);
+        v.apply(&started(1), t0, false);
+        v.apply(&applied(key("Deployment", "web")), t0, false);
         v.apply(
             &Event::Health {
                 object: key("Deployment", "web"),

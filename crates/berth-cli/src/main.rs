@@ -48,8 +48,8 @@ enum Command {
     /// What `up` would change, wave by wave: create, update (diff), prune; from a server-side
     /// dry run, secrets masked.
     Plan(cmd::plan::PlanArgs),
-    /// Check, then apply wave by wave with server-side apply, wait for health, prune what left
-    /// the stack, record the revision.
+    /// Check, then apply each object (server-side apply) as soon as what it needs is healthy,
+    /// wait for health, prune what left the stack, record the revision.
     Up(cmd::up::UpArgs),
     /// Each owned object's health (Current, InProgress, Failed, NotFound) and the revision.
     Status(cmd::status::StatusArgs),

@@ -242,8 +242,8 @@ pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Fi
             .filter(|&i| kinds::is_cluster_definition(objects[i].kind()) && g.deps[i].is_empty())
             .collect();
         g.deps.push(roots.into_iter().map(|d| (d, 0)).collect());
-        for i in 0..n {
-            if !kinds::is_cluster_definition(objects[i].kind()) {
+        for (i, o) in objects.iter().enumerate() {
+            if !kinds::is_cluster_definition(o.kind()) {
                 g.edge(i, definitions, 1);
             }
         }

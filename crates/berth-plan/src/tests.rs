@@ -726,9 +726,8 @@ fn the_graph_starts_an_independent_component_without_waiting_for_a_slow_one() {
     assert!(at("Deployment/x/b2") < at("ConfigMap/x/a2"), "{order:?}");
     // Must not: a2 never starts before the component it is after.
     let (mut s, ready) = Schedule::start(&plan);
-    let names_of = |v: &[usize]| -> Vec<String> {
-        v.iter().map(|&i| objects[i].display_name()).collect()
-    };
+    let names_of =
+        |v: &[usize]| -> Vec<String> { v.iter().map(|&i| objects[i].display_name()).collect() };
     assert_eq!(
         names_of(&ready),
         vec!["ConfigMap/x/cfg", "Deployment/x/slow"]
@@ -751,7 +750,10 @@ fn cluster_definitions_still_go_before_everything_else_in_the_graph() {
     let plan = plan(&objects, &[]).unwrap();
     let (mut s, ready) = Schedule::start(&plan);
     assert_eq!(ready, vec![2, 1], "the Namespace, then the class");
-    assert!(s.done(1).is_empty(), "the ConfigMap waits for every definition");
+    assert!(
+        s.done(1).is_empty(),
+        "the ConfigMap waits for every definition"
+    );
     assert_eq!(s.done(2), vec![0]);
 }
 
@@ -769,5 +771,8 @@ fn prepended_namespaces_come_before_every_object_in_the_graph() {
     let (mut s, ready) = Schedule::start(&plan);
     assert_eq!(ready, vec![0]);
     assert_eq!(s.done(0), vec![1, 2]);
-    assert!(plan.dependencies(1).is_empty(), "the prepended point is no object");
+    assert!(
+        plan.dependencies(1).is_empty(),
+        "the prepended point is no object"
+    );
 }

@@ -64,7 +64,7 @@ pub fn run(mut args: DownArgs) -> anyhow::Result<Exit> {
         if !deploy::confirm(&question, args.yes)? {
             return Ok(Exit::Failed);
         }
-        let printer = Printer::new(args.deploy.format, deploy::components_of(&stack));
+        let printer = Printer::new(args.deploy.format);
         let sink = |e| printer.event(e);
         let opts = DownOptions {
             purge: args.purge,

@@ -35,7 +35,7 @@ pub fn run(mut args: RollbackArgs) -> anyhow::Result<Exit> {
         if !deploy::confirm(&question, args.yes)? {
             return Ok(Exit::Failed);
         }
-        let printer = Printer::new(args.deploy.format, deploy::components_of(&stack));
+        let printer = Printer::new(args.deploy.format);
         let sink = |e| printer.event(e);
         let rules = berth_ops::health_rules(stack.profile);
         let opts = UpOptions {

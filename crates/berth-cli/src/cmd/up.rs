@@ -1,4 +1,4 @@
-//! `berth up [STACK]`: check, then apply wave by wave, wait for health, prune, record.
+//! `berth up [STACK]`: check, then apply each object once what it needs is healthy, prune, record.
 
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub struct UpArgs {
     /// Also prune PVCs, PVs, Namespaces and CRDs that left the stack.
     #[arg(long)]
     pub prune_data: bool,
-    /// How many objects are applied at once within a wave.
+    /// How many apply requests run at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
     /// Wait this long for another run's lock instead of refusing at once (`30s`).
@@ -59,7 +59,7 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
         }
         let stack = &ready.stack;
         let question = format!(
-            "apply stack `{}` ({} objects in {} waves) to {} and prune what left it?",
+            "apply stack `{}` ({} objects, {} levels deep) to {} and prune what left it?",
             stack.name,
             stack.objects.len(),
             ready.plan.waves.len(),
@@ -81,7 +81,7 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
             autoscaler_grace: args.autoscaler_grace,
             interrupt: Some(deploy::interrupt_on_signals()),
         };
-        let printer = Printer::new(args.deploy.format, deploy::components_of(stack));
+        let printer = Printer::new(args.deploy.format);
         let sink = |e| printer.event(e);
         let rules = berth_ops::health_rules(stack.profile);
         let asker = std::sync::Arc::new(crate::asker::TerminalAsker);
