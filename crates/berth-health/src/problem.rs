@@ -226,7 +226,9 @@ fn image_of(pod: &Value, cs: &Value, container: &str) -> String {
 /// Why `pod` is not ready yet, in one line, or `None` when it is ready: its problem
 /// ([`pod_problem`]) if it has one, else the newest Warning event about it (`events`, oldest
 /// first, as the wait receives them), else the waiting reason of its first container that
-/// waits (`ContainerCreating`, `PodInitializing`).
+/// waits (`ContainerCreating`, `PodInitializing`), else a running container that is not ready
+/// (its readiness probe), else the reason of the pod's Ready condition; a pod without a Ready
+/// condition yet is `Pending` (or its phase).
 pub fn pod_reason(pod: &Value, events: &[Value]) -> Option<String> {
     if condition(pod, "Ready").is_some_and(|c| c.is_true()) {
         return None;
@@ -247,6 +249,42 @@ pub fn pod_reason(pod: &Value, events: &[Value]) -> Option<String> {
             let reason = str(c, "/state/waiting/reason");
             (!reason.is_empty()).then(|| format!("pod {name}: {}: {reason}", str(c, "/name")))
         })
+        .or_else(|| {
+            pod.pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|c| {
+                    c.pointer("/state/running").is_some()
+                        && c.get("ready").and_then(Value::as_bool) == Some(false)
+                })
+                .map(|c| {
+                    format!(
+                        "pod {name}: {}: running, not ready (its readiness probe fails)",
+                        str(c, "/name")
+                    )
+                })
+        })
+        .or_else(|| {
+            let ready = condition(pod, "Ready")?;
+            let why = match (ready.reason, ready.message.trim()) {
+                ("", "") => return None,
+                (r, "") => r.to_string(),
+                ("", m) => m.to_string(),
+                (r, m) => format!("{r}: {m}"),
+            };
+            Some(format!("pod {name}: not ready: {why}"))
+        })
+        .or_else(|| {
+            // No Ready condition at all: not scheduled or not started yet.
+            condition(pod, "Ready").is_none().then(|| {
+                let phase = str(pod, "/status/phase");
+                format!(
+                    "pod {name}: {}",
+                    if phase.is_empty() { "Pending" } else { phase }
+                )
+            })
+        })
 }
 
 #[cfg(test)]
@@ -266,6 +304,30 @@ mod reason_tests {
 
     fn warning(reason: &str, message: &str) -> Value {
         json!({"type": "Warning", "reason": reason, "message": message})
+    }
+
+    #[test]
+    fn a_pod_that_says_only_its_ready_condition_is_explained_by_it() {
+        let p = json!({
+            "metadata": {"name": "db-0"},
+            "status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                 "message": "containers with unready status: [db]"}]}
+        });
+        assert_eq!(
+            pod_reason(&p, &[]).as_deref(),
+            Some("pod db-0: not ready: ContainersNotReady: containers with unready status: [db]")
+        );
+        let running = pod(
+            false,
+            json!([{"name": "db", "ready": false, "state": {"running": {}}}]),
+        );
+        assert_eq!(
+            pod_reason(&running, &[]).as_deref(),
+            Some("pod web-1: db: running, not ready (its readiness probe fails)")
+        );
+        let new = json!({"metadata": {"name": "web-2"}});
+        assert_eq!(pod_reason(&new, &[]).as_deref(), Some("pod web-2: Pending"));
     }
 
     #[test]

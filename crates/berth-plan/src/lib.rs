@@ -13,7 +13,9 @@
 //!   objects their rules (and `objectSelector`) intercept;
 //! - an object comes after the objects its [`DEPENDS_ON`] annotation names (the annotation of
 //!   kpt and cli-utils, which users bring from those tools), where the name is one object of
-//!   the stack; a name of nothing in the stack or a malformed one adds no edge.
+//!   the stack; a name of nothing in the stack or a malformed one adds no edge;
+//! - an object comes after every object of the Argo CD sync waves ([`SYNC_WAVE`]) before its
+//!   own, when the stack uses more than one wave (manifests brought from Argo CD).
 //!
 //! `up` runs the graph itself (see [`Schedule`]): an object is applied as soon as what it
 //! depends on is healthy, so a slow database never holds back an independent web tier. The
@@ -128,12 +130,13 @@ impl Plan {
     }
 }
 
-/// A node of the graph: an object, or the point where all objects of a component are done
-/// (so `after:` costs one edge per object rather than one per pair).
+/// A node of the graph: an object, or a point where a group of objects is done (a component,
+/// so `after:` costs one edge per object rather than one per pair; the cluster definitions;
+/// an Argo CD sync wave), numbered from 0 after the objects.
 #[derive(Clone, Copy, Debug)]
 enum Node {
     Object(usize),
-    Component(usize),
+    Point(usize),
 }
 
 struct Graph {
@@ -214,6 +217,11 @@ pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Fi
             }
         }
     }
+    // What each point is, for a cycle's message.
+    let mut points: Vec<String> = components
+        .iter()
+        .map(|c| format!("component `{}`", c.name))
+        .collect();
     webhook_edges(objects, &index, &mut g);
     for (i, o) in objects.iter().enumerate() {
         for d in depends_on(o) {
@@ -229,6 +237,8 @@ pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Fi
         }
     }
 
+    sync_wave_edges(objects, &mut g, &mut points);
+
     let floor_needed = objects
         .iter()
         .any(|o| kinds::is_cluster_definition(o.kind()));
@@ -242,6 +252,7 @@ pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Fi
             .filter(|&i| kinds::is_cluster_definition(objects[i].kind()) && g.deps[i].is_empty())
             .collect();
         g.deps.push(roots.into_iter().map(|d| (d, 0)).collect());
+        points.push("the cluster-wide definitions".into());
         for (i, o) in objects.iter().enumerate() {
             if !kinds::is_cluster_definition(o.kind()) {
                 g.edge(i, definitions, 1);
@@ -256,8 +267,7 @@ pub fn plan(objects: &[Object], components: &[Component]) -> Result<Plan, Box<Fi
             _ => 0,
         }
     };
-    let levels =
-        levels(&g, floor).map_err(|cycle| cycle_finding(objects, components, n, &cycle))?;
+    let levels = levels(&g, floor).map_err(|cycle| cycle_finding(objects, &points, n, &cycle))?;
 
     let max = levels.iter().take(n).copied().max().unwrap_or(0);
     let mut waves: Vec<Vec<usize>> = vec![Vec::new(); max + 1];
@@ -348,7 +358,48 @@ fn node_of(node: usize, n: usize) -> Node {
     if node < n {
         Node::Object(node)
     } else {
-        Node::Component(node - n)
+        Node::Point(node - n)
+    }
+}
+
+/// The annotation Argo CD orders a sync by: objects of a wave are applied once every object
+/// of the waves before it is healthy; no annotation is wave 0, and waves may be negative.
+pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+
+/// An object's Argo CD sync wave: its [`SYNC_WAVE`] annotation, 0 without one or when it is
+/// not a whole number.
+pub fn sync_wave(object: &Object) -> i64 {
+    object
+        .value
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(SYNC_WAVE))
+        .and_then(Value::as_str)
+        .and_then(|w| w.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Argo CD's sync waves, for manifests users bring from Argo CD: when objects are in more than
+/// one wave, one point per wave is done when all its objects are, and each object of the next
+/// wave waits for that point (one edge per object, whatever the number of waves).
+fn sync_wave_edges(objects: &[Object], g: &mut Graph, points: &mut Vec<String>) {
+    let mut waves: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
+    for (i, o) in objects.iter().enumerate() {
+        waves.entry(sync_wave(o)).or_default().push(i);
+    }
+    if waves.len() < 2 {
+        return;
+    }
+    let mut before: Option<usize> = None;
+    for (wave, members) in waves {
+        if let Some(point) = before {
+            for &i in &members {
+                g.edge(i, point, 1);
+            }
+        }
+        let point = g.deps.len();
+        g.deps.push(members.iter().map(|&i| (i, 0)).collect());
+        points.push(format!("{SYNC_WAVE} {wave}"));
+        before = Some(point);
     }
 }
 
@@ -400,29 +451,24 @@ fn levels(g: &Graph, floor: impl Fn(usize) -> usize) -> Result<Vec<usize>, Vec<u
     }
 }
 
-fn cycle_finding(
-    objects: &[Object],
-    components: &[Component],
-    n: usize,
-    cycle: &[usize],
-) -> Box<Finding> {
+fn cycle_finding(objects: &[Object], points: &[String], n: usize, cycle: &[usize]) -> Box<Finding> {
     let names: Vec<String> = cycle
         .iter()
         .map(|&node| match node_of(node, n) {
             Node::Object(i) => objects[i].display_name(),
-            Node::Component(c) => format!("component `{}`", components[c].name),
+            Node::Point(p) => points.get(p).cloned().unwrap_or_default(),
         })
         .collect();
     let first = cycle.iter().find_map(|&node| match node_of(node, n) {
         Node::Object(i) => Some(i),
-        Node::Component(_) => None,
+        Node::Point(_) => None,
     });
     let message = format!(
         "dependency cycle: {} -> {} (each waits until the next is healthy)",
         names.join(" -> "),
         names.first().map(String::as_str).unwrap_or("?")
     );
-    let fix = "break the cycle: remove one of these references, or one `after:` entry between the components";
+    let fix = "break the cycle: remove one of these references, one `after:` entry between the components, or one ordering annotation (depends-on, sync-wave)";
     Box::new(match first {
         Some(i) => Finding::at(
             "dependency-cycle",

@@ -776,3 +776,85 @@ fn prepended_namespaces_come_before_every_object_in_the_graph() {
         "the prepended point is no object"
     );
 }
+
+fn in_wave(mut v: Value, wave: &str) -> Value {
+    v["metadata"]["annotations"] = json!({ SYNC_WAVE: wave });
+    v
+}
+
+#[test]
+fn argo_sync_waves_order_objects_nothing_else_relates() {
+    let objects = vec![
+        obj(
+            "app",
+            in_wave(meta("v1", "ConfigMap", Some("x"), "late"), "2"),
+        ),
+        obj("app", meta("v1", "ConfigMap", Some("x"), "default")),
+        obj(
+            "app",
+            in_wave(meta("v1", "ConfigMap", Some("x"), "early"), "-1"),
+        ),
+        obj(
+            "app",
+            in_wave(meta("v1", "ConfigMap", Some("x"), "also-late"), " 2 "),
+        ),
+    ];
+    let plan = plan(&objects, &[]).unwrap();
+    assert_eq!(
+        names(&objects, &plan),
+        vec![
+            vec!["ConfigMap/x/early"],
+            vec!["ConfigMap/x/default"],
+            vec!["ConfigMap/x/also-late", "ConfigMap/x/late"],
+        ]
+    );
+    let (mut s, ready) = Schedule::start(&plan);
+    assert_eq!(ready, vec![2]);
+    assert_eq!(s.done(2), vec![1]);
+    assert_eq!(s.done(1), vec![3, 0]);
+}
+
+#[test]
+fn one_sync_wave_or_a_malformed_one_adds_no_edge() {
+    for waves in [["5", "5"], ["0", "zero"], ["", "0"]] {
+        let objects = vec![
+            obj(
+                "app",
+                in_wave(meta("v1", "ConfigMap", Some("x"), "a"), waves[0]),
+            ),
+            obj(
+                "app",
+                in_wave(meta("v1", "ConfigMap", Some("x"), "b"), waves[1]),
+            ),
+        ];
+        let plan = plan(&objects, &[]).unwrap();
+        assert_eq!(plan.waves.len(), 1, "{waves:?} added an edge");
+        assert!(plan.dependencies(0).is_empty() && plan.dependencies(1).is_empty());
+    }
+}
+
+#[test]
+fn a_cycle_through_a_sync_wave_names_the_wave() {
+    // `first` (wave 0) mounts `settings`, which is in wave 1: it would wait for itself.
+    let objects = vec![
+        obj(
+            "app",
+            deployment(
+                "x",
+                "first",
+                json!({"volumes": [{"configMap": {"name": "settings"}}]}),
+            ),
+        ),
+        obj(
+            "app",
+            in_wave(meta("v1", "ConfigMap", Some("x"), "settings"), "1"),
+        ),
+    ];
+    let finding = plan(&objects, &[]).unwrap_err();
+    assert_eq!(finding.rule, "dependency-cycle");
+    assert!(
+        finding.message.contains("argocd.argoproj.io/sync-wave 0"),
+        "{}",
+        finding.message
+    );
+}

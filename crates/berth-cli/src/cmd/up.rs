@@ -82,7 +82,16 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
             interrupt: Some(deploy::interrupt_on_signals()),
         };
         let printer = Printer::new(args.deploy.format);
-        let sink = |e| printer.event(e);
+        // What this run applied: an object it never reached is not diagnosed as missing.
+        let applied = std::sync::Mutex::new(std::collections::HashSet::new());
+        let sink = |e: berth_apply::Event| {
+            if let berth_apply::Event::Applied { object, .. } = &e
+                && let Ok(mut a) = applied.lock()
+            {
+                a.insert(object.to_string());
+            }
+            printer.event(e)
+        };
         let rules = berth_ops::health_rules(stack.profile);
         let asker = std::sync::Arc::new(crate::asker::TerminalAsker);
         match ready.up(&cluster, Some(asker), &opts, &rules, &sink).await {
@@ -112,8 +121,29 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
                         berth_apply::Error::Unhealthy { .. } | berth_apply::Error::Timeout { .. }
                     )
                 ) {
-                    // Say why, not only that: the doctor's diagnoses of what is not healthy.
-                    for d in berth_ops::diagnose_failure(&cluster, stack).await {
+                    // Say why, not only that: the doctor's diagnoses of what is not healthy. An
+                    // object the run never reached is missing because it waits, not a fault.
+                    let applied = applied.lock().map(|a| a.clone()).unwrap_or_default();
+                    let (waiting, diagnoses): (Vec<_>, Vec<_>) =
+                        berth_ops::diagnose_failure(&cluster, stack)
+                            .await
+                            .into_iter()
+                            .partition(|d| d.id == "not-found" && !applied.contains(&d.object));
+                    if !waiting.is_empty() && args.deploy.format == deploy::Format::Json {
+                        let objects: Vec<&str> = waiting.iter().map(|d| d.object.as_str()).collect();
+                        println!("{}", serde_json::json!({"event": "not-applied", "objects": objects}));
+                    } else if !waiting.is_empty() {
+                        eprintln!(
+                            "{} not applied: {} on what did not become healthy (`berth up` again applies {})",
+                            match waiting.len() {
+                                1 => format!("1 object ({}) was", waiting[0].object),
+                                n => format!("{n} objects were"),
+                            },
+                            if waiting.len() == 1 { "it waits" } else { "they wait" },
+                            if waiting.len() == 1 { "it" } else { "them" },
+                        );
+                    }
+                    for d in diagnoses {
                         if args.deploy.format == deploy::Format::Json {
                             println!(
                                 "{}",
