@@ -14,7 +14,7 @@ mod stack;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// berth takes a stack of services onto Kubernetes in the right order, waits until each part
 /// is really healthy, explains what is wrong when it is not, and takes it down again without
@@ -68,6 +68,10 @@ enum Command {
     /// creating the cluster with eksctl (`up`).
     #[command(subcommand)]
     Cluster(cmd::cluster::ClusterCommand),
+    /// Shell completions (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions(cmd::completions::CompletionsArgs),
+    /// berth's manual page (roff) on stdout: `berth man > berth.1`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -111,6 +115,8 @@ fn main() -> ExitCode {
         Command::Rollback(a) => cmd::rollback::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Cluster(c) => cmd::cluster::run(c),
+        Command::Completions(a) => cmd::completions::completions(a, Cli::command()),
+        Command::Man => cmd::completions::man(Cli::command()),
     };
     exit::finish(result)
 }

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod cluster;
+pub mod completions;
 pub mod doctor;
 pub mod down;
 pub mod explain;
