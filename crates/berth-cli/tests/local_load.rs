@@ -1,6 +1,7 @@
 //! `berth local load` end to end: the real binary plays a load on a stack deployed with
-//! `berth up` to the shared local test cluster; the real HPA scales the Deployment; at the end
-//! of the curve, and after Ctrl-C (SIGINT) or SIGTERM, no usage object is left.
+//! `berth up` to the shared local test cluster; the real HPA scales the Deployment to the
+//! replica count `berth simulate` predicts for the same load; at the end of the curve, and
+//! after Ctrl-C (SIGINT) or SIGTERM, no usage object is left.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,17 +17,18 @@ fn berth() -> Command {
 }
 
 /// A stack with one Deployment `web` (1 replica, 100m CPU requested) and an HPA on it: 50%
-/// CPU, 1 to 4 replicas.
+/// CPU, 1 to 10 replicas.
+/// `berth.yaml` also names node groups, which `berth simulate` needs.
 fn write_stack(dir: &Path, ns: &str) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("berth.yaml"),
-        format!("stack: loaded\nnamespace: {ns}\nprofile: local\ncomponents:\n  app: {{manifests: app.yaml}}\n"),
+        format!("stack: loaded\nnamespace: {ns}\nprofile: local\ncomponents:\n  app: {{manifests: app.yaml}}\ncluster:\n  name: loaded\n  region: local\n  zones: [local-a, local-b, local-c]\n  nodeGroups:\n    - {{ name: workers, instanceType: m5.large, min: 3, max: 3, perZone: true }}\n"),
     )
     .unwrap();
     std::fs::write(
         dir.join("app.yaml"),
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.4.2\n          resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {memory: 64Mi}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 1\n  maxReplicas: 4\n  metrics:\n    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.4.2\n          resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {memory: 64Mi}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 1\n  maxReplicas: 10\n  metrics:\n    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}\n",
     )
     .unwrap();
 }
@@ -173,4 +175,62 @@ async fn ctrl_c_stops_the_load_and_leaves_no_usage_object() {
 #[tokio::test]
 async fn sigterm_stops_the_load_and_leaves_no_usage_object() {
     interrupted_by("TERM").await;
+}
+
+/// The acceptance test: a step load through the load driver, and the real HPA ends
+/// within one replica of what `berth simulate` predicts for the same load. 350m over pods of
+/// 100m at a 50% target is 7 pods (each then at 50m, on target).
+#[tokio::test]
+async fn the_real_hpa_reaches_the_replica_count_simulate_predicts() {
+    let ns = unique("load-sim");
+    let dir = std::env::temp_dir().join(&ns);
+    write_stack(&dir, &ns);
+    deploy(&dir);
+    let shape = "step:web:20:350:10s";
+
+    let sim = berth()
+        .arg("simulate")
+        .arg(&dir)
+        .args(["--load", shape, "--duration", "10m", "--format", "json"])
+        .output()
+        .expect("run berth simulate");
+    let report: serde_json::Value = serde_json::from_slice(&sim.stdout).unwrap_or_else(|e| {
+        panic!(
+            "simulate's JSON: {e}: {}",
+            String::from_utf8_lossy(&sim.stderr)
+        )
+    });
+    let predicted = report["workloads"][0]["peak_replicas"]
+        .as_i64()
+        .expect("simulate predicts web's peak replicas");
+
+    let out = berth()
+        .args([
+            "local",
+            "load",
+            "--name",
+            &berth_local::testing::cluster_name(),
+        ])
+        .arg(&dir)
+        .args(["--load", shape, "--duration", "90s", "--tick", "1s"])
+        .output()
+        .expect("run berth local load");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "berth local load: {stderr}");
+
+    let client = berth_local::testing::client().await;
+    let real = Api::<Deployment>::namespaced(client, &ns)
+        .get("web")
+        .await
+        .expect("read web")
+        .spec
+        .and_then(|s| s.replicas)
+        .map_or(0, i64::from);
+    eprintln!("simulate predicts {predicted} replicas; the real HPA reached {real}");
+    assert!(
+        (real - predicted).abs() <= 1,
+        "simulate predicts {predicted}, the real HPA reached {real}: {stderr}"
+    );
+    assert_eq!(usage_objects(&ns).await, Vec::<String>::new());
+    teardown(&dir);
 }
