@@ -35,7 +35,7 @@ cargo machete
 # and runs the tests fast enough; benchmarks use --release.
 cargo build -p berth-cli
 berth="${CARGO_TARGET_DIR:-target}/debug/berth"
-$berth local build --peers   # peers: helm, for the chart tests and benchmarks
+$berth local build --peers   # the cluster (metrics-server too), and peers: helm, for the chart tests and benchmarks
 echo "berth: build finished in $(( $(date +%s) - start ))s"
 
 export BERTH_TEST_CLUSTER=test

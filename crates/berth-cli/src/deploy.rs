@@ -96,8 +96,9 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
 }
 
 /// A receiver that becomes `true` on Ctrl-C or SIGTERM, so a running `up` stops applying and
-/// releases its lock before berth exits. Call inside the runtime.
-pub fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
+/// releases its lock (a `local load` deletes its usage objects) before berth exits; `doing`
+/// says what is stopped, for the message. Call inside the runtime.
+pub fn interrupt_on_signals(doing: &'static str) -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         #[cfg(unix)]
@@ -117,7 +118,7 @@ pub fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
         {
             let _ = tokio::signal::ctrl_c().await;
         }
-        eprintln!("interrupted: stopping and releasing the stack lock");
+        eprintln!("interrupted: {doing}");
         let _ = tx.send(true);
     });
     rx

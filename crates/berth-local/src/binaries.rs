@@ -32,6 +32,11 @@ const KWOK: Wrapper = Wrapper {
     go_mod: include_str!("../../../testbed/go/kwok/go.mod"),
     go_sum: include_str!("../../../testbed/go/kwok/go.sum"),
 };
+const METRICS_SERVER: Wrapper = Wrapper {
+    name: "metrics-server",
+    go_mod: include_str!("../../../testbed/go/metrics-server/go.mod"),
+    go_sum: include_str!("../../../testbed/go/metrics-server/go.sum"),
+};
 const PEERS: Wrapper = Wrapper {
     name: "peers",
     go_mod: include_str!("../../../testbed/go/peers/go.mod"),
@@ -78,6 +83,13 @@ const CONTROL_PLANE: &[Target] = &[
         wrapper: &KWOK,
         component: "kwok",
         module: "sigs.k8s.io/kwok",
+    },
+    Target {
+        package: "sigs.k8s.io/metrics-server/cmd/metrics-server",
+        file: "metrics-server",
+        wrapper: &METRICS_SERVER,
+        component: "metrics-server",
+        module: "sigs.k8s.io/metrics-server",
     },
     Target {
         package: "k8s.io/kubernetes/cmd/kube-apiserver",
@@ -164,6 +176,8 @@ impl Target {
 pub struct Binaries {
     pub etcd: PathBuf,
     pub kwok: PathBuf,
+    /// Serves `metrics.k8s.io` (kubectl top, the HPA) from kwok's emulated kubelet metrics.
+    pub metrics_server: PathBuf,
     pub kube_apiserver: PathBuf,
     pub kube_controller_manager: PathBuf,
     pub kube_scheduler: PathBuf,
@@ -176,6 +190,10 @@ pub fn versions() -> Vec<(&'static str, &'static str)> {
         ("kubernetes", K8S.version("k8s.io/kubernetes")),
         ("etcd", ETCD.version("go.etcd.io/etcd/server/v3")),
         ("kwok", KWOK.version("sigs.k8s.io/kwok")),
+        (
+            "metrics-server",
+            METRICS_SERVER.version("sigs.k8s.io/metrics-server"),
+        ),
     ]
 }
 
@@ -208,6 +226,7 @@ fn paths_of_control_plane() -> Binaries {
     Binaries {
         etcd: p("etcd"),
         kwok: p("kwok"),
+        metrics_server: p("metrics-server"),
         kube_apiserver: p("kube-apiserver"),
         kube_controller_manager: p("kube-controller-manager"),
         kube_scheduler: p("kube-scheduler"),
@@ -348,12 +367,20 @@ mod tests {
         );
         assert!(ETCD.version("go.etcd.io/etcd/server/v3").starts_with("v3."));
         assert!(KWOK.version("sigs.k8s.io/kwok").starts_with("v0."));
+        assert!(
+            METRICS_SERVER
+                .version("sigs.k8s.io/metrics-server")
+                .starts_with("v0.")
+        );
         assert!(PEERS.version("helm.sh/helm/v3").starts_with("v3."));
     }
 
     #[test]
     fn kubernetes_binaries_get_their_version_stamped() {
-        let t = &CONTROL_PLANE[2];
+        let t = CONTROL_PLANE
+            .iter()
+            .find(|t| t.file == "kube-apiserver")
+            .unwrap();
         let flags = t.ldflags();
         assert!(flags.contains(&format!(
             "k8s.io/component-base/version.gitVersion={}",

@@ -1,9 +1,10 @@
 //! berth's local cluster: a real Kubernetes control plane on 127.0.0.1, with no Docker.
 //!
-//! `up` runs etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok as plain
-//! processes (built from source on first use, see [`binaries`]), generates their PKI and a
-//! kubeconfig ([`pki`]), creates kwok nodes spread over three zones and the storage of berth's
-//! `local` profile ([`objects`]), and returns when the nodes are Ready and pods can be created.
+//! `up` runs etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and
+//! metrics-server as plain processes (built from source on first use, see [`binaries`]),
+//! generates their PKI and a kubeconfig ([`pki`]), creates kwok nodes spread over three zones
+//! and the storage of berth's `local` profile ([`objects`]), and returns when the nodes are
+//! Ready, pods can be created and the metrics API answers.
 //! Everything listens on 127.0.0.1 only; pod and service IPs are fake and never dialled.
 //!
 //! State lives in `<state root>/<name>/` (see [`paths`]): `pki/`, `etcd/`, `logs/`,
@@ -27,6 +28,17 @@
 //! API server moves, and then the kubeconfig is rewritten). A change of options or of berth's
 //! setup ([`setup_fingerprint`]), or an API server that runs but does not answer, restarts
 //! every process, on the same data and the same ports.
+//!
+//! # Metrics
+//! kwok emulates each node's kubelet resource-metrics endpoint ([`METRICS`]); metrics-server
+//! scrapes it every [`METRIC_RESOLUTION`] and serves `metrics.k8s.io` through the API server's
+//! aggregator, so `kubectl top` works and HPAs act (the controller-manager syncs them every
+//! [`HPA_SYNC_PERIOD`]). The aggregator reaches metrics-server through an `ExternalName`
+//! Service naming 127.0.0.1 ([`objects::ensure_metrics_api`]): Endpoints and EndpointSlices
+//! may not hold loopback addresses, and no kube-proxy runs to route a ClusterIP. A pod uses
+//! what its `ResourceUsage` (kwok.x-k8s.io, named after the pod) says, else its annotations
+//! `kwok.x-k8s.io/usage-cpu` / `-memory` per container, else almost nothing;
+//! [`load`] drives `ResourceUsage` objects from a load curve.
 //!
 //! # Failure states for tests
 //! kwok plays the kubelet, following [`STAGES`]. A pod annotated `berth.dev/test-state` gets:
@@ -54,6 +66,7 @@
 //! berth doctor read real log lines through the API server.
 
 pub mod binaries;
+pub mod load;
 pub mod objects;
 pub mod paths;
 pub mod pki;
@@ -74,15 +87,35 @@ use crate::process::Proc;
 /// kwok's stages: the normal node and pod lifecycle plus the test failure states.
 pub const STAGES: &str = include_str!("stages.yaml");
 
+/// kwok's emulated kubelet resource metrics (a `Metric`); kwok's config also gets the default
+/// usage of pods ([`load::default_usage`]).
+pub const METRICS: &str = include_str!("metrics.yaml");
+
+/// How often the HPA controller syncs on the local cluster (upstream default 15s): shorter, so
+/// tests and `berth local load` see HPAs react in seconds. Compare `berth simulate` with the
+/// local cluster at this sync period.
+pub const HPA_SYNC_PERIOD: Duration = Duration::from_secs(5);
+
+/// How often metrics-server scrapes kwok's kubelet endpoints (its minimum; upstream default 60s).
+pub const METRIC_RESOLUTION: Duration = Duration::from_secs(10);
+
 /// Revision of how `start` runs the processes (flags, objects created before kwok). Raise it
 /// when that changes, so running clusters are restarted with the new setup.
-const SETUP_REVISION: &str = "2: kwok --enable-crds=Logs, kubelet port set on every start";
+const SETUP_REVISION: &str =
+    "3: metrics-server, kwok metrics and ResourceUsage, HPA sync 5s, requestheader auth";
 
 /// A fingerprint of the stages, the setup revision and the Kubernetes version (FNV-1a, stable
 /// across builds).
 pub fn setup_fingerprint() -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in [STAGES, SETUP_REVISION, binaries::kubernetes_version()] {
+    let default_usage = load::default_usage();
+    for part in [
+        STAGES,
+        METRICS,
+        &default_usage,
+        SETUP_REVISION,
+        binaries::kubernetes_version(),
+    ] {
         for b in part.bytes().chain([0]) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -120,6 +153,8 @@ pub enum Error {
     },
     #[error("the local cluster `{0}` does not exist; start it with `berth local up`")]
     NotCreated(String),
+    #[error("{0}")]
+    Load(String),
 }
 
 impl Error {
@@ -331,7 +366,15 @@ const APISERVER: &str = "kube-apiserver";
 const CONTROLLER_MANAGER: &str = "kube-controller-manager";
 const SCHEDULER: &str = "kube-scheduler";
 const KWOK: &str = "kwok";
-const COMPONENTS: [&str; 5] = [ETCD, APISERVER, CONTROLLER_MANAGER, SCHEDULER, KWOK];
+const METRICS_SERVER: &str = "metrics-server";
+const COMPONENTS: [&str; 6] = [
+    ETCD,
+    APISERVER,
+    CONTROLLER_MANAGER,
+    SCHEDULER,
+    KWOK,
+    METRICS_SERVER,
+];
 
 /// What a component reads the address of when it starts (the API server etcd's from a flag,
 /// the others the API server's from the kubeconfig): when that moves to a new port, the
@@ -339,7 +382,7 @@ const COMPONENTS: [&str; 5] = [ETCD, APISERVER, CONTROLLER_MANAGER, SCHEDULER, K
 fn depends_on(component: &str) -> Option<&'static str> {
     match component {
         APISERVER => Some(ETCD),
-        CONTROLLER_MANAGER | SCHEDULER | KWOK => Some(APISERVER),
+        CONTROLLER_MANAGER | SCHEDULER | KWOK | METRICS_SERVER => Some(APISERVER),
         _ => None,
     }
 }
@@ -670,6 +713,13 @@ async fn start(
             "--kubelet-preferred-address-types=InternalIP".into(),
             format!("--proxy-client-cert-file={}", f("admin.crt")),
             format!("--proxy-client-key-file={}", f("admin.key")),
+            // Aggregated APIs (metrics-server) learn who the user is from these headers, which
+            // they trust only from the API server's proxy client certificate.
+            format!("--requestheader-client-ca-file={}", f("ca.crt")),
+            "--requestheader-allowed-names=berth-admin".into(),
+            "--requestheader-username-headers=X-Remote-User".into(),
+            "--requestheader-group-headers=X-Remote-Group".into(),
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
             format!("--service-account-key-file={}", f("sa.pub")),
             format!("--service-account-signing-key-file={}", f("sa.key")),
@@ -720,6 +770,10 @@ async fn start(
             "--use-service-account-credentials=false".into(),
             "--node-monitor-period=5s".into(),
             "--node-monitor-grace-period=40s".into(),
+            format!(
+                "--horizontal-pod-autoscaler-sync-period={}s",
+                HPA_SYNC_PERIOD.as_secs()
+            ),
             "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route".into(),
         ]);
         args
@@ -729,12 +783,15 @@ async fn start(
     })?;
 
     let stages = layout.dir.join("kwok-stages.yaml");
-    std::fs::write(&stages, STAGES).map_err(Error::io(&stages))?;
+    let kwok_config = format!("{STAGES}\n---\n{METRICS}\n---\n{}\n", load::default_usage());
+    std::fs::write(&stages, kwok_config).map_err(Error::io(&stages))?;
     let kwok = launcher.run(KWOK, &bins.kwok, |ports| {
         vec![
             format!("--kubeconfig={kubeconfig}"),
             format!("--config={}", stages.display()),
-            "--enable-crds=Logs".into(),
+            // Logs and ResourceUsage are read from objects (tests and `berth local load` write
+            // them); the Metric and the default usage from the config file.
+            "--enable-crds=Logs,ResourceUsage".into(),
             "--manage-all-nodes=true".into(),
             "--node-ip=127.0.0.1".into(),
             format!("--node-port={}", ports[0]),
@@ -746,10 +803,43 @@ async fn start(
         ]
     })?;
 
-    for p in [&kcm, &sched, &kwok] {
+    // metrics-server scrapes kwok's kubelet endpoints (each node's status names kwok's port;
+    // `--kubelet-port` is the fallback) and serves metrics.k8s.io behind the API server.
+    let kwok_port = launcher.port(KWOK);
+    let metrics = launcher.run(METRICS_SERVER, &bins.metrics_server, |ports| {
+        vec![
+            format!("--kubeconfig={kubeconfig}"),
+            format!("--authentication-kubeconfig={kubeconfig}"),
+            format!("--authorization-kubeconfig={kubeconfig}"),
+            "--bind-address=127.0.0.1".into(),
+            format!("--secure-port={}", ports[0]),
+            format!("--tls-cert-file={}", f("admin.crt")),
+            format!("--tls-private-key-file={}", f("admin.key")),
+            // kwok serves the admin certificate, which names 127.0.0.1: verify it with the CA.
+            format!("--kubelet-certificate-authority={}", f("ca.crt")),
+            "--kubelet-preferred-address-types=InternalIP".into(),
+            "--kubelet-use-node-status-port".into(),
+            format!("--kubelet-port={kwok_port}"),
+            format!("--metric-resolution={}s", METRIC_RESOLUTION.as_secs()),
+            // Must be below the resolution; kwok answers on loopback in milliseconds.
+            "--kubelet-request-timeout=5s".into(),
+        ]
+    })?;
+
+    for p in [&kcm, &sched, &kwok, &metrics] {
         process::wait_listening(p, Duration::from_secs(60))?;
     }
+    objects::ensure_metrics_api(&client, metrics.port).await?;
     objects::wait_ready(&client, opts, Duration::from_secs(90)).await?;
+    objects::wait_metrics_api(&client, Duration::from_secs(60))
+        .await
+        .map_err(|e| {
+            Error::Start(format!(
+                "{e}; last lines of {}:\n{}",
+                metrics.log.display(),
+                metrics.log_tail(15)
+            ))
+        })?;
     Ok(launcher.status())
 }
 

@@ -1,6 +1,7 @@
 //! What the local cluster holds besides its processes: kwok nodes spread over zones, the
-//! storage classes of berth's `local` profile with a pool of pre-created volumes, and the
-//! definition of kwok's `Logs` objects (container logs served for tests).
+//! storage classes of berth's `local` profile with a pool of pre-created volumes, the
+//! definitions of kwok's `Logs` (container logs served for tests) and `ResourceUsage` (a pod's
+//! emulated CPU and memory use) objects, and the registration of metrics-server's API.
 //!
 //! Everything is written with server-side apply (field manager `berth-local`), so running it
 //! again converges instead of failing on what exists.
@@ -54,8 +55,14 @@ pub async fn set_kubelet_port(
 /// kubelet endpoint. kwok watches these (`--enable-crds=Logs`); it must exist before kwok starts.
 pub const LOGS_CRD: &str = "logs.kwok.x-k8s.io";
 
+/// The CustomResourceDefinition of kwok's namespaced `ResourceUsage` (kwok.x-k8s.io/v1alpha1):
+/// a `ResourceUsage` named after a pod sets the CPU and memory its containers use in the
+/// emulated kubelet metrics (`spec.usages[].usage.{cpu,memory}.value`, a quantity). kwok
+/// watches these (`--enable-crds=ResourceUsage`); it must exist before kwok starts.
+pub const RESOURCE_USAGE_CRD: &str = "resourceusages.kwok.x-k8s.io";
+
+/// Creates kwok's `Logs` and `ResourceUsage` definitions and waits until both are served.
 pub async fn ensure_kwok_crds(client: &kube::Client, timeout: Duration) -> Result<(), Error> {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let log = json!({
         "type": "object",
         "properties": {
@@ -65,14 +72,60 @@ pub async fn ensure_kwok_crds(client: &kube::Client, timeout: Duration) -> Resul
             "follow": {"type": "boolean"},
         },
     });
+    let logs_spec = json!({
+        "type": "object",
+        "required": ["logs"],
+        "properties": {"logs": {"type": "array", "items": log}},
+    });
+    // A quantity as Kubernetes writes it: a string ("250m") or a number.
+    let quantity = json!({"anyOf": [{"type": "integer"}, {"type": "string"}],
+        "x-kubernetes-int-or-string": true});
+    let usage_value = json!({
+        "type": "object",
+        "properties": {"value": quantity, "expression": {"type": "string"}},
+    });
+    let usage_spec = json!({
+        "type": "object",
+        "properties": {"usages": {"type": "array", "items": {
+            "type": "object",
+            "properties": {
+                "containers": {"type": "array", "items": {"type": "string"}},
+                "usage": {"type": "object", "additionalProperties": usage_value},
+            },
+        }}},
+    });
+    ensure_kwok_crd(client, LOGS_CRD, "Logs", "logs", logs_spec, timeout).await?;
+    ensure_kwok_crd(
+        client,
+        RESOURCE_USAGE_CRD,
+        "ResourceUsage",
+        "resourceusages",
+        usage_spec,
+        timeout,
+    )
+    .await
+}
+
+/// Creates one namespaced kwok.x-k8s.io/v1alpha1 definition with `spec` as its schema and
+/// waits until it is established.
+async fn ensure_kwok_crd(
+    client: &kube::Client,
+    name: &str,
+    kind: &str,
+    plural: &str,
+    spec: serde_json::Value,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let singular = kind.to_lowercase();
     let crd = json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": LOGS_CRD, "labels": {OWNED_LABEL: "true"}},
+        "metadata": {"name": name, "labels": {OWNED_LABEL: "true"}},
         "spec": {
             "group": "kwok.x-k8s.io",
             "scope": "Namespaced",
-            "names": {"kind": "Logs", "listKind": "LogsList", "plural": "logs", "singular": "logs"},
+            "names": {"kind": kind, "listKind": format!("{kind}List"), "plural": plural, "singular": singular},
             "versions": [{
                 "name": "v1alpha1",
                 "served": true,
@@ -81,26 +134,22 @@ pub async fn ensure_kwok_crds(client: &kube::Client, timeout: Duration) -> Resul
                 "schema": {"openAPIV3Schema": {
                     "type": "object",
                     "properties": {
-                        "spec": {
-                            "type": "object",
-                            "required": ["logs"],
-                            "properties": {"logs": {"type": "array", "items": log}},
-                        },
+                        "spec": spec,
                         "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
                     },
                 }},
             }],
         },
     });
-    crds.patch(LOGS_CRD, &apply(), &Patch::Apply(&crd))
+    crds.patch(name, &apply(), &Patch::Apply(&crd))
         .await
-        .map_err(Error::api("apply the kwok Logs CRD"))?;
+        .map_err(Error::api("apply a kwok CRD"))?;
     let deadline = Instant::now() + timeout;
     loop {
         let established = crds
-            .get(LOGS_CRD)
+            .get(name)
             .await
-            .map_err(Error::api("read the kwok Logs CRD"))?
+            .map_err(Error::api("read a kwok CRD"))?
             .status
             .and_then(|s| s.conditions)
             .is_some_and(|c| {
@@ -112,10 +161,102 @@ pub async fn ensure_kwok_crds(client: &kube::Client, timeout: Duration) -> Resul
         }
         if Instant::now() > deadline {
             return Err(Error::Start(format!(
-                "the CRD {LOGS_CRD} was not established within {timeout:?}"
+                "the CRD {name} was not established within {timeout:?}"
             )));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Node annotation naming the path of the node's kubelet resource metrics (metrics-server ≥ 0.7
+/// reads it): kwok serves every node's under its own path on its one port.
+pub const RESOURCE_METRICS_PATH: &str = "metrics.k8s.io/resource-metrics-path";
+
+/// The path kwok serves `node`'s resource metrics at (the `Metric` in [`crate::METRICS`]).
+pub fn resource_metrics_path(node: &str) -> String {
+    format!("/metrics/nodes/{node}/metrics/resource")
+}
+
+/// Name of metrics-server's Service and of the APIService group version it serves.
+const METRICS_SERVICE: &str = "metrics-server";
+const METRICS_APISERVICE: &str = "v1beta1.metrics.k8s.io";
+
+/// Registers metrics-server (listening on 127.0.0.1:`port`) as the `metrics.k8s.io` API.
+///
+/// The aggregator finds an APIService's backend through a Service. Endpoints and
+/// EndpointSlices may not name loopback addresses (the API server refuses them), and with
+/// `--enable-aggregator-routing` unset the aggregator dials a Service's ClusterIP, which
+/// nothing routes here (no kube-proxy). An `ExternalName` Service resolves to its name and the
+/// APIService's port instead, so `externalName: 127.0.0.1` reaches metrics-server directly.
+/// TLS is not verified: metrics-server serves the admin certificate, which does not name
+/// `metrics-server.kube-system.svc`, and the connection never leaves 127.0.0.1.
+pub async fn ensure_metrics_api(client: &kube::Client, port: u16) -> Result<(), Error> {
+    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
+    let service = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": METRICS_SERVICE, "namespace": "kube-system",
+            "labels": {OWNED_LABEL: "true"}},
+        "spec": {
+            "type": "ExternalName",
+            "externalName": "127.0.0.1",
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        },
+    });
+    Api::<Service>::namespaced(client.clone(), "kube-system")
+        .patch(METRICS_SERVICE, &apply(), &Patch::Apply(&service))
+        .await
+        .map_err(Error::api("apply the metrics-server Service"))?;
+    let api_service = json!({
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": METRICS_APISERVICE, "labels": {OWNED_LABEL: "true"}},
+        "spec": {
+            "group": "metrics.k8s.io",
+            "version": "v1beta1",
+            "service": {"name": METRICS_SERVICE, "namespace": "kube-system", "port": port},
+            "insecureSkipTLSVerify": true,
+            "groupPriorityMinimum": 100,
+            "versionPriority": 100,
+        },
+    });
+    Api::<APIService>::all(client.clone())
+        .patch(METRICS_APISERVICE, &apply(), &Patch::Apply(&api_service))
+        .await
+        .map_err(Error::api("apply the metrics.k8s.io APIService"))?;
+    Ok(())
+}
+
+/// Waits until the aggregator reports `metrics.k8s.io` Available (it reached metrics-server),
+/// so `kubectl top` and HPAs work as soon as `up` returns (numbers follow within two scrapes).
+pub async fn wait_metrics_api(client: &kube::Client, timeout: Duration) -> Result<(), Error> {
+    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
+    let api: Api<APIService> = Api::all(client.clone());
+    let deadline = Instant::now() + timeout;
+    loop {
+        let svc = api
+            .get(METRICS_APISERVICE)
+            .await
+            .map_err(Error::api("read the metrics.k8s.io APIService"))?;
+        let conditions = svc.status.and_then(|s| s.conditions).unwrap_or_default();
+        if conditions
+            .iter()
+            .any(|c| c.type_ == "Available" && c.status == "True")
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let why = conditions
+                .iter()
+                .find(|c| c.type_ == "Available")
+                .and_then(|c| c.message.clone())
+                .unwrap_or_else(|| "no status".into());
+            return Err(Error::Start(format!(
+                "the metrics.k8s.io API did not become available within {timeout:?}: {why}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -152,7 +293,10 @@ pub async fn ensure_nodes(client: &kube::Client, opts: &Options) -> Result<(), E
                     "topology.kubernetes.io/zone": zone,
                     "topology.kubernetes.io/region": opts.region,
                 },
-                "annotations": {"kwok.x-k8s.io/node": "fake"},
+                "annotations": {
+                    "kwok.x-k8s.io/node": "fake",
+                    RESOURCE_METRICS_PATH: resource_metrics_path(name),
+                },
             },
         });
         nodes

@@ -250,7 +250,10 @@ pub async fn add_node(
     let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": all_labels,
-            "annotations": {"kwok.x-k8s.io/node": "fake"}},
+            "annotations": {
+                "kwok.x-k8s.io/node": "fake",
+                crate::objects::RESOURCE_METRICS_PATH: crate::objects::resource_metrics_path(name),
+            }},
         "spec": {"taints": taints},
         "status": {"allocatable": resources, "capacity": resources},
     }))

@@ -30,7 +30,8 @@ async fn up_reuses_repairs_and_down_leaves_nothing_running() {
             "kube-apiserver",
             "kube-controller-manager",
             "kube-scheduler",
-            "kwok"
+            "kwok",
+            "metrics-server"
         ]
     );
 
@@ -80,7 +81,8 @@ async fn up_reuses_repairs_and_down_leaves_nothing_running() {
 
     let procs: Vec<_> = repaired.processes.iter().map(|(p, _)| p.clone()).collect();
     let stopped = berth_local::down(&name, Duration::from_secs(10), true).expect("down");
-    assert_eq!(stopped.len(), 5);
+    // metrics-server too: nothing of the cluster keeps running.
+    assert_eq!(stopped.len(), 6);
     for p in &procs {
         assert!(
             !p.alive(),

@@ -165,7 +165,13 @@ async fn killed_api_server_returns_on_its_address_and_old_clients_reconnect() {
     assert_eq!(repaired.server, first.server);
     assert_eq!(component(&repaired, "kube-apiserver").port, api.port);
     assert_ne!(component(&repaired, "kube-apiserver").pid, api.pid);
-    for other in ["etcd", "kube-controller-manager", "kube-scheduler", "kwok"] {
+    for other in [
+        "etcd",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok",
+        "metrics-server",
+    ] {
         assert_eq!(
             component(&repaired, other).pid,
             component(&first, other).pid,
@@ -257,7 +263,8 @@ async fn api_server_whose_port_was_taken_moves_and_says_so() {
             "kube-apiserver",
             "kube-controller-manager",
             "kube-scheduler",
-            "kwok"
+            "kwok",
+            "metrics-server"
         ]
     );
     assert_eq!(
@@ -367,7 +374,7 @@ async fn full_restarts_keep_every_port() {
     let restarted = berth_local::up(&cluster.opts)
         .await
         .expect("up after a setup change");
-    assert_eq!(restarted.started.len(), 5, "{:?}", restarted.started);
+    assert_eq!(restarted.started.len(), 6, "{:?}", restarted.started);
     assert!(restarted.moved.is_empty(), "{:?}", restarted.moved);
     assert_eq!(ports(&restarted), ports(&first));
     assert!(
@@ -382,7 +389,7 @@ async fn full_restarts_keep_every_port() {
     let unstuck = berth_local::up(&cluster.opts)
         .await
         .expect("up after a hang");
-    assert_eq!(unstuck.started.len(), 5, "{:?}", unstuck.started);
+    assert_eq!(unstuck.started.len(), 6, "{:?}", unstuck.started);
     assert!(unstuck.moved.is_empty(), "{:?}", unstuck.moved);
     assert_eq!(ports(&unstuck), ports(&first));
     assert!(

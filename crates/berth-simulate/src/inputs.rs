@@ -310,7 +310,7 @@ pub fn pod_requests(obj: &Object, spec_ptr: &str) -> Result<(i64, i64), SimError
 
 /// Reads the stack. `catalog` resolves node groups' instance types.
 pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError> {
-    let mut notes = Vec::new();
+    let notes = Vec::new();
     let mut workloads = Vec::new();
     let (mut ds_cpu_m, mut ds_mem_b, mut ds_pods) = (0, 0, 0);
     // Per workload: (local storage, kube-system, annotated safe-to-evict).
@@ -323,54 +323,14 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
         }
         match kind {
             "Deployment" | "StatefulSet" => {
-                let (cpu_m, mem_b) = pod_requests(obj, "/spec/template/spec")?;
-                let v = &obj.value;
-                let queue = [
-                    annotation(v, "/metadata/annotations", HOLDS_QUEUE),
-                    annotation(v, "/spec/template/metadata/annotations", HOLDS_QUEUE),
-                ]
-                .iter()
-                .any(|a| a.is_some_and(|s| s.eq_ignore_ascii_case("true")));
-                let safe_to_evict =
-                    annotation(v, "/spec/template/metadata/annotations", SAFE_TO_EVICT);
-                let volumes = v
-                    .pointer("/spec/template/spec/volumes")
-                    .and_then(Value::as_array);
-                let local_storage = volumes.into_iter().flatten().any(|vol| {
-                    vol.get("hostPath").is_some()
-                        || vol.get("emptyDir").is_some_and(|e| {
-                            e.get("medium").and_then(Value::as_str) != Some("Memory")
-                        })
-                });
-                let system = obj.namespace() == Some("kube-system");
-                // Decided once the autoscaler's flags are known (below).
-                let evictable = match safe_to_evict {
-                    Some("false") => false,
-                    Some("true") => true,
-                    _ => !(local_storage || system),
-                };
-                blockers.push((local_storage, system, safe_to_evict.is_some()));
-                let ordered = kind == "StatefulSet"
-                    && v.pointer("/spec/podManagementPolicy")
-                        .and_then(Value::as_str)
-                        != Some("Parallel");
-                let replicas = int_field(obj, "/spec/replicas")?.unwrap_or(1);
+                let (spec, blocked) = workload_spec(obj, stack)?;
+                blockers.push(blocked);
                 if kind == "Deployment"
                     && let Some(config) = autoscaler_config(obj)?
                 {
                     autoscaler = Some(config);
                 }
-                workloads.push(WorkloadSpec {
-                    kind: kind.to_string(),
-                    namespace: obj.namespace().unwrap_or(&stack.namespace).to_string(),
-                    name: obj.name().to_string(),
-                    replicas: replicas.min(u32::MAX as i64) as u32,
-                    cpu_m,
-                    mem_b,
-                    holds_queue: queue,
-                    ordered,
-                    evictable,
-                });
+                workloads.push(spec);
             }
             "DaemonSet" => {
                 let (c, m) = pod_requests(obj, "/spec/template/spec")?;
@@ -381,6 +341,90 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
             _ => {}
         }
     }
+    finish(
+        stack,
+        catalog,
+        workloads,
+        blockers,
+        autoscaler,
+        (ds_cpu_m, ds_mem_b, ds_pods),
+        notes,
+    )
+}
+
+/// The Deployments and StatefulSets of the stack, the workloads a load can drive.
+pub(crate) fn workloads(stack: &Stack) -> Result<Vec<WorkloadSpec>, SimError> {
+    stack
+        .objects
+        .iter()
+        .filter(|o| o.group() == "apps" && matches!(o.kind(), "Deployment" | "StatefulSet"))
+        .map(|o| workload_spec(o, stack).map(|(spec, _)| spec))
+        .collect()
+}
+
+/// One Deployment or StatefulSet, and what may keep the autoscaler from evicting its pods:
+/// (local storage, kube-system, annotated safe-to-evict).
+fn workload_spec(
+    obj: &Object,
+    stack: &Stack,
+) -> Result<(WorkloadSpec, (bool, bool, bool)), SimError> {
+    let kind = obj.kind();
+    let (cpu_m, mem_b) = pod_requests(obj, "/spec/template/spec")?;
+    let v = &obj.value;
+    let queue = [
+        annotation(v, "/metadata/annotations", HOLDS_QUEUE),
+        annotation(v, "/spec/template/metadata/annotations", HOLDS_QUEUE),
+    ]
+    .iter()
+    .any(|a| a.is_some_and(|s| s.eq_ignore_ascii_case("true")));
+    let safe_to_evict = annotation(v, "/spec/template/metadata/annotations", SAFE_TO_EVICT);
+    let volumes = v
+        .pointer("/spec/template/spec/volumes")
+        .and_then(Value::as_array);
+    let local_storage = volumes.into_iter().flatten().any(|vol| {
+        vol.get("hostPath").is_some()
+            || vol
+                .get("emptyDir")
+                .is_some_and(|e| e.get("medium").and_then(Value::as_str) != Some("Memory"))
+    });
+    let system = obj.namespace() == Some("kube-system");
+    // Decided once the autoscaler's flags are known (below).
+    let evictable = match safe_to_evict {
+        Some("false") => false,
+        Some("true") => true,
+        _ => !(local_storage || system),
+    };
+    let ordered = kind == "StatefulSet"
+        && v.pointer("/spec/podManagementPolicy")
+            .and_then(Value::as_str)
+            != Some("Parallel");
+    let replicas = int_field(obj, "/spec/replicas")?.unwrap_or(1);
+    Ok((
+        WorkloadSpec {
+            kind: kind.to_string(),
+            namespace: obj.namespace().unwrap_or(&stack.namespace).to_string(),
+            name: obj.name().to_string(),
+            replicas: replicas.min(u32::MAX as i64) as u32,
+            cpu_m,
+            mem_b,
+            holds_queue: queue,
+            ordered,
+            evictable,
+        },
+        (local_storage, system, safe_to_evict.is_some()),
+    ))
+}
+
+/// The rest of [`read`], once the workloads are known.
+fn finish(
+    stack: &Stack,
+    catalog: &Catalog,
+    mut workloads: Vec<WorkloadSpec>,
+    blockers: Vec<(bool, bool, bool)>,
+    autoscaler: Option<AutoscalerConfig>,
+    (ds_cpu_m, ds_mem_b, ds_pods): (i64, i64, u32),
+    mut notes: Vec<String>,
+) -> Result<Inputs, SimError> {
     let mut hpas = Vec::new();
     for obj in &stack.objects {
         if obj.kind() == "HorizontalPodAutoscaler"

@@ -29,12 +29,12 @@ use berth_model::{Profile, Stack};
 
 pub use inputs::{AutoscalerConfig, Expander, HOLDS_QUEUE};
 pub use instances::{Catalog, InstanceType, PriceFileError};
-pub use load::{Load, LoadError, Series};
+pub use load::{Load, LoadError, Series, WorkloadLoad};
 pub use report::{
     DataLossEvent, NodeGroupReport, Report, ScaleEvent, Scaled, Summary, Timeline, WorkloadReport,
 };
 
-use engine::{Engine, Params, WorkloadLoad};
+use engine::{Engine, Params};
 
 /// How a simulation runs. `Default` is one week in 15-second steps.
 #[derive(Clone, Debug)]
@@ -132,6 +132,65 @@ pub enum SimError {
     Options(String),
 }
 
+/// Gives each workload the series of `load` that name it (`name`, or `namespace/name`), in the
+/// order of `workloads`; a series naming no workload is an error.
+fn assign(
+    workloads: &[inputs::WorkloadSpec],
+    labels: &[String],
+    load: &Load,
+) -> Result<Vec<WorkloadLoad>, SimError> {
+    let mut loads = vec![WorkloadLoad::default(); workloads.len()];
+    for s in &load.series {
+        let Some(i) = (0..workloads.len()).find(|&i| {
+            let w = &workloads[i];
+            labels[i] == s.workload || format!("{}/{}", w.namespace, w.name) == s.workload
+        }) else {
+            return Err(SimError::UnknownWorkload {
+                name: s.workload.clone(),
+                origin: s.origin.clone(),
+                known: labels.join(", "),
+            });
+        };
+        loads[i].curves.push(s.curve.clone());
+    }
+    Ok(loads)
+}
+
+/// A workload of the stack that a load drives, for drivers outside the simulator (`berth
+/// local load` sets its pods' usage on the local cluster).
+#[derive(Clone, Debug)]
+pub struct DrivenWorkload {
+    /// `Deployment` or `StatefulSet`.
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// How the load names it (`name`, or `namespace/name` when two share a name).
+    pub label: String,
+    /// Its total demand over time.
+    pub load: WorkloadLoad,
+}
+
+/// The workloads of `stack` that `load` gives demand to, matched by the same rule as
+/// [`simulate`], so a load file means the same to both. Needs no node groups.
+pub fn driven_workloads(stack: &Stack, load: &Load) -> Result<Vec<DrivenWorkload>, SimError> {
+    let workloads = inputs::workloads(stack)?;
+    let labels = inputs::workload_labels(&workloads);
+    let loads = assign(&workloads, &labels, load)?;
+    Ok(workloads
+        .into_iter()
+        .zip(labels)
+        .zip(loads)
+        .filter(|(_, l)| !l.curves.is_empty())
+        .map(|((w, label), load)| DrivenWorkload {
+            kind: w.kind,
+            namespace: w.namespace,
+            name: w.name,
+            label,
+            load,
+        })
+        .collect())
+}
+
 /// Simulates `stack` under `load`: see the crate documentation.
 pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report, SimError> {
     if opts.step_s == 0 {
@@ -150,28 +209,8 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
     }
     let inp = inputs::read(stack, &opts.catalog)?;
     let labels = inputs::workload_labels(&inp.workloads);
-    let mut loads: Vec<WorkloadLoad> = inp
-        .workloads
-        .iter()
-        .map(|_| WorkloadLoad { curves: Vec::new() })
-        .collect();
+    let loads = assign(&inp.workloads, &labels, load)?;
     let mut notes = inp.notes.clone();
-    for s in &load.series {
-        let matches: Vec<usize> = (0..inp.workloads.len())
-            .filter(|&i| {
-                let w = &inp.workloads[i];
-                labels[i] == s.workload || format!("{}/{}", w.namespace, w.name) == s.workload
-            })
-            .collect();
-        let Some(&i) = matches.first() else {
-            return Err(SimError::UnknownWorkload {
-                name: s.workload.clone(),
-                origin: s.origin.clone(),
-                known: labels.join(", "),
-            });
-        };
-        loads[i].curves.push(s.curve.clone());
-    }
     for (w, spec) in inp.workloads.iter().enumerate() {
         let fits_somewhere = inp.groups.iter().any(|g| {
             spec.cpu_m + inp.ds_cpu_m <= g.instance.allocatable_cpu_m()

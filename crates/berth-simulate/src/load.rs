@@ -12,6 +12,51 @@
 
 use std::f64::consts::PI;
 
+/// Demand of one workload: the sum of the series the load gives for it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkloadLoad {
+    pub curves: Vec<Curve>,
+}
+
+impl WorkloadLoad {
+    /// The sum of the curves at `t`; memory only if every curve gives it (and there is one).
+    pub fn at(&self, t: f64) -> Demand {
+        let mut cpu = 0.0;
+        let mut mem = Some(0.0);
+        for c in &self.curves {
+            let d = c.at(t);
+            cpu += d.cpu_m;
+            mem = match (mem, d.mem_mib) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
+        }
+        if self.curves.is_empty() {
+            mem = None;
+        }
+        Demand {
+            cpu_m: cpu,
+            mem_mib: mem,
+        }
+    }
+
+    /// When the demand stops changing: the last point of the curves (0 for constants), `None`
+    /// when a curve never stops changing (daily).
+    pub fn end_s(&self) -> Option<f64> {
+        let mut end: Option<f64> = None;
+        for c in &self.curves {
+            match c {
+                Curve::Points(p) => {
+                    let last = p.last().map_or(0.0, |x| x.time_s);
+                    end = Some(end.map_or(last, |e| e.max(last)));
+                }
+                Curve::Daily { .. } => return None,
+            }
+        }
+        Some(end.unwrap_or(0.0))
+    }
+}
+
 /// A load input that could not be read, with where: `file:line:column` (or `--load:1:col`
 /// for a shape given on the command line).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -392,6 +437,25 @@ impl Series {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_load_ends_at_its_last_point_and_never_with_a_daily_curve() {
+        let shape = |s: &str| Series::parse_shape(s).unwrap().curve;
+        let w = |c: Vec<Curve>| WorkloadLoad { curves: c };
+        assert_eq!(
+            w(vec![
+                shape("step:web:1:2:1m"),
+                shape("ramp:web:0:1:10s:90s")
+            ])
+            .end_s(),
+            Some(90.0)
+        );
+        assert_eq!(w(vec![shape("const:web:5")]).end_s(), Some(0.0));
+        assert_eq!(
+            w(vec![shape("step:web:1:2:1m"), shape("daily:web:1:2")]).end_s(),
+            None
+        );
+    }
 
     #[test]
     fn csv_interpolates_linearly() {

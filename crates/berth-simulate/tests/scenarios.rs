@@ -580,3 +580,45 @@ fn the_human_report_and_the_timeline_csv() {
     let csv = String::from_utf8(csv).unwrap();
     insta::assert_snapshot!(csv.lines().take(3).collect::<Vec<_>>().join("\n"));
 }
+
+#[test]
+fn a_load_drives_the_workloads_it_names_the_way_simulate_reads_it_without_node_groups() {
+    let mut s = stack(
+        vec![
+            workload("Deployment", "web", 1, "100m", json!({})),
+            workload("StatefulSet", "queue", 1, "100m", json!({})),
+            workload("Deployment", "idle", 1, "100m", json!({})),
+        ],
+        vec![],
+        &[],
+    );
+    s.cluster = None;
+    let driven = berth_simulate::driven_workloads(
+        &s,
+        &load(&[
+            "step:web:100:900:30s",
+            "const:web:50",
+            "ramp:shop/queue:0:400:10s:20s",
+        ]),
+    )
+    .unwrap();
+    let names: Vec<(&str, &str, &str)> = driven
+        .iter()
+        .map(|w| (w.kind.as_str(), w.namespace.as_str(), w.label.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Deployment", "shop", "web"),
+            ("StatefulSet", "shop", "queue")
+        ]
+    );
+    // Two series of `web` add up; the curve ends at its last point.
+    assert_eq!(driven[0].load.at(0.0).cpu_m, 150.0);
+    assert_eq!(driven[0].load.at(31.0).cpu_m, 950.0);
+    assert_eq!(driven[0].load.end_s(), Some(30.0));
+    assert_eq!(driven[1].load.end_s(), Some(20.0));
+
+    let err = berth_simulate::driven_workloads(&s, &load(&["const:nope:1"])).unwrap_err();
+    assert!(err.to_string().contains("`nope`"), "{err}");
+}

@@ -1,10 +1,12 @@
-//! `berth local up | down | status | kubeconfig | build`: berth's own local cluster.
+//! `berth local up | down | status | kubeconfig | build | load`: berth's own local cluster.
 
 use std::time::Duration;
 
+use berth_ops::Checks;
 use clap::{Args, Subcommand};
 
 use crate::exit::{Exit, fail};
+use crate::stack::{StackArgs, print_errors, refused};
 
 #[derive(Subcommand)]
 pub enum LocalCommand {
@@ -40,6 +42,32 @@ pub enum LocalCommand {
         #[arg(long)]
         peers: bool,
     },
+    /// Play a load curve on the local cluster: set the CPU and memory the pods of each
+    /// workload use over time (the load syntax of `berth simulate`), spread over the Ready
+    /// pods as a load balancer would, so metrics-server, `kubectl top` and HPAs see it. Stops
+    /// at the end of the curve or on Ctrl-C, and removes what it set.
+    #[command(after_long_help = berth_simulate::load::SHAPE_HELP)]
+    Load(LoadArgs),
+}
+
+#[derive(Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    #[command(flatten)]
+    name: NameArg,
+    /// The load: a CSV file (`time_s,workload,cpu_millicores[,memory_mib]`) or a shape like
+    /// `step:web:500:4000:1m`; repeatable (see below).
+    #[arg(long, required = true, value_name = "FILE|SHAPE")]
+    load: Vec<String>,
+    /// How long to play the load; default: until its last change (a step or ramp ends at its
+    /// last point, so give --duration to hold the final value; a constant or daily load runs
+    /// until Ctrl-C).
+    #[arg(long, value_parser = crate::args::parse_duration, value_name = "DURATION")]
+    duration: Option<Duration>,
+    /// How often the pods are re-read and their usage rewritten.
+    #[arg(long, default_value = "2s", value_parser = crate::args::parse_duration, value_name = "DURATION")]
+    tick: Duration,
 }
 
 #[derive(Args)]
@@ -75,6 +103,7 @@ pub struct UpArgs {
 
 pub fn run(cmd: LocalCommand) -> anyhow::Result<Exit> {
     match cmd {
+        LocalCommand::Load(a) => load(a),
         LocalCommand::Up(a) => {
             if a.zones.is_empty() || a.nodes == 0 {
                 return Err(fail(
@@ -176,4 +205,117 @@ pub fn run(cmd: LocalCommand) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
     }
+}
+
+/// `berth local load`: reads the stack and the load (as `simulate` does), then drives the
+/// workloads on the running local cluster with `berth_local::load::drive`.
+fn load(mut a: LoadArgs) -> anyhow::Result<Exit> {
+    a.stack.default_profile_for_local(true);
+    let prepared = a.stack.prepare(Checks::LoadOnly);
+    print_errors(&prepared.findings);
+    let stack = prepared.loadable().map_err(refused)?;
+    let mut load = berth_simulate::Load::default();
+    for arg in &a.load {
+        load.extend(
+            berth_simulate::files::read_load(arg)
+                .map_err(|e| fail(Exit::BadInput, e.to_string()))?,
+        );
+    }
+    let driven = berth_simulate::driven_workloads(stack, &load)
+        .map_err(|e| fail(Exit::BadInput, e.to_string()))?;
+    // The last change of any curve; none when a curve never stops changing (daily) or the
+    // load is constant from the start: then it runs until stopped.
+    let end = driven
+        .iter()
+        .map(|w| w.load.end_s())
+        .try_fold(0.0f64, |acc, e| e.map(|e| acc.max(e)));
+    let duration = a
+        .duration
+        .or_else(|| end.filter(|e| *e > 0.0).map(Duration::from_secs_f64));
+    let workloads: Vec<berth_local::load::Workload> = driven
+        .into_iter()
+        .map(|w| {
+            let curve = w.load;
+            berth_local::load::Workload {
+                label: w.label,
+                kind: w.kind,
+                namespace: w.namespace,
+                name: w.name,
+                demand: Box::new(move |t| {
+                    let d = curve.at(t);
+                    berth_local::load::Usage {
+                        cpu_m: d.cpu_m,
+                        memory_mib: d.mem_mib,
+                    }
+                }),
+            }
+        })
+        .collect();
+
+    let status = berth_local::status(&a.name.name)?;
+    if !status.healthy() {
+        return Err(fail(
+            Exit::Cluster,
+            format!(
+                "the local cluster `{}` is not running; start it with `berth local up`",
+                status.name
+            ),
+        ));
+    }
+    let rt = crate::deploy::runtime()?;
+    rt.block_on(async {
+        let client = berth_local::client(&status.kubeconfig).await?;
+        let stop = crate::deploy::interrupt_on_signals("stopping the load and removing its usage");
+        match duration {
+            Some(d) => eprintln!(
+                "berth: playing the load on {} workload(s) for {:.0?} (Ctrl-C stops)",
+                workloads.len(),
+                d
+            ),
+            None => eprintln!(
+                "berth: playing the load on {} workload(s) until Ctrl-C",
+                workloads.len()
+            ),
+        }
+        let opts = berth_local::load::Options {
+            tick: a.tick,
+            duration,
+        };
+        let mut last_print: Option<Duration> = None;
+        let ended = berth_local::load::drive(&client, &workloads, &opts, stop, |s| {
+            // A line every 10s of the run, and the first.
+            if last_print.is_some_and(|l| s.elapsed < l + Duration::from_secs(10)) {
+                return;
+            }
+            last_print = Some(s.elapsed);
+            for w in &s.workloads {
+                let per_pod = match w.per_pod {
+                    Some(u) => format!("{:.0}m CPU each", u.cpu_m),
+                    None => "no Ready pod: demand not served".into(),
+                };
+                let memory = w
+                    .demand
+                    .memory_mib
+                    .map(|m| format!(", {m:.0} MiB"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "{:>6.0}s  {}: {:.0}m CPU{memory} over {} Ready pod(s), {per_pod}",
+                    s.elapsed.as_secs_f64(),
+                    w.label,
+                    w.demand.cpu_m,
+                    w.ready_pods
+                );
+            }
+        })
+        .await?;
+        match ended {
+            berth_local::load::Ended::Finished => {
+                eprintln!("berth: the load ended; usage objects removed")
+            }
+            berth_local::load::Ended::Interrupted => {
+                eprintln!("berth: load stopped; usage objects removed")
+            }
+        }
+        Ok(Exit::Ok)
+    })
 }

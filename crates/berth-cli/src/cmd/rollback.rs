@@ -40,7 +40,9 @@ pub fn run(mut args: RollbackArgs) -> anyhow::Result<Exit> {
         let rules = berth_ops::health_rules(stack.profile);
         let opts = UpOptions {
             timeout: args.deploy.timeout,
-            interrupt: Some(deploy::interrupt_on_signals()),
+            interrupt: Some(deploy::interrupt_on_signals(
+                "stopping and releasing the stack lock",
+            )),
             ..UpOptions::default()
         };
         let inv = berth_apply::Inventory::new(&stack.name, &stack.namespace);

@@ -79,7 +79,7 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<Exit> {
             lock_wait: args.lock_wait,
             rollback_of: None,
             autoscaler_grace: args.autoscaler_grace,
-            interrupt: Some(deploy::interrupt_on_signals()),
+            interrupt: Some(deploy::interrupt_on_signals("stopping and releasing the stack lock")),
         };
         let printer = Printer::new(args.deploy.format);
         // What this run applied: an object it never reached is not diagnosed as missing.

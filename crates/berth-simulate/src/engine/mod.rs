@@ -26,7 +26,7 @@ mod recorder;
 mod scheduler;
 
 use crate::inputs::Inputs;
-use crate::load::{Curve, Demand};
+use crate::load::Demand;
 use crate::report::Report;
 
 use autoscaler::Autoscaler;
@@ -34,33 +34,7 @@ use cluster::{Cluster, Pod};
 use controllers::Controllers;
 use recorder::{GroupSample, Recorder, WorkloadSample};
 
-/// Demand of one workload, resolved from the load series.
-pub(crate) struct WorkloadLoad {
-    pub curves: Vec<Curve>,
-}
-
-impl WorkloadLoad {
-    /// The sum of the curves at `t`; memory only if every curve gives it (and there is one).
-    pub fn at(&self, t: f64) -> Demand {
-        let mut cpu = 0.0;
-        let mut mem = Some(0.0);
-        for c in &self.curves {
-            let d = c.at(t);
-            cpu += d.cpu_m;
-            mem = match (mem, d.mem_mib) {
-                (Some(a), Some(b)) => Some(a + b),
-                _ => None,
-            };
-        }
-        if self.curves.is_empty() {
-            mem = None;
-        }
-        Demand {
-            cpu_m: cpu,
-            mem_mib: mem,
-        }
-    }
-}
+pub(crate) use crate::load::WorkloadLoad;
 
 /// How the run is stepped and timed (see [`crate::SimOptions`]).
 pub(crate) struct Params {
