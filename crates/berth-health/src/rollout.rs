@@ -462,6 +462,22 @@ impl Tracker {
         events_of: &dyn Fn(&Value) -> Vec<Value>,
         ctx: &Context<'_>,
     ) -> Result<String, String> {
+        // The scheduler waits for the pod's volume claim, not for a node: a StatefulSet
+        // creates its claims moments before the pods (the scheduler may look first), and a
+        // claim of an `Immediate` class is bound a little later. Both heal by themselves;
+        // a claim nothing creates is `check`'s `ref-missing`, and otherwise the timeout's.
+        if let Some(claim) = missing_claim(message) {
+            return Ok(format!(
+                "pod {} waits for PersistentVolumeClaim `{claim}`",
+                str(pod, "/metadata/name")
+            ));
+        }
+        if message.contains("unbound immediate PersistentVolumeClaims") {
+            return Ok(format!(
+                "pod {} waits for its PersistentVolumeClaims to be bound",
+                str(pod, "/metadata/name")
+            ));
+        }
         if let Some(answer) = autoscaler_answer(&events_of(pod)) {
             return if answer.node_coming {
                 Ok(format!("waiting for a new node: {}", answer.summary()))
@@ -497,6 +513,14 @@ impl Tracker {
             }
         }
     }
+}
+
+/// The claim a scheduler message says is missing: `persistentvolumeclaim "data-db-0" not
+/// found`.
+fn missing_claim(message: &str) -> Option<&str> {
+    let rest = message.split("persistentvolumeclaim \"").nth(1)?;
+    let (name, after) = rest.split_once('"')?;
+    after.trim_start().starts_with("not found").then_some(name)
 }
 
 /// What a node autoscaler last said about an unschedulable pod, from its Events.

@@ -333,6 +333,46 @@ fn unschedulable_without_an_autoscaler_fails_at_once() {
 }
 
 #[test]
+fn a_claim_not_created_yet_is_waited_for_even_without_an_autoscaler() {
+    let (none, expected) = (Autoscaler::Absent, HashSet::new());
+    let now = Instant::now();
+    for message in [
+        "0/3 nodes are available: persistentvolumeclaim \"data-manager-0\" not found. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
+        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: not eligible due to preemptionPolicy=Never.",
+    ] {
+        let mut tracker = Tracker::new(STARTED);
+        let p = pod(
+            "manager-0",
+            "rs",
+            json!({"status": {"conditions": [{"type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable", "message": message}]}}),
+        );
+        tracker.observe(&p, now);
+        let v = assess(
+            &tracker,
+            &deployment("1", 1, 1),
+            &[&p],
+            vec![],
+            &ctx(now, &none, &expected),
+        );
+        assert_eq!(v.failure, None, "{message}");
+        assert!(
+            v.note.is_some_and(|n| n.contains("PersistentVolumeClaim")),
+            "{message}"
+        );
+    }
+    // Must not: a claim that is found but a node that is not still fails at once.
+    assert_eq!(
+        missing_claim("0/3 nodes are available: 3 Insufficient cpu."),
+        None
+    );
+    assert_eq!(
+        missing_claim("persistentvolumeclaim \"x\" is being deleted"),
+        None
+    );
+}
+
+#[test]
 fn a_scale_up_in_progress_is_waited_for() {
     let (ca, expected) = (
         Autoscaler::Present("cluster-autoscaler".into()),
