@@ -3,7 +3,7 @@
 //! The steps after `check` and `berth-plan`'s waves: server-side apply wave by wave with a
 //! health wait between waves driven by watches ([`up`]), an ApplySet inventory with bounded,
 //! compressed revisions in the cluster ([`inventory`]), prune after success, a per-stack
-//! lock ([`lock`]), a dry-run diff ([`diff`]), [`status`], teardown that keeps data
+//! lock ([`lock`]), a dry-run diff ([`diff`]), [`status`] with [`drift`], teardown that keeps data
 //! ([`down`]) and [`up::rollback`]. Health rules come from outside through
 //! [`health::HealthRules`].
 //!
@@ -13,6 +13,7 @@ pub mod apply;
 pub mod cluster;
 pub mod diff;
 pub mod down;
+pub mod drift;
 pub mod error;
 pub mod event;
 pub mod health;
