@@ -19,6 +19,7 @@ pub mod event;
 pub mod health;
 pub mod inventory;
 pub mod lock;
+pub mod logs;
 pub mod namespaces;
 pub mod prepare;
 pub mod status;
@@ -30,6 +31,7 @@ pub use error::{Error, ErrorClass, Result};
 pub use event::{Action, Event};
 pub use health::BerthHealth;
 pub use inventory::Inventory;
+pub use logs::Redactor;
 pub use up::{Target, UpOptions, UpReport};
 
 /// Installs the process-wide TLS provider (aws-lc-rs). Call once at the start of `main`
