@@ -7,9 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use (fonts for the PNG plots of `berth simulate`).
+# Debian packages the tests use (fonts for the PNG plots of `berth simulate`, tmux for the
+# live view test in a real terminal).
 need_pkgs=()
-for p in fonts-dejavu-core; do
+for p in fonts-dejavu-core tmux; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
