@@ -7,10 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: fonts for the PNG plots of `berth simulate`; bash, zsh, fish
-# and groff to load the shell completions and render the manual page.
+# Debian packages the tests use: fonts for the PNG plots of `berth simulate`; tmux for the live
+# view test in a real terminal; zsh, fish and groff to load the shell completions and render
+# the manual page.
 need_pkgs=()
-for p in fonts-dejavu-core zsh fish groff; do
+for p in fonts-dejavu-core tmux zsh fish groff; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

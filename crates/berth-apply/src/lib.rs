@@ -3,7 +3,7 @@
 //! The steps after `check` and `berth-plan`'s waves: server-side apply wave by wave with a
 //! health wait between waves driven by watches ([`up`]), an ApplySet inventory with bounded,
 //! compressed revisions in the cluster ([`inventory`]), prune after success, a per-stack
-//! lock ([`lock`]), a dry-run diff ([`diff`]), [`status`], teardown that keeps data
+//! lock ([`lock`]), a dry-run diff ([`diff`]), [`status`] with [`drift`], teardown that keeps data
 //! ([`down`]) and [`up::rollback`]. Health rules come from outside through
 //! [`health::HealthRules`].
 //!
@@ -13,11 +13,13 @@ pub mod apply;
 pub mod cluster;
 pub mod diff;
 pub mod down;
+pub mod drift;
 pub mod error;
 pub mod event;
 pub mod health;
 pub mod inventory;
 pub mod lock;
+pub mod logs;
 pub mod namespaces;
 pub mod prepare;
 pub mod status;
@@ -29,6 +31,7 @@ pub use error::{Error, ErrorClass, Result};
 pub use event::{Action, Event};
 pub use health::BerthHealth;
 pub use inventory::Inventory;
+pub use logs::Redactor;
 pub use up::{Target, UpOptions, UpReport};
 
 /// Installs the process-wide TLS provider (aws-lc-rs). Call once at the start of `main`

@@ -1,4 +1,5 @@
-//! `status`: the health of every object berth owns for a stack, and the revision.
+//! `status`: the health of every object berth owns for a stack, its drift (fields of the
+//! revision's objects that someone else changed since, see [`crate::drift`]), and the revision.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::cluster::Cluster;
+use crate::drift::{Drift, drift};
 use crate::error::Result;
 use crate::health::{HealthRules, State};
 use crate::inventory::Inventory;
@@ -19,6 +21,9 @@ pub struct ObjectStatus {
     pub object: ObjectKey,
     pub state: State,
     pub message: String,
+    /// Fields berth applied that another field manager owns now; empty for objects the
+    /// latest revision does not list (nothing to compare with).
+    pub drift: Vec<Drift>,
 }
 
 /// What `berth status` prints.
@@ -34,6 +39,11 @@ impl StatusReport {
     /// True when every object is Current (the exit code of `status` is 0 only then).
     pub fn all_current(&self) -> bool {
         self.revision.is_some() && self.objects.iter().all(|o| o.state == State::Current)
+    }
+
+    /// True when some object has drifted fields.
+    pub fn drifted(&self) -> bool {
+        self.objects.iter().any(|o| !o.drift.is_empty())
     }
 }
 
@@ -59,17 +69,22 @@ pub async fn status(
         members.into_iter().map(|m| (m.key, m.value)).collect();
     let (revision, outcome, expected) = if parent.revision > 0 {
         let rev = inv.revision(cluster, parent.revision, deadline).await?;
-        let keys: Vec<ObjectKey> = rev
+        let keys: Vec<(ObjectKey, Value)> = rev
             .objects
-            .iter()
-            .map(|o| crate::up::object_from_value(o.value.clone(), "").key())
+            .into_iter()
+            .map(|o| {
+                (
+                    crate::up::object_from_value(o.value.clone(), "").key(),
+                    o.value,
+                )
+            })
             .collect();
         (Some(rev.revision), Some(rev.outcome), keys)
     } else {
         (None, None, Vec::new())
     };
     let mut rows: BTreeMap<ObjectKey, ObjectStatus> = BTreeMap::new();
-    for key in expected {
+    for (key, applied) in expected {
         let value = live.remove(&key).unwrap_or(Value::Null);
         let h = rules.status(&value);
         rows.insert(
@@ -78,6 +93,7 @@ pub async fn status(
                 object: key,
                 state: h.state,
                 message: h.message,
+                drift: drift(&applied, &value),
             },
         );
     }
@@ -89,6 +105,7 @@ pub async fn status(
                 object: key,
                 state: h.state,
                 message: format!("{} (not in the latest revision)", h.message),
+                drift: Vec::new(),
             },
         );
     }

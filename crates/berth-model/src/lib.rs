@@ -24,6 +24,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// What stands in for a secret value wherever berth shows text: rendered objects, log lines.
+pub const REDACTED: &str = "<redacted>";
+
 /// A position in a source file, 1-based like a compiler's (line 1, column 1 is the first byte).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,

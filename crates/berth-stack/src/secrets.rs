@@ -32,8 +32,9 @@ use crate::stackfile::{SecretSpec, ValueSource};
 pub const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
 /// Rule id for secret values that cannot be had.
 pub const SECRET_SOURCE: &str = "secret-source";
-/// What stands in an object for a secret value.
-pub const REDACTED: &str = "<redacted>";
+/// What stands in an object for a secret value (berth-model's, so a cluster log line redacted
+/// by berth-apply reads the same).
+pub use berth_model::REDACTED;
 
 /// A secret value. Printing it (`Debug`, `Display`) shows `<redacted>`; its bytes are wiped
 /// when it is dropped.
