@@ -774,6 +774,7 @@ mod tests {
             objects,
             external: vec![],
             cluster: Some(ClusterSpec {
+                nodes: None,
                 name: "s".into(),
                 region: None,
                 zones: vec!["z1".into(), "z2".into()],

@@ -29,8 +29,10 @@ Validates every object against the JSON schema of its kind for the stack's targe
 version (`kubernetes:` in berth.yaml; the schemas of several versions are built into berth), in
 strict mode: unknown fields, wrong types, missing required fields and invalid enum values are
 reported where they are written. Custom resources are validated against the `openAPIV3Schema` of
-their CustomResourceDefinition when the stack contains it. A kind that neither Kubernetes nor a
-CRD in the stack defines, and that `external:` does not list, is reported too.
+their CustomResourceDefinition when the stack contains it; Karpenter's NodePool and EC2NodeClass
+are validated against the CRD schemas built into berth when it does not. A kind that neither
+Kubernetes nor a CRD in the stack (nor berth) defines, and that `external:` does not list, is
+reported too.
 
 ## Why is this bad?
 The API server rejects the object, or (with `--validate=false`, or in older clients) silently
@@ -95,6 +97,8 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         if let Some(v) = set.validator(av, kind) {
             validate(out, o, &v);
         } else if let Some(v) = crds.validator(av, kind) {
+            validate(out, o, &v);
+        } else if let Some(v) = schemas::known_crd_validator(av, kind) {
             validate(out, o, &v);
         } else if crds.defines(av, kind)
             || is_config_file(av)
