@@ -306,7 +306,9 @@ impl std::str::FromStr for NodeMode {
 /// Queues): removing a pod strands them, so nothing may scale it down or move it.
 pub const HOLDS_QUEUE: &str = "berth.dev/holds-queue";
 
-/// Whether a workload is annotated [`HOLDS_QUEUE`] `"true"`, on itself or its pod template.
+/// Whether a workload is annotated [`HOLDS_QUEUE`] `"true"` (any case, or a YAML boolean), on
+/// itself or its pod template. `berth check`, `berth simulate` and `berth cluster config` all
+/// ask here, so they agree on which workloads hold queues.
 pub fn holds_queue(workload: &Value) -> bool {
     [
         "/metadata/annotations/berth.dev~1holds-queue",
@@ -314,7 +316,7 @@ pub fn holds_queue(workload: &Value) -> bool {
     ]
     .iter()
     .any(|p| {
-        matches!(workload.pointer(p), Some(Value::String(s)) if s == "true")
+        matches!(workload.pointer(p), Some(Value::String(s)) if s.eq_ignore_ascii_case("true"))
             || workload.pointer(p) == Some(&Value::Bool(true))
     })
 }
