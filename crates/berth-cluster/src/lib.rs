@@ -272,17 +272,20 @@ pub fn config(stack: &Stack, options: &Options) -> Result<ClusterFiles, ClusterE
         );
     }
     if nodes != NodeMode::ClusterAutoscaler {
-        return karpenter_files(
-            stack,
-            spec,
+        let pools = karpenter_pools(stack, &spec, nodes, demand, &usage, options)?;
+        explanation.extend(pools.lines);
+        warnings.extend(pools.warnings);
+        describe_usage(&usage, nodes, &mut explanation, &mut warnings);
+        return Ok(ClusterFiles {
+            name: spec.name,
             nodes,
             cluster_config,
-            demand,
-            &usage,
-            options,
+            autoscaler: Vec::new(),
+            nodepools: pools.objects,
             explanation,
             warnings,
-        );
+            differences: Vec::new(),
+        });
     }
 
     let similar = |a: &sizing::Group, b: &sizing::Group| {
@@ -308,26 +311,9 @@ pub fn config(stack: &Stack, options: &Options) -> Result<ClusterFiles, ClusterE
     if balance {
         explanation.push("--balance-similar-node-groups=true: the per-zone groups are alike, so scale-ups spread over the zones.".into());
     }
-    let evidence = [
-        ("ebs policy, aws-ebs-csi-driver add-on", &usage.ebs),
-        ("efs policy, aws-efs-csi-driver add-on", &usage.efs),
-        (
-            "awsLoadBalancerController policy",
-            &usage.load_balancer_controller,
-        ),
-        ("cloudWatch policy", &usage.cloudwatch),
-        ("metrics-server add-on", &usage.metrics_server),
-    ];
     explanation
         .push("autoScaler policy: the generated cluster-autoscaler runs on the nodes.".into());
-    for (what, why) in evidence {
-        for w in why {
-            explanation.push(format!("{what}: {w}"));
-        }
-    }
-    if !usage.load_balancer_controller.is_empty() {
-        warnings.push("the stack's load balancers need the AWS Load Balancer Controller: install its Helm chart (eks/aws-load-balancer-controller) after the cluster".into());
-    }
+    describe_usage(&usage, nodes, &mut explanation, &mut warnings);
     let autoscaler = autoscaler::manifest(&settings);
     let differences = autoscaler::compare(stack, &settings);
     Ok(ClusterFiles {
@@ -340,6 +326,34 @@ pub fn config(stack: &Stack, options: &Options) -> Result<ClusterFiles, ClusterE
         warnings,
         differences,
     })
+}
+
+/// Why each IAM policy and add-on is there (`--explain`), and the AWS Load Balancer Controller
+/// the stack's load balancers need (Auto Mode runs AWS's load balancing itself).
+fn describe_usage(
+    usage: &usage::Usage,
+    nodes: NodeMode,
+    explanation: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    let evidence = [
+        ("ebs policy, aws-ebs-csi-driver add-on", &usage.ebs),
+        ("efs policy, aws-efs-csi-driver add-on", &usage.efs),
+        (
+            "awsLoadBalancerController policy",
+            &usage.load_balancer_controller,
+        ),
+        ("cloudWatch policy", &usage.cloudwatch),
+        ("metrics-server add-on", &usage.metrics_server),
+    ];
+    for (what, why) in evidence {
+        for w in why {
+            explanation.push(format!("{what}: {w}"));
+        }
+    }
+    if !usage.load_balancer_controller.is_empty() && nodes != NodeMode::AutoMode {
+        warnings.push("the stack's load balancers need the AWS Load Balancer Controller: install its Helm chart (eks/aws-load-balancer-controller) after the cluster".into());
+    }
 }
 
 /// Requests of one Karpenter controller replica (the Helm chart's defaults) and its replicas.
@@ -399,20 +413,16 @@ fn is_coredns(w: &sizing::Workload) -> bool {
     w.name == "Deployment/kube-system/coredns"
 }
 
-/// The rest of [`config`] for Karpenter and Auto Mode: NodePools (validated against their CRD
-/// schemas) instead of the autoscaler manifest.
-#[allow(clippy::too_many_arguments)]
-fn karpenter_files(
+/// What Karpenter and Auto Mode get instead of the autoscaler manifest: NodePools (validated
+/// against their CRD schemas), what they are made of, and what to say about the stack.
+fn karpenter_pools(
     stack: &Stack,
-    spec: ClusterSpec,
+    spec: &ClusterSpec,
     nodes: NodeMode,
-    cluster_config: Value,
     demand: sizing::Demand,
     usage: &usage::Usage,
     options: &Options,
-    mut explanation: Vec<String>,
-    mut warnings: Vec<String>,
-) -> Result<ClusterFiles, ClusterError> {
+) -> Result<nodepools::Pools, ClusterError> {
     // CoreDNS runs on the system group (Karpenter) or inside Auto Mode's nodes.
     let demand = sizing::Demand {
         workloads: demand
@@ -422,7 +432,7 @@ fn karpenter_files(
             .collect(),
         per_node: demand.per_node,
     };
-    let pools = nodepools::pools(&nodepools::Input {
+    let mut pools = nodepools::pools(&nodepools::Input {
         mode: nodes,
         cluster: &spec.name,
         zones: &spec.zones,
@@ -441,10 +451,8 @@ fn karpenter_files(
             ClusterError::KarpenterSchema { what, errors: e }
         })?;
     }
-    explanation.extend(pools.lines);
-    warnings.extend(pools.warnings);
     if nodes == NodeMode::AutoMode && !usage.ebs.is_empty() {
-        warnings.push("Auto Mode provisions EBS volumes with its own driver, `ebs.csi.eks.amazonaws.com`: StorageClasses with `ebs.csi.aws.com` rely on the aws-ebs-csi-driver add-on written here; switch their provisioner to use Auto Mode's".into());
+        pools.warnings.push("Auto Mode provisions EBS volumes with its own driver, `ebs.csi.eks.amazonaws.com`: StorageClasses with `ebs.csi.aws.com` rely on the aws-ebs-csi-driver add-on written here; switch their provisioner to use Auto Mode's".into());
     }
     for o in &stack.objects {
         let is_ca = o.kind() == "Deployment"
@@ -456,7 +464,7 @@ fn karpenter_files(
                 .any(berth_model::autoscaler_flags::is_cluster_autoscaler);
         if is_ca {
             let pos = o.pos("");
-            warnings.push(format!(
+            pools.warnings.push(format!(
                 "{}:{}: the stack runs a cluster-autoscaler, but the cluster's nodes are scaled by {}: leave it out under this mode (`profiles:` or `when:` on its component)",
                 o.file.path.display(),
                 pos.line,
@@ -464,14 +472,5 @@ fn karpenter_files(
             ));
         }
     }
-    Ok(ClusterFiles {
-        name: spec.name,
-        nodes,
-        cluster_config,
-        autoscaler: Vec::new(),
-        nodepools: pools.objects,
-        explanation,
-        warnings,
-        differences: Vec::new(),
-    })
+    Ok(pools)
 }
