@@ -398,6 +398,44 @@ spec:
         assert!(f[0].message.contains("natz"));
     }
 
+    /// Karpenter's kinds are checked against the CRD schemas built into berth, without their
+    /// CRD in the stack.
+    #[test]
+    fn karpenter_kinds_are_validated_without_their_crd() {
+        const POOL: &str = "
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+        - {key: kubernetes.io/arch, operator: In, values: [amd64]}
+  disruption: {consolidationPolicy: WhenEmpty, consolidateAfter: 5m}
+  limits: {cpu: \"16\"}
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec:
+  role: KarpenterNodeRole-c
+  amiSelectorTerms: [{alias: al2023@latest}]
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: c}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: c}}]
+";
+        assert!(check(&RULE, POOL).is_empty(), "{:#?}", check(&RULE, POOL));
+        let bad = POOL
+            .replace(
+                "consolidationPolicy: WhenEmpty",
+                "consolidationPolicy: Never",
+            )
+            .replace("amiSelectorTerms:", "amiSelectorTerm:");
+        let f = check(&RULE, &bad);
+        assert_eq!(f.len(), 3, "{f:#?}"); // the enum, the unknown field, the missing one
+        assert!(f.iter().any(|f| f.message.contains("Never")), "{f:#?}");
+    }
+
     #[test]
     fn unsupported_version_is_reported() {
         let mut s = testing::stack(BUS);
