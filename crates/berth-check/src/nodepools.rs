@@ -83,3 +83,73 @@ pub fn pod_requests(t: &PodTemplate<'_>) -> (i64, i64) {
         .and_then(|s| requests::pod_requests(s).ok())
         .map_or((0, 0), |r| (r.cpu_millis(), r.memory_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::stack;
+    use berth_model::ClusterSpec;
+
+    const STACK: &str = "
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      nodeSelector: {tier: web}
+      containers: [{name: w, image: nginx:1.27, resources: {requests: {cpu: 250m, memory: 1Gi}}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: one}
+spec:
+  selector: {matchLabels: {app: one}}
+  template:
+    metadata: {labels: {app: one}}
+    spec:
+      containers: [{name: w, image: nginx:1.27}]
+";
+
+    #[test]
+    fn peaks_requests_and_pools() {
+        let with_hpa = format!(
+            "{STACK}---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: web}}\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: web}}\n  maxReplicas: 12\n"
+        );
+        for (yaml, web_peak) in [(STACK.to_string(), 3), (with_hpa, 12)] {
+            let s = stack(&yaml);
+            let ctx = Context::new(&s);
+            let web = ctx.find("Deployment", "app", "web").unwrap();
+            let one = ctx.find("Deployment", "app", "one").unwrap();
+            assert_eq!(peak(&ctx, web), web_peak);
+            assert_eq!(peak(&ctx, one), 1, "no replicas: one pod");
+            let t = ctx.template_of(web).unwrap();
+            assert_eq!(pod_requests(t), (250, 1 << 30));
+            // No NodePools and no Auto Mode: nothing to match against.
+            assert!(pools(&ctx).is_empty());
+        }
+        // Auto Mode's built-in pool takes the plain pod, not the one selecting a custom label.
+        let mut s = stack(STACK);
+        s.cluster = Some(ClusterSpec {
+            name: "c".into(),
+            region: None,
+            zones: vec![],
+            node_groups: vec![],
+            nodes: Some(NodeMode::AutoMode),
+        });
+        let ctx = Context::new(&s);
+        let p = pools(&ctx);
+        assert_eq!(p.len(), 1);
+        let web = ctx
+            .template_of(ctx.find("Deployment", "app", "web").unwrap())
+            .unwrap();
+        let one = ctx
+            .template_of(ctx.find("Deployment", "app", "one").unwrap())
+            .unwrap();
+        assert!(admitting(&p, web).is_empty());
+        assert_eq!(admitting(&p, one).len(), 1);
+    }
+}

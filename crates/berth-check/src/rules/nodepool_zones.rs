@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::{Out, Rule};
 use crate::context::Context;
 use crate::nodepools::pools;
+use crate::storage::ZONE_KEYS;
 
 /// The rule's registry entry.
 pub const RULE: Rule = Rule {
@@ -51,12 +52,6 @@ spec:
 Add the zone to a NodePool's zone requirement (`berth cluster config` writes the stack's
 `cluster.zones`), or move the volume (a snapshot restored in an offered zone).
 ";
-
-const ZONE_KEYS: &[&str] = &[
-    "topology.kubernetes.io/zone",
-    "failure-domain.beta.kubernetes.io/zone",
-    "topology.ebs.csi.aws.com/zone",
-];
 
 /// (pointer of the `values`, zones) of every zone expression under `terms` (an array of
 /// objects holding `field`: an array of `{key, operator: In, values}`).
