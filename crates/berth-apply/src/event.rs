@@ -21,6 +21,13 @@ pub enum Event {
     },
     /// Not healthy yet, and why the wait goes on (`waiting for a new node: ...`).
     Waiting { object: ObjectKey, message: String },
+    /// The last log lines of `pod`, a pod of `object` that is not ready after a while
+    /// (secret values redacted).
+    Logs {
+        object: ObjectKey,
+        pod: String,
+        lines: Vec<String>,
+    },
     /// The API server has not answered for `seconds`; berth keeps retrying until the outage
     /// grace runs out.
     Unreachable {

@@ -220,7 +220,8 @@ async fn run(
     inv.write_parent(cluster, &widened, deadline).await?;
 
     let prepared = prepare::prepare(target.objects, &inv.id);
-    let wait_options = wait_options(&target, opts);
+    let mut wait_options = wait_options(&target, opts);
+    wait_options.redactor = crate::Redactor::from_objects(prepared.iter());
     // An HPA target that does not exist yet starts at the HPA's minReplicas (the HPA owns the
     // field afterwards; see `initial_replicas`).
     let mut initial: HashMap<ObjectKey, i64> = HashMap::new();
@@ -397,6 +398,11 @@ async fn run_graph(
             seconds,
             error,
         }),
+        WaitEvent::Logs { key, pod, lines } => sink(Event::Logs {
+            object: key,
+            pod,
+            lines,
+        }),
     };
     sink(Event::Started {
         objects: keys.len(),
@@ -554,6 +560,7 @@ fn wait_options(target: &Target<'_>, opts: &UpOptions) -> WaitOptions {
         autoscaler_grace: opts.autoscaler_grace,
         expected,
         min_ready,
+        redactor: crate::Redactor::default(),
     }
 }
 

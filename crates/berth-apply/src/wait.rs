@@ -49,7 +49,20 @@ pub enum WaitEvent {
     Note { key: ObjectKey, note: String },
     /// The API server has not answered for `seconds`; the watches keep retrying.
     Unreachable { seconds: u64, error: String },
+    /// The last lines of the log of a pod of a workload that has waited [`LOGS_AFTER`],
+    /// secret values redacted.
+    Logs {
+        key: ObjectKey,
+        pod: String,
+        lines: Vec<String>,
+    },
 }
+
+/// How long a workload waits before the last log lines of one of its unready pods are shown.
+pub const LOGS_AFTER: Duration = Duration::from_secs(10);
+
+/// How many log lines are shown.
+const LOG_LINES: usize = 5;
 
 /// What the wait needs beyond the objects.
 #[derive(Clone, Debug, Default)]
@@ -62,6 +75,8 @@ pub struct WaitOptions {
     /// Workloads an HPA scales: Current only with at least this many ready replicas (the
     /// HPA's `minReplicas`).
     pub min_ready: HashMap<ObjectKey, i64>,
+    /// The stack's secret values, kept out of the log lines the wait shows.
+    pub redactor: crate::Redactor,
 }
 
 /// Kinds whose health does not hold back what depends on them. A PVC of a
@@ -223,6 +238,8 @@ pub struct Waiter<'a> {
     /// Objects that became Current since the last [`Waiter::next`].
     healthy: Vec<ObjectKey>,
     told_unreachable: Instant,
+    /// When each workload was added and has not shown its logs yet.
+    logs_due: HashMap<ObjectKey, Instant>,
 }
 
 fn generation(v: &Value) -> i64 {
@@ -269,6 +286,7 @@ impl<'a> Waiter<'a> {
             applied_generation: HashMap::new(),
             healthy: Vec::new(),
             told_unreachable: Instant::now(),
+            logs_due: HashMap::new(),
         }
     }
 
@@ -304,6 +322,9 @@ impl<'a> Waiter<'a> {
             });
         }
         if self.seen.pending.contains(&key) {
+            if berth_model::pod_spec::spec_pointer(&key.kind).is_some() {
+                self.logs_due.insert(key.clone(), Instant::now() + LOGS_AFTER);
+            }
             self.watch(&item);
             // Pods seen before the workload was added are tied to it now.
             judge(self.cluster, &mut self.seen, &key, self.options, on_event).await?;
@@ -343,6 +364,47 @@ impl<'a> Waiter<'a> {
                 return Ok(std::mem::take(&mut self.healthy));
             }
             self.step(deadline, on_event).await?;
+        }
+    }
+
+    /// For each workload that has waited [`LOGS_AFTER`]: the last lines of the log of its first
+    /// current pod that is not ready, once per run. A pod without a log to show (or credentials
+    /// without `pods/log`) shows nothing; the wait goes on either way.
+    async fn show_logs(&mut self, on_event: &(dyn Fn(WaitEvent) + Sync)) {
+        let now = Instant::now();
+        let due: Vec<ObjectKey> = self
+            .logs_due
+            .iter()
+            .filter(|(k, t)| **t <= now && self.seen.pending.contains(*k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            self.logs_due.remove(&key);
+            let Some((ns, pod)) = self
+                .seen
+                .current_pods(&key)
+                .into_iter()
+                .find(|p| berth_health::pod_reason(p, &[]).is_some())
+                .map(|p| {
+                    let text = |ptr: &str| {
+                        p.pointer(ptr)
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    (text("/metadata/namespace"), text("/metadata/name"))
+                })
+            else {
+                continue;
+            };
+            let lines = self
+                .cluster
+                .pod_log_tail(&ns, &pod, None, LOG_LINES, &self.options.redactor)
+                .await
+                .unwrap_or_default();
+            if !lines.is_empty() {
+                on_event(WaitEvent::Logs { key, pod, lines });
+            }
         }
     }
 
@@ -473,6 +535,11 @@ impl<'a> Waiter<'a> {
             outage.as_ref().map(|o| {
                 (o.since + cluster.outage_grace).min(Instant::now() + Duration::from_secs(5))
             }),
+            self.logs_due
+                .iter()
+                .filter(|(k, _)| self.seen.pending.contains(*k))
+                .map(|(_, t)| *t)
+                .min(),
         ]
         .into_iter()
         .flatten()
@@ -512,6 +579,7 @@ impl<'a> Waiter<'a> {
                 for key in pending {
                     judge(cluster, &mut self.seen, &key, self.options, on_event).await?;
                 }
+                self.show_logs(on_event).await;
                 return Ok(());
             }
             Err(()) => {

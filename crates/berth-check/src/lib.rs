@@ -9,6 +9,7 @@
 pub mod autoscaler;
 pub mod context;
 pub mod k8s;
+pub mod nodepools;
 pub mod report;
 pub mod rules;
 pub mod schemas;

@@ -216,6 +216,32 @@ fn gvk_key(api_version: &str, kind: &str) -> String {
     format!("{api_version}/{kind}")
 }
 
+/// Validators of the custom resources berth knows without their CRD in the stack: Karpenter's
+/// NodePool and EC2NodeClass (`berth_model::karpenter::SCHEMAS`, generated from the CRDs),
+/// compiled on first use. None for any other kind, or when the embedded schema does not
+/// compile (a test of berth-model would fail first).
+pub fn known_crd_validator(api_version: &str, kind: &str) -> Option<Arc<Validator>> {
+    /// (apiVersion, kind, validator) of each embedded schema.
+    type Known = Vec<(&'static str, &'static str, Option<Arc<Validator>>)>;
+    static VALIDATORS: OnceLock<Known> = OnceLock::new();
+    VALIDATORS
+        .get_or_init(|| {
+            berth_model::karpenter::SCHEMAS
+                .iter()
+                .map(|(a, k, text)| {
+                    let v = serde_json::from_str::<Value>(text)
+                        .ok()
+                        .and_then(|s| compile_crd_schema(&s).ok())
+                        .map(Arc::new);
+                    (*a, *k, v)
+                })
+                .collect()
+        })
+        .iter()
+        .find(|(a, k, _)| *a == api_version && *k == kind)
+        .and_then(|(_, _, v)| v.clone())
+}
+
 /// Compiles a CRD version's `openAPIV3Schema` into a validator, made strict the way the API
 /// server prunes: unknown fields are reported unless `x-kubernetes-preserve-unknown-fields`.
 pub fn compile_crd_schema(schema: &Value) -> Result<Validator, SchemaError> {

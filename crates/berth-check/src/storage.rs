@@ -10,6 +10,14 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::k8s;
 
+/// Node labels that name a zone, as volumes and pods use them: the standard one, its
+/// deprecated beta, and the EBS CSI driver's topology key.
+pub const ZONE_KEYS: &[&str] = &[
+    "topology.kubernetes.io/zone",
+    "failure-domain.beta.kubernetes.io/zone",
+    "topology.ebs.csi.aws.com/zone",
+];
+
 /// What berth knows about a storage class a claim names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClassInfo {

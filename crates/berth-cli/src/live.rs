@@ -141,7 +141,12 @@ struct Row {
     /// Why the wait goes on (`pod web-1: Unhealthy: Readiness probe failed`).
     reason: Option<String>,
     since: Instant,
+    /// The last log lines of one of its pods that is not ready, with the pod's name.
+    logs: Option<(String, Vec<String>)>,
 }
+
+/// How many log lines a row shows under it.
+const LOG_ROWS: usize = 3;
 
 /// At most this many rows in the table; the rest are counted in one line.
 const ROWS: usize = 20;
@@ -194,6 +199,7 @@ impl View {
             message: String::new(),
             reason: None,
             since: now,
+            logs: None,
         })
     }
 
@@ -246,6 +252,15 @@ impl View {
                 }
                 if changes {
                     out.push(format!("{} {object}: {message}", at(now)));
+                }
+            }
+            Event::Logs { object, pod, lines } => {
+                if let Some(row) = self.pending.get_mut(object) {
+                    row.logs = Some((pod.clone(), lines.clone()));
+                }
+                if changes {
+                    out.push(format!("{} {object}: last log lines of pod {pod}:", at(now)));
+                    out.extend(lines.iter().map(|l| cut(&format!("    {l}"), WIDTH * 2)));
                 }
             }
             Event::ComponentHealthy {
@@ -334,6 +349,11 @@ impl View {
                 secs(now - row.since),
             );
             lines.push(cut(&line, WIDTH));
+            if let Some((pod, logs)) = &row.logs {
+                lines.push(cut(&format!("    log of {pod}:"), WIDTH));
+                let from = logs.len().saturating_sub(LOG_ROWS);
+                lines.extend(logs[from..].iter().map(|l| cut(&format!("    │ {l}"), WIDTH)));
+            }
         }
         if self.pending.len() > ROWS {
             lines.push(format!("  … and {} more", self.pending.len() - ROWS));
@@ -461,6 +481,31 @@ mod tests {
         let table = v.table(t0);
         assert_eq!(table.lines().count(), 1 + ROWS + 1, "{table}");
         assert!(table.ends_with("  … and 5 more"), "{table}");
+    }
+
+    #[test]
+    fn log_lines_show_under_their_row_and_once_without_a_terminal() {
+        let t0 = Instant::now();
+        let mut v = View::new(t0);
+        v.apply(&started(1), t0, false);
+        v.apply(&applied(key("Deployment", "db")), t0, false);
+        let logs = Event::Logs {
+            object: key("Deployment", "db"),
+            pod: "db-7f9c".into(),
+            lines: (1..=5).map(|i| format!("line {i}")).collect(),
+        };
+        assert!(v.apply(&logs, t0, false).is_empty());
+        let table = v.table(t0);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[2..],
+            ["    log of db-7f9c:", "    │ line 3", "    │ line 4", "    │ line 5"],
+            "{table}"
+        );
+        let mut plain = View::new(t0);
+        let printed = plain.apply(&logs, t0 + Duration::from_secs(10), true);
+        assert_eq!(printed.len(), 6, "{printed:?}");
+        assert!(printed[0].ends_with("Deployment/shop/db: last log lines of pod db-7f9c:"));
     }
 
     #[test]

@@ -156,3 +156,64 @@ fn up_runs_eksctl_then_kubectl() {
     let _ = std::fs::remove_dir_all(&out_dir);
     let _ = std::fs::remove_dir_all(&bin);
 }
+
+/// `--nodes karpenter`: eksctl gets the mode in cluster.yaml, and the NodePools are applied
+/// after their CRDs are established, never before the cluster exists.
+#[cfg(unix)]
+#[test]
+fn up_with_karpenter_applies_the_nodepools_once_the_cluster_is_ready() {
+    use std::os::unix::fs::PermissionsExt;
+    let out_dir = scratch("up-karpenter");
+    let bin = scratch("fake-bin-karpenter");
+    let log = bin.join("calls.log");
+    for program in ["eksctl", "kubectl"] {
+        let script = bin.join(program);
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"{program} $*\" >> '{}'\n", log.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path =
+        std::env::join_paths([bin.as_path(), Path::new("/bin"), Path::new("/usr/bin")]).unwrap();
+    let stack = fixture("openremote");
+    let out = berth(
+        &[
+            "cluster",
+            "up",
+            stack.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--nodes",
+            "karpenter",
+        ],
+        Some(Path::new(&path)),
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let cluster = std::fs::read_to_string(out_dir.join("cluster.yaml")).unwrap();
+    assert!(cluster.contains("karpenter:"), "{cluster}");
+    assert!(!out_dir.join("cluster-autoscaler.yaml").exists());
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        calls,
+        format!(
+            "eksctl create cluster -f {}\nkubectl wait --for=condition=Established crd/nodepools.karpenter.sh crd/ec2nodeclasses.karpenter.k8s.aws --timeout=10m\nkubectl apply --server-side -f {}\n",
+            out_dir.join("cluster.yaml").display(),
+            out_dir.join("nodepools.yaml").display()
+        )
+    );
+    let bad = berth(
+        &[
+            "cluster",
+            "config",
+            stack.to_str().unwrap(),
+            "--nodes",
+            "fargate",
+        ],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let _ = std::fs::remove_dir_all(&bin);
+}

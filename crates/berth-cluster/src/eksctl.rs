@@ -1,7 +1,15 @@
 //! The eksctl `ClusterConfig` (`eksctl.io/v1alpha5`): metadata, OIDC, zones, the EKS add-ons
-//! the stack's volumes and HPAs need, and one managed node group per planned group, tagged for
-//! the cluster-autoscaler's auto-discovery and granted the IAM add-on policies the stack uses.
+//! the stack's volumes and HPAs need, what scales the nodes, and one managed node group per
+//! planned group, granted the IAM add-on policies the stack uses.
+//!
+//! `autoModeConfig` is always written, `enabled: false` included: eksctl announces that Auto
+//! Mode becomes its default, and a file that says nothing would then create another cluster.
+//! With the cluster-autoscaler the groups are tagged for its auto-discovery; with Karpenter the
+//! `karpenter:` section has eksctl install it, and the cluster's tags carry
+//! `karpenter.sh/discovery` so the EC2NodeClass finds its subnets and security groups.
 
+use berth_model::NodeMode;
+use berth_model::karpenter::DISCOVERY_TAG;
 use serde_json::{Map, Value, json};
 
 use crate::autoscaler::{ENABLED_TAG, cluster_tag};
@@ -21,13 +29,19 @@ pub struct Input<'a> {
     pub zones: &'a [String],
     pub groups: &'a [Group],
     pub usage: &'a Usage,
+    pub nodes: NodeMode,
 }
 
-/// The IAM add-on policies every node group gets: autoScaler always (the generated
-/// autoscaler runs on the nodes), the others when the stack uses them.
-pub fn addon_policies(usage: &Usage) -> Map<String, Value> {
+/// Auto Mode's built-in NodePools, both enabled.
+pub const AUTO_MODE_POOLS: [&str; 2] = ["general-purpose", "system"];
+
+/// The IAM add-on policies every node group gets: autoScaler with the cluster-autoscaler (the
+/// generated autoscaler runs on the nodes), the others when the stack uses them.
+pub fn addon_policies(usage: &Usage, autoscaler: bool) -> Map<String, Value> {
     let mut p = Map::new();
-    p.insert("autoScaler".into(), json!(true));
+    if autoscaler {
+        p.insert("autoScaler".into(), json!(true));
+    }
     if !usage.ebs.is_empty() {
         p.insert("ebs".into(), json!(true));
     }
@@ -64,36 +78,47 @@ pub fn addons(usage: &Usage) -> Vec<Value> {
 
 /// The ClusterConfig document.
 pub fn cluster_config(input: &Input<'_>) -> Value {
-    let policies = addon_policies(input.usage);
+    let autoscaler = input.nodes == NodeMode::ClusterAutoscaler;
+    let policies = addon_policies(input.usage, autoscaler);
     let groups: Vec<Value> = input
         .groups
         .iter()
         .map(|g| {
             let mut tags = Map::new();
-            tags.insert(ENABLED_TAG.into(), json!("true"));
-            tags.insert(cluster_tag(input.name), json!("owned"));
+            if autoscaler {
+                tags.insert(ENABLED_TAG.into(), json!("true"));
+                tags.insert(cluster_tag(input.name), json!("owned"));
+            }
             let mut ng = Map::new();
             ng.insert("name".into(), json!(g.name));
             ng.insert("instanceType".into(), json!(g.instance_type));
             if let Some(zone) = &g.zone {
                 ng.insert("availabilityZones".into(), json!([zone]));
-                tags.insert(
-                    format!("{NODE_TEMPLATE_LABEL}topology.kubernetes.io/zone"),
-                    json!(zone),
-                );
+                if autoscaler {
+                    tags.insert(
+                        format!("{NODE_TEMPLATE_LABEL}topology.kubernetes.io/zone"),
+                        json!(zone),
+                    );
+                }
             }
             ng.insert("minSize".into(), json!(g.min));
             ng.insert("maxSize".into(), json!(g.max));
             ng.insert("desiredCapacity".into(), json!(g.min));
             if !g.labels.is_empty() {
                 ng.insert("labels".into(), json!(g.labels));
-                for (k, v) in &g.labels {
-                    tags.insert(format!("{NODE_TEMPLATE_LABEL}{k}"), json!(v));
+                if autoscaler {
+                    for (k, v) in &g.labels {
+                        tags.insert(format!("{NODE_TEMPLATE_LABEL}{k}"), json!(v));
+                    }
                 }
             }
             ng.insert("privateNetworking".into(), json!(true));
-            ng.insert("propagateASGTags".into(), json!(true));
-            ng.insert("tags".into(), Value::Object(tags));
+            if autoscaler {
+                ng.insert("propagateASGTags".into(), json!(true));
+            }
+            if !tags.is_empty() {
+                ng.insert("tags".into(), Value::Object(tags));
+            }
             ng.insert(
                 "iam".into(),
                 json!({"withAddonPolicies": Value::Object(policies.clone())}),
@@ -104,10 +129,22 @@ pub fn cluster_config(input: &Input<'_>) -> Value {
     let mut c = Map::new();
     c.insert("apiVersion".into(), json!("eksctl.io/v1alpha5"));
     c.insert("kind".into(), json!("ClusterConfig"));
+    let mut tags = Map::new();
+    tags.insert("berth.dev/stack".into(), json!(input.stack));
+    if input.nodes == NodeMode::Karpenter {
+        tags.insert(DISCOVERY_TAG.into(), json!(input.name));
+    }
     c.insert(
         "metadata".into(),
         json!({"name": input.name, "region": input.region, "version": input.version,
-               "tags": {"berth.dev/stack": input.stack}}),
+               "tags": tags}),
+    );
+    c.insert(
+        "autoModeConfig".into(),
+        match input.nodes {
+            NodeMode::AutoMode => json!({"enabled": true, "nodePools": AUTO_MODE_POOLS}),
+            _ => json!({"enabled": false}),
+        },
     );
     c.insert("iam".into(), json!({"withOIDC": true}));
     if !input.zones.is_empty() {
@@ -117,6 +154,15 @@ pub fn cluster_config(input: &Input<'_>) -> Value {
     if !addons.is_empty() {
         c.insert("addons".into(), Value::Array(addons));
     }
-    c.insert("managedNodeGroups".into(), Value::Array(groups));
+    if !groups.is_empty() {
+        c.insert("managedNodeGroups".into(), Value::Array(groups));
+    }
+    if input.nodes == NodeMode::Karpenter {
+        c.insert(
+            "karpenter".into(),
+            json!({"version": berth_model::karpenter::version(), "createServiceAccount": true,
+                   "withSpotInterruptionQueue": true}),
+        );
+    }
     Value::Object(c)
 }

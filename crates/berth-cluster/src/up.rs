@@ -1,11 +1,18 @@
 //! `berth cluster up`: the commands that create the cluster from the written files —
-//! `eksctl create cluster -f cluster.yaml`, then `kubectl apply` of the autoscaler manifest —
-//! where their programs are, and running them in order (stopping at the first that fails).
+//! `eksctl create cluster -f cluster.yaml` (which carries the node mode: `autoModeConfig`,
+//! `karpenter:`), then `kubectl apply` of the autoscaler manifest or of the NodePools, the
+//! latter once their CRDs are established (eksctl installs Karpenter's with its Helm chart;
+//! Auto Mode's exist when the cluster is active) — where their programs are, and running them
+//! in order (stopping at the first that fails).
 //! The same list is printed when a program is missing; the caller owns the terminal and only
 //! says how to announce each command.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use berth_model::NodeMode;
+
+use crate::NODEPOOLS_FILE;
 
 /// One command to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,29 +50,47 @@ impl fmt::Display for Step {
     }
 }
 
-/// The commands that create the cluster and install its autoscaler, in order.
-pub fn steps(cluster_file: &Path, autoscaler_file: &Path) -> Vec<Step> {
+/// The CRDs the NodePools of `nodes` need before they can be applied.
+fn crds(nodes: NodeMode) -> &'static [&'static str] {
+    match nodes {
+        NodeMode::Karpenter => &["nodepools.karpenter.sh", "ec2nodeclasses.karpenter.k8s.aws"],
+        NodeMode::AutoMode => &["nodepools.karpenter.sh"],
+        NodeMode::ClusterAutoscaler => &[],
+    }
+}
+
+/// The commands that create the cluster and apply `manifests` (the autoscaler, or the
+/// NodePools after their CRDs are established), in order.
+pub fn steps(cluster_file: &Path, manifests: &[PathBuf], nodes: NodeMode) -> Vec<Step> {
     let s = |p: &Path| p.display().to_string();
-    vec![
-        Step {
-            program: "eksctl".into(),
-            args: vec![
-                "create".into(),
-                "cluster".into(),
-                "-f".into(),
-                s(cluster_file),
-            ],
-        },
-        Step {
-            program: "kubectl".into(),
-            args: vec![
-                "apply".into(),
-                "--server-side".into(),
-                "-f".into(),
-                s(autoscaler_file),
-            ],
-        },
-    ]
+    let kubectl = |args: Vec<String>| Step {
+        program: "kubectl".into(),
+        args,
+    };
+    let mut out = vec![Step {
+        program: "eksctl".into(),
+        args: vec![
+            "create".into(),
+            "cluster".into(),
+            "-f".into(),
+            s(cluster_file),
+        ],
+    }];
+    for m in manifests {
+        if m.file_name().is_some_and(|n| n == NODEPOOLS_FILE) && !crds(nodes).is_empty() {
+            let mut args = vec!["wait".into(), "--for=condition=Established".into()];
+            args.extend(crds(nodes).iter().map(|c| format!("crd/{c}")));
+            args.push("--timeout=10m".into());
+            out.push(kubectl(args));
+        }
+        out.push(kubectl(vec![
+            "apply".into(),
+            "--server-side".into(),
+            "-f".into(),
+            s(m),
+        ]));
+    }
+    out
 }
 
 /// The programs of `steps` that are not on `PATH` (each named once).
@@ -211,12 +236,42 @@ mod tests {
 
     #[test]
     fn commands_are_printed_as_shell_lines() {
-        let s = steps(Path::new("out dir/cluster.yaml"), Path::new("ca.yaml"));
+        let s = steps(
+            Path::new("out dir/cluster.yaml"),
+            &[PathBuf::from("ca.yaml")],
+            NodeMode::ClusterAutoscaler,
+        );
         assert_eq!(
             s[0].to_string(),
             "eksctl create cluster -f 'out dir/cluster.yaml'"
         );
         assert_eq!(s[1].to_string(), "kubectl apply --server-side -f ca.yaml");
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn nodepools_are_applied_once_their_crds_are_established() {
+        let pools = [PathBuf::from("d/nodepools.yaml")];
+        let lines = |nodes| -> Vec<String> {
+            steps(Path::new("d/cluster.yaml"), &pools, nodes)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            lines(NodeMode::Karpenter),
+            [
+                "eksctl create cluster -f d/cluster.yaml",
+                "kubectl wait --for=condition=Established crd/nodepools.karpenter.sh crd/ec2nodeclasses.karpenter.k8s.aws --timeout=10m",
+                "kubectl apply --server-side -f d/nodepools.yaml",
+            ]
+        );
+        assert_eq!(
+            lines(NodeMode::AutoMode)[1],
+            "kubectl wait --for=condition=Established crd/nodepools.karpenter.sh --timeout=10m"
+        );
+        // Auto Mode with only the built-in pools: nothing to apply.
+        assert_eq!(steps(Path::new("c.yaml"), &[], NodeMode::AutoMode).len(), 1);
     }
 
     #[cfg(unix)]

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use berth_cluster::{ClusterError, ClusterFiles, Options, config, schema};
-use berth_model::{Profile, Severity, Stack};
+use berth_model::{NodeMode, Profile, Severity, Stack};
 use berth_stack::{LoadOptions, SecretMode};
 use serde_json::{Value, json};
 
@@ -33,8 +33,10 @@ fn report(files: &ClusterFiles) -> String {
     let mut out = String::new();
     out.push_str("## cluster.yaml\n");
     out.push_str(&files.cluster_yaml());
-    out.push_str("## cluster-autoscaler.yaml\n");
-    out.push_str(&files.autoscaler_yaml());
+    for (name, text) in files.manifests() {
+        out.push_str(&format!("## {name}\n"));
+        out.push_str(&text);
+    }
     out.push_str("## explanation\n");
     for l in &files.explanation {
         out.push_str(l);
@@ -381,18 +383,16 @@ fn blueprint(name: &str, set: &[&str]) -> Stack {
 /// that agrees with the generated one (tag, cap, version), so the files are consistent.
 #[test]
 fn boomi_molecule_blueprint() {
-    let stack = blueprint(
-        "boomi-molecule",
-        &[
-            "efsFileSystemId=fs-0123456789abcdef0",
-            "clusterAutoscalerRoleArn=arn:aws:iam::123456789012:role/cluster-autoscaler",
-        ],
-    );
+    let stack = molecule_blueprint();
     let files = config(&stack, &Options::default()).unwrap();
+    assert_eq!(
+        files.nodes,
+        NodeMode::ClusterAutoscaler,
+        "berth.yaml says so"
+    );
     assert_eq!(schema::validate(&files.cluster_config), Ok(()));
     assert!(files.differences.is_empty(), "{:#?}", files.differences);
     assert!(ca_findings(&as_stack(&stack, &files)).is_empty());
-    insta::assert_snapshot!(report(&files));
 }
 
 /// The real OpenRemote blueprint: zonal EBS volumes, so one node group per zone with the EBS
@@ -400,8 +400,7 @@ fn boomi_molecule_blueprint() {
 #[test]
 fn openremote_blueprint() {
     let stack = blueprint("openremote", &[]);
-    let files = config(&stack, &Options::default()).unwrap();
-    assert_eq!(schema::validate(&files.cluster_config), Ok(()));
+    let files = files_for(&stack, NodeMode::ClusterAutoscaler);
     let groups = files.cluster_config["managedNodeGroups"]
         .as_array()
         .unwrap();
@@ -412,5 +411,377 @@ fn openremote_blueprint() {
                 .all(|g| g["availabilityZones"].as_array().unwrap().len() == 1)
     );
     assert!(ca_findings(&as_stack(&stack, &files)).is_empty());
-    insta::assert_snapshot!(report(&files));
+}
+
+/// The files for `stack` with `--nodes mode`, every one checked against its schema.
+fn files_for(stack: &Stack, mode: NodeMode) -> ClusterFiles {
+    let options = Options {
+        nodes: Some(mode),
+        ..Options::default()
+    };
+    let files = config(stack, &options).unwrap();
+    assert_eq!(files.nodes, mode);
+    assert_eq!(schema::validate(&files.cluster_config), Ok(()));
+    for o in &files.nodepools {
+        assert_eq!(schema::validate_karpenter(o), Ok(()), "{o:#}");
+    }
+    files
+}
+
+fn kinds(files: &ClusterFiles) -> Vec<String> {
+    files
+        .nodepools
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn molecule_blueprint() -> Stack {
+    blueprint(
+        "boomi-molecule",
+        &[
+            "efsFileSystemId=fs-0123456789abcdef0",
+            "clusterAutoscalerRoleArn=arn:aws:iam::123456789012:role/cluster-autoscaler",
+        ],
+    )
+}
+
+/// Every mode of both blueprints: snapshots of the files, each schema-valid.
+#[test]
+fn blueprints_in_every_mode() {
+    for (name, stack) in [
+        ("boomi_molecule", molecule_blueprint()),
+        ("openremote", blueprint("openremote", &[])),
+    ] {
+        for mode in NodeMode::ALL {
+            let files = files_for(&stack, mode);
+            let snapshot = format!("{name}_{}", mode.as_str().replace('-', "_"));
+            insta::assert_snapshot!(snapshot, report(&files));
+        }
+    }
+}
+
+/// The cluster-autoscaler mode says `autoModeConfig.enabled: false` itself, so eksctl's coming
+/// default cannot turn the cluster into an Auto Mode one; it writes no NodePools.
+#[test]
+fn cluster_autoscaler_mode_disables_auto_mode_explicitly() {
+    let files = files_for(&load("openremote"), NodeMode::ClusterAutoscaler);
+    assert_eq!(
+        files.cluster_config["autoModeConfig"],
+        json!({"enabled": false})
+    );
+    assert!(files.cluster_config.get("karpenter").is_none());
+    assert!(files.nodepools.is_empty());
+    assert_eq!(files.autoscaler.len(), 6, "{:#?}", files.autoscaler);
+    assert_eq!(
+        files.manifests().iter().map(|m| m.0).collect::<Vec<_>>(),
+        ["cluster-autoscaler.yaml"]
+    );
+}
+
+#[test]
+fn karpenter_mode_installs_karpenter_with_pools_that_find_the_cluster() {
+    let stack = load("openremote");
+    let files = files_for(&stack, NodeMode::Karpenter);
+    let c = &files.cluster_config;
+    assert_eq!(c["autoModeConfig"], json!({"enabled": false}));
+    assert_eq!(
+        c["karpenter"]["version"],
+        json!(berth_model::karpenter::version())
+    );
+    assert_eq!(
+        c["metadata"]["tags"]["karpenter.sh/discovery"],
+        json!("openremote")
+    );
+    // One small group for Karpenter's controller, no autoscaler tags or policy.
+    let groups = c["managedNodeGroups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["name"], json!("system"));
+    assert!(groups[0]["minSize"].as_u64().unwrap() >= 2);
+    assert!(groups[0].get("tags").is_none());
+    assert!(
+        groups[0]["iam"]["withAddonPolicies"]
+            .get("autoScaler")
+            .is_none()
+    );
+    assert!(files.autoscaler.is_empty());
+    assert_eq!(
+        kinds(&files),
+        ["NodePool/openremote-workloads", "EC2NodeClass/default"]
+    );
+    let class = &files.nodepools[1]["spec"];
+    for terms in ["subnetSelectorTerms", "securityGroupSelectorTerms"] {
+        assert_eq!(
+            class[terms],
+            json!([{"tags": {"karpenter.sh/discovery": "openremote"}}])
+        );
+    }
+    assert_eq!(
+        class["amiSelectorTerms"],
+        json!([{"alias": "al2023@latest"}])
+    );
+    let pool = &files.nodepools[0]["spec"];
+    assert_eq!(pool["template"]["spec"]["expireAfter"], json!("720h"));
+    assert_eq!(
+        pool["template"]["spec"]["nodeClassRef"]["kind"],
+        json!("EC2NodeClass")
+    );
+    assert!(
+        pool["disruption"]["budgets"]
+            .as_array()
+            .is_some_and(|b| !b.is_empty())
+    );
+    // Zonal EBS volumes: the pool stays in the stack's zones.
+    let zones = pool["template"]["spec"]["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == json!("topology.kubernetes.io/zone"))
+        .unwrap();
+    assert_eq!(
+        zones["values"],
+        json!(stack.cluster.as_ref().unwrap().zones)
+    );
+    // The limits hold the HPA maxima × requests (the same packing as the autoscaler's groups).
+    let (cpu_limit, mem_limit) = berth_model::karpenter::limits(&files.nodepools[0]);
+    let demand =
+        berth_cluster::sizing::demand(&stack, &berth_cluster::usage::detect(&stack), false)
+            .unwrap();
+    let peak_cpu: i64 = demand
+        .workloads
+        .iter()
+        .map(|w| w.cpu_m * i64::from(w.peak))
+        .sum();
+    let peak_mem: i64 = demand
+        .workloads
+        .iter()
+        .map(|w| w.mem_b * i64::from(w.peak))
+        .sum();
+    assert!(cpu_limit.unwrap() >= peak_cpu, "{cpu_limit:?} < {peak_cpu}");
+    assert!(mem_limit.unwrap() >= peak_mem, "{mem_limit:?} < {peak_mem}");
+}
+
+#[test]
+fn auto_mode_writes_pools_only_when_the_built_in_ones_are_not_enough() {
+    // Zonal volumes: a pool in the stack's zones, on Auto Mode's NodeClass.
+    let files = files_for(&load("openremote"), NodeMode::AutoMode);
+    let c = &files.cluster_config;
+    assert_eq!(
+        c["autoModeConfig"],
+        json!({"enabled": true, "nodePools": ["general-purpose", "system"]})
+    );
+    assert!(c.get("managedNodeGroups").is_none());
+    assert!(c.get("karpenter").is_none());
+    assert!(files.autoscaler.is_empty());
+    assert_eq!(kinds(&files), ["NodePool/openremote-workloads"]);
+    let spec = &files.nodepools[0]["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["nodeClassRef"],
+        json!({"group": "eks.amazonaws.com", "kind": "NodeClass", "name": "default"})
+    );
+    assert!(
+        spec["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["key"] == json!("eks.amazonaws.com/instance-cpu"))
+    );
+    assert!(
+        files
+            .warnings
+            .iter()
+            .any(|w| w.contains("ebs.csi.eks.amazonaws.com"))
+    );
+
+    // A queue holder without do-not-disrupt: its own pool that only removes empty nodes.
+    let mut stack = molecule_blueprint();
+    do_not_disrupt(&mut stack, false);
+    let files = files_for(&stack, NodeMode::AutoMode);
+    assert!(
+        kinds(&files).contains(&"NodePool/queue-holders".to_string()),
+        "{:?}",
+        kinds(&files)
+    );
+    let queue = files
+        .nodepools
+        .iter()
+        .find(|o| o["metadata"]["name"] == json!("queue-holders"))
+        .unwrap();
+    assert_eq!(
+        queue["spec"]["disruption"]["consolidationPolicy"],
+        json!("WhenEmpty")
+    );
+    assert!(
+        files
+            .warnings
+            .iter()
+            .any(|w| w.contains("karpenter.sh/do-not-disrupt"))
+    );
+    // The stack's own cluster-autoscaler does not belong on an Auto Mode cluster.
+    assert!(
+        files
+            .warnings
+            .iter()
+            .any(|w| w.contains("the stack runs a cluster-autoscaler"))
+    );
+
+    // Its pods marked do-not-disrupt, no zonal volumes: the built-in pools are enough.
+    do_not_disrupt(&mut stack, true);
+    let files = files_for(&stack, NodeMode::AutoMode);
+    assert!(files.nodepools.is_empty(), "{:?}", kinds(&files));
+    assert!(files.manifests().is_empty());
+}
+
+#[test]
+fn the_mode_comes_from_berth_yaml_unless_given() {
+    // The blueprint says `nodes: karpenter` and keeps its node groups for the other mode.
+    let mut stack = blueprint("openremote", &[]);
+    assert_eq!(
+        stack.cluster.as_ref().unwrap().nodes,
+        Some(NodeMode::Karpenter)
+    );
+    let files = config(&stack, &Options::default()).unwrap();
+    assert_eq!(files.nodes, NodeMode::Karpenter);
+    // cluster.nodeGroups belong to the cluster-autoscaler: said, not written.
+    assert!(
+        files
+            .explanation
+            .iter()
+            .any(|w| w.contains("`cluster.nodeGroups` are for the cluster-autoscaler"))
+    );
+    let options = Options {
+        nodes: Some(NodeMode::ClusterAutoscaler),
+        ..Options::default()
+    };
+    assert_eq!(
+        config(&stack, &options).unwrap().nodes,
+        NodeMode::ClusterAutoscaler
+    );
+    stack.cluster.as_mut().unwrap().nodes = None;
+    assert_eq!(
+        config(&stack, &Options::default()).unwrap().nodes,
+        NodeMode::ClusterAutoscaler
+    );
+}
+
+/// The stack's own objects plus the generated files, as if the user kept them in the stack.
+fn with_generated(base: &Stack, files: &ClusterFiles) -> Stack {
+    let mut stack = base.clone();
+    stack.cluster = None; // the ClusterConfig is the only source of the cluster's facts
+    let mut texts = vec![("cluster.yaml", files.cluster_yaml())];
+    texts.extend(files.manifests());
+    for (name, text) in texts {
+        let parsed = berth_stack::parse_manifest_str(Path::new(name), &text, "cluster");
+        assert!(parsed.1.is_empty(), "{:#?}", parsed.1);
+        stack.objects.extend(parsed.0);
+    }
+    stack
+}
+
+fn karpenter_findings(stack: &Stack) -> Vec<String> {
+    let rules = berth_check::select(&[
+        "schema",
+        "karpenter-do-not-disrupt",
+        "karpenter-discovery-tag",
+        "nodepool-limits",
+        "nodepool-zones",
+        "nodepool-requirements",
+    ])
+    .unwrap();
+    berth_check::check_rules(stack, &rules)
+        .into_iter()
+        .filter(|f| f.severity != Severity::Info)
+        .map(|f| format!("{}: {}", f.rule, f.message))
+        .collect()
+}
+
+fn pool_mut<'a>(files: &'a mut ClusterFiles, kind: &str) -> &'a mut Value {
+    files
+        .nodepools
+        .iter_mut()
+        .find(|o| o["kind"] == json!(kind))
+        .unwrap()
+}
+
+/// The generated Karpenter files pass `berth check`, and each single inconsistency made in
+/// them (or in the stack) is found by its rule.
+#[test]
+fn generated_pools_pass_the_checks_and_drift_is_caught() {
+    // openremote with a volume pinned to eu-west-1a, molecule's queue holder marked do-not-disrupt.
+    let mut openremote = load("openremote");
+    let pv = "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pinned}\nspec:\n  capacity: {storage: 5Gi}\n  accessModes: [ReadWriteOnce]\n  csi: {driver: ebs.csi.aws.com, volumeHandle: vol-0abc}\n  nodeAffinity:\n    required:\n      nodeSelectorTerms:\n        - matchExpressions:\n            - {key: topology.kubernetes.io/zone, operator: In, values: [eu-west-1a]}\n";
+    openremote
+        .objects
+        .extend(berth_stack::parse_manifest_str(Path::new("pv.yaml"), pv, "storage").0);
+    let mut molecule = molecule_blueprint();
+    do_not_disrupt(&mut molecule, true);
+    for (name, base) in [("openremote", &openremote), ("molecule", &molecule)] {
+        let files = files_for(base, NodeMode::Karpenter);
+        assert_eq!(
+            karpenter_findings(&with_generated(base, &files)),
+            Vec::<String>::new(),
+            "{name}"
+        );
+    }
+
+    type Drift = (
+        &'static str,
+        &'static str,
+        fn(&mut Stack, &mut ClusterFiles),
+    );
+    let drifts: [Drift; 4] = [
+        ("limits", "nodepool-limits", |_, f| {
+            pool_mut(f, "NodePool")["spec"]["limits"]["cpu"] = json!("1");
+        }),
+        ("zones", "nodepool-zones", |_, f| {
+            let reqs = pool_mut(f, "NodePool")["spec"]["template"]["spec"]["requirements"]
+                .as_array_mut()
+                .unwrap();
+            for r in reqs {
+                if r["key"] == json!("topology.kubernetes.io/zone") {
+                    r["values"] = json!(["eu-west-1b", "eu-west-1c"]);
+                }
+            }
+        }),
+        ("discovery tag", "karpenter-discovery-tag", |_, f| {
+            pool_mut(f, "EC2NodeClass")["spec"]["subnetSelectorTerms"][0]["tags"]["karpenter.sh/discovery"] =
+                json!("another-cluster");
+        }),
+        ("do-not-disrupt", "karpenter-do-not-disrupt", |s, _| {
+            do_not_disrupt(s, false)
+        }),
+    ];
+    for (what, rule, drift) in drifts {
+        let base = if what == "do-not-disrupt" {
+            &molecule
+        } else {
+            &openremote
+        };
+        let mut stack = base.clone();
+        let mut files = files_for(base, NodeMode::Karpenter);
+        drift(&mut stack, &mut files);
+        let found = karpenter_findings(&with_generated(&stack, &files));
+        assert_eq!(found.len(), 1, "{what}: {found:#?}");
+        assert!(found[0].starts_with(rule), "{what}: {found:#?}");
+    }
+}
+
+/// Marks the StatefulSets' pods `karpenter.sh/do-not-disrupt`, or removes the mark.
+fn do_not_disrupt(stack: &mut Stack, on: bool) {
+    for o in &mut stack.objects {
+        if o.kind() == "StatefulSet" {
+            let meta = &mut o.value["spec"]["template"]["metadata"];
+            if on {
+                meta["annotations"]["karpenter.sh/do-not-disrupt"] = json!("true");
+            } else if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+                a.remove("karpenter.sh/do-not-disrupt");
+            }
+        }
+    }
 }

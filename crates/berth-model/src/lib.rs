@@ -8,6 +8,7 @@
 pub mod autoscaler_flags;
 pub mod duration;
 pub mod jvm;
+pub mod karpenter;
 pub mod labels;
 pub mod pod_spec;
 pub mod quantity;
@@ -241,6 +242,86 @@ pub struct ClusterSpec {
     pub zones: Vec<String>,
     #[serde(default)]
     pub node_groups: Vec<NodeGroupSpec>,
+    /// What adds and removes nodes on EKS (`nodes: karpenter`); see [`NodeMode`] for the
+    /// default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<NodeMode>,
+}
+
+/// What scales a cluster's nodes (`cluster.nodes`, `berth cluster config --nodes`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeMode {
+    /// EKS Auto Mode: AWS runs Karpenter, built-in and the stack's NodePools.
+    AutoMode,
+    /// Karpenter installed by eksctl, with the stack's NodePools and EC2NodeClass.
+    Karpenter,
+    /// Managed node groups and the cluster-autoscaler. The default when `cluster.nodes` is
+    /// absent: a stack written before berth knew the other modes keeps the cluster it had
+    /// (its autoscaler manifest and the `ca-*` checks stay meaningful), instead of changing
+    /// meaning silently the way an eksctl default would.
+    #[default]
+    ClusterAutoscaler,
+}
+
+impl NodeMode {
+    /// Every mode, in the order AWS recommends them.
+    pub const ALL: [NodeMode; 3] = [
+        NodeMode::AutoMode,
+        NodeMode::Karpenter,
+        NodeMode::ClusterAutoscaler,
+    ];
+
+    /// The spelling in berth.yaml and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeMode::AutoMode => "auto-mode",
+            NodeMode::Karpenter => "karpenter",
+            NodeMode::ClusterAutoscaler => "cluster-autoscaler",
+        }
+    }
+
+    /// Whether Karpenter (self-managed or Auto Mode's) consolidates the nodes.
+    pub fn is_karpenter(self) -> bool {
+        matches!(self, NodeMode::AutoMode | NodeMode::Karpenter)
+    }
+}
+
+impl fmt::Display for NodeMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for NodeMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<NodeMode, String> {
+        NodeMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!("`{s}` is not a node mode: use auto-mode, karpenter or cluster-autoscaler")
+            })
+    }
+}
+
+/// Annotation of a workload whose pods keep queued messages on their own volume (Boomi Atom
+/// Queues): removing a pod strands them, so nothing may scale it down or move it.
+pub const HOLDS_QUEUE: &str = "berth.dev/holds-queue";
+
+/// Whether a workload is annotated [`HOLDS_QUEUE`] `"true"` (any case, or a YAML boolean), on
+/// itself or its pod template. `berth check`, `berth simulate` and `berth cluster config` all
+/// ask here, so they agree on which workloads hold queues.
+pub fn holds_queue(workload: &Value) -> bool {
+    [
+        "/metadata/annotations/berth.dev~1holds-queue",
+        "/spec/template/metadata/annotations/berth.dev~1holds-queue",
+    ]
+    .iter()
+    .any(|p| {
+        matches!(workload.pointer(p), Some(Value::String(s)) if s.eq_ignore_ascii_case("true"))
+            || workload.pointer(p) == Some(&Value::Bool(true))
+    })
 }
 
 /// One node group of `cluster.nodeGroups`. With `perZone`, one group per zone is meant, each

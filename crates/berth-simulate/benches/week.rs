@@ -86,6 +86,7 @@ fn stack() -> Stack {
         objects,
         external: vec![],
         cluster: Some(ClusterSpec {
+            nodes: None,
             name: "bench".into(),
             region: Some("us-east-1".into()),
             zones: vec![

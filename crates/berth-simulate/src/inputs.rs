@@ -17,8 +17,7 @@ use serde_json::Value;
 use crate::SimError;
 use crate::instances::{Catalog, InstanceType};
 
-/// Annotation that marks a workload whose pods keep messages on their volume.
-pub const HOLDS_QUEUE: &str = "berth.dev/holds-queue";
+pub use berth_model::HOLDS_QUEUE;
 const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
 
 /// A Deployment or StatefulSet as the simulation needs it.
@@ -371,12 +370,7 @@ fn workload_spec(
     let kind = obj.kind();
     let (cpu_m, mem_b) = pod_requests(obj, "/spec/template/spec")?;
     let v = &obj.value;
-    let queue = [
-        annotation(v, "/metadata/annotations", HOLDS_QUEUE),
-        annotation(v, "/spec/template/metadata/annotations", HOLDS_QUEUE),
-    ]
-    .iter()
-    .any(|a| a.is_some_and(|s| s.eq_ignore_ascii_case("true")));
+    let queue = berth_model::holds_queue(v);
     let safe_to_evict = annotation(v, "/spec/template/metadata/annotations", SAFE_TO_EVICT);
     let volumes = v
         .pointer("/spec/template/spec/volumes")
@@ -818,6 +812,7 @@ mod tests {
             objects,
             external: vec![],
             cluster: Some(ClusterSpec {
+                nodes: None,
                 name: "s".into(),
                 region: None,
                 zones: vec!["z1".into(), "z2".into()],

@@ -44,6 +44,7 @@ fn molecule_stack() -> Stack {
         ],
         external: vec![],
         cluster: Some(ClusterSpec {
+            nodes: None,
             name: "plot".into(),
             region: None,
             zones: vec!["a".into(), "b".into(), "c".into()],

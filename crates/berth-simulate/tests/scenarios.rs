@@ -94,6 +94,7 @@ fn stack(objects: Vec<Object>, groups: Vec<NodeGroupSpec>, zones: &[&str]) -> St
         objects,
         external: vec![],
         cluster: Some(ClusterSpec {
+            nodes: None,
             name: "test".into(),
             region: Some("us-east-1".into()),
             zones: zones.iter().map(|z| z.to_string()).collect(),

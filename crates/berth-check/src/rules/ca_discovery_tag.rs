@@ -112,6 +112,7 @@ spec:
     pub(crate) fn with_cluster(yaml: &str) -> Stack {
         let mut s = testing::stack(yaml);
         s.cluster = Some(ClusterSpec {
+            nodes: None,
             name: "EKS-boomi-molecule-main".into(),
             region: Some("us-east-1".into()),
             zones: vec![

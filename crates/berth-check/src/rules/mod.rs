@@ -17,9 +17,14 @@ mod heap_headroom;
 mod host_access;
 mod hpa_no_requests;
 mod hpa_target;
+mod karpenter_discovery_tag;
+mod karpenter_do_not_disrupt;
 mod lb_cloud;
 mod mutable_image;
 mod namespace_mismatch;
+mod nodepool_limits;
+mod nodepool_requirements;
+mod nodepool_zones;
 mod pgdata_mount;
 mod placeholder;
 mod plaintext_secret;
@@ -78,6 +83,11 @@ pub static REGISTRY: &[&Rule] = &[
     &ca_discovery_tag::RULE,
     &ca_max_nodes::RULE,
     &ca_version_skew::RULE,
+    &karpenter_do_not_disrupt::RULE,
+    &karpenter_discovery_tag::RULE,
+    &nodepool_limits::RULE,
+    &nodepool_zones::RULE,
+    &nodepool_requirements::RULE,
     &lb_cloud::RULE,
     &host_access::RULE,
 ];

@@ -42,18 +42,6 @@ Do not autoscale a queue holder down: remove the HPA (or give it
 `cluster-autoscaler.kubernetes.io/safe-to-evict: \"false\"`. Drain queues before scaling by hand.
 ";
 
-fn holds_queue(v: &Value) -> bool {
-    [
-        "/metadata/annotations/berth.dev~1holds-queue",
-        "/spec/template/metadata/annotations/berth.dev~1holds-queue",
-    ]
-    .iter()
-    .any(|p| {
-        matches!(v.pointer(p), Some(Value::String(s)) if s == "true")
-            || v.pointer(p) == Some(&Value::Bool(true))
-    })
-}
-
 fn scale_down_disabled(hpa: &Value) -> bool {
     hpa.pointer("/spec/behavior/scaleDown/selectPolicy")
         .and_then(Value::as_str)
@@ -75,7 +63,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     let mut ca = None;
     for t in &ctx.pod_templates {
         let w = ctx.object(t.object);
-        if !holds_queue(&w.value) {
+        if !berth_model::holds_queue(&w.value) {
             continue;
         }
         for h in ctx.hpas_of(t.object) {

@@ -29,8 +29,10 @@ Validates every object against the JSON schema of its kind for the stack's targe
 version (`kubernetes:` in berth.yaml; the schemas of several versions are built into berth), in
 strict mode: unknown fields, wrong types, missing required fields and invalid enum values are
 reported where they are written. Custom resources are validated against the `openAPIV3Schema` of
-their CustomResourceDefinition when the stack contains it. A kind that neither Kubernetes nor a
-CRD in the stack defines, and that `external:` does not list, is reported too.
+their CustomResourceDefinition when the stack contains it; Karpenter's NodePool and EC2NodeClass
+are validated against the CRD schemas built into berth when it does not. A kind that neither
+Kubernetes nor a CRD in the stack (nor berth) defines, and that `external:` does not list, is
+reported too.
 
 ## Why is this bad?
 The API server rejects the object, or (with `--validate=false`, or in older clients) silently
@@ -95,6 +97,8 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         if let Some(v) = set.validator(av, kind) {
             validate(out, o, &v);
         } else if let Some(v) = crds.validator(av, kind) {
+            validate(out, o, &v);
+        } else if let Some(v) = schemas::known_crd_validator(av, kind) {
             validate(out, o, &v);
         } else if crds.defines(av, kind)
             || is_config_file(av)
@@ -392,6 +396,44 @@ spec:
         let f = check(&RULE, &format!("{CRD}---{}", BUS.replace("nats:", "natz:")));
         assert_eq!(f.len(), 1, "{f:#?}");
         assert!(f[0].message.contains("natz"));
+    }
+
+    /// Karpenter's kinds are checked against the CRD schemas built into berth, without their
+    /// CRD in the stack.
+    #[test]
+    fn karpenter_kinds_are_validated_without_their_crd() {
+        const POOL: &str = "
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+        - {key: kubernetes.io/arch, operator: In, values: [amd64]}
+  disruption: {consolidationPolicy: WhenEmpty, consolidateAfter: 5m}
+  limits: {cpu: \"16\"}
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec:
+  role: KarpenterNodeRole-c
+  amiSelectorTerms: [{alias: al2023@latest}]
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: c}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: c}}]
+";
+        assert!(check(&RULE, POOL).is_empty(), "{:#?}", check(&RULE, POOL));
+        let bad = POOL
+            .replace(
+                "consolidationPolicy: WhenEmpty",
+                "consolidationPolicy: Never",
+            )
+            .replace("amiSelectorTerms:", "amiSelectorTerm:");
+        let f = check(&RULE, &bad);
+        assert_eq!(f.len(), 3, "{f:#?}"); // the enum, the unknown field, the missing one
+        assert!(f.iter().any(|f| f.message.contains("Never")), "{f:#?}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{Out, Rule};
 use crate::context::{Context, PodTemplate};
 use crate::k8s;
-use crate::storage::{class_info, pv_has_node_affinity, pv_kind};
+use crate::storage::{ZONE_KEYS, class_info, pv_has_node_affinity, pv_kind};
 
 /// The rule's registry entry.
 pub const RULE: Rule = Rule {
@@ -48,12 +48,6 @@ Use a topology-aware class (`volumeBindingMode: WaitForFirstConsumer`, as berth'
 `topology.kubernetes.io/zone`, pin the pods to the volume's zone, or use one node group per zone
 (`perZone: true` in berth.yaml `cluster.nodeGroups`).
 ";
-
-const ZONE_KEYS: &[&str] = &[
-    "topology.kubernetes.io/zone",
-    "failure-domain.beta.kubernetes.io/zone",
-    "topology.ebs.csi.aws.com/zone",
-];
 
 fn pinned_to_zone(t: &PodTemplate<'_>) -> bool {
     let Some(spec) = t.spec() else { return false };

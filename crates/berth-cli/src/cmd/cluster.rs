@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use berth_cluster::{ClusterFiles, Options, up};
-use berth_model::Profile;
+use berth_model::{NodeMode, Profile};
 use berth_ops::Checks;
 use clap::{Args, Subcommand};
 
@@ -14,13 +14,16 @@ use crate::stack::{StackArgs, print_errors, refused};
 /// `berth cluster ...`
 #[derive(Subcommand, Debug)]
 pub enum ClusterCommand {
-    /// Write the eksctl ClusterConfig and the cluster-autoscaler manifest the stack needs,
-    /// consistent with each other: node groups sized from requests and HPA maxima (one per
-    /// zone with zonal volumes), IAM policies and add-ons from what the stack uses. Exits 1
-    /// when a cluster-autoscaler in the stack disagrees with the generated one.
+    /// Write the eksctl ClusterConfig and what scales the nodes, consistent with each other:
+    /// EKS Auto Mode (NodePools when the built-in pools are not enough), Karpenter (NodePools
+    /// and EC2NodeClass) or the cluster-autoscaler (node groups, one per zone with zonal
+    /// volumes, and its manifest), sized from requests and HPA maxima; IAM policies and add-ons
+    /// from what the stack uses. Exits 1 when a cluster-autoscaler in the stack disagrees with
+    /// the generated one.
     Config(ConfigArgs),
-    /// Write the files, then create the cluster with `eksctl create cluster -f` and install
-    /// the autoscaler with kubectl; prints the commands instead when eksctl is not installed.
+    /// Write the files, then create the cluster with `eksctl create cluster -f` and apply the
+    /// autoscaler or the NodePools with kubectl once the cluster is ready; prints the commands
+    /// instead when eksctl is not installed.
     Up(UpArgs),
 }
 
@@ -29,9 +32,12 @@ pub enum ClusterCommand {
 pub struct ConfigArgs {
     #[command(flatten)]
     pub stack: StackArgs,
-    /// Write cluster.yaml and cluster-autoscaler.yaml into this folder (default: print both).
+    /// Write cluster.yaml and cluster-autoscaler.yaml or nodepools.yaml into this folder
+    /// (default: print them).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub nodes: NodesArg,
     /// Print the arithmetic behind the instance type and node counts, and why each IAM policy
     /// and add-on is there.
     #[arg(long)]
@@ -49,6 +55,21 @@ pub struct UpArgs {
     /// Only write the files and print the commands.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub nodes: NodesArg,
+}
+
+/// `--nodes`, shared by `config` and `up`.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct NodesArg {
+    /// What scales the nodes: auto-mode, karpenter or cluster-autoscaler (default:
+    /// `cluster.nodes` in berth.yaml, else cluster-autoscaler).
+    #[arg(long, value_name = "MODE", value_parser = parse_nodes)]
+    pub nodes: Option<NodeMode>,
+}
+
+fn parse_nodes(s: &str) -> Result<NodeMode, String> {
+    s.parse()
 }
 
 pub fn run(command: ClusterCommand) -> anyhow::Result<Exit> {
@@ -58,7 +79,7 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<Exit> {
     }
 }
 
-fn generate(stack_args: &StackArgs) -> anyhow::Result<ClusterFiles> {
+fn generate(stack_args: &StackArgs, nodes: NodesArg) -> anyhow::Result<ClusterFiles> {
     let mut stack_args = stack_args.clone();
     match stack_args.profile {
         None => stack_args.profile = Some(Profile::Eks),
@@ -76,8 +97,11 @@ fn generate(stack_args: &StackArgs) -> anyhow::Result<ClusterFiles> {
     print_errors(&prepared.findings);
     // The error findings are printed above; a refusal adds only its message.
     let stack = prepared.loadable().map_err(refused)?;
-    berth_cluster::config(stack, &Options::default())
-        .map_err(|e| fail(Exit::BadInput, e.to_string()))
+    let options = Options {
+        nodes: nodes.nodes,
+        ..Options::default()
+    };
+    berth_cluster::config(stack, &options).map_err(|e| fail(Exit::BadInput, e.to_string()))
 }
 
 fn report(files: &ClusterFiles, explain: bool) {
@@ -95,19 +119,23 @@ fn report(files: &ClusterFiles, explain: bool) {
 }
 
 fn config(args: ConfigArgs) -> anyhow::Result<Exit> {
-    let files = generate(&args.stack)?;
+    let files = generate(&args.stack, args.nodes)?;
     match &args.out {
         Some(dir) => {
-            let (c, a) = files
+            let (c, manifests) = files
                 .write(dir)
                 .map_err(|e| fail(Exit::BadInput, format!("{}: {e}", dir.display())))?;
             println!("wrote {}", c.display());
-            println!("wrote {}", a.display());
+            for m in manifests {
+                println!("wrote {}", m.display());
+            }
         }
         None => {
             print!("{}", files.cluster_yaml());
-            println!("---");
-            print!("{}", files.autoscaler_yaml());
+            for (_, text) in files.manifests() {
+                println!("---");
+                print!("{text}");
+            }
         }
     }
     report(&files, args.explain);
@@ -125,7 +153,7 @@ fn config(args: ConfigArgs) -> anyhow::Result<Exit> {
 }
 
 fn cluster_up(args: UpArgs) -> anyhow::Result<Exit> {
-    let files = generate(&args.stack)?;
+    let files = generate(&args.stack, args.nodes)?;
     report(&files, false);
     if !files.differences.is_empty() {
         return Err(fail(
@@ -136,11 +164,14 @@ fn cluster_up(args: UpArgs) -> anyhow::Result<Exit> {
     let dir = args
         .out
         .unwrap_or_else(|| up::default_dir(&args.stack.path, &files.name));
-    let (cluster, autoscaler) = files
+    let (cluster, manifests) = files
         .write(&dir)
         .map_err(|e| fail(Exit::BadInput, format!("{}: {e}", dir.display())))?;
-    eprintln!("wrote {} and {}", cluster.display(), autoscaler.display());
-    let steps = up::steps(&cluster, &autoscaler);
+    eprintln!("wrote {}", cluster.display());
+    for m in &manifests {
+        eprintln!("wrote {}", m.display());
+    }
+    let steps = up::steps(&cluster, &manifests, files.nodes);
     let missing = up::missing(&steps);
     if args.dry_run || !missing.is_empty() {
         if !missing.is_empty() {
