@@ -323,7 +323,8 @@ impl<'a> Waiter<'a> {
         }
         if self.seen.pending.contains(&key) {
             if berth_model::pod_spec::spec_pointer(&key.kind).is_some() {
-                self.logs_due.insert(key.clone(), Instant::now() + LOGS_AFTER);
+                self.logs_due
+                    .insert(key.clone(), Instant::now() + LOGS_AFTER);
             }
             self.watch(&item);
             // Pods seen before the workload was added are tied to it now.

@@ -259,7 +259,10 @@ impl View {
                     row.logs = Some((pod.clone(), lines.clone()));
                 }
                 if changes {
-                    out.push(format!("{} {object}: last log lines of pod {pod}:", at(now)));
+                    out.push(format!(
+                        "{} {object}: last log lines of pod {pod}:",
+                        at(now)
+                    ));
                     out.extend(lines.iter().map(|l| cut(&format!("    {l}"), WIDTH * 2)));
                 }
             }
@@ -352,7 +355,11 @@ impl View {
             if let Some((pod, logs)) = &row.logs {
                 lines.push(cut(&format!("    log of {pod}:"), WIDTH));
                 let from = logs.len().saturating_sub(LOG_ROWS);
-                lines.extend(logs[from..].iter().map(|l| cut(&format!("    │ {l}"), WIDTH)));
+                lines.extend(
+                    logs[from..]
+                        .iter()
+                        .map(|l| cut(&format!("    │ {l}"), WIDTH)),
+                );
             }
         }
         if self.pending.len() > ROWS {
@@ -499,7 +506,12 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[2..],
-            ["    log of db-7f9c:", "    │ line 3", "    │ line 4", "    │ line 5"],
+            [
+                "    log of db-7f9c:",
+                "    │ line 3",
+                "    │ line 4",
+                "    │ line 5"
+            ],
             "{table}"
         );
         let mut plain = View::new(t0);

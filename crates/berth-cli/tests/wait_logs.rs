@@ -67,7 +67,11 @@ async fn an_unready_pods_last_log_lines_show_with_secrets_redacted() {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|e| e["event"] == "logs")
         .collect();
-    assert_eq!(logs.len(), 1, "one log tail, for the unready pod only:\n{stdout}");
+    assert_eq!(
+        logs.len(),
+        1,
+        "one log tail, for the unready pod only:\n{stdout}"
+    );
     assert_eq!(logs[0]["object"]["name"], "api");
     assert_eq!(logs[0]["pod"], "api");
     let lines: Vec<&str> = logs[0]["lines"]
