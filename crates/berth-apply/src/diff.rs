@@ -31,11 +31,15 @@ pub enum Change {
         wave: usize,
         note: Option<String>,
     },
-    /// `diff` is a unified diff, live → after `up`, Secret values masked.
+    /// `diff` is a unified diff, live → after `up`, Secret values masked. `owned_by_others`:
+    /// fields of the stack's object that another field manager owns now (drift, `berth
+    /// status`); server-side apply refuses to take them back without `--force-conflicts`.
     Update {
         object: ObjectKey,
         wave: usize,
         diff: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        owned_by_others: Vec<crate::drift::Drift>,
     },
     Unchanged {
         object: ObjectKey,
@@ -215,6 +219,7 @@ pub async fn plan_planned(
                                     object: key.clone(),
                                     wave,
                                     diff: unified(&key.to_string(), &old, &new),
+                                    owned_by_others: crate::drift::drift(value, &live),
                                 }
                             }
                         }

@@ -227,6 +227,13 @@ async fn status_names_fields_others_changed_and_plan_reverts_them() {
         !plan.contains(&format!("update Deployment/{ns}/worker")),
         "{plan}"
     );
+    // plan says up needs --force-conflicts to take the fields back, naming them.
+    assert!(
+        plan.contains("someone else changed spec.replicas (by kubectl)")
+            && plan.contains("data.mode")
+            && plan.contains("`berth up --force-conflicts` takes"),
+        "{plan}"
+    );
 
     // A plain `up` does not override someone else's change silently: server-side apply
     // reports the conflict, and berth says how to take the fields over.

@@ -81,8 +81,24 @@ pub fn run(mut args: PlanArgs) -> anyhow::Result<Exit> {
                             note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
                         )
                     }
-                    Change::Update { object, diff, .. } => {
+                    Change::Update {
+                        object,
+                        diff,
+                        owned_by_others,
+                        ..
+                    } => {
                         println!("  ~ update {object}");
+                        if !owned_by_others.is_empty() {
+                            let fields: Vec<String> = owned_by_others
+                                .iter()
+                                .map(|d| format!("{} (by {})", d.path, d.manager))
+                                .collect();
+                            println!(
+                                "      someone else changed {}: `berth up --force-conflicts` takes {} back (plain `up` stops on the conflict)",
+                                fields.join(", "),
+                                if fields.len() == 1 { "it" } else { "them" }
+                            );
+                        }
                         for line in diff.lines() {
                             let painted = match line.chars().next() {
                                 Some('+') if color && !line.starts_with("+++") => {
