@@ -17,9 +17,18 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::deploy::Format;
 
-/// The longest line of the table; longer reasons are cut (a wrapped line would break the
-/// redraw).
+/// The longest line of the table when the terminal's width is unknown; longer reasons are cut
+/// (a wrapped line would break the redraw).
 const WIDTH: usize = 110;
+
+/// The table's width on the terminal berth draws on: its columns less one (a line that fills
+/// the last column wraps on some terminals), at least 60.
+fn terminal_width() -> usize {
+    console::Term::stderr()
+        .size_checked()
+        .map(|(_, cols)| (cols as usize).saturating_sub(1).max(60))
+        .unwrap_or(WIDTH)
+}
 
 /// How the view is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +71,7 @@ impl Printer {
             std::thread::spawn(move || {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     if let Ok(v) = view.lock() {
-                        bar2.set_message(v.table(Instant::now()));
+                        bar2.set_message(v.table(Instant::now(), terminal_width()));
                     }
                     std::thread::sleep(Duration::from_millis(500));
                 }
@@ -98,7 +107,7 @@ impl Printer {
                 for l in lines {
                     bar.println(l);
                 }
-                bar.set_message(view.table(now));
+                bar.set_message(view.table(now, terminal_width()));
             }
             None => {
                 for l in lines {
@@ -114,7 +123,7 @@ impl Printer {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
             if let Ok(view) = self.view.lock() {
-                let table = view.table(Instant::now());
+                let table = view.table(Instant::now(), terminal_width());
                 if !table.is_empty() {
                     eprintln!("{table}");
                 }
@@ -319,8 +328,9 @@ impl View {
         out
     }
 
-    /// The table of what is applied and not done yet; empty when nothing is.
-    fn table(&self, now: Instant) -> String {
+    /// The table of what is applied and not done yet, `width` columns wide at most; empty
+    /// when nothing is.
+    fn table(&self, now: Instant, width: usize) -> String {
         if self.pending.is_empty() {
             return String::new();
         }
@@ -331,7 +341,7 @@ impl View {
         head.push(format!("{} not done", self.pending.len()));
         head.push(secs(now - self.start));
         let mut lines = vec![head.join(", ")];
-        let width = self
+        let name_width = self
             .pending
             .keys()
             .take(ROWS)
@@ -346,19 +356,19 @@ impl View {
                 (m, None) => m.clone(),
             };
             let line = format!(
-                "  {:width$}  {:10}  {:>6}  {why}",
+                "  {:name_width$}  {:10}  {:>6}  {why}",
                 cut(&k.to_string(), 60),
                 row.state,
                 secs(now - row.since),
             );
-            lines.push(cut(&line, WIDTH));
+            lines.push(cut(&line, width));
             if let Some((pod, logs)) = &row.logs {
-                lines.push(cut(&format!("    log of {pod}:"), WIDTH));
+                lines.push(cut(&format!("    log of {pod}:"), width));
                 let from = logs.len().saturating_sub(LOG_ROWS);
                 lines.extend(
                     logs[from..]
                         .iter()
-                        .map(|l| cut(&format!("    │ {l}"), WIDTH)),
+                        .map(|l| cut(&format!("    │ {l}"), width)),
                 );
             }
         }
@@ -432,7 +442,7 @@ mod tests {
             t0,
             false,
         );
-        let table = v.table(t0 + Duration::from_secs(12));
+        let table = v.table(t0 + Duration::from_secs(12), WIDTH);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines[0], "3/4 applied, 2 not done, 12.0s", "{table}");
         assert_eq!(lines.len(), 3, "the healthy Service is not listed: {table}");
@@ -474,7 +484,7 @@ mod tests {
             false,
         );
         assert_eq!(lines, ["component web: 2 objects healthy in 3.4s"]);
-        assert_eq!(v.table(t0), "", "nothing is left to draw");
+        assert_eq!(v.table(t0, WIDTH), "", "nothing is left to draw");
     }
 
     #[test]
@@ -485,7 +495,7 @@ mod tests {
         for i in 0..25 {
             v.apply(&applied(key("ConfigMap", &format!("c{i:02}"))), t0, false);
         }
-        let table = v.table(t0);
+        let table = v.table(t0, WIDTH);
         assert_eq!(table.lines().count(), 1 + ROWS + 1, "{table}");
         assert!(table.ends_with("  … and 5 more"), "{table}");
     }
@@ -502,7 +512,7 @@ mod tests {
             lines: (1..=5).map(|i| format!("line {i}")).collect(),
         };
         assert!(v.apply(&logs, t0, false).is_empty());
-        let table = v.table(t0);
+        let table = v.table(t0, WIDTH);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[2..],
@@ -521,6 +531,32 @@ mod tests {
     }
 
     #[test]
+    fn the_table_uses_the_width_it_is_given() {
+        let t0 = Instant::now();
+        let mut v = View::new(t0);
+        v.apply(&started(1), t0, false);
+        v.apply(&applied(key("Deployment", "web")), t0, false);
+        v.apply(
+            &Event::Waiting {
+                object: key("Deployment", "web"),
+                message: format!(
+                    "pod web-1: Unhealthy: Readiness probe failed: {}",
+                    "x".repeat(200)
+                ),
+            },
+            t0,
+            false,
+        );
+        let longest = |w: usize| v.table(t0, w).lines().map(|l| l.chars().count()).max();
+        assert_eq!(longest(80), Some(80));
+        assert_eq!(
+            longest(200),
+            Some(200),
+            "a wide terminal shows more of the reason"
+        );
+    }
+
+    #[test]
     fn objects_waiting_for_finalizers_are_listed_until_deleted() {
         let t0 = Instant::now();
         let mut v = View::new(t0);
@@ -531,7 +567,7 @@ mod tests {
             t0,
             false,
         );
-        let table = v.table(t0 + Duration::from_secs(4));
+        let table = v.table(t0 + Duration::from_secs(4), WIDTH);
         assert!(
             table.contains("ConfigMap/shop/held")
                 && table.contains("Deleting")
@@ -546,7 +582,7 @@ mod tests {
             false,
         );
         assert_eq!(lines, ["deleted ConfigMap/shop/held"]);
-        assert_eq!(v.table(t0), "");
+        assert_eq!(v.table(t0, WIDTH), "");
     }
 
     #[test]
@@ -607,7 +643,7 @@ mod tests {
             t0,
             false,
         );
-        let table = v.table(t0);
+        let table = v.table(t0, WIDTH);
         assert!(table.lines().all(|l| l.chars().count() <= WIDTH), "{table}");
         assert!(table.ends_with('…'));
     }
