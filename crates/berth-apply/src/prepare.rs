@@ -208,7 +208,7 @@ mod tests {
             doc: 0,
             component: "c".into(),
             origin: Origin::Manifest,
-            positions: Arc::new(BTreeMap::new()),
+            positions: Default::default(),
         }
     }
 

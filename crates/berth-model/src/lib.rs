@@ -10,6 +10,7 @@ pub mod duration;
 pub mod jvm;
 pub mod labels;
 pub mod pod_spec;
+pub mod positions;
 pub mod quantity;
 pub mod refs;
 pub mod requests;
@@ -23,6 +24,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use positions::{PointerHash, Positions};
 
 /// A position in a source file, 1-based like a compiler's (line 1, column 1 is the first byte).
 #[derive(
@@ -61,9 +64,9 @@ pub enum Origin {
 /// One Kubernetes object as berth will apply it, with the positions of its fields.
 ///
 /// `positions` maps a JSON pointer (`/spec/template/spec/containers/0/image`) to where that
-/// node starts in `file`; [`Object::pos`] falls back to the nearest ancestor that has one, so
-/// objects built by berth itself (whose pointers are not in the file) still point somewhere
-/// useful.
+/// node starts in `file` (compactly: see [`Positions`]); [`Object::pos`] falls back to the
+/// nearest ancestor that has one, so objects built by berth itself (whose pointers are not in
+/// the file) still point somewhere useful.
 #[derive(Clone, Debug)]
 pub struct Object {
     pub value: Value,
@@ -74,7 +77,7 @@ pub struct Object {
     /// name for a plain folder of manifests).
     pub component: String,
     pub origin: Origin,
-    pub positions: Arc<BTreeMap<String, Pos>>,
+    pub positions: Arc<Positions>,
 }
 
 impl Object {

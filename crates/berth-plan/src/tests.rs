@@ -16,7 +16,7 @@ fn obj(component: &str, value: Value) -> Object {
         doc: 0,
         component: component.into(),
         origin: Origin::Manifest,
-        positions: Arc::new(BTreeMap::new()),
+        positions: Default::default(),
     }
 }
 
