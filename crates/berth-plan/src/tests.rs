@@ -1,4 +1,3 @@
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use berth_model::{Component, Object, Origin, SourceFile};
