@@ -191,7 +191,6 @@ fn set_annotation_at(v: &mut Value, meta_pointer: &str, key: &str, value: &str) 
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use berth_model::{Origin, SourceFile};
@@ -208,7 +207,7 @@ mod tests {
             doc: 0,
             component: "c".into(),
             origin: Origin::Manifest,
-            positions: Arc::new(BTreeMap::new()),
+            positions: Default::default(),
         }
     }
 

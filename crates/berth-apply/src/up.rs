@@ -693,7 +693,7 @@ pub fn object_from_value(value: Value, component: &str) -> Object {
         doc: 0,
         component: component.into(),
         origin: Origin::Manifest,
-        positions: Arc::new(BTreeMap::new()),
+        positions: Default::default(),
     }
 }
 

@@ -256,11 +256,14 @@ impl<'s> Context<'s> {
 
     /// The references object `i` makes ([`berth_model::refs::references`]) that
     /// `ref-missing` follows (objects, not the keys a volume projects); computed once for all
-    /// objects. A cluster-scoped
-    /// target's namespace is `None`, a namespaced one's is where it is looked up.
+    /// objects, in parallel (a walk of every object's value, the costliest index there is).
+    /// A cluster-scoped target's namespace is `None`, a namespaced one's is where it is
+    /// looked up.
     pub fn references(&self, i: usize) -> &[Ref] {
+        use rayon::prelude::*;
         let all = self.refs.get_or_init(|| {
             (0..self.objects.len())
+                .into_par_iter()
                 .map(|j| {
                     let o = &self.objects[j];
                     let ns = Some(self.namespace_of(j)).filter(|ns| !ns.is_empty());

@@ -43,7 +43,7 @@ pub fn has_digest(image: &str) -> bool {
 
 /// The string at `pointer`, if it is one.
 pub fn str_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
-    v.pointer(pointer).and_then(Value::as_str)
+    berth_model::ValueExt::at(v, pointer).and_then(Value::as_str)
 }
 
 /// Escapes a key for use in a JSON pointer (`~` → `~0`, `/` → `~1`).

@@ -64,7 +64,7 @@ fn object(value: Value, i: usize) -> Object {
         doc: 0,
         component: "app".into(),
         origin: Origin::Manifest,
-        positions: Arc::new(positions),
+        positions: Arc::new(positions.into()),
     }
 }
 

@@ -1,4 +1,3 @@
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use berth_model::{Component, Object, Origin, SourceFile};
@@ -16,7 +15,7 @@ fn obj(component: &str, value: Value) -> Object {
         doc: 0,
         component: component.into(),
         origin: Origin::Manifest,
-        positions: Arc::new(BTreeMap::new()),
+        positions: Default::default(),
     }
 }
 

@@ -27,7 +27,7 @@ fn obj(value: serde_json::Value) -> Object {
         doc: 0,
         component: "bench".into(),
         origin: Origin::Manifest,
-        positions: Arc::new(BTreeMap::new()),
+        positions: Default::default(),
     }
 }
 

@@ -18,7 +18,7 @@ fn molecule_stack() -> Stack {
         doc: 0,
         component: "molecule".into(),
         origin: Origin::Manifest,
-        positions: Arc::new(BTreeMap::new()),
+        positions: Default::default(),
     };
     Stack {
         name: "plot".into(),

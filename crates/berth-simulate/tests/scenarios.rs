@@ -20,7 +20,7 @@ fn obj(value: Value) -> Object {
         doc: 0,
         component: "app".into(),
         origin: Origin::Manifest,
-        positions: Arc::new(BTreeMap::new()),
+        positions: Default::default(),
     }
 }
 

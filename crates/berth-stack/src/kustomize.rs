@@ -54,7 +54,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use berth_model::{Finding, Object, Origin, Pos, Severity, SourceFile};
+use berth_model::{Finding, Object, Origin, Pos, Positions, Severity, SourceFile};
 use serde_json::Value;
 
 use crate::manifest::{check_shape, expand, finding_at, nearest};
@@ -724,7 +724,7 @@ fn locate(
     kind: &str,
     name: &str,
     root_file: &Path,
-) -> Option<(Arc<SourceFile>, usize, BTreeMap<String, Pos>)> {
+) -> Option<(Arc<SourceFile>, usize, Positions)> {
     match from {
         BuiltFrom::Resource(path) => {
             let src = sources.get(path)?;
@@ -791,7 +791,7 @@ fn locate(
                     positions.insert(String::new(), nearest(&own.positions, ""));
                 }
             }
-            Some((src.file.clone(), doc.index, positions))
+            Some((src.file.clone(), doc.index, positions.into()))
         }
         BuiltFrom::Unknown => {
             let src = sources.get(root_file)?;
@@ -800,7 +800,7 @@ fn locate(
                 .first()
                 .map(|d| nearest(&d.positions, ""))
                 .unwrap_or(START);
-            Some((src.file.clone(), 0, BTreeMap::from([(String::new(), pos)])))
+            Some((src.file.clone(), 0, [("", pos)].into_iter().collect()))
         }
     }
 }
@@ -862,7 +862,7 @@ pub(crate) fn read_built(
                     path: shown_root.clone(),
                     text: Arc::from(""),
                 });
-                (file, 0, BTreeMap::from([(String::new(), START)]))
+                (file, 0, [("", START)].into_iter().collect())
             });
         let mut doc = berth_yaml::Document {
             index,

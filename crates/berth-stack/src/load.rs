@@ -376,7 +376,7 @@ struct Renderer<'a> {
     root: PathBuf,
     options: &'a LoadOptions,
     stack_source: Option<Arc<SourceFile>>,
-    stack_positions: Arc<BTreeMap<String, berth_model::Pos>>,
+    stack_positions: Arc<berth_model::Positions>,
     values: IndexMap<String, Value>,
     findings: Vec<Finding>,
     objects: Vec<Object>,

@@ -8,11 +8,10 @@
 //! A `kind: List` document (what `kubectl get -o yaml` prints) is expanded into its items, as
 //! kubectl does on apply; each item keeps its own positions.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use berth_model::{Finding, Object, Origin, Pos, Severity, SourceFile};
+use berth_model::{Finding, Object, Origin, Pos, Positions, Severity, SourceFile};
 use serde_json::Value;
 
 /// Rule id for documents that are YAML but not Kubernetes objects.
@@ -73,7 +72,7 @@ pub(crate) fn parse_documents(file: &Arc<SourceFile>) -> FileDocuments {
 }
 
 /// The position of `pointer`, or of its nearest ancestor that has one, or line 1 column 1.
-pub(crate) fn nearest(positions: &BTreeMap<String, Pos>, pointer: &str) -> Pos {
+pub(crate) fn nearest(positions: &Positions, pointer: &str) -> Pos {
     let mut p = pointer;
     loop {
         if let Some(pos) = positions.get(p) {
@@ -223,7 +222,7 @@ pub(crate) fn expand(
     origin: &Origin,
     findings: &mut Vec<Finding>,
 ) -> Vec<Object> {
-    let make = |value: Value, positions: BTreeMap<String, Pos>| Object {
+    let make = |value: Value, positions: Positions| Object {
         value,
         file: file.clone(),
         doc: doc.index,
@@ -250,15 +249,7 @@ pub(crate) fn expand(
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let prefix = format!("/items/{i}");
-        let positions: BTreeMap<String, Pos> = doc
-            .positions
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter_map(|(k, v)| {
-                let rest = &k[prefix.len()..];
-                (rest.is_empty() || rest.starts_with('/')).then(|| (rest.to_string(), *v))
-            })
-            .collect();
+        let positions = doc.positions.rebase(&prefix, &item);
         match check_shape(&item) {
             Ok(()) => out.push(make(item, positions)),
             Err(p) => {

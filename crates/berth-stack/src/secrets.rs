@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine;
-use berth_model::{Finding, Object, ObjectKey, Origin, Pos, Severity, SourceFile};
+use berth_model::{Finding, Object, ObjectKey, Origin, Pos, Positions, Severity, SourceFile};
 use serde_json::{Map, Value, json};
 
 use crate::manifest::finding_at;
@@ -174,7 +174,7 @@ impl SecretData {
 /// Build the Secret objects of `secrets:` and, in strict mode, their values.
 pub(crate) struct Build<'a> {
     pub stack_file: &'a Arc<SourceFile>,
-    pub positions: &'a BTreeMap<String, Pos>,
+    pub positions: &'a Positions,
     pub root: &'a Path,
     pub namespace: &'a str,
     pub mode: SecretMode,
@@ -267,7 +267,7 @@ impl Build<'_> {
                     doc: 0,
                     component: String::new(),
                     origin: Origin::StackSecret,
-                    positions: Arc::new(positions),
+                    positions: Arc::new(positions.into()),
                 };
                 if self.mode == SecretMode::Strict && complete {
                     data.values.insert(object.key(), values.clone());

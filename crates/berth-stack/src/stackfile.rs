@@ -5,10 +5,11 @@
 //! misses. Sections are read one by one (and each component and secret on its own), so one
 //! mistake does not hide the next.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use berth_model::{ClusterSpec, ExternalRef, Finding, Pos, Profile, Severity, SourceFile};
+use berth_model::{
+    ClusterSpec, ExternalRef, Finding, Pos, Positions, Profile, Severity, SourceFile,
+};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -41,7 +42,7 @@ pub struct StackFile {
     /// `cluster:`, what `berth cluster config` builds from.
     pub cluster: Option<ClusterSpec>,
     /// Where each key of the file is, for findings about the stack file after loading.
-    pub positions: Arc<BTreeMap<String, Pos>>,
+    pub positions: Arc<Positions>,
 }
 
 /// One entry of `components:`.
@@ -172,7 +173,7 @@ pub fn parse_stack_file(file: &Arc<SourceFile>) -> (Option<StackFile>, Vec<Findi
     let mut findings = docs.findings;
     let mut reader = Reader {
         file,
-        positions: BTreeMap::new(),
+        positions: Positions::default(),
         findings: Vec::new(),
     };
     let mut documents = docs.documents.into_iter();
@@ -274,7 +275,7 @@ pub fn parse_stack_file(file: &Arc<SourceFile>) -> (Option<StackFile>, Vec<Findi
 /// Reads sections of the stack file, collecting findings.
 struct Reader<'a> {
     file: &'a Arc<SourceFile>,
-    positions: BTreeMap<String, Pos>,
+    positions: Positions,
     findings: Vec<Finding>,
 }
 

@@ -61,7 +61,7 @@ pub use emit::to_yaml;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use berth_model::Pos;
+use berth_model::{PointerHash, Pos, Positions};
 use granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 use serde_json::{Map, Value};
 
@@ -92,8 +92,9 @@ pub struct Document {
     pub index: usize,
     /// The document as JSON, keys in source order.
     pub value: Value,
-    /// JSON pointer → position of the node (of the key, for mapping members).
-    pub positions: BTreeMap<String, Pos>,
+    /// JSON pointer → position of the node (of the key, for mapping members), compactly
+    /// (pointer hashes, see [`Positions`]).
+    pub positions: Positions,
     /// Pointer → how and where each string value that contains a `$` was written.
     /// Placeholder substitution needs this: `"${port}"` stays text while a plain `${port}`
     /// takes the value's type, and a finding about a placeholder inside a block scalar points
@@ -525,7 +526,8 @@ fn scan_error(text: &str, base: Base, src: &str, e: &ScanError) -> Error {
 
 /// A collection being built.
 struct Frame {
-    pointer: String,
+    /// Its pointer's hash (the text is rebuilt from the frames when needed, which is rare).
+    hash: PointerHash,
     anchor: usize,
     /// Node count when the collection started, to size its anchor.
     start_nodes: u64,
@@ -567,9 +569,9 @@ struct Builder<'t> {
     apostrophes: &'t [usize],
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
-    /// Collected in document order, sorted into a map once at the end (much cheaper than
-    /// inserting into a map node by node).
-    positions: Vec<(String, Pos)>,
+    /// Collected in document order, sorted once at the end (much cheaper than inserting into
+    /// a map node by node). Pointers are hashed token by token: no pointer text per node.
+    positions: Vec<(PointerHash, Pos)>,
     /// Nodes decoded so far, counted as go-yaml v2 counts them for its alias check: the
     /// document, every key and value, every alias and everything an alias expands to.
     nodes: u64,
@@ -608,7 +610,7 @@ impl<'t> Builder<'t> {
         Some(Document {
             index: 0,
             value,
-            positions: self.positions.into_iter().collect(),
+            positions: Positions::from_hashes(self.positions),
             dollar_scalars: self.dollar_scalars,
         })
     }
@@ -647,7 +649,7 @@ impl<'t> Builder<'t> {
                     None => scalar_value(&text, style, tag.as_deref())
                         .map_err(|m| self.err(ErrorKind::Value, pos, m))?,
                 };
-                let pointer = self.child_pointer(pos);
+                self.child_hash(pos);
                 if value.as_str().is_some_and(|s| s.contains('$')) {
                     let style = match style {
                         ScalarStyle::Plain => Style::Plain,
@@ -662,7 +664,7 @@ impl<'t> Builder<'t> {
                         start: pos,
                         end,
                     };
-                    self.dollar_scalars.insert(pointer, source);
+                    self.dollar_scalars.insert(self.pointer_text(), source);
                 }
                 self.anchor(anchor, &value, 1);
                 self.insert(value)
@@ -673,8 +675,8 @@ impl<'t> Builder<'t> {
                 if value.is_array() && self.merging() {
                     return Err(self.bad_merge(pos));
                 }
-                let pointer = self.child_pointer(pos);
-                self.descendants(&pointer, &value, pos);
+                let hash = self.child_hash(pos);
+                self.descendants(hash, &value, pos);
                 self.insert(value)
             }
             Event::UnresolvedAlias(name) => Err(self.err(
@@ -690,7 +692,7 @@ impl<'t> Builder<'t> {
                     self.nodes -= 1;
                 }
                 self.nodes += 1;
-                let pointer = self.child_pointer(pos);
+                let hash = self.child_hash(pos);
                 let kind = if is_map {
                     FrameKind::Map {
                         map: Map::new(),
@@ -701,7 +703,7 @@ impl<'t> Builder<'t> {
                     FrameKind::Seq(Vec::new())
                 };
                 self.stack.push(Frame {
-                    pointer,
+                    hash,
                     anchor,
                     start_nodes: self.nodes - 1,
                     kind,
@@ -877,7 +879,7 @@ impl<'t> Builder<'t> {
             _ => return Ok(()),
         };
         let Some(Frame {
-            pointer,
+            hash,
             kind: FrameKind::Map { key, explicit, .. },
             ..
         }) = self.stack.last_mut()
@@ -885,7 +887,7 @@ impl<'t> Builder<'t> {
             return Ok(());
         };
         if !merge && !explicit.insert(name.clone()) {
-            let member = format!("{pointer}/{}", escape_pointer_token(&name));
+            let member = hash.child(&name);
             let first = self
                 .positions
                 .iter()
@@ -969,46 +971,68 @@ impl<'t> Builder<'t> {
         Ok(value)
     }
 
-    /// The pointer of the node about to be attached, recording its position.
-    fn child_pointer(&mut self, pos: Pos) -> String {
-        let (pointer, at) = match self.stack.last() {
-            None => (String::new(), pos),
+    /// The pointer hash of the node about to be attached, recording its position.
+    fn child_hash(&mut self, pos: Pos) -> PointerHash {
+        let (hash, at) = match self.stack.last() {
+            None => (PointerHash::ROOT, pos),
             Some(Frame {
-                pointer,
+                hash,
                 kind: FrameKind::Seq(items),
                 ..
-            }) => (child_index(pointer, items.len()), pos),
+            }) => (hash.index(items.len()), pos),
             Some(Frame {
-                pointer,
+                hash,
                 kind: FrameKind::Map { key, .. },
                 ..
             }) => match key {
-                Some(k) => (child(pointer, &escape_pointer_token(&k.name)), k.pos),
-                None => (pointer.clone(), pos),
+                Some(k) => (hash.child(&k.name), k.pos),
+                None => (*hash, pos),
             },
         };
         // `<<` itself is no member: its value is merged into the mapping.
         if !self.merging() {
-            self.positions.push((pointer.clone(), at));
+            self.positions.push((hash, at));
         }
-        pointer
+        hash
+    }
+
+    /// The pointer text of the node about to be attached, rebuilt from the frames: each
+    /// frame's child being built is the next frame (or this node), at the frame's pending key
+    /// or next index. Only the few scalars that hold a `$` need it.
+    fn pointer_text(&self) -> String {
+        use std::fmt::Write;
+        let mut p = String::new();
+        for frame in &self.stack {
+            match &frame.kind {
+                FrameKind::Seq(items) => {
+                    // Writing to a String cannot fail.
+                    let _ = write!(p, "/{}", items.len());
+                }
+                FrameKind::Map { key: Some(k), .. } => {
+                    p.push('/');
+                    p.push_str(&escape_pointer_token(&k.name));
+                }
+                FrameKind::Map { key: None, .. } => {}
+            }
+        }
+        p
     }
 
     /// Positions for everything inside a value that has no source of its own (an alias
     /// expansion, a merged member): they point at where it was brought in.
-    fn descendants(&mut self, pointer: &str, value: &Value, at: Pos) {
+    fn descendants(&mut self, hash: PointerHash, value: &Value, at: Pos) {
         match value {
             Value::Object(m) => {
                 for (k, v) in m {
-                    let p = format!("{pointer}/{}", escape_pointer_token(k));
-                    self.descendants(&p, v, at);
+                    let p = hash.child(k);
+                    self.descendants(p, v, at);
                     self.positions.push((p, at));
                 }
             }
             Value::Array(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    let p = format!("{pointer}/{i}");
-                    self.descendants(&p, v, at);
+                    let p = hash.index(i);
+                    self.descendants(p, v, at);
                     self.positions.push((p, at));
                 }
             }
@@ -1065,14 +1089,13 @@ impl<'t> Builder<'t> {
             }
             _ => return Err(self.bad_merge(at)),
         };
-        let Some(Frame { pointer, .. }) = self.stack.last() else {
+        let Some(&Frame { hash, .. }) = self.stack.last() else {
             return Ok(());
         };
-        let pointer = pointer.clone();
         for source in sources {
             for (k, v) in source {
-                let p = format!("{pointer}/{}", escape_pointer_token(&k));
-                self.descendants(&p, &v, at);
+                let p = hash.child(&k);
+                self.descendants(p, &v, at);
                 self.positions.push((p, at));
                 if let Some(Frame {
                     kind: FrameKind::Map { map, .. },
@@ -1094,25 +1117,6 @@ impl<'t> Builder<'t> {
              `<<: *defaults`)",
         )
     }
-}
-
-/// `pointer/token`, allocated once at its final size (this runs for every node).
-fn child(pointer: &str, token: &str) -> String {
-    let mut p = String::with_capacity(pointer.len() + 1 + token.len());
-    p.push_str(pointer);
-    p.push('/');
-    p.push_str(token);
-    p
-}
-
-/// `pointer/index`, without an intermediate string for the number.
-fn child_index(pointer: &str, index: usize) -> String {
-    use std::fmt::Write;
-    let mut p = String::with_capacity(pointer.len() + 4);
-    p.push_str(pointer);
-    // Writing to a String cannot fail.
-    let _ = write!(p, "/{index}");
-    p
 }
 
 /// go-yaml v2's check against alias bombs, which kubectl applies to every document: once a

@@ -1,4 +1,9 @@
-//! `api-removed`: apiVersions the target Kubernetes version no longer serves.
+//! `api-removed`: apiVersions the target Kubernetes version no longer serves (errors), and
+//! deprecated ones it still serves but a later version removes (warnings).
+//!
+//! The knowledge is one table, [`LIFECYCLE`] (the Kubernetes deprecation guide, with the rows
+//! Pluto's `versions.yaml` adds through 1.36), backed by the embedded schemas: an apiVersion an
+//! older embedded version served and the target does not is removed even without a row.
 
 use berth_model::{Object, Severity, group_of};
 
@@ -10,7 +15,7 @@ use crate::schemas::{self, SchemaSet};
 pub const RULE: Rule = Rule {
     id: "api-removed",
     severity: Severity::Error,
-    summary: "apiVersions removed by the target version (autoscaling/v2beta2, extensions/v1beta1, ...)",
+    summary: "apiVersions removed by the target version (autoscaling/v2beta2, extensions/v1beta1, ...) or deprecated in it",
     explain: EXPLAIN,
     run,
 };
@@ -20,13 +25,17 @@ const EXPLAIN: &str = "\
 Finds objects whose `apiVersion` the stack's target Kubernetes version (`kubernetes:` in
 berth.yaml) no longer serves, such as `autoscaling/v2beta2` HorizontalPodAutoscalers (removed in
 1.26), `extensions/v1beta1` Ingresses and Deployments, `apps/v1beta1`, `policy/v1beta1`,
-`batch/v1beta1` CronJobs, `storage.k8s.io/v1beta1` CSIDrivers and `rbac.authorization.k8s.io/v1beta1`.
-It also checks the `apiVersion` an HPA's `scaleTargetRef` names.
+`batch/v1beta1` CronJobs, `flowcontrol.apiserver.k8s.io/v1beta3` (1.32) or `resource.k8s.io/v1beta1`
+(1.36): those are errors. An `apiVersion` the target still serves but has deprecated is a
+warning that names the version removing it (`resource.k8s.io/v1beta1` with target 1.35). It also
+checks the `apiVersion` an HPA's `scaleTargetRef` names.
 
 ## Why is this bad?
-The API server rejects the object (`no matches for kind ... in version ...`), so the apply fails
-halfway through the stack. Old tutorials and vendor READMEs are full of these, and
-`kubectl apply --validate=false` does not help: validation is not what fails.
+The API server rejects a removed version (`no matches for kind ... in version ...`), so the
+apply fails halfway through the stack. Old tutorials and vendor READMEs are full of these, and
+`kubectl apply --validate=false` does not help: validation is not what fails. A deprecated
+version works today and breaks the stack on the cluster upgrade that removes it, usually long
+after the manifest was written.
 
 ## Example
 ```yaml
@@ -45,158 +54,162 @@ Use the replacement the message names (`autoscaling/v2`, `apps/v1`, `networking.
 reports the remaining differences under `schema`.
 ";
 
-/// (apiVersion, kind or `*`, removed in minor, replacement apiVersion or "").
-const REMOVED: &[(&str, &str, u32, &str)] = &[
-    ("extensions/v1beta1", "Ingress", 22, "networking.k8s.io/v1"),
-    (
-        "extensions/v1beta1",
-        "NetworkPolicy",
-        16,
-        "networking.k8s.io/v1",
-    ),
-    ("extensions/v1beta1", "PodSecurityPolicy", 16, ""),
-    ("extensions/v1beta1", "*", 16, "apps/v1"),
-    ("apps/v1beta1", "*", 16, "apps/v1"),
-    ("apps/v1beta2", "*", 16, "apps/v1"),
-    ("networking.k8s.io/v1beta1", "*", 22, "networking.k8s.io/v1"),
-    ("autoscaling/v2beta1", "*", 25, "autoscaling/v2"),
-    ("autoscaling/v2beta2", "*", 26, "autoscaling/v2"),
-    ("policy/v1beta1", "PodSecurityPolicy", 25, ""),
-    ("policy/v1beta1", "*", 25, "policy/v1"),
-    ("batch/v1beta1", "*", 25, "batch/v1"),
-    ("batch/v2alpha1", "*", 21, "batch/v1"),
-    ("discovery.k8s.io/v1beta1", "*", 25, "discovery.k8s.io/v1"),
-    ("events.k8s.io/v1beta1", "*", 25, "events.k8s.io/v1"),
-    ("node.k8s.io/v1beta1", "*", 25, "node.k8s.io/v1"),
-    (
-        "storage.k8s.io/v1beta1",
-        "CSIStorageCapacity",
-        27,
-        "storage.k8s.io/v1",
-    ),
-    ("storage.k8s.io/v1beta1", "*", 22, "storage.k8s.io/v1"),
-    (
-        "rbac.authorization.k8s.io/v1beta1",
-        "*",
-        22,
-        "rbac.authorization.k8s.io/v1",
-    ),
-    (
-        "rbac.authorization.k8s.io/v1alpha1",
-        "*",
-        22,
-        "rbac.authorization.k8s.io/v1",
-    ),
-    (
-        "apiextensions.k8s.io/v1beta1",
-        "*",
-        22,
-        "apiextensions.k8s.io/v1",
-    ),
-    (
-        "admissionregistration.k8s.io/v1beta1",
-        "*",
-        22,
-        "admissionregistration.k8s.io/v1",
-    ),
-    (
-        "apiregistration.k8s.io/v1beta1",
-        "*",
-        22,
-        "apiregistration.k8s.io/v1",
-    ),
-    (
-        "authentication.k8s.io/v1beta1",
-        "*",
-        22,
-        "authentication.k8s.io/v1",
-    ),
-    (
-        "authorization.k8s.io/v1beta1",
-        "*",
-        22,
-        "authorization.k8s.io/v1",
-    ),
-    (
-        "certificates.k8s.io/v1beta1",
-        "*",
-        22,
-        "certificates.k8s.io/v1",
-    ),
-    (
-        "coordination.k8s.io/v1beta1",
-        "*",
-        22,
-        "coordination.k8s.io/v1",
-    ),
-    ("scheduling.k8s.io/v1beta1", "*", 22, "scheduling.k8s.io/v1"),
-    (
-        "scheduling.k8s.io/v1alpha1",
-        "*",
-        17,
-        "scheduling.k8s.io/v1",
-    ),
-    (
-        "flowcontrol.apiserver.k8s.io/v1beta1",
-        "*",
-        26,
-        "flowcontrol.apiserver.k8s.io/v1",
-    ),
-    (
-        "flowcontrol.apiserver.k8s.io/v1beta2",
-        "*",
-        29,
-        "flowcontrol.apiserver.k8s.io/v1",
-    ),
-    (
-        "flowcontrol.apiserver.k8s.io/v1beta3",
-        "*",
-        32,
-        "flowcontrol.apiserver.k8s.io/v1",
-    ),
+/// One apiVersion (of one kind, or of every kind it served) on its way out of Kubernetes.
+struct Lifecycle {
+    api_version: &'static str,
+    /// The kind (its `…List` too), or `*` for every kind the version served when it was removed.
+    /// A `*` row gives way to the schemas: old beta versions gain new kinds
+    /// (`networking.k8s.io/v1beta1` IPAddress in 1.31), and a kind the target serves is not
+    /// removed. Rows that name their kind hold even when the target's OpenAPI still lists the
+    /// kind: the embedded 1.36 and 1.37 schemas keep `resource.k8s.io/v1beta1`, which Pluto's
+    /// table has removed in 1.36.
+    kind: &'static str,
+    /// The minor that deprecated it (alpha versions, which Kubernetes drops without a
+    /// deprecation period: the minor that first served the replacement); 0 when no release is
+    /// recorded, for versions removed before berth's oldest target (1.25).
+    deprecated_in: u32,
+    /// The first minor that no longer serves it.
+    removed_in: u32,
+    /// The apiVersion to use instead, or "" when the kind itself went away.
+    replacement: &'static str,
+}
+
+const fn row(
+    api_version: &'static str,
+    kind: &'static str,
+    deprecated_in: u32,
+    removed_in: u32,
+    replacement: &'static str,
+) -> Lifecycle {
+    Lifecycle {
+        api_version,
+        kind,
+        deprecated_in,
+        removed_in,
+        replacement,
+    }
+}
+
+/// Deprecated and removed built-in apiVersions through Kubernetes 1.36. For one apiVersion,
+/// rows naming a kind come before its `*` row (the first match counts).
+#[rustfmt::skip]
+const LIFECYCLE: &[Lifecycle] = &[
+    // Removed in 1.16.
+    row("extensions/v1beta1", "Ingress", 14, 22, "networking.k8s.io/v1"),
+    row("extensions/v1beta1", "NetworkPolicy", 9, 16, "networking.k8s.io/v1"),
+    row("extensions/v1beta1", "PodSecurityPolicy", 10, 16, ""),
+    row("extensions/v1beta1", "*", 9, 16, "apps/v1"),
+    row("apps/v1beta1", "*", 9, 16, "apps/v1"),
+    row("apps/v1beta2", "*", 9, 16, "apps/v1"),
+    // Removed in 1.17 to 1.22.
+    row("scheduling.k8s.io/v1alpha1", "*", 14, 17, "scheduling.k8s.io/v1"),
+    row("batch/v2alpha1", "*", 0, 21, "batch/v1"),
+    row("networking.k8s.io/v1beta1", "Ingress", 19, 22, "networking.k8s.io/v1"),
+    row("networking.k8s.io/v1beta1", "IngressClass", 19, 22, "networking.k8s.io/v1"),
+    row("storage.k8s.io/v1beta1", "CSIDriver", 19, 22, "storage.k8s.io/v1"),
+    row("storage.k8s.io/v1beta1", "CSINode", 17, 22, "storage.k8s.io/v1"),
+    row("storage.k8s.io/v1beta1", "StorageClass", 6, 22, "storage.k8s.io/v1"),
+    row("storage.k8s.io/v1beta1", "VolumeAttachment", 13, 22, "storage.k8s.io/v1"),
+    row("rbac.authorization.k8s.io/v1beta1", "*", 17, 22, "rbac.authorization.k8s.io/v1"),
+    row("rbac.authorization.k8s.io/v1alpha1", "*", 17, 22, "rbac.authorization.k8s.io/v1"),
+    row("apiextensions.k8s.io/v1beta1", "*", 16, 22, "apiextensions.k8s.io/v1"),
+    row("admissionregistration.k8s.io/v1beta1", "MutatingWebhookConfiguration", 16, 22, "admissionregistration.k8s.io/v1"),
+    row("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfiguration", 16, 22, "admissionregistration.k8s.io/v1"),
+    row("apiregistration.k8s.io/v1beta1", "*", 10, 22, "apiregistration.k8s.io/v1"),
+    row("authentication.k8s.io/v1beta1", "TokenReview", 6, 22, "authentication.k8s.io/v1"),
+    row("authorization.k8s.io/v1beta1", "*", 0, 22, "authorization.k8s.io/v1"),
+    row("certificates.k8s.io/v1beta1", "CertificateSigningRequest", 19, 22, "certificates.k8s.io/v1"),
+    row("coordination.k8s.io/v1beta1", "Lease", 14, 22, "coordination.k8s.io/v1"),
+    row("scheduling.k8s.io/v1beta1", "PriorityClass", 14, 22, "scheduling.k8s.io/v1"),
+    // Removed in 1.25 to 1.29.
+    row("autoscaling/v2beta1", "*", 22, 25, "autoscaling/v2"),
+    row("policy/v1beta1", "PodSecurityPolicy", 21, 25, ""),
+    row("policy/v1beta1", "*", 21, 25, "policy/v1"),
+    row("batch/v1beta1", "*", 21, 25, "batch/v1"),
+    row("discovery.k8s.io/v1beta1", "*", 21, 25, "discovery.k8s.io/v1"),
+    row("events.k8s.io/v1beta1", "*", 19, 25, "events.k8s.io/v1"),
+    row("node.k8s.io/v1beta1", "*", 22, 25, "node.k8s.io/v1"),
+    row("autoscaling/v2beta2", "*", 23, 26, "autoscaling/v2"),
+    row("flowcontrol.apiserver.k8s.io/v1beta1", "*", 23, 26, "flowcontrol.apiserver.k8s.io/v1"),
+    row("storage.k8s.io/v1beta1", "CSIStorageCapacity", 24, 27, "storage.k8s.io/v1"),
+    row("flowcontrol.apiserver.k8s.io/v1beta2", "*", 26, 29, "flowcontrol.apiserver.k8s.io/v1"),
+    // Removed in 1.32 to 1.36.
+    row("flowcontrol.apiserver.k8s.io/v1beta3", "*", 29, 32, "flowcontrol.apiserver.k8s.io/v1"),
+    // Pluto says 1.33; the 1.32 OpenAPI (the embedded schemas) no longer has it.
+    row("admissionregistration.k8s.io/v1alpha1", "ValidatingAdmissionPolicy", 30, 32, "admissionregistration.k8s.io/v1"),
+    row("admissionregistration.k8s.io/v1alpha1", "ValidatingAdmissionPolicyBinding", 30, 32, "admissionregistration.k8s.io/v1"),
+    row("resource.k8s.io/v1alpha3", "DeviceClass", 32, 34, "resource.k8s.io/v1"),
+    row("resource.k8s.io/v1alpha3", "ResourceClaim", 32, 34, "resource.k8s.io/v1"),
+    row("resource.k8s.io/v1alpha3", "ResourceClaimTemplate", 32, 34, "resource.k8s.io/v1"),
+    row("resource.k8s.io/v1alpha3", "ResourceSlice", 32, 34, "resource.k8s.io/v1"),
+    row("storage.k8s.io/v1alpha1", "VolumeAttributesClass", 31, 35, "storage.k8s.io/v1"),
+    row("storagemigration.k8s.io/v1alpha1", "StorageVersionMigration", 35, 35, "storagemigration.k8s.io/v1beta1"),
+    row("resource.k8s.io/v1beta1", "DeviceClass", 34, 36, "resource.k8s.io/v1"),
+    row("resource.k8s.io/v1beta1", "ResourceClaim", 34, 36, "resource.k8s.io/v1"),
+    row("resource.k8s.io/v1beta1", "ResourceClaimTemplate", 34, 36, "resource.k8s.io/v1"),
+    row("resource.k8s.io/v1beta1", "ResourceSlice", 34, 36, "resource.k8s.io/v1"),
 ];
 
-/// A removed API: when it went away and what replaces it.
+/// An apiVersion on its way out: when it goes and what replaces it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Removal {
-    /// The minor version that stopped serving it (`26` for 1.26).
+    /// The minor version that stops serving it (`26` for 1.26).
     pub removed_in: u32,
     /// The apiVersion to use instead, when there is one.
     pub replacement: Option<String>,
 }
 
-/// Whether `api_version`/`kind` is removed at or before `target_minor`. Uses the table of known
-/// removals, then the embedded schemas (a kind an older embedded version served under this
-/// apiVersion and the target does not). Built-in groups only: custom resources are the schema
-/// rule's business.
+/// What the target version does with an apiVersion/kind.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// No longer served: the API server refuses the object.
+    Removed(Removal),
+    /// Served, deprecated, and removed by a later minor.
+    Deprecated(Removal),
+}
+
+/// Whether `api_version`/`kind` is removed at or before the target's minor: the removed half
+/// of [`verdict`] (the schema rule leaves such objects to this rule).
 pub fn removal(api_version: &str, kind: &str, target: &SchemaSet) -> Option<Removal> {
-    let target_minor = schemas::minor_of(target.version());
-    if target.has_kind(api_version, kind) {
-        return None;
+    match verdict(api_version, kind, target)? {
+        Verdict::Removed(r) => Some(r),
+        Verdict::Deprecated(_) => None,
     }
-    let kind_replacement = |fallback: &str| -> Option<String> {
-        let served = target.api_versions_of(kind);
-        if !fallback.is_empty() && served.contains(&fallback) {
-            return Some(fallback.to_string());
-        }
-        let same_group = served
-            .iter()
-            .rfind(|av| group_of(av) == group_of(api_version));
-        same_group
-            .or_else(|| served.last())
-            .map(|s| s.to_string())
-            .or_else(|| (!fallback.is_empty()).then(|| fallback.to_string()))
+}
+
+/// Whether the target no longer serves `api_version`/`kind`, or serves it deprecated. Uses
+/// [`LIFECYCLE`], then the embedded schemas (a kind an older embedded version served under
+/// this apiVersion and the target does not). Built-in groups only: custom resources are the
+/// schema rule's business.
+pub fn verdict(api_version: &str, kind: &str, target: &SchemaSet) -> Option<Verdict> {
+    let target_minor = schemas::minor_of(target.version());
+    let served = target.has_kind(api_version, kind);
+    let row = LIFECYCLE.iter().find(|r| {
+        r.api_version == api_version
+            && (r.kind == "*"
+                || kind
+                    .strip_prefix(r.kind)
+                    .is_some_and(|rest| rest.is_empty() || rest == "List"))
+    });
+    let removal = |removed_in: u32, fallback: &str| Removal {
+        removed_in,
+        replacement: replacement(api_version, kind, fallback, target),
     };
-    for (av, k, minor, replacement) in REMOVED {
-        if *av == api_version && (*k == kind || *k == "*") {
-            if *minor > target_minor {
-                return None;
-            }
-            return Some(Removal {
-                removed_in: *minor,
-                replacement: kind_replacement(replacement),
-            });
+    if let Some(r) = row {
+        // A `*` row gives way to a target that serves the kind (a kind added later).
+        if r.removed_in <= target_minor && (r.kind != "*" || !served) {
+            return Some(Verdict::Removed(removal(r.removed_in, r.replacement)));
         }
+        if served
+            && r.deprecated_in != 0
+            && r.deprecated_in <= target_minor
+            && target_minor < r.removed_in
+        {
+            return Some(Verdict::Deprecated(removal(r.removed_in, r.replacement)));
+        }
+    }
+    if served {
+        return None;
     }
     // Derived from the embedded sets: served by an older version, not by the target.
     for version in schemas::supported_versions() {
@@ -208,13 +221,35 @@ pub fn removal(api_version: &str, kind: &str, target: &SchemaSet) -> Option<Remo
             let removed_in = (minor + 1..=target_minor)
                 .find(|m| !schemas::serves(&format!("1.{m}"), api_version, kind))
                 .unwrap_or(target_minor);
-            return Some(Removal {
-                removed_in,
-                replacement: kind_replacement(""),
-            });
+            return Some(Verdict::Removed(removal(removed_in, "")));
         }
     }
     None
+}
+
+/// The apiVersion the target serves `kind` under that replaces `api_version`: `fallback` when
+/// the target serves it, else the newest of the same group, else the newest of any group.
+fn replacement(
+    api_version: &str,
+    kind: &str,
+    fallback: &str,
+    target: &SchemaSet,
+) -> Option<String> {
+    let served: Vec<&str> = target
+        .api_versions_of(kind)
+        .into_iter()
+        .filter(|av| *av != api_version)
+        .collect();
+    if !fallback.is_empty() && served.contains(&fallback) {
+        return Some(fallback.to_string());
+    }
+    let same_group = served
+        .iter()
+        .rfind(|av| group_of(av) == group_of(api_version));
+    same_group
+        .or_else(|| served.last())
+        .map(|s| s.to_string())
+        .or_else(|| (!fallback.is_empty()).then(|| fallback.to_string()))
 }
 
 fn report(
@@ -223,24 +258,37 @@ fn report(
     pointer: &str,
     what: &str,
     (api_version, kind): (&str, &str),
-    r: Removal,
+    verdict: Verdict,
     target: &str,
 ) {
-    let fix = match &r.replacement {
+    let use_instead = |r: &Removal| match &r.replacement {
         Some(rep) => format!("use `apiVersion: {rep}`"),
         None => format!(
             "{kind} has no replacement in Kubernetes {target}; remove it or use the mechanism that replaced it"
         ),
     };
-    out.at(
-        o,
-        pointer,
-        format!(
-            "{what} `{api_version}` {kind} was removed in Kubernetes 1.{} (target is {target})",
-            r.removed_in
+    match verdict {
+        Verdict::Removed(r) => out.at(
+            o,
+            pointer,
+            format!(
+                "{what} `{api_version}` {kind} was removed in Kubernetes 1.{} (target is {target})",
+                r.removed_in
+            ),
+            use_instead(&r),
         ),
-        fix,
-    );
+        Verdict::Deprecated(r) => out.at_severity(
+            Severity::Warning,
+            o,
+            pointer,
+            format!(
+                "{what} `{api_version}` {kind} is deprecated and Kubernetes 1.{} removes it \
+                 (target is {target})",
+                r.removed_in
+            ),
+            format!("{} before upgrading to 1.{}", use_instead(&r), r.removed_in),
+        ),
+    }
 }
 
 fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
@@ -250,14 +298,14 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     let version = target.version();
     for o in ctx.objects {
         let (av, kind) = (o.api_version(), o.kind());
-        if let Some(r) = removal(av, kind, target) {
+        if let Some(v) = verdict(av, kind, target) {
             report(
                 out,
                 o,
                 "/apiVersion",
                 &o.display_name(),
                 (av, kind),
-                r,
+                v,
                 version,
             );
         }
@@ -266,7 +314,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             if let (Some(tav), Some(tkind)) = (
                 crate::k8s::str_at(v, "/spec/scaleTargetRef/apiVersion"),
                 crate::k8s::str_at(v, "/spec/scaleTargetRef/kind"),
-            ) && let Some(r) = removal(tav, tkind, target)
+            ) && let Some(v) = verdict(tav, tkind, target)
             {
                 let what = format!("{}'s scaleTargetRef", o.display_name());
                 report(
@@ -275,7 +323,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                     "/spec/scaleTargetRef/apiVersion",
                     &what,
                     (tav, tkind),
-                    r,
+                    v,
                     version,
                 );
             }
@@ -287,6 +335,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
 mod tests {
     use super::*;
     use crate::rules::testing::{self, check, render};
+    use berth_model::Finding;
 
     const HPA: &str = "
 apiVersion: autoscaling/v2beta2
@@ -309,6 +358,19 @@ metadata: {name: efs.csi.aws.com}
 spec: {attachRequired: false}
 ";
 
+    const DEVICE_CLASS: &str = "
+apiVersion: resource.k8s.io/v1beta1
+kind: DeviceClass
+metadata: {name: gpu}
+spec: {}
+";
+
+    fn check_at(version: &str, yaml: &str) -> Vec<Finding> {
+        let mut stack = testing::stack(yaml);
+        stack.kubernetes = version.into();
+        testing::run(&RULE, &stack)
+    }
+
     #[test]
     fn fires_on_removed_versions() {
         let f = check(&RULE, HPA);
@@ -317,25 +379,49 @@ spec: {attachRequired: false}
     }
 
     #[test]
-    fn silent_on_current_versions_and_older_targets() {
+    fn silent_on_current_versions() {
         let current = HPA
             .replace("autoscaling/v2beta2", "autoscaling/v2")
             .replace("apps/v1beta1", "apps/v1")
             .replace("extensions/v1beta1", "networking.k8s.io/v1")
             .replace("storage.k8s.io/v1beta1", "storage.k8s.io/v1");
         assert!(check(&RULE, &current).is_empty());
-        let mut old = testing::stack(
-            "
+        let current = DEVICE_CLASS.replace("v1beta1", "v1");
+        for version in ["1.34", "1.35", "1.36", "1.37"] {
+            assert!(check_at(version, &current).is_empty(), "{version}");
+        }
+    }
+
+    #[test]
+    fn deprecated_and_served_is_a_warning_naming_the_removing_version() {
+        // resource.k8s.io/v1beta1: deprecated in 1.34, removed in 1.36.
+        let f = check_at("1.35", DEVICE_CLASS);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Warning);
+        insta::assert_snapshot!(render(&f), @r"
+        test.yaml:2:1: Warning [api-removed] DeviceClass/gpu `resource.k8s.io/v1beta1` DeviceClass is deprecated and Kubernetes 1.36 removes it (target is 1.35)
+          fix: use `apiVersion: resource.k8s.io/v1` before upgrading to 1.36
+        ");
+        // The removing version itself: an error (its OpenAPI still lists the kind).
+        let f = check_at("1.36", DEVICE_CLASS);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Error);
+        assert!(f[0].message.contains("was removed in Kubernetes 1.36"));
+        // Before its deprecation: nothing.
+        assert!(check_at("1.33", DEVICE_CLASS).is_empty());
+        // An older target that still serves a removed HPA version: a warning, not an error.
+        let old = "
 apiVersion: autoscaling/v2beta2
 kind: HorizontalPodAutoscaler
 metadata: {name: h}
 spec:
   scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: m}
   maxReplicas: 2
-",
-        );
-        old.kubernetes = "1.25".into();
-        assert!(testing::run(&RULE, &old).is_empty());
+";
+        let f = check_at("1.25", old);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(f[0].message.contains("Kubernetes 1.26 removes it"));
     }
 
     #[test]
@@ -344,7 +430,42 @@ spec:
         // flowcontrol v1beta3 was served until 1.31 (in the table), resource.k8s.io/v1alpha2 not.
         let r = removal("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", set).unwrap();
         assert_eq!(r.removed_in, 32);
+        let r = removal("resource.k8s.io/v1alpha2", "ResourceClass", set).unwrap();
+        assert_eq!(r.removed_in, 31);
         assert!(removal("apps/v1", "Deployment", set).is_none());
         assert!(removal("example.com/v1", "Widget", set).is_none());
+        // A kind added later to an old beta version is not one of the rows of the kinds that
+        // version lost.
+        assert!(verdict("networking.k8s.io/v1beta1", "IPAddress", set).is_none());
+    }
+
+    /// The table agrees with the embedded schemas: a row is served by every embedded version
+    /// between its deprecation and its removal (a warning must never hide an error), and by
+    /// none from its removal on, except where the OpenAPI keeps a kind no longer served by
+    /// default.
+    #[test]
+    fn table_agrees_with_embedded_schemas() {
+        const STILL_IN_OPENAPI: &[&str] = &["resource.k8s.io/v1beta1"];
+        let mut problems = Vec::new();
+        for r in LIFECYCLE.iter().filter(|r| r.kind != "*") {
+            for version in schemas::supported_versions() {
+                let minor = schemas::minor_of(&version);
+                let served = schemas::serves(&version, r.api_version, r.kind);
+                let deprecated = r.deprecated_in != 0 && r.deprecated_in <= minor;
+                if deprecated && minor < r.removed_in && !served {
+                    problems.push(format!(
+                        "{} {} not served in {version}",
+                        r.api_version, r.kind
+                    ));
+                }
+                if minor >= r.removed_in && served && !STILL_IN_OPENAPI.contains(&r.api_version) {
+                    problems.push(format!(
+                        "{} {} still served in {version}",
+                        r.api_version, r.kind
+                    ));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 }

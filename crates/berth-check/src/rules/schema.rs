@@ -89,25 +89,48 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         }
     };
     let crds = CrdSchemas::new(ctx);
-    for o in ctx.objects {
-        let (av, kind) = (o.api_version(), o.kind());
-        if av.is_empty() || kind.is_empty() {
-            continue; // the loader reports documents without apiVersion/kind
-        }
-        if let Some(v) = set.validator(av, kind) {
-            validate(out, o, &v);
-        } else if let Some(v) = crds.validator(av, kind) {
-            validate(out, o, &v);
-        } else if let Some(v) = schemas::known_crd_validator(av, kind) {
-            validate(out, o, &v);
-        } else if crds.defines(av, kind)
-            || is_config_file(av)
-            || super::api_removed::removal(av, kind, set).is_some()
-        {
-            // a CRD version without a schema; a tool's config file; or api-removed reports it
-        } else if !is_external_kind(ctx, av, kind) {
-            unknown_kind(out, o, set);
-        }
+    // Validation is most of `berth check`'s work: objects are validated in parallel (rayon),
+    // each into its own list, joined in object order so the findings are those of one loop.
+    use rayon::prelude::*;
+    let per_object: Vec<Vec<Finding>> = ctx
+        .objects
+        .par_iter()
+        .map(|o| {
+            let mut findings = Vec::new();
+            check_object(ctx, &mut Out::new(&RULE, &mut findings), o, set, &crds);
+            findings
+        })
+        .collect();
+    for finding in per_object.into_iter().flatten() {
+        out.push(finding);
+    }
+}
+
+/// Validates one object: against its kind's schema, its CRD's, or reports its kind unknown.
+fn check_object(
+    ctx: &Context<'_>,
+    out: &mut Out<'_>,
+    o: &Object,
+    set: &SchemaSet,
+    crds: &CrdSchemas,
+) {
+    let (av, kind) = (o.api_version(), o.kind());
+    if av.is_empty() || kind.is_empty() {
+        return; // the loader reports documents without apiVersion/kind
+    }
+    if let Some(v) = set.validator(av, kind) {
+        validate(out, o, &v);
+    } else if let Some(v) = crds.validator(av, kind) {
+        validate(out, o, &v);
+    } else if let Some(v) = schemas::known_crd_validator(av, kind) {
+        validate(out, o, &v);
+    } else if crds.defines(av, kind)
+        || is_config_file(av)
+        || super::api_removed::removal(av, kind, set).is_some()
+    {
+        // a CRD version without a schema; a tool's config file; or api-removed reports it
+    } else if !is_external_kind(ctx, av, kind) {
+        unknown_kind(out, o, set);
     }
 }
 
