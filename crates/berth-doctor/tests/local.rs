@@ -398,24 +398,34 @@ async fn failing_readiness_probe() {
     cleanup(&client, &[&ns]).await;
 }
 
+/// The local cluster runs metrics-server (the metrics API is there): an HPA on CPU whose
+/// target's container has no CPU request cannot scale and is diagnosed; with the request it
+/// is not. (The metrics API missing altogether is `analyse.rs`'s `hpa-no-metrics`.)
 #[tokio::test]
-async fn hpa_without_metrics_server() {
+async fn hpa_on_a_container_without_a_request() {
+    let hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: NS}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 2\n  maxReplicas: 5\n  metrics:\n    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}\n";
     let (client, ns) = setup("doctor-hpa").await;
-    let yaml = format!(
-        "{}---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: web, namespace: NS}}\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: web}}\n  minReplicas: 2\n  maxReplicas: 5\n  metrics:\n    - type: Resource\n      resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 60}}}}\n",
-        web("{}", "web")
+    let without = web("{}", "web").replace(
+        "requests: {cpu: 100m, memory: 128Mi}",
+        "requests: {memory: 128Mi}",
     );
-    let objects = stack(&yaml, &ns);
+    let objects = stack(&format!("{without}---\n{hpa}"), &ns);
     apply(&client, &objects).await;
     let ds = diagnose_until(&client, &objects, |ds| ids(ds) == ["hpa-cannot-scale"]).await;
     assert!(
-        ds[0]
-            .cause
-            .contains("metrics API (v1beta1.metrics.k8s.io) is not installed"),
+        ds[0].cause.contains("have no cpu request"),
         "{}",
         ds[0].cause
     );
-    snapshot("local_hpa_no_metrics", &ns, &ds);
+    snapshot("local_hpa_no_request", &ns, &ds);
+
+    // Must not: the same HPA on a container with a CPU request, metrics served.
+    let (client, ns) = setup("doctor-hpa-ok").await;
+    let objects = stack(&format!("{}---\n{hpa}", web("{}", "web")), &ns);
+    apply(&client, &objects).await;
+    let ds = diagnose_until(&client, &objects, |ds| ds.is_empty()).await;
+    assert_eq!(ids(&ds), Vec::<&str>::new());
+    cleanup(&client, &[&ns]).await;
 }
 
 #[tokio::test]
