@@ -235,7 +235,7 @@ fn paths_of_control_plane() -> Binaries {
 }
 
 /// Builds whatever control-plane binary is missing, printing progress to stderr, and returns
-/// the paths. Needs Go ≥ 1.24 and the Go module proxy.
+/// the paths. Needs Go ≥ 1.26 (the wrapper modules' `go` line) and the Go module proxy.
 pub fn ensure_control_plane() -> Result<Binaries, Error> {
     build_missing(CONTROL_PLANE)?;
     Ok(paths_of_control_plane())
@@ -349,7 +349,9 @@ fn go_binary() -> Result<PathBuf, Error> {
         .and_then(|v| v.split('.').next())
         .and_then(|v| v.parse::<u32>().ok());
     match minor {
-        Some(m) if m >= 24 => Ok(go),
+        // The wrapper modules say `go 1.26.0` and build with GOTOOLCHAIN=local: an older Go
+        // would fail there with a less clear message.
+        Some(m) if m >= 26 => Ok(go),
         _ => Err(Error::GoTooOld(text.trim().to_string())),
     }
 }

@@ -129,11 +129,13 @@ pub fn setup_fingerprint() -> String {
 pub enum Error {
     #[error(
         "Go is needed to build the local cluster's binaries on first use, and `go` was not found.\n\
-         Install Go 1.24 or newer (Debian/Ubuntu: `apt-get install golang-1.24` or newer, or a release from go.dev), \
+         Install Go 1.26 or newer (the wrapper modules in testbed/go say `go 1.26.0`; a release from go.dev, or your distribution's newest golang package), \
          then run `berth local up` again."
     )]
     GoMissing,
-    #[error("Go 1.24 or newer is needed to build the local cluster; found: {0}")]
+    #[error(
+        "Go 1.26 or newer is needed to build the local cluster (its modules say `go 1.26.0`); found: {0}"
+    )]
     GoTooOld(String),
     #[error("building the local cluster failed: {0}")]
     Build(String),

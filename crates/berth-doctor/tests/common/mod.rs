@@ -65,6 +65,9 @@ pub fn ids(ds: &[Diagnosis]) -> Vec<&str> {
 pub fn settings(ns: &str) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(&regex_escape(ns), "[ns]");
+    // Other test namespaces (`<prefix>-<hex>`), before the hash filters below: a hex suffix
+    // made only of letters and digits of Kubernetes' alphabet (`2b5d7`) looks like a hash.
+    settings.add_filter(r"\b(other|doctor)-[a-z]+-[0-9a-f]{1,6}\b", "[other-ns]");
     // Kubernetes' generated suffixes use an alphabet without vowels (`rand.SafeEncodeString`),
     // so words in names (`create-buckets`, `hpa-cannot-scale`) are never taken for hashes.
     // Pods of a ReplicaSet: `<deployment>-<pod-template-hash: 6 to 10>-<5>`.
@@ -74,7 +77,6 @@ pub fn settings(ns: &str) -> insta::Settings {
     );
     // Job pods: `<job>-<5 characters of Kubernetes' random alphabet>`.
     settings.add_filter(r"-[bcdfghjklmnpqrstvwxz2456789]{5}\b", "-[hash]");
-    settings.add_filter(r"\b(other|doctor)-[a-z]+-[0-9a-f]{1,6}\b", "[other-ns]");
     // ReplicaSets: `<deployment>-<pod-template-hash>`.
     settings.add_filter(r"-[bcdfghjklmnpqrstvwxz2456789]{6,10}\b", "-[hash]");
     // How often a controller repeated an event (once, or `(x3)`) depends on timing.
