@@ -13,15 +13,18 @@ impl berth_ops::Asker for TerminalAsker {
         if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
             return None;
         }
-        eprint!("value of secret `{secret}` key `{key}` (not shown): ");
-        let value = read_hidden()?;
+        let value = read_hidden(&format!(
+            "value of secret `{secret}` key `{key}` (not shown): "
+        ))?;
         Some(SecretValue::new(value))
     }
 }
 
-/// One line from the terminal with echo off (restored afterwards); the line end is dropped.
+/// Asks `question` and reads one line from the terminal with echo off (restored afterwards);
+/// the line end is dropped. Echo goes off before the question shows: someone who types as
+/// soon as they see it must never see the value on the screen.
 #[cfg(unix)]
-fn read_hidden() -> Option<String> {
+fn read_hidden(question: &str) -> Option<String> {
     use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
     let stdin = std::io::stdin();
     let before = tcgetattr(&stdin).ok()?;
@@ -30,6 +33,7 @@ fn read_hidden() -> Option<String> {
     // The newline the user types still moves the cursor on.
     quiet.local_flags.insert(LocalFlags::ECHONL);
     tcsetattr(&stdin, SetArg::TCSANOW, &quiet).ok()?;
+    eprint!("{question}");
     let mut line = String::new();
     let read = stdin.read_line(&mut line);
     let _ = tcsetattr(&stdin, SetArg::TCSANOW, &before);
@@ -41,8 +45,8 @@ fn read_hidden() -> Option<String> {
 
 /// Elsewhere the value is read with echo (berth says so first).
 #[cfg(not(unix))]
-fn read_hidden() -> Option<String> {
-    eprint!("(shown as typed) ");
+fn read_hidden(question: &str) -> Option<String> {
+    eprint!("{question}(shown as typed) ");
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).ok()?;
     let len = line.trim_end_matches(['\r', '\n']).len();
