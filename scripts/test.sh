@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: fonts for the PNG plots of `berth simulate`; tmux for the live
 # view test in a real terminal; zsh, fish and groff to load the shell completions and render
-# the manual page.
+# the manual page; mingw-w64 to cross-build the Windows binary and wine to run it.
 need_pkgs=()
-for p in fonts-dejavu-core tmux zsh fish groff; do
+for p in fonts-dejavu-core tmux zsh fish groff mingw-w64 wine wine64; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -35,6 +35,12 @@ cargo machete
 # The dev profile (dependencies optimised, see Cargo.toml) builds much faster than --release
 # and runs the tests fast enough; benchmarks use --release.
 cargo build -p berth-cli
+# The Windows binary, cross-built with mingw-w64; tests/windows.rs runs it under wine beside
+# the Linux one.
+rustup target add x86_64-pc-windows-gnu >/dev/null
+win_start=$(date +%s)
+cargo build -p berth-cli --target x86_64-pc-windows-gnu
+echo "berth: Windows build finished in $(( $(date +%s) - win_start ))s"
 berth="${CARGO_TARGET_DIR:-target}/debug/berth"
 $berth local build --peers   # the cluster (metrics-server too), and peers: helm, for the chart tests and benchmarks
 echo "berth: build finished in $(( $(date +%s) - start ))s"

@@ -136,10 +136,12 @@ fn decide(
     }
 }
 
-/// This machine's name, as holder identities carry it.
+/// This machine's name, as holder identities carry it: the kernel's on Linux, else the
+/// environment's (`COMPUTERNAME` on Windows, `HOSTNAME` where shells export it).
 fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
@@ -171,10 +173,16 @@ fn holder_is_dead_on(holder: &str, host: &str, own_pid: u32, gone: impl Fn(u32) 
 /// A holder `<host>/pid-<pid>/<nonce>` on this machine whose process is gone: a run that was
 /// killed. Its lock is free at once instead of after the lease expires.
 fn holder_is_dead(holder: &str) -> bool {
-    holder_is_dead_on(holder, &host(), std::process::id(), |pid| {
-        std::path::Path::new("/proc/self").exists()
-            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-    })
+    holder_is_dead_on(holder, &host(), std::process::id(), process_gone)
+}
+
+/// Whether process `pid` of this machine has exited, where the system can say so cheaply:
+/// Linux's `/proc`. Elsewhere (Windows, macOS) a process is never known gone, so a killed
+/// run's lock frees when its lease expires, as a holder on another machine's does.
+fn process_gone(pid: u32) -> bool {
+    cfg!(target_os = "linux")
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Whom a lost lock went to, as the run is told.

@@ -43,13 +43,11 @@ fn read_hidden(question: &str) -> Option<String> {
     Some(line)
 }
 
-/// Elsewhere the value is read with echo (berth says so first).
+/// On Windows the console echoes only what a read in line mode takes: the question can show
+/// first, then the keys are read one by one without echo (what is typed before the read waits
+/// unechoed in the console's input buffer).
 #[cfg(not(unix))]
 fn read_hidden(question: &str) -> Option<String> {
-    eprint!("{question}(shown as typed) ");
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line).ok()?;
-    let len = line.trim_end_matches(['\r', '\n']).len();
-    line.truncate(len);
-    Some(line)
+    eprint!("{question}");
+    console::Term::stderr().read_secure_line().ok()
 }

@@ -7,7 +7,6 @@
 //! a CI log reads top to bottom. With `--format json`, one JSON object per event.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,7 +50,7 @@ impl Printer {
     pub fn new(format: Format) -> Printer {
         let mode = match format {
             Format::Json => Mode::Json,
-            Format::Human if std::io::stderr().is_terminal() => Mode::Terminal,
+            Format::Human if crate::term::redraws(crate::term::Stream::Stderr) => Mode::Terminal,
             Format::Human => Mode::Lines,
         };
         Printer::with_mode(mode)

@@ -11,6 +11,7 @@ mod deploy;
 mod exit;
 mod live;
 mod stack;
+mod term;
 
 use std::process::ExitCode;
 

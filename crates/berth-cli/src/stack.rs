@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use std::io::IsTerminal;
-
 use berth_apply::ErrorClass;
 use berth_check::report;
 use berth_model::{Finding, Profile, Severity};
@@ -76,7 +74,7 @@ pub fn print_findings(findings: &[Finding], verbose: bool) {
     if shown.is_empty() {
         return;
     }
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::term::colour(crate::term::Stream::Stderr);
     eprint!("{}", report::render(&shown, report::Format::Human, color));
 }
 

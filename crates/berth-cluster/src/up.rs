@@ -152,24 +152,7 @@ pub fn default_dir(stack: &Path, name: &str) -> PathBuf {
     root.join(".berth").join("cluster").join(name)
 }
 
-/// The first executable file named `program` in the folders of `path` (a `PATH` value).
-pub fn find_on_path(program: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    std::env::split_paths(path?)
-        .map(|dir| dir.join(program))
-        .find(|p| is_executable(p))
-}
-
-#[cfg(unix)]
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(p: &Path) -> bool {
-    p.is_file()
-}
+pub use berth_stack::find_on_path;
 
 #[cfg(test)]
 mod tests {

@@ -237,6 +237,7 @@ fn paths_of_control_plane() -> Binaries {
 /// Builds whatever control-plane binary is missing, printing progress to stderr, and returns
 /// the paths. Needs Go ≥ 1.26 (the wrapper modules' `go` line) and the Go module proxy.
 pub fn ensure_control_plane() -> Result<Binaries, Error> {
+    crate::supported()?;
     build_missing(CONTROL_PLANE)?;
     Ok(paths_of_control_plane())
 }

@@ -79,7 +79,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::process::Proc;
@@ -157,6 +156,22 @@ pub enum Error {
     NotCreated(String),
     #[error("{0}")]
     Load(String),
+    #[error(
+        "the local cluster runs on Linux only (it runs etcd, kube-apiserver, the scheduler and kwok as Linux processes), and this is {0}.\n\
+         Point berth at a cluster with --kubeconfig/--context instead, or run `berth local` on Linux (WSL 2 on Windows)."
+    )]
+    Unsupported(&'static str),
+}
+
+/// The local cluster's processes are Linux programs managed through `/proc`, sessions and
+/// process groups: on any other system every `berth local` entry point refuses with
+/// [`Error::Unsupported`] before it builds, starts or stops anything.
+pub fn supported() -> Result<(), Error> {
+    if cfg!(target_os = "linux") {
+        Ok(())
+    } else {
+        Err(Error::Unsupported(std::env::consts::OS))
+    }
 }
 
 impl Error {
@@ -262,8 +277,8 @@ impl Layout {
         std::fs::rename(&tmp, self.state()).map_err(Error::io(&self.state()))
     }
 
-    /// An exclusive lock on the cluster, held until the returned guard is dropped.
-    fn lock(&self) -> Result<Flock<File>, Error> {
+    /// An exclusive lock on the cluster, held until the returned file is dropped (closed).
+    fn lock(&self) -> Result<File, Error> {
         std::fs::create_dir_all(&self.dir).map_err(Error::io(&self.dir))?;
         let path = self.dir.join("lock");
         let f = File::options()
@@ -272,7 +287,8 @@ impl Layout {
             .write(true)
             .open(&path)
             .map_err(Error::io(&path))?;
-        Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::io(&path)(e.into()))
+        f.lock().map_err(Error::io(&path))?;
+        Ok(f)
     }
 }
 
@@ -401,6 +417,7 @@ fn port_count(component: &str) -> usize {
 /// `cluster.json`), so the kubeconfig and every client holding it stay valid; see the crate
 /// docs.
 pub async fn up(opts: &Options) -> Result<Status, Error> {
+    supported()?;
     let layout = Layout::of(&opts.name);
     let _lock = layout.lock()?;
     let bins = binaries::ensure_control_plane()?;
@@ -455,14 +472,11 @@ fn status_of(layout: &Layout, state: &State, started: Vec<String>, moved: Vec<Mo
 
 fn write_secret_file(path: &Path, text: &str) -> Result<(), Error> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = File::options()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(Error::io(path))?;
+    let mut options = File::options();
+    options.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).map_err(Error::io(path))?;
     f.write_all(text.as_bytes()).map_err(Error::io(path))
 }
 
@@ -852,6 +866,7 @@ fn read(path: &Path) -> Result<String, Error> {
 /// Stops every process of the cluster (SIGTERM, SIGKILL after `grace`) and returns what was
 /// stopped. Keeps the cluster's data (etcd, PKI) unless `purge`, in which case its folder goes.
 pub fn down(name: &str, grace: Duration, purge: bool) -> Result<Vec<Proc>, Error> {
+    supported()?;
     let layout = Layout::of(name);
     if !layout.dir.exists() {
         return Ok(Vec::new());
@@ -877,6 +892,7 @@ pub fn down(name: &str, grace: Duration, purge: bool) -> Result<Vec<Proc>, Error
 
 /// What runs where, without changing anything. `Err(NotCreated)` when the cluster was never started.
 pub fn status(name: &str) -> Result<Status, Error> {
+    supported()?;
     let layout = Layout::of(name);
     let state = layout
         .read_state()

@@ -5,13 +5,10 @@
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -47,15 +44,7 @@ pub fn spawn(
     let err = out.try_clone().map_err(Error::io(log))?;
     let mut cmd = Command::new(binary);
     cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
-    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
-    #[allow(unsafe_code)]
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(|_| ())
-                .map_err(std::io::Error::from)
-        });
-    }
+    os::detach(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Start(format!("{name} ({}): {e}", binary.display())))?;
@@ -76,17 +65,7 @@ pub fn spawn(
 impl Proc {
     /// True when the pid is alive and still runs our binary (a recycled pid does not count).
     pub fn alive(&self) -> bool {
-        let exe = std::fs::read_link(format!("/proc/{}/exe", self.pid));
-        match exe {
-            Ok(p) => {
-                let p = p
-                    .to_string_lossy()
-                    .trim_end_matches(" (deleted)")
-                    .to_string();
-                Path::new(&p) == self.binary && !is_zombie(self.pid)
-            }
-            Err(_) => false,
-        }
+        os::runs(self.pid, &self.binary)
     }
 
     /// SIGTERM to the process group, SIGKILL after `grace` if anything of it still runs.
@@ -95,10 +74,7 @@ impl Proc {
         if !self.alive() {
             return;
         }
-        let group = Pid::from_raw(self.pid);
-        let _ = killpg(group, Signal::SIGTERM);
-        // A stopped (SIGSTOP, hung in a debugger) process only handles SIGTERM once continued.
-        let _ = killpg(group, Signal::SIGCONT);
+        os::terminate_group(self.pid);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if !self.alive() {
@@ -107,7 +83,7 @@ impl Proc {
             std::thread::sleep(Duration::from_millis(50));
         }
         // The group may hold helpers even when the leader exited; kill what is left.
-        let _ = killpg(group, Signal::SIGKILL);
+        os::kill_group(self.pid);
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.alive() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -122,15 +98,85 @@ impl Proc {
     }
 }
 
-fn is_zombie(pid: i32) -> bool {
-    // /proc/PID/stat: "pid (comm) S ..." — the state follows the last ')'.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
+/// What managing processes needs from the system: Linux's sessions, process groups and
+/// `/proc`. Elsewhere the local cluster does not run ([`crate::supported`] refuses first), so
+/// the other systems' versions only keep the crate building for the rest of berth.
+#[cfg(target_os = "linux")]
+mod os {
+    use std::os::unix::process::CommandExt;
+    use std::path::Path;
+    use std::process::Command;
+
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+
+    /// Runs the child in a session of its own, so a Ctrl-C in berth's terminal never reaches it.
+    pub fn detach(cmd: &mut Command) {
+        // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(|_| ())
+                    .map_err(std::io::Error::from)
+            });
+        }
+    }
+
+    /// True when `pid` is alive and runs `binary`.
+    pub fn runs(pid: i32, binary: &Path) -> bool {
+        match std::fs::read_link(format!("/proc/{pid}/exe")) {
+            Ok(p) => {
+                let p = p
+                    .to_string_lossy()
+                    .trim_end_matches(" (deleted)")
+                    .to_string();
+                Path::new(&p) == binary && !is_zombie(pid)
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn is_zombie(pid: i32) -> bool {
+        // /proc/PID/stat: "pid (comm) S ..." — the state follows the last ')'.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true)
+    }
+
+    /// SIGTERM to the process group led by `pid`.
+    pub fn terminate_group(pid: i32) {
+        let group = Pid::from_raw(pid);
+        let _ = killpg(group, Signal::SIGTERM);
+        // A stopped (SIGSTOP, hung in a debugger) process only handles SIGTERM once continued.
+        let _ = killpg(group, Signal::SIGCONT);
+    }
+
+    /// SIGKILL to the process group led by `pid`.
+    pub fn kill_group(pid: i32) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod os {
+    use std::path::Path;
+    use std::process::Command;
+
+    pub fn detach(_cmd: &mut Command) {}
+
+    /// Never started here, so never running.
+    pub fn runs(_pid: i32, _binary: &Path) -> bool {
+        false
+    }
+
+    pub fn terminate_group(_pid: i32) {}
+
+    pub fn kill_group(_pid: i32) {}
 }
 
 /// How long [`PortClaim::reclaim`] waits for a port to be let go of.

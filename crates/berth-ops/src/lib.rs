@@ -405,7 +405,12 @@ pub async fn connect(choice: &ClusterChoice, notes: &dyn Fn(String)) -> Result<C
             ..berth_local::Options::default()
         };
         let status = berth_local::up(&local).await.map_err(|e| Refused {
-            class: ErrorClass::Cluster,
+            // No local cluster on this system is the user's choice to change, not an outage.
+            class: if matches!(e, berth_local::Error::Unsupported(_)) {
+                ErrorClass::BadInput
+            } else {
+                ErrorClass::Cluster
+            },
             message: format!("the local cluster could not be started: {e}"),
             findings: Vec::new(),
         })?;

@@ -104,13 +104,15 @@ pub fn find_helm() -> Option<PathBuf> {
     found.pop()
 }
 
-/// berth's cache folder for charts: `$XDG_CACHE_HOME/berth`, else `~/.cache/berth`. helm's
+/// berth's cache folder for charts: `$XDG_CACHE_HOME/berth`, else `~/.cache/berth` (`%LOCALAPPDATA%\berth` on Windows). helm's
 /// state goes to `helm/` in it, local charts with dependencies to `charts/`.
 pub fn default_cache() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        // Windows: the user's local application data, where programs keep caches.
+        .or_else(|| std::env::var_os("LOCALAPPDATA").map(PathBuf::from))
         .unwrap_or_else(std::env::temp_dir)
         .join("berth")
 }

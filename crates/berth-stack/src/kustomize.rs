@@ -633,7 +633,7 @@ impl Sources {
             .as_ref()
             .and_then(|r| path.strip_prefix(r).ok())
         {
-            return rel.to_path_buf();
+            return crate::sources::with_slashes(rel);
         }
         display_path(&self.stack_root, path)
     }

@@ -31,3 +31,4 @@ pub mod substitute;
 pub use load::{LoadOptions, Loaded, load};
 pub use manifest::parse_manifest_str;
 pub use secrets::{SecretData, SecretMode, SecretSource, SecretValue};
+pub use subprocess::find_on_path;

@@ -143,8 +143,21 @@ fn is_yaml(p: &Path) -> bool {
 /// The path a finding prints: relative to the stack root when inside it.
 pub fn display_path(root: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(root)
-        .map(Path::to_path_buf)
+        .map(with_slashes)
         .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// A path relative to the stack, written with `/` on every system: findings, JSON and SARIF
+/// (whose URIs need `/`) read the same on Windows as on Linux, and Windows opens such paths.
+pub fn with_slashes(relative: &Path) -> PathBuf {
+    if std::path::MAIN_SEPARATOR == '/' {
+        return relative.to_path_buf();
+    }
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    PathBuf::from(parts.join("/"))
 }
 
 /// A change made to each document before it becomes objects (placeholder substitution).

@@ -84,11 +84,30 @@ pub(crate) fn run(
     })
 }
 
-/// The first `name` (with the platform's executable suffix) in a folder of `PATH`.
+/// The first program `name` in a folder of `PATH`.
 pub(crate) fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
-    std::env::split_paths(&path)
+    find_on_path(name, std::env::var_os("PATH").as_deref())
+}
+
+/// The first executable file `program` (with the platform's suffix, `.exe` on Windows) in the
+/// folders of `path` (a `PATH` value). Every tool berth runs (helm, kustomize, kubectl,
+/// eksctl) is looked up here.
+pub fn find_on_path(program: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    let file = format!("{program}{}", std::env::consts::EXE_SUFFIX);
+    std::env::split_paths(path?)
         .map(|dir| dir.join(&file))
-        .find(|p| p.is_file())
+        .find(|p| is_executable(p))
+}
+
+#[cfg(unix)]
+fn is_executable(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Windows has no executable bit: the suffix says it.
+#[cfg(not(unix))]
+fn is_executable(p: &std::path::Path) -> bool {
+    p.is_file()
 }

@@ -1,7 +1,5 @@
 //! `berth check [STACK]`: load, render and check; findings for people, JSON or SARIF.
 
-use std::io::IsTerminal;
-
 use berth_check::report::{self, Format};
 use berth_model::{Finding, Severity};
 use berth_ops::Checks;
@@ -51,9 +49,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
             .collect(),
         _ => findings.clone(),
     };
-    let color = args.format == Format::Human
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
+    let color = args.format == Format::Human && crate::term::colour(crate::term::Stream::Stdout);
     print!("{}", report::render(&shown, args.format, color));
     let exit = if prepared.is_bad_input() {
         Exit::BadInput

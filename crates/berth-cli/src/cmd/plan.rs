@@ -61,7 +61,7 @@ pub fn run(mut args: PlanArgs) -> anyhow::Result<Exit> {
             println!("no changes");
             return Ok(Exit::Ok);
         }
-        let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let color = crate::term::colour(crate::term::Stream::Stdout);
         for (w, wave) in report.waves.iter().enumerate() {
             let changed: Vec<&Change> = wave
                 .iter()
