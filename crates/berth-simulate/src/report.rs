@@ -8,6 +8,8 @@ use std::io;
 use serde::Serialize;
 
 use crate::inputs::AutoscalerConfig;
+use crate::nodepools::NodePool;
+use berth_model::NodeMode;
 use berth_model::duration::format_seconds as format_duration;
 
 /// The outcome of [`crate::simulate`]. Serialises to the stable `--format json` output
@@ -47,6 +49,11 @@ pub struct Summary {
     pub flaps: u32,
     pub data_loss_events: u32,
     pub replicas_lost: u32,
+    /// Pods evicted because the node autoscaler removed (or replaced) their node.
+    pub evicted_pods: u32,
+    /// Of those, pods of workloads that hold queues (`berth.dev/holds-queue`): each is a
+    /// disruption that strands the messages on the pod's volume until it is back.
+    pub queue_holder_evictions: u32,
 }
 
 /// One workload over the run.
@@ -66,6 +73,8 @@ pub struct WorkloadReport {
     pub scale_downs: u32,
     pub flaps: u32,
     pub holds_queue: bool,
+    /// Pods evicted because their node was removed.
+    pub evicted_pods: u32,
     /// Requests of one pod.
     pub pod_cpu_m: i64,
     pub pod_memory_mib: f64,
@@ -132,7 +141,12 @@ pub struct Settings {
     pub flap_window_s: u64,
     pub daemonset_cpu_m: i64,
     pub daemonset_memory_mib: f64,
+    /// What scaled the nodes: `cluster-autoscaler`, `karpenter` or `auto-mode`.
+    pub nodes: NodeMode,
+    /// The cluster-autoscaler's settings (its defaults under Karpenter, where they are unused).
     pub autoscaler: AutoscalerConfig,
+    /// Karpenter's NodePools (empty for the cluster-autoscaler).
+    pub nodepools: Vec<NodePool>,
 }
 
 /// Values at every step, column by column.
@@ -150,6 +164,22 @@ pub struct Timeline {
 }
 
 impl Report {
+    /// Keeps the node groups (and their timeline columns) where `keep` is true.
+    pub fn retain_node_groups(&mut self, keep: &[bool]) {
+        let mut i = 0;
+        self.node_groups.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        for col in [&mut self.timeline.nodes, &mut self.timeline.ready_nodes] {
+            let mut i = 0;
+            col.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+        }
+    }
+
     /// Advice that follows from the outcome: queue holders scaled down, node groups that hit
     /// their maximum with pods pending, workloads and groups that flapped.
     pub fn derive_advice(&self) -> Vec<String> {
