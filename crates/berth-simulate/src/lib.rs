@@ -13,12 +13,14 @@
 //! decide scheduling (no affinity, taints or topology spread), load spreads evenly over ready
 //! pods, metrics have no lag, nodes always arrive after the start-up delay.
 
+pub mod compare;
 pub mod files;
 pub mod hpa;
 pub mod inputs;
 pub mod instances;
 pub mod load;
 pub mod nodepools;
+pub mod observed;
 pub mod plot;
 pub mod report;
 

@@ -90,6 +90,7 @@ pub struct NodeGroupReport {
     pub allocatable_cpu_m: i64,
     pub allocatable_memory_mib: f64,
     pub min: u32,
+    /// 4294967295 for a NodePool's instance type (its limits cap the pool, not the type).
     pub max: u32,
     pub start_nodes: u32,
     pub peak_nodes: u32,
@@ -293,6 +294,37 @@ impl Report {
             "Pods waited {} pod-seconds for a node. {} scale-ups, {} scale-downs, {} flaps.",
             s.pending_pod_seconds, s.scale_up_events, s.scale_down_events, s.flaps
         );
+        if s.evicted_pods > 0 {
+            let _ = writeln!(
+                o,
+                "{} pods were evicted to remove their nodes ({} of them holding queues).",
+                s.evicted_pods, s.queue_holder_evictions
+            );
+        }
+        if self.settings.nodes.is_karpenter() {
+            let _ = writeln!(o, "Nodes by Karpenter ({}):", self.settings.nodes);
+            for p in &self.settings.nodepools {
+                let after = |v: Option<u64>| v.map_or("Never".to_string(), format_duration);
+                let budgets: Vec<String> = p
+                    .budgets
+                    .iter()
+                    .map(|b| match b.nodes {
+                        crate::nodepools::BudgetNodes::Percent(n) => format!("{n}%"),
+                        crate::nodepools::BudgetNodes::Count(n) => n.to_string(),
+                    })
+                    .collect();
+                let _ = writeln!(
+                    o,
+                    "  NodePool {}: {:?} after {}, budgets {}, expireAfter {}, {} instance types",
+                    p.name,
+                    p.consolidation_policy,
+                    after(p.consolidate_after_s),
+                    budgets.join(", "),
+                    after(p.expire_after_s),
+                    p.instance_types.len()
+                );
+            }
+        }
         let _ = writeln!(o, "\nWorkloads:");
         let wl = self
             .workloads
@@ -343,7 +375,11 @@ impl Report {
                 "  {:gl$}  {:12}  {:>9}  {:>5}  {:>10.1}  {:>10.2}  {:>8}",
                 g.name,
                 g.instance_type,
-                format!("{}..{}", g.min, g.max),
+                if g.max == u32::MAX {
+                    format!("{}..", g.min)
+                } else {
+                    format!("{}..{}", g.min, g.max)
+                },
                 g.peak_nodes,
                 g.node_hours,
                 g.cost_usd,

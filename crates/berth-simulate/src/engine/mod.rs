@@ -219,7 +219,8 @@ impl<'a> Engine<'a> {
             .map(|g| GroupSample {
                 nodes: c.group_size[g],
                 ready_nodes: c.group_ready[g],
-                at_max: c.group_size[g] >= c.groups[g].max,
+                // Under Karpenter the node groups are fixed and the pools have no maximum.
+                at_max: !self.inp.mode.is_karpenter() && c.group_size[g] >= c.groups[g].max,
             })
             .collect();
         self.recorder.sample(c.t, &workloads, &groups);
