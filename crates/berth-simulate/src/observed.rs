@@ -135,9 +135,11 @@ pub struct SeriesAgreement {
     /// Changes: (time, from, to).
     pub simulated_events: Vec<(u64, u32, u32)>,
     pub observed_events: Vec<(u64, u32, u32)>,
-    /// Observed minus simulated time of each paired change in the same direction.
+    /// Per simulated change that found a partner: observed minus simulated time of the
+    /// nearest observed change reaching the same count in the same direction.
     pub event_offsets_s: Vec<i64>,
-    /// Changes of one side that found no partner within [`MAX_OFFSET_S`].
+    /// Simulated changes without a partner within [`MAX_OFFSET_S`], and observed changes
+    /// that were no simulated change's partner.
     pub unpaired_simulated: u32,
     pub unpaired_observed: u32,
 }
@@ -206,30 +208,39 @@ fn agree(
             }
         }
     }
-    // Pair changes in order: each simulated one with the next observed one in the same
-    // direction within MAX_OFFSET_S.
+    // Each simulated change to a count is paired with the nearest observed change that
+    // reaches the same count in the same direction (a jump from 1 to 3 reaches 2 and 3), so
+    // a controller that scales in fewer, larger steps is not counted as late.
     let mut offsets = Vec::new();
-    let mut next = 0;
-    let mut paired = 0;
+    let mut used = vec![false; obs_events.len()];
     for &(t, from, to) in &sim_events {
         let up = to > from;
-        let found = obs_events[next..].iter().position(|&(ot, of, oto)| {
-            (oto > of) == up && (ot as i64 - t as i64).abs() <= MAX_OFFSET_S
-        });
-        if let Some(k) = found {
-            offsets.push(obs_events[next + k].0 as i64 - t as i64);
-            next += k + 1;
-            paired += 1;
+        let reaches = |&(_, of, oto): &(u64, u32, u32)| {
+            if up {
+                of < to && oto >= to
+            } else {
+                of > to && oto <= to
+            }
+        };
+        let best = obs_events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| reaches(e) && (e.0 as i64 - t as i64).abs() <= MAX_OFFSET_S)
+            .min_by_key(|(_, e)| (e.0 as i64 - t as i64).abs());
+        if let Some((k, e)) = best {
+            offsets.push(e.0 as i64 - t as i64);
+            used[k] = true;
         }
     }
+    let paired_obs = used.iter().filter(|&&u| u).count() as u32;
     SeriesAgreement {
         name: name.to_string(),
         simulated_peak: sim.iter().copied().max().unwrap_or(0),
         observed_peak: obs.iter().copied().max().unwrap_or(0),
         max_settled_difference: max.0,
         max_settled_difference_at_s: max.1,
-        unpaired_simulated: sim_events.len() as u32 - paired,
-        unpaired_observed: obs_events.len() as u32 - paired,
+        unpaired_simulated: (sim_events.len() - offsets.len()) as u32,
+        unpaired_observed: obs_events.len() as u32 - paired_obs,
         simulated_events: sim_events,
         observed_events: obs_events,
         event_offsets_s: offsets,
@@ -552,8 +563,20 @@ mod tests {
             .collect();
         let a = agree("web", &sim_t, &sim, &obs_t, &obs, 30, 360);
         assert_eq!(a.max_settled_difference, 1, "5 against 4 once both held");
-        assert_eq!(a.event_offsets_s, [10, 10], "up 30→40, down 300→310");
-        assert_eq!((a.unpaired_simulated, a.unpaired_observed), (0, 1));
+        assert_eq!(
+            a.event_offsets_s,
+            [30, 10],
+            "4 reached at 30 s against 60 s; 2 at 300 s against 310 s"
+        );
+        assert_eq!(
+            (a.unpaired_simulated, a.unpaired_observed),
+            (0, 1),
+            "the observed 1 → 3 reaches no simulated count"
+        );
+        // Simulated 1 → 2 → 3 against an observed jump 1 → 3: both reach their count then.
+        let b = agree("w", &[0, 10, 20], &[1, 2, 3], &[0, 15], &[1, 3], 30, 20);
+        assert_eq!(b.event_offsets_s, [5, -5]);
+        assert_eq!((b.unpaired_simulated, b.unpaired_observed), (0, 0));
         // While either side is still changing, differences do not count: 3 against 4 at 40 s.
         assert!(a.max_settled_difference_at_s.unwrap() >= 90);
         assert_eq!(node_hours(&[0, 1800], &[2, 4], 3600), 3.0);
