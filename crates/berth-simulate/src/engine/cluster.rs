@@ -272,8 +272,9 @@ impl Cluster {
         self.group_size.iter().sum()
     }
 
-    /// Adds a node of `group`, Ready at `ready_at` (at once if that is not in the future).
-    pub fn add_node(&mut self, group: usize, ready_at: u64) {
+    /// Adds a node of `group`, Ready at `ready_at` (at once if that is not in the future);
+    /// returns its id.
+    pub fn add_node(&mut self, group: usize, ready_at: u64) -> u32 {
         let node = Node {
             group,
             alive: true,
@@ -307,6 +308,7 @@ impl Cluster {
         } else {
             self.starting.push(id);
         }
+        id
     }
 
     /// Removes a Ready node (its pods must have been moved off).

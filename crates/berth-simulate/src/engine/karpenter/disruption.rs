@@ -36,6 +36,28 @@ pub(in crate::engine) enum Command {
     Replace { node: u32, group: usize },
 }
 
+/// [`first_fit`] that records in `undo` each room it changes, with its value before.
+fn fill_logged(
+    rooms: &mut [Room],
+    r: super::super::cluster::Resources,
+    count: i64,
+    undo: &mut Vec<(usize, Room)>,
+) -> i64 {
+    let mut left = count;
+    for (i, room) in rooms.iter_mut().enumerate() {
+        if left == 0 {
+            break;
+        }
+        let before = *room;
+        let k = room.fill(r, left);
+        if k > 0 {
+            undo.push((i, before));
+            left -= k;
+        }
+    }
+    left
+}
+
 /// Nodes per pool as budgets count them.
 pub(in crate::engine) fn pool_nodes(c: &Cluster, pools: &[Pool]) -> Vec<PoolNodes> {
     let mut out = vec![PoolNodes::default(); pools.len()];
@@ -177,31 +199,54 @@ pub(in crate::engine) fn underutilized(c: &Cluster, pools: &[Pool]) -> Option<Co
         at[id] = i;
     }
     let mut rooms: Vec<Room> = order.iter().map(|&id| c.room(id as u32)).collect();
+    // Free CPU and memory on all usable nodes: a candidate needing more than the others
+    // have free cannot move.
+    let (mut free_cpu, mut free_mem) = rooms
+        .iter()
+        .fold((0, 0), |(a, b), r| (a + r.cpu_m, b + r.mem_b));
+    let needs = |id: u32| {
+        let n = &c.nodes[id as usize];
+        (
+            n.used.cpu_m - c.daemonsets.requests.cpu_m,
+            n.used.mem_b - c.daemonsets.requests.mem_b,
+        )
+    };
     // Nodes that took pods of a chosen candidate, which therefore stay.
     let mut took = vec![false; c.nodes.len()];
     let mut chosen: Vec<u32> = Vec::new();
+    // (position, room before) of every room a trial changed, to undo a trial that fails.
+    let mut undo: Vec<(usize, Room)> = Vec::new();
     for &id in candidates.iter().take(MULTI_NODE_MAX) {
         let p = c.groups[c.nodes[id as usize].group]
             .pool
             .unwrap_or_default();
-        if left[p] == 0 || took[id as usize] {
+        let own = rooms[at[id as usize]];
+        let (cpu, mem) = needs(id);
+        if left[p] == 0
+            || took[id as usize]
+            || cpu > free_cpu - own.cpu_m
+            || mem > free_mem - own.mem_b
+        {
             continue;
         }
-        let before = rooms.clone();
+        undo.clear();
+        undo.push((at[id as usize], own));
         rooms[at[id as usize]] = zero;
         let fits = on_node[id as usize]
             .iter()
-            .all(|&(w, k)| first_fit(&mut rooms, c.shapes[w].requests, k) == 0);
+            .all(|&(w, k)| fill_logged(&mut rooms, c.shapes[w].requests, k, &mut undo) == 0);
         if fits {
-            for (i, (a, b)) in before.iter().zip(&rooms).enumerate() {
-                if a != b && order[i] != id as usize {
-                    took[order[i]] = true;
-                }
+            for &(i, _) in &undo[1..] {
+                took[order[i]] = true;
             }
+            free_cpu -= own.cpu_m + cpu;
+            free_mem -= own.mem_b + mem;
             left[p] -= 1;
             chosen.push(id);
         } else {
-            rooms = before;
+            for &(i, r) in undo.iter().rev() {
+                rooms[i] = r;
+            }
         }
     }
     if !chosen.is_empty() {

@@ -56,9 +56,11 @@ pub(super) struct Karpenter {
     next_disruption: u64,
     replacing: Option<Replacement>,
     stuck: Option<Stuck>,
-    /// After a consolidation pass that found nothing: the usage it saw, and when a node next
-    /// becomes consolidatable. Passes before then, on the same usage, would find nothing too.
-    idle: Option<(u64, u64)>,
+    /// After a consolidation pass that found nothing with no pod pending: the capacity epoch
+    /// and node count it saw, and when a node next becomes consolidatable. Until then, with
+    /// no room freed or added and no node gone, passes would find nothing either (pods placed
+    /// meanwhile only take room, and restart their node's `consolidateAfter`).
+    idle: Option<(u64, u32, u64)>,
 }
 
 impl Karpenter {
@@ -196,10 +198,9 @@ impl Karpenter {
             Self::remove(c, rec, &empty);
             return;
         }
-        if self
-            .idle
-            .is_some_and(|(usage, until)| usage == c.usage_epoch && c.t < until)
-        {
+        if self.idle.is_some_and(|(epoch, nodes, until)| {
+            epoch == c.epoch && nodes == c.total_nodes() && c.t < until
+        }) {
             return;
         }
         match disruption::underutilized(c, &self.pools) {
@@ -207,17 +208,18 @@ impl Karpenter {
             Some(Command::Replace { node, group }) => {
                 c.nodes[node as usize].cordoned = true;
                 let from = c.group_size[group];
-                c.add_node(group, c.t + self.node_startup_s);
-                let new = *c.starting.last().unwrap_or(&node);
+                let new = c.add_node(group, c.t + self.node_startup_s);
                 rec.scaled(c.t, Scaled::NodeGroup, group, from, from + 1);
                 self.replacing = Some(Replacement { old: node, new });
             }
-            None => {
+            None if c.unplaced.iter().all(|&u| u == 0) => {
                 self.idle = Some((
-                    c.usage_epoch,
+                    c.epoch,
+                    c.total_nodes(),
                     disruption::next_consolidatable(c, &self.pools),
                 ));
             }
+            None => self.idle = None,
         }
     }
 }
