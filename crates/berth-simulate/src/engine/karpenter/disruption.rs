@@ -48,6 +48,9 @@ fn fill_logged(
         if left == 0 {
             break;
         }
+        if room.pods <= 0 || room.cpu_m < r.cpu_m || room.mem_b < r.mem_b {
+            continue;
+        }
         let before = *room;
         let k = room.fill(r, left);
         if k > 0 {
@@ -181,24 +184,38 @@ pub(in crate::engine) fn underutilized(c: &Cluster, pools: &[Pool]) -> Option<Co
             }
         }
     }
+    // A room can take a moved pod only if it has the smallest request of a running pod.
+    let running = (0..c.pods.len()).filter(|&w| c.pods[w].len() > c.unplaced[w] as usize);
+    let smallest = running.fold((i64::MAX, i64::MAX), |(cpu, mem), w| {
+        let r = c.shapes[w].requests;
+        (cpu.min(r.cpu_m), mem.min(r.mem_b))
+    });
     let usable = |id: usize| {
         let n = &c.nodes[id];
-        n.alive && n.ready && !n.cordoned
+        let room = c.room(id as u32);
+        n.alive
+            && n.ready
+            && !n.cordoned
+            && room.pods > 0
+            && room.cpu_m >= smallest.0
+            && room.mem_b >= smallest.1
     };
     let zero = Room {
         cpu_m: 0,
         mem_b: 0,
         pods: 0,
     };
-    // Rooms fullest first, so moved pods pack onto the busiest nodes as the scheduler would
-    // place them; `at[id]` is node `id`'s position.
+    // Rooms that can take a pod, fullest first, so moved pods pack onto the busiest nodes as
+    // the scheduler would place them; `at[id]` is node `id`'s position, or the last, always
+    // empty one for a node whose room can take nothing.
     let mut order: Vec<usize> = (0..c.nodes.len()).filter(|&id| usable(id)).collect();
     order.sort_by_key(|&id| (c.room(id as u32).cpu_m, id));
-    let mut at = vec![usize::MAX; c.nodes.len()];
+    let mut at = vec![order.len(); c.nodes.len()];
     for (i, &id) in order.iter().enumerate() {
         at[id] = i;
     }
     let mut rooms: Vec<Room> = order.iter().map(|&id| c.room(id as u32)).collect();
+    rooms.push(zero);
     // Free CPU and memory on all usable nodes: a candidate needing more than the others
     // have free cannot move.
     let (mut free_cpu, mut free_mem) = rooms
@@ -253,25 +270,31 @@ pub(in crate::engine) fn underutilized(c: &Cluster, pools: &[Pool]) -> Option<Co
         return Some(Command::Delete(chosen));
     }
     // Single node: what does not fit elsewhere must fit one cheaper node of the pool.
+    let mut rest: Vec<(usize, i64)> = Vec::new();
     for &id in &candidates {
         let n = &c.nodes[id as usize];
         let p = c.groups[n.group].pool.unwrap_or_default();
-        if left[p] == 0 {
+        let price = c.groups[n.group].usd_per_hour;
+        let cheaper = |g: usize| c.groups[g].usd_per_hour < price;
+        if left[p] == 0 || !pools[p].groups.iter().any(|&g| cheaper(g)) {
             continue;
         }
-        let price = c.groups[n.group].usd_per_hour;
-        let mut others = rooms.clone();
-        others[at[id as usize]] = zero;
-        let mut rest: Vec<(usize, i64)> = Vec::new();
+        undo.clear();
+        undo.push((at[id as usize], rooms[at[id as usize]]));
+        rooms[at[id as usize]] = zero;
+        rest.clear();
         for &(w, k) in &on_node[id as usize] {
-            let l = first_fit(&mut others, c.shapes[w].requests, k);
+            let l = fill_logged(&mut rooms, c.shapes[w].requests, k, &mut undo);
             if l > 0 {
                 rest.push((w, l));
             }
         }
+        for &(i, r) in undo.iter().rev() {
+            rooms[i] = r;
+        }
         let replacement = pools[p].groups.iter().copied().find(|&g| {
             let mut room = [c.empty_room(g)];
-            c.groups[g].usd_per_hour < price
+            cheaper(g)
                 && rest
                     .iter()
                     .all(|&(w, k)| first_fit(&mut room, c.shapes[w].requests, k) == 0)
