@@ -241,8 +241,12 @@ fn observed_timelines_are_compared_and_a_bad_one_exits_2() {
     assert!(t.contains("Simulated vs observed over 10m"), "{t}");
     // Simulated at 3 throughout: one replica apart once the observed side settled at 4.
     let row = t
-        .lines()
-        .find(|l| l.trim_start().starts_with("molecule"))
+        .split("Simulated vs observed")
+        .nth(1)
+        .and_then(|part| {
+            part.lines()
+                .find(|l| l.trim_start().starts_with("molecule"))
+        })
         .unwrap();
     assert!(row.contains(" 3/4 ") && row.contains("1 at 330s"), "{t}");
     assert!(

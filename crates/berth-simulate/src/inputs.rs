@@ -368,8 +368,11 @@ pub(crate) fn read_for(
     }
     finish(
         stack,
-        catalog,
-        (mode, extra_pools),
+        NodeSetup {
+            catalog,
+            mode,
+            extra_pools,
+        },
         workloads,
         blockers,
         autoscaler,
@@ -444,10 +447,21 @@ fn workload_spec(
 }
 
 /// The rest of [`read`], once the workloads are known.
+/// What [`finish`] needs to read the nodes: instance types, the node autoscaler and the
+/// NodePools given besides the stack's.
+struct NodeSetup<'a> {
+    catalog: &'a Catalog,
+    mode: NodeMode,
+    extra_pools: &'a [Value],
+}
+
 fn finish(
     stack: &Stack,
-    catalog: &Catalog,
-    (mode, extra_pools): (NodeMode, &[Value]),
+    NodeSetup {
+        catalog,
+        mode,
+        extra_pools,
+    }: NodeSetup<'_>,
     mut workloads: Vec<WorkloadSpec>,
     blockers: Vec<(bool, bool, bool)>,
     autoscaler: Option<AutoscalerConfig>,

@@ -156,10 +156,21 @@ pub struct Agreement {
     pub observed_node_hours: Option<f64>,
     /// Workloads named on one side only.
     pub unmatched: Vec<String>,
-    /// Side by side at each sample where something changed: time, then per workload
-    /// (simulated, observed), then nodes (simulated, observed).
+    /// Side by side at each sample where something changed.
     #[serde(skip)]
-    pub rows: Vec<(u64, Vec<(u32, u32)>, Option<(u32, u32)>)>,
+    pub rows: Vec<Row>,
+}
+
+/// (simulated, observed) counts at one time.
+pub type Pair = (u32, u32);
+
+/// The timelines at one sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub time_s: u64,
+    /// Per compared workload, in [`Agreement::workloads`] order.
+    pub workloads: Vec<Pair>,
+    pub nodes: Option<Pair>,
 }
 
 /// The simulated value of `series` at `t` (the last step at or before it).
@@ -299,7 +310,7 @@ pub fn compare(report: &Report, obs: &Observed, settle_s: u64) -> Agreement {
         )
     });
     let mut rows = Vec::new();
-    let mut last: Option<(Vec<(u32, u32)>, Option<(u32, u32)>)> = None;
+    let mut last: Option<Row> = None;
     for (i, &t) in obs.time_s.iter().enumerate().filter(|(_, t)| **t <= span_s) {
         let w: Vec<(u32, u32)> = pairs
             .iter()
@@ -309,9 +320,17 @@ pub fn compare(report: &Report, obs: &Observed, settle_s: u64) -> Agreement {
             .nodes
             .as_ref()
             .map(|n| (at(&tl.time_s, &sim_nodes, t), n[i]));
-        if last.as_ref() != Some(&(w.clone(), n)) {
-            rows.push((t, w.clone(), n));
-            last = Some((w, n));
+        let row = Row {
+            time_s: t,
+            workloads: w,
+            nodes: n,
+        };
+        if last
+            .as_ref()
+            .is_none_or(|l| l.workloads != row.workloads || l.nodes != row.nodes)
+        {
+            rows.push(row.clone());
+            last = Some(row);
         }
     }
     Agreement {
@@ -387,7 +406,12 @@ impl Agreement {
             let _ = write!(o, "  {:>14}", "nodes sim/obs");
         }
         o.push('\n');
-        for (t, w, n) in &self.rows {
+        for Row {
+            time_s: t,
+            workloads: w,
+            nodes: n,
+        } in &self.rows
+        {
             let _ = write!(o, "  {t:>6}");
             for &(s, ob) in w {
                 let mark = if s == ob { " " } else { "*" };
@@ -430,7 +454,9 @@ pub fn png(report: &Report, obs: &Observed) -> Result<Vec<u8>, PlotError> {
         let sim_nodes: Vec<u32> = (0..tl.time_s.len())
             .map(|i| tl.nodes.iter().map(|g| g[i]).sum())
             .collect();
-        let mut panels: Vec<(String, Vec<(f64, f64)>, Vec<(f64, f64)>)> = obs
+        // (title, simulated, observed) per panel.
+        type Line = Vec<(f64, f64)>;
+        let mut panels: Vec<(String, Line, Line)> = obs
             .replicas
             .iter()
             .filter_map(|(name, series)| {
