@@ -17,6 +17,8 @@
 # observed.png. With `--nodes karpenter` the cluster runs Karpenter (`berth local up
 # --autoscaler karpenter`) and the simulation models it.
 #
+# PRICES=FILE passes a price file to the simulation (the kwok provider's instance types, for
+# --nodes karpenter).
 # Output goes to $OUT (default target/autoscaling/<time>): load.csv, observed.csv,
 # simulated/ (timeline.csv, report.json, charts), observed.json, observed.png, comparison.txt.
 # Needs: kubectl and jq on PATH, Go for the first `berth local up` (see README), a release
@@ -71,6 +73,9 @@ if [[ "$nodes" == karpenter ]]; then
   sim_args+=(--nodes karpenter)
   up_args+=(--autoscaler karpenter)
 fi
+# The instance types Karpenter launches on the local cluster are its kwok provider's: give
+# their sizes and prices to the simulation as a price file (see `berth simulate --help`).
+if [[ -n "${PRICES:-}" ]]; then sim_args+=(--prices "$PRICES"); fi
 
 echo "== local cluster $name ${up_args[*]:-}"
 "$BERTH" local up --name "$name" "${up_args[@]}" >/dev/null
