@@ -1,17 +1,20 @@
-//! `berth simulate`: how a stack's HorizontalPodAutoscalers and the cluster-autoscaler behave
-//! over a load curve — pods, nodes, time pods wait for a node, node-hours and cost, flapping,
-//! and the scale-downs that lose data on workloads holding queues.
+//! `berth simulate`: how a stack's HorizontalPodAutoscalers and its node autoscaler (the
+//! cluster-autoscaler, or Karpenter) behave over a load curve — pods, nodes, time pods wait for
+//! a node, node-hours and cost, flapping, and the scale-downs and evictions that lose data on
+//! workloads holding queues.
 //!
 //! [`simulate`] is pure: it reads a rendered [`Stack`] and a [`Load`] and returns a
 //! [`Report`]; it touches no cluster and no file. The pipeline inside:
-//! [`inputs`] reads the stack (workloads, HPAs, node groups, autoscaler
-//! flags), [`hpa`] is the HPA controller, `engine` runs the workload controllers,
-//! scheduler and cluster-autoscaler step by step, and [`report`] holds the outcome, which
-//! [`plot`] draws as SVG or PNG.
+//! [`inputs`] reads the stack (workloads, HPAs, node groups, autoscaler flags, and through
+//! [`nodepools`] Karpenter's NodePools), [`hpa`] is the HPA controller, `engine` runs the
+//! workload controllers, scheduler and node autoscaler step by step, and [`report`] holds the
+//! outcome, which [`plot`] draws as SVG or PNG. [`compare`] runs both node autoscalers on the
+//! same load; [`observed`] sets a run against a timeline sampled from a real cluster.
 //!
 //! What is modelled and what is not is written at the top of each module; in short: requests
-//! decide scheduling (no affinity, taints or topology spread), load spreads evenly over ready
-//! pods, metrics have no lag, nodes always arrive after the start-up delay.
+//! decide scheduling (no affinity, taints or topology spread; node selectors only choose
+//! NodePools), load spreads evenly over ready pods, metrics have no lag, nodes always arrive
+//! after the start-up delay.
 
 pub mod compare;
 pub mod files;
