@@ -144,3 +144,136 @@ fn bad_input_exits_2_with_file_line_and_column() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn compare_runs_both_node_models_side_by_side() {
+    let stack = fixture("queue");
+    let load = fixture("queue/load.csv");
+    let args = [
+        "simulate",
+        stack.to_str().unwrap(),
+        "--load",
+        load.to_str().unwrap(),
+        "--duration",
+        "2h",
+        "--nodes",
+        "compare",
+    ];
+    let out = berth(&[&args[..], &["--format", "json"]].concat());
+    // The queue holder's HPA scales it down under both models: data loss, exit 1.
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
+    let cmp: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let models: Vec<&str> = cmp["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["nodes"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["cluster-autoscaler", "karpenter"]);
+    for m in cmp["models"].as_array().unwrap() {
+        assert!(m["node_hours"].as_f64().unwrap() > 0.0, "{m}");
+        assert!(m["queue_holder_evictions"].is_u64(), "{m}");
+        assert!(m["pending_pod_seconds"].is_u64(), "{m}");
+    }
+    let human = berth(&args);
+    let t = text(&human.stdout);
+    assert!(
+        t.contains("cluster-autoscaler") && t.contains("karpenter"),
+        "{t}"
+    );
+    assert!(t.contains("of them holding queues"), "{t}");
+}
+
+#[test]
+fn karpenter_on_an_eks_stack_without_nodepools_uses_the_ones_cluster_config_writes() {
+    let stack = fixture("queue");
+    let out = berth(&[
+        "simulate",
+        stack.to_str().unwrap(),
+        "--load",
+        "const:molecule:1000/2000",
+        "--duration",
+        "30m",
+        "--nodes",
+        "karpenter",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["settings"]["nodes"], "karpenter");
+    // `berth cluster config` gives the queue holder its own pool that only removes empty nodes.
+    let pools = report["settings"]["nodepools"].as_array().unwrap();
+    assert!(
+        pools
+            .iter()
+            .any(|p| p["name"] == "queue-holders" && p["consolidation_policy"] == "WhenEmpty"),
+        "{pools:?}"
+    );
+}
+
+#[test]
+fn observed_timelines_are_compared_and_a_bad_one_exits_2() {
+    let dir = std::env::temp_dir().join(format!("berth-simulate-observed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stack = fixture("queue");
+    let csv = dir.join("observed.csv");
+    // molecule held at its minimum of 3, then 4 from 5 minutes on; three nodes throughout.
+    let mut rows = String::from("time_s,molecule:replicas,nodes_total\n");
+    for t in (0..=600).step_by(10) {
+        rows.push_str(&format!("{t},{},3\n", if t < 300 { 3 } else { 4 }));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let out = berth(&[
+        "simulate",
+        stack.to_str().unwrap(),
+        "--load",
+        "const:molecule:100",
+        "--duration",
+        "10m",
+        "--observed",
+        csv.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("Simulated vs observed over 10m"), "{t}");
+    // Simulated at 3 throughout: one replica apart once the observed side settled at 4.
+    let row = t
+        .split("Simulated vs observed")
+        .nth(1)
+        .and_then(|part| {
+            part.lines()
+                .find(|l| l.trim_start().starts_with("molecule"))
+        })
+        .unwrap();
+    assert!(row.contains(" 3/4 ") && row.contains("1 at 330s"), "{t}");
+    assert!(
+        t.contains("node-hours: simulated 0.500, observed 0.500"),
+        "{t}"
+    );
+    let agreement: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("observed.json")).unwrap()).unwrap();
+    assert_eq!(agreement["workloads"][0]["max_settled_difference"], 1);
+    assert!(dir.join("observed.png").is_file() || text(&out.stderr).contains("no chart"));
+
+    std::fs::write(&csv, "time_s,molecule:replicas\n0,3\n10,three\n").unwrap();
+    let out = berth(&[
+        "simulate",
+        stack.to_str().unwrap(),
+        "--load",
+        "const:molecule:100",
+        "--duration",
+        "10m",
+        "--observed",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("observed.csv:3:1: `three` in column `molecule:replicas`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

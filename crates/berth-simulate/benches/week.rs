@@ -2,9 +2,14 @@
 //! on daily load curves (peaks spread over the day), three per-zone m5.large groups of at
 //! most 100 nodes each under `--max-nodes-total=300` with balancing.
 //!
-//! Method: build the stack once, run `simulate` 5 times in a release build, print each run
-//! and the minimum and median wall-clock times with the run's peak nodes and pods (so a
-//! change that makes the run do less work shows). Run with
+//! The same week runs again with Karpenter scaling the nodes: a NodePool of m5.large only,
+//! limited to 600 vCPUs (300 nodes), consolidating after 5 minutes within the default 10%
+//! budget, so that it reaches the same 300 nodes; and once more with any m5 type, which
+//! Karpenter packs onto fewer, larger nodes.
+//!
+//! Method: build the stack once, run `simulate` 5 times per node model in a release build,
+//! print each run and the minimum and median wall-clock times with the run's peak nodes and
+//! pods (so a change that makes the run do less work shows). Run with
 //! `cargo bench -p berth-simulate --bench week`. The goal (PRODUCT.md) is under one second.
 
 use std::collections::BTreeMap;
@@ -12,7 +17,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use berth_model::{ClusterSpec, NodeGroupSpec, Object, Origin, Profile, SourceFile, Stack};
+use berth_model::{
+    ClusterSpec, NodeGroupSpec, NodeMode, Object, Origin, Profile, SourceFile, Stack,
+};
 use berth_simulate::load::{Curve, Demand};
 use berth_simulate::{Load, Series, SimOptions, simulate};
 use serde_json::json;
@@ -130,32 +137,68 @@ fn load() -> Load {
     Load { series }
 }
 
-fn main() {
-    let stack = stack();
-    let load = load();
+/// The stack with a Karpenter NodePool of `types` (instance types, `[]` for any m5) and a
+/// CPU limit.
+fn karpenter_stack(types: &[&str], cpu_limit: &str) -> Stack {
+    let mut s = stack();
+    let requirement = if types.is_empty() {
+        json!({"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["m5"]})
+    } else {
+        json!({"key": "node.kubernetes.io/instance-type", "operator": "In", "values": types})
+    };
+    s.objects.push(obj(json!({
+        "apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "workers"},
+        "spec": {"template": {"spec": {"requirements": [requirement]}},
+            "limits": {"cpu": cpu_limit},
+            "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "5m"}}
+    })));
+    if let Some(c) = s.cluster.as_mut() {
+        c.nodes = Some(NodeMode::Karpenter);
+        c.node_groups.clear();
+    }
+    s
+}
+
+/// Runs `simulate` five times and prints each run and the minimum and median.
+fn measure(label: &str, stack: &Stack, load: &Load) {
     let opts = SimOptions::default();
     let mut times = Vec::new();
     for run in 0..5 {
         let start = Instant::now();
-        let r = black_box(
-            simulate(black_box(&stack), black_box(&load), &opts).expect("simulation runs"),
-        );
+        let r =
+            black_box(simulate(black_box(stack), black_box(load), &opts).expect("simulation runs"));
         let elapsed = start.elapsed();
         println!(
-            "run {run}: {:>8.1} ms  ({} steps, peak {} nodes, {} pods, {} scale events, {:.0} node-hours)",
+            "run {run}: {:>8.1} ms  ({} steps, peak {} nodes, {} pods, {} scale events, {:.0} node-hours, {} pods evicted)",
             elapsed.as_secs_f64() * 1000.0,
             r.timeline.time_s.len(),
             r.summary.peak_nodes,
             r.summary.peak_pods,
             r.events.len(),
-            r.summary.node_hours
+            r.summary.node_hours,
+            r.summary.evicted_pods
         );
         times.push(elapsed.as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
     println!(
-        "simulate: one week at 15 s, 20 workloads, up to 300 nodes: min {:.1} ms, median {:.1} ms",
+        "simulate ({label}): one week at 15 s, 20 workloads: min {:.1} ms, median {:.1} ms",
         times[0] * 1000.0,
         times[times.len() / 2] * 1000.0
+    );
+}
+
+fn main() {
+    let load = load();
+    measure("cluster-autoscaler, up to 300 nodes", &stack(), &load);
+    measure(
+        "karpenter, m5.large up to 300 nodes",
+        &karpenter_stack(&["m5.large"], "600"),
+        &load,
+    );
+    measure(
+        "karpenter, any m5 up to 600 vCPUs",
+        &karpenter_stack(&[], "600"),
+        &load,
     );
 }

@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 
 use berth_model::autoscaler_flags::{self, AutoscalerFlags, Settings};
 use berth_model::duration::whole_seconds;
+use berth_model::karpenter::{self, Requirement};
 use berth_model::quantity::{json_quantity, milli_value, parse_quantity, whole_value};
 use berth_model::requests;
-use berth_model::{Object, Stack};
+use berth_model::{NodeMode, Object, Stack};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::SimError;
 use crate::instances::{Catalog, InstanceType};
+use crate::nodepools::{self, NodePool};
 
 pub use berth_model::HOLDS_QUEUE;
 const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
@@ -40,6 +42,11 @@ pub(crate) struct WorkloadSpec {
     /// kube-system pods under `--skip-nodes-with-system-pods` (both on by default;
     /// PodDisruptionBudgets are not looked at).
     pub evictable: bool,
+    /// `karpenter.sh/do-not-disrupt: "true"` on the pod template.
+    pub do_not_disrupt: bool,
+    /// The pod's node selector and required node affinity terms
+    /// (`berth_model::karpenter::pod_terms`), which decide the NodePools it can land on.
+    pub node_terms: Vec<Vec<Requirement>>,
 }
 
 /// A resource an HPA metric watches.
@@ -164,6 +171,9 @@ pub(crate) struct GroupSpec {
     /// Groups with equal keys are "similar" for `--balance-similar-node-groups` (same
     /// instance type and labels; the zone does not count).
     pub similarity: String,
+    /// For Karpenter: the NodePool (index into [`Inputs::pools`]) whose nodes of this
+    /// instance type the group stands for.
+    pub pool: Option<usize>,
 }
 
 /// A cluster-autoscaler expander, tried in the order given by `--expander`.
@@ -262,6 +272,10 @@ pub(crate) struct Inputs {
     pub ds_mem_b: i64,
     /// Number of DaemonSets: pods every node runs.
     pub ds_pods: u32,
+    /// What scales the nodes.
+    pub mode: NodeMode,
+    /// Karpenter's NodePools (none for the cluster-autoscaler).
+    pub pools: Vec<NodePool>,
     pub notes: Vec<String>,
 }
 
@@ -307,8 +321,20 @@ pub fn pod_requests(obj: &Object, spec_ptr: &str) -> Result<(i64, i64), SimError
     Ok((r.cpu_millis(), r.memory_bytes()))
 }
 
-/// Reads the stack. `catalog` resolves node groups' instance types.
+/// Reads the stack for the cluster-autoscaler. `catalog` resolves node groups' instance types.
+#[cfg(test)]
 pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError> {
+    read_for(stack, catalog, NodeMode::ClusterAutoscaler, &[])
+}
+
+/// Reads the stack for the node autoscaler `mode`; `extra_pools` are NodePools the cluster has
+/// besides the stack's (Karpenter only).
+pub(crate) fn read_for(
+    stack: &Stack,
+    catalog: &Catalog,
+    mode: NodeMode,
+    extra_pools: &[Value],
+) -> Result<Inputs, SimError> {
     let notes = Vec::new();
     let mut workloads = Vec::new();
     let (mut ds_cpu_m, mut ds_mem_b, mut ds_pods) = (0, 0, 0);
@@ -342,7 +368,11 @@ pub(crate) fn read(stack: &Stack, catalog: &Catalog) -> Result<Inputs, SimError>
     }
     finish(
         stack,
-        catalog,
+        NodeSetup {
+            catalog,
+            mode,
+            extra_pools,
+        },
         workloads,
         blockers,
         autoscaler,
@@ -393,6 +423,11 @@ fn workload_spec(
             .and_then(Value::as_str)
             != Some("Parallel");
     let replicas = int_field(obj, "/spec/replicas")?.unwrap_or(1);
+    let do_not_disrupt = karpenter::do_not_disrupt(v.pointer("/spec/template/metadata"));
+    let node_terms = v
+        .pointer("/spec/template/spec")
+        .map(karpenter::pod_terms)
+        .unwrap_or_default();
     Ok((
         WorkloadSpec {
             kind: kind.to_string(),
@@ -404,15 +439,29 @@ fn workload_spec(
             holds_queue: queue,
             ordered,
             evictable,
+            do_not_disrupt,
+            node_terms,
         },
         (local_storage, system, safe_to_evict.is_some()),
     ))
 }
 
 /// The rest of [`read`], once the workloads are known.
+/// What [`finish`] needs to read the nodes: instance types, the node autoscaler and the
+/// NodePools given besides the stack's.
+struct NodeSetup<'a> {
+    catalog: &'a Catalog,
+    mode: NodeMode,
+    extra_pools: &'a [Value],
+}
+
 fn finish(
     stack: &Stack,
-    catalog: &Catalog,
+    NodeSetup {
+        catalog,
+        mode,
+        extra_pools,
+    }: NodeSetup<'_>,
     mut workloads: Vec<WorkloadSpec>,
     blockers: Vec<(bool, bool, bool)>,
     autoscaler: Option<AutoscalerConfig>,
@@ -429,6 +478,9 @@ fn finish(
         }
     }
     let autoscaler = autoscaler.unwrap_or_else(|| {
+        if mode.is_karpenter() {
+            return AutoscalerConfig::default();
+        }
         notes.push(
             "the stack has no cluster-autoscaler Deployment: its upstream defaults are assumed"
                 .into(),
@@ -442,7 +494,12 @@ fn finish(
             w.evictable = !blocked;
         }
     }
-    let groups = read_groups(stack, catalog, &mut notes)?;
+    let (groups, pools) = if mode.is_karpenter() {
+        let pools = nodepools::read(stack, extra_pools, mode, catalog, &mut notes)?;
+        (karpenter_groups(stack, catalog, &pools, &mut notes)?, pools)
+    } else {
+        (read_groups(stack, catalog, &mut notes)?, Vec::new())
+    };
     Ok(Inputs {
         workloads,
         hpas,
@@ -451,8 +508,54 @@ fn finish(
         ds_cpu_m,
         ds_mem_b,
         ds_pods,
+        mode,
+        pools,
         notes,
     })
+}
+
+/// The groups of a Karpenter cluster: the stack's node groups kept at their minimum (the
+/// nodes Karpenter does not manage, like the system node group `berth cluster config` writes
+/// for Karpenter itself), then one group per NodePool and instance type it may launch.
+fn karpenter_groups(
+    stack: &Stack,
+    catalog: &Catalog,
+    pools: &[NodePool],
+    notes: &mut Vec<String>,
+) -> Result<Vec<GroupSpec>, SimError> {
+    let has_groups = stack
+        .cluster
+        .as_ref()
+        .is_some_and(|c| !c.node_groups.is_empty());
+    let mut groups = if has_groups {
+        let mut fixed = read_groups(stack, catalog, notes)?;
+        for g in &mut fixed {
+            g.max = g.min;
+        }
+        notes.push(
+            "with Karpenter, the node groups of `cluster.nodeGroups` stay at their minimum: Karpenter does not scale them".into(),
+        );
+        fixed
+    } else {
+        Vec::new()
+    };
+    for (p, pool) in pools.iter().enumerate() {
+        for name in &pool.instance_types {
+            let Some(instance) = catalog.get(name).cloned() else {
+                continue;
+            };
+            groups.push(GroupSpec {
+                name: format!("{}/{name}", pool.name),
+                zone: None,
+                instance,
+                min: 0,
+                max: u32::MAX,
+                similarity: format!("{}/{name}", pool.name),
+                pool: Some(p),
+            });
+        }
+    }
+    Ok(groups)
 }
 
 fn read_groups(
@@ -505,6 +608,7 @@ fn read_groups(
                 min: g.min,
                 max: g.max,
                 similarity: similarity.clone(),
+                pool: None,
             });
         }
     }

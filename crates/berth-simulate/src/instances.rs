@@ -121,6 +121,56 @@ impl InstanceType {
     }
 }
 
+impl InstanceType {
+    /// The node labels Karpenter gives a node of this type, which NodePool requirements select
+    /// on: `node.kubernetes.io/instance-type`, `kubernetes.io/arch` and `os`, and for EC2 the
+    /// `karpenter.k8s.aws/` (and Auto Mode's `eks.amazonaws.com/`) attributes: category,
+    /// family, generation, size, CPU and memory (MiB). Every type is offered on-demand only,
+    /// since the table holds on-demand prices.
+    pub fn karpenter_labels(&self) -> Vec<(String, String)> {
+        let mut out = vec![
+            (
+                "node.kubernetes.io/instance-type".to_string(),
+                self.name.clone(),
+            ),
+            ("kubernetes.io/arch".to_string(), "amd64".to_string()),
+            ("kubernetes.io/os".to_string(), "linux".to_string()),
+            (
+                "karpenter.sh/capacity-type".to_string(),
+                "on-demand".to_string(),
+            ),
+        ];
+        if self.cloud != Cloud::Aws {
+            return out;
+        }
+        // `m6i.2xlarge`: family `m6i`, category `m`, generation `6`, size `2xlarge`.
+        let (family, size) = self.name.split_once('.').unwrap_or((&self.name, ""));
+        let category: String = family
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        let generation: String = family[category.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        for prefix in ["karpenter.k8s.aws", "eks.amazonaws.com"] {
+            for (k, v) in [
+                ("instance-category", category.clone()),
+                ("instance-family", family.to_string()),
+                ("instance-generation", generation.clone()),
+                ("instance-size", size.to_string()),
+                ("instance-cpu", self.vcpu.to_string()),
+                ("instance-memory", self.memory_mib.to_string()),
+            ] {
+                if !v.is_empty() {
+                    out.push((format!("{prefix}/{k}"), v));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Bytes in a mebibyte.
 pub const MIB: i64 = 1024 * 1024;
 
@@ -203,6 +253,11 @@ impl Catalog {
     /// The instance type called `name`, if known.
     pub fn get(&self, name: &str) -> Option<&InstanceType> {
         self.types.get(name)
+    }
+
+    /// Every known type, by name.
+    pub fn types(&self) -> impl Iterator<Item = &InstanceType> {
+        self.types.values()
     }
 
     /// The names of all known types, for error messages.
@@ -336,6 +391,25 @@ mod tests {
         assert_eq!(g.allocatable_mem_b(), 12393 * MIB);
         let a = c.get("Standard_D4s_v5").unwrap();
         assert_eq!(a.allocatable_cpu_m(), 4000 - 140);
+    }
+
+    #[test]
+    fn karpenter_labels_split_the_name_into_attributes() {
+        let c = Catalog::default();
+        let labels = c.get("m6i.2xlarge").unwrap().karpenter_labels();
+        let get = |k: &str| labels.iter().find(|(l, _)| l == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("karpenter.k8s.aws/instance-category"), Some("m"));
+        assert_eq!(get("karpenter.k8s.aws/instance-family"), Some("m6i"));
+        assert_eq!(get("karpenter.k8s.aws/instance-generation"), Some("6"));
+        assert_eq!(get("eks.amazonaws.com/instance-size"), Some("2xlarge"));
+        assert_eq!(get("karpenter.k8s.aws/instance-cpu"), Some("8"));
+        assert_eq!(get("karpenter.k8s.aws/instance-memory"), Some("32768"));
+        let azure = c.get("Standard_D2s_v5").unwrap().karpenter_labels();
+        assert!(
+            azure
+                .iter()
+                .all(|(k, _)| !k.starts_with("karpenter.k8s.aws/"))
+        );
     }
 
     #[test]

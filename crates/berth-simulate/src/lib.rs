@@ -1,23 +1,29 @@
-//! `berth simulate`: how a stack's HorizontalPodAutoscalers and the cluster-autoscaler behave
-//! over a load curve — pods, nodes, time pods wait for a node, node-hours and cost, flapping,
-//! and the scale-downs that lose data on workloads holding queues.
+//! `berth simulate`: how a stack's HorizontalPodAutoscalers and its node autoscaler (the
+//! cluster-autoscaler, or Karpenter) behave over a load curve — pods, nodes, time pods wait for
+//! a node, node-hours and cost, flapping, and the scale-downs and evictions that lose data on
+//! workloads holding queues.
 //!
 //! [`simulate`] is pure: it reads a rendered [`Stack`] and a [`Load`] and returns a
 //! [`Report`]; it touches no cluster and no file. The pipeline inside:
-//! [`inputs`] reads the stack (workloads, HPAs, node groups, autoscaler
-//! flags), [`hpa`] is the HPA controller, `engine` runs the workload controllers,
-//! scheduler and cluster-autoscaler step by step, and [`report`] holds the outcome, which
-//! [`plot`] draws as SVG or PNG.
+//! [`inputs`] reads the stack (workloads, HPAs, node groups, autoscaler flags, and through
+//! [`nodepools`] Karpenter's NodePools), [`hpa`] is the HPA controller, `engine` runs the
+//! workload controllers, scheduler and node autoscaler step by step, and [`report`] holds the
+//! outcome, which [`plot`] draws as SVG or PNG. [`compare`] runs both node autoscalers on the
+//! same load; [`observed`] sets a run against a timeline sampled from a real cluster.
 //!
 //! What is modelled and what is not is written at the top of each module; in short: requests
-//! decide scheduling (no affinity, taints or topology spread), load spreads evenly over ready
-//! pods, metrics have no lag, nodes always arrive after the start-up delay.
+//! decide scheduling (no affinity, taints or topology spread; node selectors only choose
+//! NodePools), load spreads evenly over ready pods, metrics have no lag, nodes always arrive
+//! after the start-up delay.
 
+pub mod compare;
 pub mod files;
 pub mod hpa;
 pub mod inputs;
 pub mod instances;
 pub mod load;
+pub mod nodepools;
+pub mod observed;
 pub mod plot;
 pub mod report;
 
@@ -25,7 +31,7 @@ mod engine;
 
 use std::path::PathBuf;
 
-use berth_model::{Profile, Stack};
+use berth_model::{NodeMode, Profile, Stack};
 
 pub use inputs::{AutoscalerConfig, Expander, HOLDS_QUEUE};
 pub use instances::{Catalog, InstanceType, PriceFileError};
@@ -55,6 +61,12 @@ pub struct SimOptions {
     pub flap_window_s: u64,
     /// Instance types and prices (the built-in table, plus a price file if given).
     pub catalog: Catalog,
+    /// What scales the nodes; None takes the stack's `cluster.nodes` (the cluster-autoscaler
+    /// when it has none).
+    pub nodes: Option<NodeMode>,
+    /// NodePools the cluster has besides the stack's own (as `berth cluster config` writes
+    /// them), for Karpenter.
+    pub nodepools: Vec<serde_json::Value>,
 }
 
 impl Default for SimOptions {
@@ -67,6 +79,8 @@ impl Default for SimOptions {
             node_startup_s: None,
             flap_window_s: 600,
             catalog: Catalog::default(),
+            nodes: None,
+            nodepools: Vec::new(),
         }
     }
 }
@@ -191,6 +205,13 @@ pub fn driven_workloads(stack: &Stack, load: &Load) -> Result<Vec<DrivenWorkload
         .collect())
 }
 
+/// The node autoscaler a run of `stack` with `opts` models.
+pub fn node_mode(stack: &Stack, opts: &SimOptions) -> NodeMode {
+    opts.nodes
+        .or(stack.cluster.as_ref().and_then(|c| c.nodes))
+        .unwrap_or_default()
+}
+
 /// Simulates `stack` under `load`: see the crate documentation.
 pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report, SimError> {
     if opts.step_s == 0 {
@@ -207,7 +228,8 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
             opts.duration_s / opts.step_s
         )));
     }
-    let inp = inputs::read(stack, &opts.catalog)?;
+    let mode = node_mode(stack, opts);
+    let inp = inputs::read_for(stack, &opts.catalog, mode, &opts.nodepools)?;
     let labels = inputs::workload_labels(&inp.workloads);
     let loads = assign(&inp.workloads, &labels, load)?;
     let mut notes = inp.notes.clone();
@@ -254,7 +276,7 @@ pub fn simulate(stack: &Stack, load: &Load, opts: &SimOptions) -> Result<Report,
             .unwrap_or_else(|| default_node_startup_s(stack.profile)),
         flap_window_s: opts.flap_window_s,
     };
-    if params.node_startup_s > inp.autoscaler.max_node_provision_time_s {
+    if !mode.is_karpenter() && params.node_startup_s > inp.autoscaler.max_node_provision_time_s {
         notes.push(format!(
             "node start-up ({}s) is longer than --max-node-provision-time ({}s): a real autoscaler would give up on those nodes",
             params.node_startup_s, inp.autoscaler.max_node_provision_time_s

@@ -8,6 +8,8 @@ use std::io;
 use serde::Serialize;
 
 use crate::inputs::AutoscalerConfig;
+use crate::nodepools::NodePool;
+use berth_model::NodeMode;
 use berth_model::duration::format_seconds as format_duration;
 
 /// The outcome of [`crate::simulate`]. Serialises to the stable `--format json` output
@@ -47,6 +49,11 @@ pub struct Summary {
     pub flaps: u32,
     pub data_loss_events: u32,
     pub replicas_lost: u32,
+    /// Pods evicted because the node autoscaler removed (or replaced) their node.
+    pub evicted_pods: u32,
+    /// Of those, pods of workloads that hold queues (`berth.dev/holds-queue`): each is a
+    /// disruption that strands the messages on the pod's volume until it is back.
+    pub queue_holder_evictions: u32,
 }
 
 /// One workload over the run.
@@ -66,6 +73,8 @@ pub struct WorkloadReport {
     pub scale_downs: u32,
     pub flaps: u32,
     pub holds_queue: bool,
+    /// Pods evicted because their node was removed.
+    pub evicted_pods: u32,
     /// Requests of one pod.
     pub pod_cpu_m: i64,
     pub pod_memory_mib: f64,
@@ -81,6 +90,7 @@ pub struct NodeGroupReport {
     pub allocatable_cpu_m: i64,
     pub allocatable_memory_mib: f64,
     pub min: u32,
+    /// 4294967295 for a NodePool's instance type (its limits cap the pool, not the type).
     pub max: u32,
     pub start_nodes: u32,
     pub peak_nodes: u32,
@@ -132,7 +142,12 @@ pub struct Settings {
     pub flap_window_s: u64,
     pub daemonset_cpu_m: i64,
     pub daemonset_memory_mib: f64,
+    /// What scaled the nodes: `cluster-autoscaler`, `karpenter` or `auto-mode`.
+    pub nodes: NodeMode,
+    /// The cluster-autoscaler's settings (its defaults under Karpenter, where they are unused).
     pub autoscaler: AutoscalerConfig,
+    /// Karpenter's NodePools (empty for the cluster-autoscaler).
+    pub nodepools: Vec<NodePool>,
 }
 
 /// Values at every step, column by column.
@@ -150,6 +165,22 @@ pub struct Timeline {
 }
 
 impl Report {
+    /// Keeps the node groups (and their timeline columns) where `keep` is true.
+    pub fn retain_node_groups(&mut self, keep: &[bool]) {
+        let mut i = 0;
+        self.node_groups.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        for col in [&mut self.timeline.nodes, &mut self.timeline.ready_nodes] {
+            let mut i = 0;
+            col.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+        }
+    }
+
     /// Advice that follows from the outcome: queue holders scaled down, node groups that hit
     /// their maximum with pods pending, workloads and groups that flapped.
     pub fn derive_advice(&self) -> Vec<String> {
@@ -263,6 +294,37 @@ impl Report {
             "Pods waited {} pod-seconds for a node. {} scale-ups, {} scale-downs, {} flaps.",
             s.pending_pod_seconds, s.scale_up_events, s.scale_down_events, s.flaps
         );
+        if s.evicted_pods > 0 {
+            let _ = writeln!(
+                o,
+                "{} pods were evicted to remove their nodes ({} of them holding queues).",
+                s.evicted_pods, s.queue_holder_evictions
+            );
+        }
+        if self.settings.nodes.is_karpenter() {
+            let _ = writeln!(o, "Nodes by Karpenter ({}):", self.settings.nodes);
+            for p in &self.settings.nodepools {
+                let after = |v: Option<u64>| v.map_or("Never".to_string(), format_duration);
+                let budgets: Vec<String> = p
+                    .budgets
+                    .iter()
+                    .map(|b| match b.nodes {
+                        crate::nodepools::BudgetNodes::Percent(n) => format!("{n}%"),
+                        crate::nodepools::BudgetNodes::Count(n) => n.to_string(),
+                    })
+                    .collect();
+                let _ = writeln!(
+                    o,
+                    "  NodePool {}: {:?} after {}, budgets {}, expireAfter {}, {} instance types",
+                    p.name,
+                    p.consolidation_policy,
+                    after(p.consolidate_after_s),
+                    budgets.join(", "),
+                    after(p.expire_after_s),
+                    p.instance_types.len()
+                );
+            }
+        }
         let _ = writeln!(o, "\nWorkloads:");
         let wl = self
             .workloads
@@ -313,7 +375,11 @@ impl Report {
                 "  {:gl$}  {:12}  {:>9}  {:>5}  {:>10.1}  {:>10.2}  {:>8}",
                 g.name,
                 g.instance_type,
-                format!("{}..{}", g.min, g.max),
+                if g.max == u32::MAX {
+                    format!("{}..", g.min)
+                } else {
+                    format!("{}..{}", g.min, g.max)
+                },
                 g.peak_nodes,
                 g.node_hours,
                 g.cost_usd,

@@ -16,16 +16,10 @@
 use crate::inputs::{AutoscalerConfig, Expander};
 use crate::report::Scaled;
 
-use super::cluster::{Cluster, Pod, Room, first_fit};
+use super::cluster::{Cluster, Room, first_fit};
 use super::recorder::Recorder;
 use super::scheduler;
-
-/// Pending pods of a workload that no node, Ready or starting, has room for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Need {
-    workload: usize,
-    pods: i64,
-}
+use super::scheduler::Need;
 
 /// What adding nodes of one group would do for the pods in need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,25 +80,6 @@ impl Autoscaler {
         }
     }
 
-    /// Pending pods per workload that fit on no node still starting.
-    fn unschedulable(c: &Cluster) -> Vec<Need> {
-        let mut room: Vec<Room> = c.starting.iter().map(|&id| c.room(id)).collect();
-        let mut out = Vec::new();
-        for w in 0..c.pods.len() {
-            if c.unplaced[w] == 0 {
-                continue;
-            }
-            let left = first_fit(&mut room, c.shapes[w].requests, c.unplaced[w] as i64);
-            if left > 0 {
-                out.push(Need {
-                    workload: w,
-                    pods: left,
-                });
-            }
-        }
-        out
-    }
-
     /// Nodes of group `g` needed for `need` (first fit, largest pods first), at most `limit`.
     fn estimate(c: &Cluster, g: usize, need: &[Need], limit: u32) -> Estimate {
         let gr = &c.groups[g];
@@ -146,7 +121,7 @@ impl Autoscaler {
     /// One scale-up attempt; true when nodes were added. `warm` (the settled start) adds
     /// nodes that are Ready at once, and records no event.
     pub fn scale_up(&mut self, c: &mut Cluster, rec: &mut Recorder, warm: bool) -> bool {
-        let need = Self::unschedulable(c);
+        let need = scheduler::unschedulable(c);
         if need.is_empty() {
             return false;
         }
@@ -347,7 +322,7 @@ impl Autoscaler {
                 {
                     continue;
                 }
-                if Self::drain(c, id) {
+                if Self::drain(c, id, rec) {
                     removed.push((g, 1));
                     break;
                 }
@@ -362,15 +337,8 @@ impl Autoscaler {
     }
 
     /// Moves the pods of node `id` elsewhere and removes it, if they all fit on other nodes.
-    fn drain(c: &mut Cluster, id: u32) -> bool {
-        // (workload, pods of it on the node)
-        let mut on_node: Vec<(usize, i64)> = Vec::new();
-        for (w, pods) in c.pods.iter().enumerate() {
-            let k = pods.iter().filter(|p| p.node == id).count() as i64;
-            if k > 0 {
-                on_node.push((w, k));
-            }
-        }
+    fn drain(c: &mut Cluster, id: u32, rec: &mut Recorder) -> bool {
+        let on_node = c.pods_on(id);
         let mut room: Vec<Room> = c
             .nodes
             .iter()
@@ -383,18 +351,9 @@ impl Autoscaler {
                 return false;
             }
         }
-        // Evict: the pods are re-created and placed again, and restart.
-        for (w, _) in on_node {
-            for i in 0..c.pods[w].len() {
-                let pod = c.pods[w][i];
-                if pod.node == id {
-                    c.unplace(w, pod);
-                    c.pods[w][i] = Pod::PENDING;
-                    c.unplaced[w] += 1;
-                }
-            }
+        for (w, k) in c.evict_and_remove(id) {
+            rec.evicted(w, k as u32);
         }
-        c.remove_node(id);
         scheduler::schedule(c);
         true
     }
@@ -403,7 +362,7 @@ impl Autoscaler {
 #[cfg(test)]
 mod tests {
     use super::super::cluster::tests::{group, shape};
-    use super::super::cluster::{DaemonSets, NodeGroup, PodShape};
+    use super::super::cluster::{DaemonSets, NodeGroup, Pod, PodShape};
     use super::*;
 
     const STARTUP: u64 = 120;

@@ -27,6 +27,8 @@ pub(super) struct PodShape {
     pub requests: Resources,
     /// Whether the autoscaler may evict the pod to remove its node.
     pub evictable: bool,
+    /// `karpenter.sh/do-not-disrupt`: Karpenter leaves the pod's node alone.
+    pub do_not_disrupt: bool,
 }
 
 /// The DaemonSet pods every node runs.
@@ -48,6 +50,9 @@ pub(super) struct NodeGroup {
     pub max: u32,
     /// Groups with equal keys are similar for `--balance-similar-node-groups`.
     pub similarity: String,
+    /// The Karpenter NodePool whose nodes of one instance type this group stands for; None
+    /// for a node group of `cluster.nodeGroups`.
+    pub pool: Option<usize>,
 }
 
 /// Free room on a node (or a node still to be added): CPU, memory and pod slots.
@@ -112,6 +117,14 @@ pub(super) struct Node {
     pub unneeded_since: Option<u64>,
     /// Capacity epoch at which a drain check last failed.
     pub drain_failed_epoch: u64,
+    /// When the node was launched (Karpenter's `expireAfter` counts from here).
+    pub launched_at: u64,
+    /// When a pod was last placed on or removed from it (`consolidateAfter` counts from here).
+    pub pod_event_at: u64,
+    /// Marked for removal: the scheduler places nothing more on it.
+    pub cordoned: bool,
+    /// Pods on it annotated `karpenter.sh/do-not-disrupt`.
+    pub blocking: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,6 +243,7 @@ impl Cluster {
                 min: g.min,
                 max: g.max,
                 similarity: g.similarity.clone(),
+                pool: g.pool,
             })
             .collect();
         let shapes = inp
@@ -241,6 +255,7 @@ impl Cluster {
                     mem_b: w.mem_b,
                 },
                 evictable: w.evictable,
+                do_not_disrupt: w.do_not_disrupt,
             })
             .collect();
         let daemonsets = DaemonSets {
@@ -257,8 +272,9 @@ impl Cluster {
         self.group_size.iter().sum()
     }
 
-    /// Adds a node of `group`, Ready at `ready_at` (at once if that is not in the future).
-    pub fn add_node(&mut self, group: usize, ready_at: u64) {
+    /// Adds a node of `group`, Ready at `ready_at` (at once if that is not in the future);
+    /// returns its id.
+    pub fn add_node(&mut self, group: usize, ready_at: u64) -> u32 {
         let node = Node {
             group,
             alive: true,
@@ -269,6 +285,10 @@ impl Cluster {
             unevictable: 0,
             unneeded_since: None,
             drain_failed_epoch: 0,
+            launched_at: self.t,
+            pod_event_at: self.t,
+            cordoned: false,
+            blocking: 0,
         };
         let id = match self.free_slots.pop() {
             Some(id) => {
@@ -288,6 +308,7 @@ impl Cluster {
         } else {
             self.starting.push(id);
         }
+        id
     }
 
     /// Removes a Ready node (its pods must have been moved off).
@@ -365,6 +386,10 @@ impl Cluster {
         if !shape.evictable {
             n.unevictable += 1;
         }
+        if shape.do_not_disrupt {
+            n.blocking += 1;
+        }
+        n.pod_event_at = self.t;
         self.unplaced[w] -= 1;
         self.readiness[w].dirty = true;
         self.usage_epoch += 1;
@@ -387,6 +412,10 @@ impl Cluster {
         if !shape.evictable {
             n.unevictable -= 1;
         }
+        if shape.do_not_disrupt {
+            n.blocking -= 1;
+        }
+        n.pod_event_at = self.t;
         self.epoch += 1;
         self.usage_epoch += 1;
         self.readiness[w].dirty = true;
@@ -399,6 +428,50 @@ impl Cluster {
             self.unplaced[w] -= 1;
         }
         self.unplace(w, pod);
+    }
+
+    /// Pods per workload on node `id`: (workload, count), for the workloads it runs.
+    pub fn pods_on(&self, id: u32) -> Vec<(usize, i64)> {
+        let mut out = Vec::new();
+        for (w, pods) in self.pods.iter().enumerate() {
+            let k = pods.iter().filter(|p| p.node == id).count() as i64;
+            if k > 0 {
+                out.push((w, k));
+            }
+        }
+        out
+    }
+
+    /// Evicts the pods of node `id` (they are created again, pending, and restart wherever
+    /// the scheduler puts them) and removes the node; returns the pods evicted per workload.
+    pub fn evict_and_remove(&mut self, id: u32) -> Vec<(usize, i64)> {
+        let on_node = self.pods_on(id);
+        for &(w, _) in &on_node {
+            for i in 0..self.pods[w].len() {
+                let pod = self.pods[w][i];
+                if pod.node == id {
+                    self.unplace(w, pod);
+                    self.pods[w][i] = Pod::PENDING;
+                    self.unplaced[w] += 1;
+                }
+            }
+        }
+        if self.nodes[id as usize].ready {
+            self.remove_node(id);
+        } else {
+            self.remove_starting(id);
+        }
+        on_node
+    }
+
+    /// Removes a node that is not Ready yet (it has no pods).
+    fn remove_starting(&mut self, id: u32) {
+        let n = &mut self.nodes[id as usize];
+        n.alive = false;
+        self.group_size[n.group] -= 1;
+        self.usage_epoch += 1;
+        self.starting.retain(|&s| s != id);
+        self.free_slots.push(id);
     }
 
     /// Ready and starting pods of workload `w`. Cached until a pod of the workload is placed
@@ -451,6 +524,7 @@ pub(super) mod tests {
             min,
             max,
             similarity: "m".into(),
+            pool: None,
         }
     }
 
@@ -462,6 +536,7 @@ pub(super) mod tests {
                 mem_b: mem_gib * GIB,
             },
             evictable: true,
+            do_not_disrupt: false,
         }
     }
 

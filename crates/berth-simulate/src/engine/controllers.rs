@@ -150,6 +150,8 @@ mod tests {
             holds_queue,
             ordered,
             evictable: true,
+            do_not_disrupt: false,
+            node_terms: Vec::new(),
         }
     }
 
@@ -162,6 +164,8 @@ mod tests {
             ds_cpu_m: 0,
             ds_mem_b: 0,
             ds_pods: 0,
+            mode: Default::default(),
+            pools: Vec::new(),
             notes: Vec::new(),
         }
     }

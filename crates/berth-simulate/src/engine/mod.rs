@@ -5,6 +5,7 @@
 //!   controllers that create and delete pods;
 //! - [`scheduler`]: places pending pods on Ready nodes by their requests;
 //! - [`autoscaler`]: the cluster-autoscaler's scale-up and scale-down;
+//! - [`karpenter`]: or Karpenter's provisioning and disruption, when it scales the nodes;
 //! - [`recorder`]: the events, timeline and totals the [`Report`] is made of.
 //!
 //! Each step at time `t`, in this order:
@@ -12,7 +13,8 @@
 //! 2. HPAs sync (every `hpa_sync_s`), reading the load at `t` spread over ready pods;
 //! 3. workload controllers create or delete pods to match `spec.replicas`;
 //! 4. the scheduler places pending pods;
-//! 5. the cluster-autoscaler scans (every `--scan-interval`, default 10 s);
+//! 5. the cluster-autoscaler scans (every `--scan-interval`, default 10 s), or Karpenter
+//!    provisions (every step) and disrupts (every 10 s);
 //! 6. the recorder takes the step's sample.
 //!
 //! The run starts from a settled cluster: every workload at its replicas (clamped to its
@@ -22,6 +24,7 @@
 mod autoscaler;
 mod cluster;
 mod controllers;
+mod karpenter;
 mod recorder;
 mod scheduler;
 
@@ -32,6 +35,7 @@ use crate::report::Report;
 use autoscaler::Autoscaler;
 use cluster::{Cluster, Pod};
 use controllers::Controllers;
+use karpenter::Karpenter;
 use recorder::{GroupSample, Recorder, WorkloadSample};
 
 pub(crate) use crate::load::WorkloadLoad;
@@ -46,6 +50,22 @@ pub(crate) struct Params {
     pub flap_window_s: u64,
 }
 
+/// What adds and removes nodes.
+enum NodeScaler {
+    ClusterAutoscaler(Autoscaler),
+    Karpenter(Box<Karpenter>),
+}
+
+impl NodeScaler {
+    /// One scale-up attempt (see [`Autoscaler::scale_up`] and [`Karpenter::provision`]).
+    fn scale_up(&mut self, c: &mut Cluster, rec: &mut Recorder, warm: bool) -> bool {
+        match self {
+            NodeScaler::ClusterAutoscaler(a) => a.scale_up(c, rec, warm),
+            NodeScaler::Karpenter(k) => k.provision(c, rec, warm),
+        }
+    }
+}
+
 pub(crate) struct Engine<'a> {
     inp: &'a Inputs,
     p: &'a Params,
@@ -54,7 +74,7 @@ pub(crate) struct Engine<'a> {
     demand: Vec<Demand>,
     cluster: Cluster,
     controllers: Controllers,
-    autoscaler: Autoscaler,
+    nodes: NodeScaler,
     recorder: Recorder,
     next_hpa: u64,
     next_ca: u64,
@@ -83,7 +103,14 @@ impl<'a> Engine<'a> {
             loads,
             cluster: Cluster::from_inputs(inp, p.pod_ready_s),
             controllers: Controllers::new(inp),
-            autoscaler: Autoscaler::new(inp.autoscaler.clone(), p.node_startup_s),
+            nodes: if inp.mode.is_karpenter() {
+                NodeScaler::Karpenter(Box::new(Karpenter::new(inp, p.node_startup_s)))
+            } else {
+                NodeScaler::ClusterAutoscaler(Autoscaler::new(
+                    inp.autoscaler.clone(),
+                    p.node_startup_s,
+                ))
+            },
             recorder: Recorder::new(labels, group_names, p.flap_window_s, p.step_s, steps),
             next_hpa: 0,
             next_ca: 0,
@@ -110,7 +137,7 @@ impl<'a> Engine<'a> {
         }
         loop {
             scheduler::schedule(c);
-            if !self.autoscaler.scale_up(c, &mut self.recorder, true) {
+            if !self.nodes.scale_up(c, &mut self.recorder, true) {
                 break;
             }
         }
@@ -146,11 +173,15 @@ impl<'a> Engine<'a> {
             }
             self.controllers.reconcile(self.inp, &mut self.cluster);
             scheduler::schedule(&mut self.cluster);
-            if t >= self.next_ca {
-                self.autoscaler.scan(&mut self.cluster, &mut self.recorder);
-                while self.next_ca <= t {
-                    self.next_ca += scan;
+            match &mut self.nodes {
+                NodeScaler::ClusterAutoscaler(a) if t >= self.next_ca => {
+                    a.scan(&mut self.cluster, &mut self.recorder);
+                    while self.next_ca <= t {
+                        self.next_ca += scan;
+                    }
                 }
+                NodeScaler::ClusterAutoscaler(_) => {}
+                NodeScaler::Karpenter(k) => k.step(&mut self.cluster, &mut self.recorder),
             }
             self.record();
             if t + p.step_s > p.duration_s {
@@ -158,8 +189,18 @@ impl<'a> Engine<'a> {
             }
             t += p.step_s;
         }
-        self.recorder
-            .report(self.inp, p, &self.controllers.hpa_of, &self.cluster.groups)
+        let mut report =
+            self.recorder
+                .report(self.inp, p, &self.controllers.hpa_of, &self.cluster.groups);
+        // A NodePool's instance types that never had a node say nothing.
+        let keep: Vec<bool> = (0..self.inp.groups.len())
+            .map(|g| {
+                let r = &report.node_groups[g];
+                self.inp.groups[g].pool.is_none() || r.peak_nodes > 0 || r.start_nodes > 0
+            })
+            .collect();
+        report.retain_node_groups(&keep);
+        report
     }
 
     /// Hands the step's state to the recorder.
@@ -178,7 +219,8 @@ impl<'a> Engine<'a> {
             .map(|g| GroupSample {
                 nodes: c.group_size[g],
                 ready_nodes: c.group_ready[g],
-                at_max: c.group_size[g] >= c.groups[g].max,
+                // Under Karpenter the node groups are fixed and the pools have no maximum.
+                at_max: !self.inp.mode.is_karpenter() && c.group_size[g] >= c.groups[g].max,
             })
             .collect();
         self.recorder.sample(c.t, &workloads, &groups);

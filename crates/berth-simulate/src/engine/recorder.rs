@@ -37,6 +37,8 @@ pub(super) struct WorkloadStats {
     pub peak_replicas: u32,
     pub peak_demand_cpu_m: f64,
     pub pending_pod_s: u64,
+    /// Pods evicted because their node was removed.
+    pub evicted_pods: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -152,6 +154,11 @@ impl Recorder {
         counts.last = Some(LastScale { time_s: t, up });
     }
 
+    /// `pods` pods of workload `w` were evicted to remove their node.
+    pub fn evicted(&mut self, w: usize, pods: u32) {
+        self.workloads[w].evicted_pods += pods;
+    }
+
     /// Workload `w`, which holds a queue, was scaled down from `from` to `to` at `t`.
     pub fn data_loss(&mut self, t: u64, w: usize, from: u32, to: u32) {
         self.data_loss.push(DataLossEvent {
@@ -226,6 +233,7 @@ impl Recorder {
                     scale_downs: stats.scales.downs,
                     flaps: stats.scales.flaps,
                     holds_queue: s.holds_queue,
+                    evicted_pods: stats.evicted_pods,
                     pod_cpu_m: s.cpu_m,
                     pod_memory_mib: s.mem_b as f64 / MIB as f64,
                 }
@@ -277,6 +285,14 @@ impl Recorder {
                 .sum(),
             data_loss_events: self.data_loss.len() as u32,
             replicas_lost: self.data_loss.iter().map(|d| d.replicas_removed).sum(),
+            evicted_pods: self.workloads.iter().map(|w| w.evicted_pods).sum(),
+            queue_holder_evictions: inp
+                .workloads
+                .iter()
+                .zip(&self.workloads)
+                .filter(|(s, _)| s.holds_queue)
+                .map(|(_, w)| w.evicted_pods)
+                .sum(),
         };
         let settings = Settings {
             hpa_sync_s: p.hpa_sync_s,
@@ -285,7 +301,9 @@ impl Recorder {
             flap_window_s: p.flap_window_s,
             daemonset_cpu_m: inp.ds_cpu_m,
             daemonset_memory_mib: inp.ds_mem_b as f64 / MIB as f64,
+            nodes: inp.mode,
             autoscaler: inp.autoscaler.clone(),
+            nodepools: inp.pools.clone(),
         };
         Report {
             summary,

@@ -6,13 +6,41 @@
 //! affinity and topology spread are not modelled. A pod is Ready `pod_ready_s` after it is
 //! placed.
 
-use super::cluster::{Cluster, Resources};
+use super::cluster::{Cluster, Resources, Room, first_fit};
+
+/// Pending pods of a workload that no node, Ready or starting, has room for: what a node
+/// autoscaler must add nodes for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Need {
+    pub workload: usize,
+    pub pods: i64,
+}
+
+/// Pending pods per workload that fit on no node still starting (the pods placed first fit
+/// there first, the way both autoscalers count nodes in flight).
+pub(super) fn unschedulable(c: &Cluster) -> Vec<Need> {
+    let mut room: Vec<Room> = c.starting.iter().map(|&id| c.room(id)).collect();
+    let mut out = Vec::new();
+    for w in 0..c.pods.len() {
+        if c.unplaced[w] == 0 {
+            continue;
+        }
+        let left = first_fit(&mut room, c.shapes[w].requests, c.unplaced[w] as i64);
+        if left > 0 {
+            out.push(Need {
+                workload: w,
+                pods: left,
+            });
+        }
+    }
+    out
+}
 
 /// The most-allocated Ready node a pod of `r` fits on.
 pub(super) fn best_node(c: &Cluster, r: Resources) -> Option<u32> {
     let mut best: Option<(f64, u32)> = None;
     for (id, n) in c.nodes.iter().enumerate() {
-        if !n.alive || !n.ready || !c.fits(n, r) {
+        if !n.alive || !n.ready || n.cordoned || !c.fits(n, r) {
             continue;
         }
         let g = &c.groups[n.group];
