@@ -66,9 +66,34 @@ fn wine_prefix() -> PathBuf {
                 prefix.display(),
                 String::from_utf8_lossy(&out.stderr)
             );
+            install_process_prng(&prefix);
             prefix
         })
         .clone()
+}
+
+/// Builds the stand-in `bcryptprimitives.dll` (tests/wine/bcryptprimitives.c) into the prefix:
+/// wine 8 lacks the DLL that Rust's standard library gets random numbers from on Windows 10
+/// and later, and without it berth.exe does not start (status c0000135). Windows has the real
+/// one; nothing of this reaches the binary under test.
+fn install_process_prng(prefix: &Path) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wine/bcryptprimitives.c");
+    let dll = prefix.join("drive_c/windows/system32/bcryptprimitives.dll");
+    let out = Command::new("x86_64-w64-mingw32-gcc")
+        .args(["-shared", "-O2", "-o"])
+        .arg(&dll)
+        .arg(&source)
+        .arg("-ladvapi32")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("mingw-w64's gcc builds the wine stand-in DLL ({e}): apt-get install mingw-w64")
+        });
+    assert!(
+        out.status.success(),
+        "building {}: {}",
+        dll.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `berth.exe args` under wine, in `cwd`, with `KUBECONFIG` when given.
