@@ -2,6 +2,7 @@
 //! the cluster they must agree with (berth.yaml `cluster:`, or an eksctl ClusterConfig among the
 //! manifests).
 
+use berth_model::ValueExt;
 use berth_model::autoscaler_flags::{AutoscalerFlags, is_cluster_autoscaler};
 use serde_json::Value;
 
@@ -21,14 +22,14 @@ impl Autoscaler<'_> {
     pub fn flag(&self, name: &str) -> Option<(String, &str)> {
         self.flags
             .last(name)
-            .map(|f| (f.pointer(&self.container.pointer), f.value()))
+            .map(|f| (f.pointer(&self.container.pointer()), f.value()))
     }
 
     /// Every value of a repeated flag (`--node-group-auto-discovery`), in order, with pointers.
     pub fn flag_values<'a>(&'a self, name: &'a str) -> Vec<(String, &'a str)> {
         self.flags
             .all(name)
-            .map(|f| (f.pointer(&self.container.pointer), f.value()))
+            .map(|f| (f.pointer(&self.container.pointer()), f.value()))
             .collect()
     }
 
@@ -102,7 +103,7 @@ pub fn cluster_facts(ctx: &Context<'_>) -> Option<ClusterFacts> {
     }
     Some(ClusterFacts {
         name: v
-            .pointer("/metadata/name")
+            .at("/metadata/name")
             .and_then(Value::as_str)
             .map(str::to_string),
         max_nodes: known.then_some(max),

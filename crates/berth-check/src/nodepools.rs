@@ -3,6 +3,7 @@
 //! With `cluster.nodes: auto-mode`, Auto Mode's built-in `general-purpose` pool counts too,
 //! since it exists on the cluster without being in the stack.
 
+use berth_model::ValueExt;
 use berth_model::karpenter::{self, Requirement};
 use berth_model::{NodeMode, requests};
 use serde_json::Value;
@@ -33,7 +34,7 @@ pub fn pools(ctx: &Context<'_>) -> Vec<Pool> {
                 name: ctx.object(i).name().to_string(),
                 requirements: karpenter::pool_requirements(v),
                 when_empty: v
-                    .pointer("/spec/disruption/consolidationPolicy")
+                    .at("/spec/disruption/consolidationPolicy")
                     .and_then(Value::as_str)
                     == Some("WhenEmpty"),
             }
@@ -69,9 +70,9 @@ pub fn admitting<'p>(pools: &'p [Pool], t: &PodTemplate<'_>) -> Vec<&'p Pool> {
 pub fn peak(ctx: &Context<'_>, i: usize) -> i64 {
     let max = ctx
         .hpas_of(i)
-        .filter_map(|h| ctx.object(h).value.pointer("/spec/maxReplicas")?.as_i64())
+        .filter_map(|h| ctx.object(h).value.at("/spec/maxReplicas")?.as_i64())
         .max();
-    max.or_else(|| ctx.object(i).value.pointer("/spec/replicas")?.as_i64())
+    max.or_else(|| ctx.object(i).value.at("/spec/replicas")?.as_i64())
         .unwrap_or(1)
         .max(0)
 }

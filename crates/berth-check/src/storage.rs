@@ -4,6 +4,7 @@
 //! scheduled.
 
 use berth_model::Profile;
+use berth_model::ValueExt;
 use berth_model::storage::{VolumeKind, provisioner_kind, volume_kind};
 use serde_json::Value;
 
@@ -65,7 +66,7 @@ pub fn pv_kind(pv: &Value) -> VolumeKind {
 
 /// True when a PersistentVolume pins itself to a zone (`spec.nodeAffinity`).
 pub fn pv_has_node_affinity(pv: &Value) -> bool {
-    pv.pointer("/spec/nodeAffinity").is_some()
+    pv.at("/spec/nodeAffinity").is_some()
 }
 
 /// Access modes of a claim or volume spec.

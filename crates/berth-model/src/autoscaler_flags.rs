@@ -22,6 +22,7 @@
 //! (pflag's last wins). [`AutoscalerFlags::settings`] turns the flags berth reads into typed
 //! [`Settings`] over the upstream defaults.
 
+use crate::ValueExt;
 use std::fmt;
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ pub fn is_cluster_autoscaler(container: &Value) -> bool {
         .and_then(Value::as_str)
         .is_some_and(|i| i.contains("cluster-autoscaler"))
         || container
-            .pointer("/command/0")
+            .at("/command/0")
             .and_then(Value::as_str)
             .is_some_and(|s| s.ends_with("cluster-autoscaler"))
 }

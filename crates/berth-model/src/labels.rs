@@ -3,6 +3,7 @@
 //! of Services and ReplicationControllers. One place for this rule: checks, the wave planner
 //! and the doctor all call it ([`Selector`] when the selecting kind decides the form).
 
+use crate::ValueExt;
 use serde_json::{Map, Value};
 
 /// A selector in the form its object writes it.
@@ -19,7 +20,7 @@ impl<'a> Selector<'a> {
     /// The `spec.selector` of the object `value` of `kind`, in the form that kind writes it:
     /// a plain map for Services and ReplicationControllers, a label selector for the rest.
     pub fn of(kind: &str, value: &'a Value) -> Option<Selector<'a>> {
-        let selector = value.pointer("/spec/selector")?;
+        let selector = value.at("/spec/selector")?;
         match kind {
             "Service" | "ReplicationController" => selector.as_object().map(Selector::Map),
             _ => Some(Selector::Label(selector)),

@@ -382,8 +382,8 @@ pub fn holds_queue(workload: &Value) -> bool {
     ]
     .iter()
     .any(|p| {
-        matches!(workload.pointer(p), Some(Value::String(s)) if s.eq_ignore_ascii_case("true"))
-            || workload.pointer(p) == Some(&Value::Bool(true))
+        matches!(workload.at(p), Some(Value::String(s)) if s.eq_ignore_ascii_case("true"))
+            || workload.at(p) == Some(&Value::Bool(true))
     })
 }
 

@@ -3,6 +3,7 @@
 //! every step that reads containers, volumes or references out of an object — checks, wave
 //! planning, apply, the doctor and the cluster sizing — so a kind added here is seen by all.
 
+use crate::ValueExt;
 use serde_json::Value;
 
 /// Where a kind keeps its pod template (`metadata` + `spec`) and its pod spec.
@@ -44,7 +45,7 @@ pub fn spec_pointer(kind: &str) -> Option<&'static str> {
 /// The pod spec of the object `value` of `kind`, with its JSON pointer.
 pub fn pod_spec<'v>(kind: &str, value: &'v Value) -> Option<(&'static str, &'v Value)> {
     let p = spec_pointer(kind)?;
-    value.pointer(p).map(|spec| (p, spec))
+    value.at(p).map(|spec| (p, spec))
 }
 
 /// The pod template (`metadata` + `spec`) of the object `value` of `kind`, with its JSON
@@ -54,7 +55,7 @@ pub fn pod_template<'v>(kind: &str, value: &'v Value) -> Option<(&'static str, &
     let template = if p.is_empty() {
         Some(value)
     } else {
-        value.pointer(p)
+        value.at(p)
     };
     template.filter(|t| t.is_object()).map(|t| (p, t))
 }
@@ -113,7 +114,7 @@ mod tests {
         for (kind, v) in cases {
             let (p, found) = pod_spec(kind, &v).unwrap_or_else(|| panic!("{kind}"));
             assert_eq!(found, &spec, "{kind}");
-            assert_eq!(v.pointer(p), Some(&spec), "{kind}");
+            assert_eq!(v.at(p), Some(&spec), "{kind}");
             let (tp, t) = pod_template(kind, &v).unwrap_or_else(|| panic!("{kind}"));
             assert_eq!(t.get("spec"), Some(&spec), "{kind}");
             assert_eq!(format!("{tp}/spec"), p, "{kind}");

@@ -7,6 +7,7 @@
 //!
 //! Only references by name count. Label selectors are not references (see [`crate::labels`]).
 
+use crate::ValueExt;
 use serde_json::Value;
 
 use crate::pod_spec;
@@ -102,9 +103,7 @@ pub fn runtime_secrets(kind: &str, v: &Value) -> Vec<String> {
         ),
         "SealedSecret" => out.extend(str_at(v, "/metadata/name").map(str::to_string)),
         "Ingress" => {
-            let ann = v
-                .pointer("/metadata/annotations")
-                .and_then(Value::as_object);
+            let ann = v.at("/metadata/annotations").and_then(Value::as_object);
             let managed = ann.is_some_and(|a| {
                 a.contains_key("cert-manager.io/cluster-issuer")
                     || a.contains_key("cert-manager.io/issuer")
@@ -143,13 +142,13 @@ pub fn runtime_secrets(kind: &str, v: &Value) -> Vec<String> {
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer)
+    v.at(pointer)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
 
 fn items<'a>(v: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
-    v.pointer(pointer)
+    v.at(pointer)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -285,7 +284,7 @@ impl<'a> Collector<'a> {
             for (j, e) in items(c, "/env").enumerate() {
                 for (field, kind) in [("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")]
                 {
-                    let r = e.pointer(&format!("/valueFrom/{field}"));
+                    let r = e.at(&format!("/valueFrom/{field}"));
                     self.add(
                         kind,
                         self.ns,

@@ -18,6 +18,7 @@
 //! reads like the pod the API server stores. CPU is in millicores, everything else in whole
 //! units (bytes), both rounded up (see [`crate::quantity`]).
 
+use crate::ValueExt;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -170,7 +171,7 @@ pub fn pod_requests(spec: &Value) -> Result<Resources, BadQuantity> {
         }
     }
     total.max(&init_peak);
-    let pod_level = list(spec.pointer("/resources/requests"), "/resources/requests")?;
+    let pod_level = list(spec.at("/resources/requests"), "/resources/requests")?;
     for (k, v) in pod_level.0 {
         if k == "cpu" || k == "memory" || k.starts_with("hugepages-") {
             total.0.insert(k, v);

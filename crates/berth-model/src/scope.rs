@@ -5,6 +5,7 @@
 //! checks read it to know where an object lands. Kinds found nowhere here are namespaced, the
 //! common case.
 
+use crate::ValueExt;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -103,7 +104,7 @@ impl Scopes {
                 continue;
             }
             let v = &o.value;
-            let text = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("");
+            let text = |p: &str| v.at(p).and_then(Value::as_str).unwrap_or("");
             crds.insert(
                 (
                     text("/spec/group").to_string(),

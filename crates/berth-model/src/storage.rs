@@ -20,6 +20,7 @@
 //!
 //! Any other provisioner is **unknown**, and berth claims nothing about it.
 
+use crate::ValueExt;
 use serde_json::Value;
 
 /// What kind of volume a provisioner or a volume source gives (see the module docs).
@@ -109,7 +110,7 @@ pub fn volume_kind(pv: &Value) -> VolumeKind {
     if let Some((_, k)) = SOURCES.iter().find(|(s, _)| spec.get(*s).is_some()) {
         return *k;
     }
-    spec.pointer("/csi/driver")
+    spec.at("/csi/driver")
         .and_then(Value::as_str)
         .map_or(VolumeKind::Unknown, provisioner_kind)
 }

@@ -8,6 +8,7 @@
 //! A `kind: List` document (what `kubectl get -o yaml` prints) is expanded into its items, as
 //! kubectl does on apply; each item keeps its own positions.
 
+use berth_model::ValueExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -169,7 +170,7 @@ pub(crate) fn check_shape(value: &Value) -> Result<(), ShapeProblem> {
         .iter()
         .any(|p| {
             value
-                .pointer(p)
+                .at(p)
                 .and_then(Value::as_str)
                 .is_some_and(|s| !s.is_empty())
         });

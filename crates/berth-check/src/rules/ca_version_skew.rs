@@ -54,7 +54,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         let w = ctx.object(ca.object);
         out.at(
             w,
-            &format!("{}/image", ca.container.pointer),
+            &format!("{}/image", ca.container.pointer()),
             format!("the cluster-autoscaler in {} is {tag} (Kubernetes 1.{minor}), but the cluster is {}", w.display_name(), ctx.stack.kubernetes),
             format!("use a cluster-autoscaler v1.{target}.x image"),
         );

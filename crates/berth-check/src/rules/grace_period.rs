@@ -1,6 +1,7 @@
 //! `grace-period`: a termination grace period shorter than the preStop drain.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -58,11 +59,11 @@ fn sleep_seconds(words: &[&str]) -> Option<u64> {
 }
 
 fn drain(container: &Value) -> Option<u64> {
-    let hook = container.pointer("/lifecycle/preStop")?;
-    if let Some(s) = hook.pointer("/sleep/seconds").and_then(Value::as_u64) {
+    let hook = container.at("/lifecycle/preStop")?;
+    if let Some(s) = hook.at("/sleep/seconds").and_then(Value::as_u64) {
         return Some(s);
     }
-    let cmd = hook.pointer("/exec/command").and_then(Value::as_array)?;
+    let cmd = hook.at("/exec/command").and_then(Value::as_array)?;
     let text: Vec<String> = cmd
         .iter()
         .filter_map(Value::as_str)
@@ -96,7 +97,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                     format!("terminationGracePeriodSeconds is {g}"),
                 ),
                 None => (
-                    format!("{}/lifecycle/preStop", c.pointer),
+                    format!("{}/lifecycle/preStop", c.pointer()),
                     "the default grace period is 30 s".to_string(),
                 ),
             };

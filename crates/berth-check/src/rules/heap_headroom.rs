@@ -1,6 +1,7 @@
 //! `heap-headroom`: JVM heaps that do not fit the container's memory.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -57,18 +58,18 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             };
             let limit = c
                 .value
-                .pointer("/resources/limits/memory")
+                .at("/resources/limits/memory")
                 .and_then(k8s::quantity);
             let request = c
                 .value
-                .pointer("/resources/requests/memory")
+                .at("/resources/requests/memory")
                 .and_then(k8s::quantity)
                 .or(limit);
-            let res = format!("{}/resources", c.pointer);
+            let res = format!("{}/resources", c.pointer());
             match request {
                 None => out.at(
                     w,
-                    &c.pointer,
+                    &c.pointer(),
                     format!("container `{}` of {} runs a {} heap with no memory request or limit", c.name(), w.display_name(), k8s::mebibytes(heap)),
                     format!("request at least {} and limit at least {}", k8s::mebibytes(heap * 1.2), k8s::mebibytes(heap * 1.5)),
                 ),

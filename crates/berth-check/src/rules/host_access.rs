@@ -1,5 +1,6 @@
 //! `host-access`: pods that reach into the node (hostPath, privileged, host namespaces).
 
+use berth_model::ValueExt;
 use berth_model::{Profile, Severity};
 use serde_json::Value;
 
@@ -63,7 +64,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             }
         }
         for (ptr, vol) in t.volumes() {
-            if let Some(path) = vol.pointer("/hostPath/path").and_then(Value::as_str) {
+            if let Some(path) = vol.at("/hostPath/path").and_then(Value::as_str) {
                 out.at(
                     o,
                     &format!("{ptr}/hostPath"),
@@ -74,13 +75,13 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         }
         for c in t.containers() {
             if c.value
-                .pointer("/securityContext/privileged")
+                .at("/securityContext/privileged")
                 .and_then(Value::as_bool)
                 == Some(true)
             {
                 out.at(
                     o,
-                    &format!("{}/securityContext/privileged", c.pointer),
+                    &format!("{}/securityContext/privileged", c.pointer()),
                     format!(
                         "container `{}` of {} is privileged",
                         c.name(),
@@ -94,7 +95,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                     if let Some(hp) = p.get("hostPort").and_then(Value::as_u64) {
                         out.at(
                             o,
-                            &format!("{}/ports/{n}/hostPort", c.pointer),
+                            &format!("{}/ports/{n}/hostPort", c.pointer()),
                             format!(
                                 "container `{}` of {} binds host port {hp}",
                                 c.name(),
@@ -110,11 +111,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     if ctx.stack.profile != Profile::Local {
         for &i in ctx.of_kind("PersistentVolume") {
             let o = ctx.object(i);
-            if let Some(path) = o
-                .value
-                .pointer("/spec/hostPath/path")
-                .and_then(Value::as_str)
-            {
+            if let Some(path) = o.value.at("/spec/hostPath/path").and_then(Value::as_str) {
                 out.at(
                     o,
                     "/spec/hostPath",

@@ -1,6 +1,7 @@
 //! `hpa-no-requests`: an HPA on resource utilisation for containers without that request.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -62,8 +63,7 @@ fn utilization_resources(hpa: &Value) -> Vec<String> {
             continue;
         }
         let Some(r) = m.get("resource") else { continue };
-        let by_utilization = r.pointer("/target/type").and_then(Value::as_str)
-            == Some("Utilization")
+        let by_utilization = r.at("/target/type").and_then(Value::as_str) == Some("Utilization")
             || r.get("targetAverageUtilization").is_some();
         if let (true, Some(name)) = (by_utilization, r.get("name").and_then(Value::as_str)) {
             out.push(name.to_string());
@@ -90,15 +90,15 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             for r in &resources {
                 let has = c
                     .value
-                    .pointer(&format!("/resources/requests/{r}"))
+                    .at(&format!("/resources/requests/{r}"))
                     .is_some_and(|v| !v.is_null());
                 if has {
                     continue;
                 }
                 let ptr = if c.value.get("resources").is_some() {
-                    format!("{}/resources", c.pointer)
+                    format!("{}/resources", c.pointer())
                 } else {
-                    c.pointer.clone()
+                    c.pointer()
                 };
                 out.at(
                     w,

@@ -2,6 +2,7 @@
 //! another cluster's discovery tag.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use berth_model::karpenter::DISCOVERY_TAG;
 use serde_json::Value;
 
@@ -51,10 +52,10 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         for field in ["subnetSelectorTerms", "securityGroupSelectorTerms"] {
             let terms = o
                 .value
-                .pointer(&format!("/spec/{field}"))
+                .at(&format!("/spec/{field}"))
                 .and_then(Value::as_array);
             for (k, term) in terms.into_iter().flatten().enumerate() {
-                let Some(tag) = term.pointer("/tags").and_then(|t| t.get(DISCOVERY_TAG)) else {
+                let Some(tag) = term.at("/tags").and_then(|t| t.get(DISCOVERY_TAG)) else {
                     continue;
                 };
                 let Some(tag) = tag.as_str() else { continue };

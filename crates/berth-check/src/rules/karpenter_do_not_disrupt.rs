@@ -1,6 +1,7 @@
 //! `karpenter-do-not-disrupt`: queue holders and draining StatefulSets that Karpenter's
 //! consolidation may move.
 
+use berth_model::ValueExt;
 use berth_model::karpenter::{self, DO_NOT_DISRUPT};
 use berth_model::{Severity, holds_queue};
 use serde_json::Value;
@@ -60,11 +61,11 @@ or schedule the pods on a NodePool with `disruption.consolidationPolicy: WhenEmp
 
 fn drains(workload: &Value) -> bool {
     workload
-        .pointer("/spec/template/spec/containers")
+        .at("/spec/template/spec/containers")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .any(|c| c.pointer("/lifecycle/preStop").is_some())
+        .any(|c| c.at("/lifecycle/preStop").is_some())
 }
 
 fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
@@ -93,7 +94,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         if !on.is_empty() && on.iter().all(|p| p.when_empty) {
             continue;
         }
-        let pointer = if t.value.pointer("/metadata/annotations").is_some() {
+        let pointer = if t.value.at("/metadata/annotations").is_some() {
             format!("{}/metadata/annotations", t.pointer)
         } else {
             format!("{}/metadata", t.pointer)

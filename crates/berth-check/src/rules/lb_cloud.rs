@@ -1,5 +1,6 @@
 //! `lb-cloud`: load-balancer annotations of another cloud than the profile's.
 
+use berth_model::ValueExt;
 use berth_model::{Profile, Severity};
 use serde_json::Value;
 
@@ -75,7 +76,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             let o = ctx.object(i);
             let Some(ann) = o
                 .value
-                .pointer("/metadata/annotations")
+                .at("/metadata/annotations")
                 .and_then(Value::as_object)
             else {
                 continue;

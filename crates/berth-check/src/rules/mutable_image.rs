@@ -61,7 +61,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             };
             out.at(
                 o,
-                &format!("{}/image", c.pointer),
+                &format!("{}/image", c.pointer()),
                 format!(
                     "image `{image}` of container `{}` in {} {problem}",
                     c.name(),

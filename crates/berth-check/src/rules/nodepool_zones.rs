@@ -1,6 +1,7 @@
 //! `nodepool-zones`: zonal volumes in zones where no NodePool launches nodes.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use berth_model::karpenter;
 use serde_json::Value;
 
@@ -110,7 +111,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         volumes.push((
             i,
             zone_values(
-                v.pointer("/spec/nodeAffinity/required/nodeSelectorTerms"),
+                v.at("/spec/nodeAffinity/required/nodeSelectorTerms"),
                 "/spec/nodeAffinity/required/nodeSelectorTerms",
                 "matchExpressions",
             ),

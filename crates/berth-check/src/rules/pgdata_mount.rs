@@ -1,6 +1,7 @@
 //! `pgdata-mount`: a Postgres data directory at the root of a volume.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -79,18 +80,18 @@ fn claim_may_be_block(ctx: &Context<'_>, ns: &str, claim: &str) -> bool {
         return true;
     };
     let v = &ctx.object(c).value;
-    let class = v.pointer("/spec/storageClassName").and_then(Value::as_str);
+    let class = v.at("/spec/storageClassName").and_then(Value::as_str);
     let pvs: Vec<&Value> = ctx
         .of_kind("PersistentVolume")
         .iter()
         .map(|&p| &ctx.object(p).value)
         .filter(|pv| {
-            let by_name = v.pointer("/spec/volumeName").and_then(Value::as_str)
-                == pv.pointer("/metadata/name").and_then(Value::as_str)
-                && v.pointer("/spec/volumeName").is_some();
-            let by_ref = pv.pointer("/spec/claimRef/name").and_then(Value::as_str) == Some(claim);
+            let by_name = v.at("/spec/volumeName").and_then(Value::as_str)
+                == pv.at("/metadata/name").and_then(Value::as_str)
+                && v.at("/spec/volumeName").is_some();
+            let by_ref = pv.at("/spec/claimRef/name").and_then(Value::as_str) == Some(claim);
             let by_class = class.is_some_and(|c| {
-                pv.pointer("/spec/storageClassName").and_then(Value::as_str) == Some(c)
+                pv.at("/spec/storageClassName").and_then(Value::as_str) == Some(c)
             }) && ctx.find("StorageClass", "", class.unwrap_or("")).is_none();
             by_name || by_ref || by_class
         })
@@ -109,11 +110,11 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         let w = ctx.object(t.object);
         let claim_templates: Vec<&str> = w
             .value
-            .pointer("/spec/volumeClaimTemplates")
+            .at("/spec/volumeClaimTemplates")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|v| v.pointer("/metadata/name").and_then(Value::as_str))
+            .filter_map(|v| v.at("/metadata/name").and_then(Value::as_str))
             .collect();
         let ns = ctx.namespace_of(t.object);
         // A volume that may be a freshly formatted block device (with lost+found at its root).
@@ -127,7 +128,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                         return true;
                     }
                     match v
-                        .pointer("/persistentVolumeClaim/claimName")
+                        .at("/persistentVolumeClaim/claimName")
                         .and_then(Value::as_str)
                     {
                         Some(claim) => claim_may_be_block(ctx, ns, claim),
@@ -163,7 +164,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 if path == dir && !sub && persistent(name) {
                     out.at(
                         w,
-                        &format!("{}/volumeMounts/{n}/mountPath", c.pointer),
+                        &format!("{}/volumeMounts/{n}/mountPath", c.pointer()),
                         format!(
                             "container `{}` of {} keeps its Postgres data directory `{dir}` at the root of volume `{name}`: initdb fails on its lost+found",
                             c.name(),

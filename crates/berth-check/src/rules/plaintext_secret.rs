@@ -152,7 +152,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 }
                 out.at(
                     o,
-                    &format!("{}/env/{n}/value", c.pointer),
+                    &format!("{}/env/{n}/value", c.pointer()),
                     format!("env `{name}` of container `{}` in {} holds a literal credential", c.name(), o.display_name()),
                     "put the value in a Secret (berth.yaml `secrets:`) and use `valueFrom.secretKeyRef`",
                 );

@@ -54,7 +54,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             }
             out.at(
                 o,
-                &c.pointer,
+                &c.pointer(),
                 format!("container `{}` of {} has no readiness probe", c.name(), o.display_name()),
                 "add a readinessProbe (httpGet, tcpSocket or exec) that passes only when the container can serve",
             );

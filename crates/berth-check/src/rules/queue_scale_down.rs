@@ -1,6 +1,7 @@
 //! `queue-scale-down`: scaling down a workload that keeps messages on its volume.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -43,7 +44,7 @@ Do not autoscale a queue holder down: remove the HPA (or give it
 ";
 
 fn scale_down_disabled(hpa: &Value) -> bool {
-    hpa.pointer("/spec/behavior/scaleDown/selectPolicy")
+    hpa.at("/spec/behavior/scaleDown/selectPolicy")
         .and_then(Value::as_str)
         == Some("Disabled")
 }
@@ -81,7 +82,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         let ca_present = *ca.get_or_insert_with(|| has_cluster_autoscaler(ctx));
         let safe = t
             .value
-            .pointer("/metadata/annotations/cluster-autoscaler.kubernetes.io~1safe-to-evict")
+            .at("/metadata/annotations/cluster-autoscaler.kubernetes.io~1safe-to-evict")
             .and_then(Value::as_str);
         if ca_present && safe != Some("false") {
             out.at(

@@ -1,5 +1,6 @@
 //! `ref-missing`: a referenced object that neither the stack nor `external:` provides.
 
+use berth_model::ValueExt;
 use berth_model::refs::{self, Ref};
 use berth_model::{Profile, Severity};
 
@@ -130,7 +131,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         if o.kind() == "PersistentVolumeClaim" || o.kind() == "StatefulSet" {
             // Claims with a berth storage intent get the profile's class: berth owns that choice.
             if o.value
-                .pointer("/metadata/annotations/berth.dev~1storage")
+                .at("/metadata/annotations/berth.dev~1storage")
                 .is_some()
             {
                 continue;

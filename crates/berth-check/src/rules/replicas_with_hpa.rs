@@ -1,6 +1,7 @@
 //! `replicas-with-hpa`: `spec.replicas` on a workload an HPA scales.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 
 use super::{Out, Rule};
 use crate::context::Context;
@@ -42,10 +43,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             continue;
         };
         let w = ctx.object(t);
-        if w.value
-            .pointer("/spec/replicas")
-            .is_some_and(|v| !v.is_null())
-        {
+        if w.value.at("/spec/replicas").is_some_and(|v| !v.is_null()) {
             out.at(
                 w,
                 "/spec/replicas",

@@ -1,6 +1,7 @@
 //! `resources-missing`: containers without CPU/memory requests or a memory limit.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -51,7 +52,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 continue;
             }
             let r = c.value.get("resources");
-            let has = |p: &str| r.and_then(|r| r.pointer(p)).is_some_and(|v| !v.is_null());
+            let has = |p: &str| r.and_then(|r| r.at(p)).is_some_and(|v| !v.is_null());
             let mut missing = Vec::new();
             for (p, what) in [
                 ("/requests/cpu", "a CPU request"),
@@ -66,9 +67,9 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 continue;
             }
             let pointer = if r.is_some_and(Value::is_object) {
-                format!("{}/resources", c.pointer)
+                format!("{}/resources", c.pointer())
             } else {
-                c.pointer.clone()
+                c.pointer()
             };
             out.at(
                 o,

@@ -1,6 +1,7 @@
 //! `schema`: fields and types the target Kubernetes version's OpenAPI schema rejects, and kinds
 //! nothing defines.
 
+use berth_model::ValueExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -289,9 +290,9 @@ impl CrdSchemas {
             ) else {
                 continue;
             };
-            let shared = v.pointer("/spec/validation/openAPIV3Schema"); // apiextensions v1beta1
+            let shared = v.at("/spec/validation/openAPIV3Schema"); // apiextensions v1beta1
             for ver in v
-                .pointer("/spec/versions")
+                .at("/spec/versions")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -299,7 +300,7 @@ impl CrdSchemas {
                 let Some(name) = ver.get("name").and_then(Value::as_str) else {
                     continue;
                 };
-                let schema = ver.pointer("/schema/openAPIV3Schema").or(shared);
+                let schema = ver.at("/schema/openAPIV3Schema").or(shared);
                 let validator = schema
                     .and_then(|s| schemas::compile_crd_schema(s).ok())
                     .map(Arc::new);

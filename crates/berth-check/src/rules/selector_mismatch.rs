@@ -1,6 +1,7 @@
 //! `selector-mismatch`: a Service, PDB or workload selector that matches no pod template.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -49,10 +50,10 @@ from something outside the stack (an operator, another stack), this warning can 
 fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     for &i in ctx.of_kind("Service") {
         let o = ctx.object(i);
-        if o.value.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") {
+        if o.value.at("/spec/type").and_then(Value::as_str) == Some("ExternalName") {
             continue;
         }
-        let Some(selector) = o.value.pointer("/spec/selector").and_then(Value::as_object) else {
+        let Some(selector) = o.value.at("/spec/selector").and_then(Value::as_object) else {
             continue;
         };
         if selector.is_empty()
@@ -77,7 +78,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     }
     for &i in ctx.of_kind("PodDisruptionBudget") {
         let o = ctx.object(i);
-        let Some(selector) = o.value.pointer("/spec/selector") else {
+        let Some(selector) = o.value.at("/spec/selector") else {
             continue;
         };
         let ns = ctx.namespace_of(i);
@@ -99,7 +100,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     }
     for t in &ctx.pod_templates {
         let o = ctx.object(t.object);
-        let Some(selector) = o.value.pointer("/spec/selector") else {
+        let Some(selector) = o.value.at("/spec/selector") else {
             continue;
         };
         let ok = match o.kind() {

@@ -1,6 +1,7 @@
 //! `shared-on-block`: ReadWriteMany on storage that only one node can attach.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use berth_model::storage::VolumeKind;
 use serde_json::Value;
 
@@ -61,28 +62,26 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         let n = ctx
             .object(i)
             .value
-            .pointer("/spec/volumeClaimTemplates")
+            .at("/spec/volumeClaimTemplates")
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         claims.extend((0..n).map(|k| (i, format!("/spec/volumeClaimTemplates/{k}"))));
     }
     for (i, base) in claims {
         let o = ctx.object(i);
-        let Some(claim) = o.value.pointer(&base) else {
+        let Some(claim) = o.value.at(&base) else {
             continue;
         };
         if !access_modes(claim.get("spec")).contains(&"ReadWriteMany") {
             continue;
         }
-        let class = claim
-            .pointer("/spec/storageClassName")
-            .and_then(Value::as_str);
+        let class = claim.at("/spec/storageClassName").and_then(Value::as_str);
         let by_class = class
             .and_then(|c| class_info(ctx, c))
             .map(|c| c.kind)
             .filter(|k| k.single_node());
         let by_volume = claim
-            .pointer("/spec/volumeName")
+            .at("/spec/volumeName")
             .and_then(Value::as_str)
             .and_then(|n| ctx.find("PersistentVolume", "", n))
             .map(|p| pv_kind(&ctx.object(p).value))

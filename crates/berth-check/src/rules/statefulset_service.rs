@@ -1,6 +1,7 @@
 //! `statefulset-service`: a StatefulSet whose governing Service is missing or not headless.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -53,7 +54,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         let ns = ctx.namespace_of(i);
         let Some(name) = o
             .value
-            .pointer("/spec/serviceName")
+            .at("/spec/serviceName")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
         else {
@@ -71,10 +72,10 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         match ctx.find("Service", ns, name) {
             Some(s) => {
                 let svc = &ctx.object(s).value;
-                let cluster_ip = svc.pointer("/spec/clusterIP").and_then(Value::as_str);
+                let cluster_ip = svc.at("/spec/clusterIP").and_then(Value::as_str);
                 if cluster_ip != Some("None") {
                     let ty = svc
-                        .pointer("/spec/type")
+                        .at("/spec/type")
                         .and_then(Value::as_str)
                         .unwrap_or("ClusterIP");
                     out.at(

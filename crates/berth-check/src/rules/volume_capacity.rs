@@ -1,6 +1,7 @@
 //! `volume-capacity`: claims that cannot bind to the volumes the stack provides for them.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -124,8 +125,8 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
 /// Why `claim` cannot bind to `pv`: (pointer in the claim, reason, fix).
 fn mismatches(claim: &Value, pv: &Value) -> Vec<(&'static str, String, String)> {
     let mut out = Vec::new();
-    let want = claim.pointer("/spec/resources/requests/storage");
-    let have = pv.pointer("/spec/capacity/storage");
+    let want = claim.at("/spec/resources/requests/storage");
+    let have = pv.at("/spec/capacity/storage");
     if let (Some(w), Some(h)) = (want.and_then(k8s::quantity), have.and_then(k8s::quantity))
         && w > h
     {
@@ -159,11 +160,9 @@ fn mismatches(claim: &Value, pv: &Value) -> Vec<(&'static str, String, String)> 
             "ask only for access modes the volume offers".into(),
         ));
     }
-    let claim_class = claim
-        .pointer("/spec/storageClassName")
-        .and_then(Value::as_str);
+    let claim_class = claim.at("/spec/storageClassName").and_then(Value::as_str);
     let pv_class = pv
-        .pointer("/spec/storageClassName")
+        .at("/spec/storageClassName")
         .and_then(Value::as_str)
         .unwrap_or("");
     match claim_class {

@@ -1,6 +1,7 @@
 //! `zonal-volume`: zonal block volumes for pods that may be scheduled in another zone.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -57,7 +58,7 @@ fn pinned_to_zone(t: &PodTemplate<'_>) -> bool {
         return true;
     }
     let terms = spec
-        .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
+        .at("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
         .and_then(Value::as_array);
     terms.into_iter().flatten().any(|term| {
         term.get("matchExpressions")
@@ -91,7 +92,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         let mut zonal: Vec<(String, String)> = Vec::new();
         for (ptr, vol) in t.volumes() {
             let Some(claim_name) = vol
-                .pointer("/persistentVolumeClaim/claimName")
+                .at("/persistentVolumeClaim/claimName")
                 .and_then(Value::as_str)
             else {
                 continue;
@@ -122,9 +123,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             }
             if let Some(why) = class_problem(
                 ctx,
-                claim
-                    .pointer("/spec/storageClassName")
-                    .and_then(Value::as_str),
+                claim.at("/spec/storageClassName").and_then(Value::as_str),
             ) {
                 zonal.push((
                     format!("{ptr}/persistentVolumeClaim"),
@@ -134,7 +133,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         }
         for (k, tpl) in w
             .value
-            .pointer("/spec/volumeClaimTemplates")
+            .at("/spec/volumeClaimTemplates")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -142,11 +141,10 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         {
             if let Some(why) = class_problem(
                 ctx,
-                tpl.pointer("/spec/storageClassName")
-                    .and_then(Value::as_str),
+                tpl.at("/spec/storageClassName").and_then(Value::as_str),
             ) {
                 let name = tpl
-                    .pointer("/metadata/name")
+                    .at("/metadata/name")
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 zonal.push((
