@@ -21,7 +21,8 @@
 //! - **Unschedulable waits for the node autoscaler's answer.** cluster-autoscaler's
 //!   `TriggeredScaleUp` or Karpenter's `Nominated` event means a node is coming: keep waiting.
 //!   `NotTriggerScaleUp` (or Karpenter's own `FailedScheduling`) fails at once with the
-//!   autoscaler's reason. With no autoscaler in the cluster the pod fails at once; with one
+//!   autoscaler's reason. With no autoscaler in the cluster, or one that can add no node
+//!   (Karpenter without a NodePool), the pod fails at once; with one
 //!   that has not answered within the grace period it fails then.
 //!
 //! Pure: the waiter passes the objects it watched and the time; [`Tracker`] keeps what must be
@@ -94,6 +95,10 @@ pub enum Autoscaler {
     Absent,
     /// One is installed (its name, for messages: `cluster-autoscaler`, `Karpenter`).
     Present(String),
+    /// One is installed and can add no node at all (why, for messages: `Karpenter runs but
+    /// has no NodePool`): Karpenter then says nothing about pods, so waiting for its answer
+    /// would only spend the grace period.
+    Idle(String),
     /// berth could not tell (it may not read kube-system): treated as present.
     Unknown,
 }
@@ -488,6 +493,7 @@ impl Tracker {
         let cause = format!("no node can run the pod: {message}");
         match ctx.autoscaler {
             Autoscaler::Absent => Err(cause),
+            Autoscaler::Idle(why) => Err(format!("{cause} ({why})")),
             present => {
                 let since = self
                     .unschedulable_since
