@@ -254,15 +254,15 @@ async fn pending_pods_get_a_karpenter_node_that_goes_when_they_go() {
     berth_local::testing::delete_namespace(&client, &ns).await;
 }
 
-/// Must not wait: a pod no NodePool can host (it selects a label value no pool offers) fails
-/// at once with Karpenter's own reason, long before the autoscaler grace period ends, and
-/// Karpenter launches nothing for it.
+/// Must not wait: a pod no NodePool can host (it asks for s390x nodes; every pool here offers
+/// amd64 only) fails at once with Karpenter's own reason, long before the autoscaler grace
+/// period ends, and Karpenter nominates no node for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pod_no_nodepool_can_host_fails_fast_with_karpenters_reason() {
     let cluster = connect().await;
     let client = berth_local::testing::karpenter_client().await;
     let ns = berth_local::testing::namespace(&client, "karpenter-refused").await;
-    let objects = workload(&ns, 1, json!({POOL_KEY: format!("{ns}-nowhere")}));
+    let objects = workload(&ns, 1, json!({"kubernetes.io/arch": "s390x"}));
     let started = Instant::now();
     let (result, _) = run_up(&cluster, &ns, &objects, Duration::from_secs(600)).await;
     let took = started.elapsed();
@@ -271,7 +271,8 @@ async fn a_pod_no_nodepool_can_host_fails_fast_with_karpenters_reason() {
     assert!(
         text.contains("no node can run the pod")
             && text.contains("Karpenter will not add one")
-            && text.contains("incompatible with nodepool"),
+            && text.contains("incompatible requirements")
+            && text.contains("kubernetes.io/arch In [s390x]"),
         "{text}"
     );
     // Not a timing assertion on berth's speed: it must end on Karpenter's answer, not on the

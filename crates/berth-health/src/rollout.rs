@@ -64,7 +64,8 @@ Deployments, StatefulSets and DaemonSets, none for Jobs and pods that never rest
 An unschedulable pod waits for the node autoscaler: cluster-autoscaler's TriggeredScaleUp or a
 Karpenter nomination means a node is coming, and `up` keeps waiting (it says so); their refusal
 (NotTriggerScaleUp, Karpenter's FailedScheduling) stops it with the autoscaler's reason. With no
-autoscaler in the cluster it stops at once; with one that does not answer within
+autoscaler in the cluster, or Karpenter without a NodePool, it stops at once; with one that does
+not answer within
 `--autoscaler-grace` (30s) it stops then.
 
 ## Why is this bad?
