@@ -224,5 +224,42 @@ async fn generated_nodepools_provision_nodes_for_the_blueprints_pods_on_the_loca
             .unwrap_or_default();
         assert!(zones.contains(&zone), "node in zone {zone}");
     }
+
+    // Must not: a pod the generated pools do not admit (arm64; they keep the blueprint's
+    // amd64) gets no node from them: Karpenter refuses it with the requirement as its reason.
+    let mut arm = wanted[0].clone();
+    arm["metadata"]["name"] = json!("arm64-stand-in");
+    arm["spec"]["nodeSelector"] = json!({"kubernetes.io/arch": "arm64"});
+    let arm: Pod = serde_json::from_value(arm).expect("a Pod");
+    api.create(&PostParams::default(), &arm)
+        .await
+        .expect("create the arm64 pod");
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), &ns);
+    let start = Instant::now();
+    let refusal = loop {
+        let list = events
+            .list(&ListParams::default().fields("involvedObject.name=arm64-stand-in"))
+            .await
+            .expect("list events");
+        let refusal = list.items.into_iter().find(|e| {
+            e.reason.as_deref() == Some("FailedScheduling")
+                && e.source.as_ref().and_then(|s| s.component.as_deref()) == Some("karpenter")
+        });
+        if let Some(e) = refusal {
+            break e.message.unwrap_or_default();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "Karpenter said nothing about the arm64 pod"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert!(refusal.contains("kubernetes.io/arch"), "{refusal}");
+    let arm = api.get("arm64-stand-in").await.expect("the arm64 pod");
+    assert_eq!(
+        arm.spec.and_then(|s| s.node_name),
+        None,
+        "the arm64 pod was placed"
+    );
     berth_local::testing::delete_namespace(&client, &ns).await;
 }

@@ -109,7 +109,7 @@ pub struct UpArgs {
     /// repeatable. Pools written for a cloud (`berth cluster config --nodes karpenter`) are
     /// adapted: the KWOKNodeClass replaces the EC2NodeClass, zones become the local ones, and
     /// requirements no kwok instance type can meet are dropped (each change is printed).
-    #[arg(long, value_name = "FILE", requires = "autoscaler")]
+    #[arg(long, value_name = "FILE")]
     nodepool: Vec<std::path::PathBuf>,
 }
 
