@@ -194,7 +194,8 @@ async fn pending_pods_get_a_karpenter_node_that_goes_when_they_go() {
     for p in &pods.items {
         let on = p.spec.as_ref().and_then(|s| s.node_name.clone());
         assert!(
-            on.as_ref().is_some_and(|on| nodes.iter().any(|n| name(n) == *on)),
+            on.as_ref()
+                .is_some_and(|on| nodes.iter().any(|n| name(n) == *on)),
             "pod {:?} runs on {on:?}, not on a node of {pool}",
             p.metadata.name
         );
@@ -205,10 +206,7 @@ async fn pending_pods_get_a_karpenter_node_that_goes_when_they_go() {
         .as_ref()
         .and_then(|l| l.get("node.kubernetes.io/instance-type").cloned())
         .unwrap_or_default();
-    assert!(
-        instance_type.ends_with("-amd64-linux"),
-        "{instance_type}"
-    );
+    assert!(instance_type.ends_with("-amd64-linux"), "{instance_type}");
 
     // The pods go (scaled to 0): Karpenter consolidates the node away.
     Api::<Deployment>::namespaced(client.clone(), &ns)
@@ -237,9 +235,16 @@ async fn pending_pods_get_a_karpenter_node_that_goes_when_they_go() {
         .await
         .expect("list NodeClaims");
     assert!(
-        claims.items.iter().all(|c| c.metadata.deletion_timestamp.is_some()),
+        claims
+            .items
+            .iter()
+            .all(|c| c.metadata.deletion_timestamp.is_some()),
         "NodeClaims left: {:?}",
-        claims.items.iter().map(|c| &c.metadata.name).collect::<Vec<_>>()
+        claims
+            .items
+            .iter()
+            .map(|c| &c.metadata.name)
+            .collect::<Vec<_>>()
     );
     // Must not: the fixed nodes are no NodePool's, and consolidation leaves them alone.
     let fixed_after: Vec<String> = Api::<Node>::all(client.clone())
@@ -277,13 +282,19 @@ async fn a_pod_no_nodepool_can_host_fails_fast_with_karpenters_reason() {
     );
     // Not a timing assertion on berth's speed: it must end on Karpenter's answer, not on the
     // 600s grace (nor the 300s timeout).
-    assert!(took < Duration::from_secs(290), "failed only after {took:?}");
+    assert!(
+        took < Duration::from_secs(290),
+        "failed only after {took:?}"
+    );
     let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), &ns)
         .list(&ListParams::default())
         .await
         .expect("list events");
     assert!(
-        !events.items.iter().any(|e| e.reason.as_deref() == Some("Nominated")),
+        !events
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("Nominated")),
         "Karpenter nominated a node for a pod it refused"
     );
     berth_local::testing::delete_namespace(&client, &ns).await;

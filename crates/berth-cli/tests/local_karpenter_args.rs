@@ -42,7 +42,10 @@ fn bad_nodepool_files_are_refused_before_anything_starts() {
     .unwrap();
     let (code, err) = up(&state, &["--nodepool", &good.to_string_lossy()]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--nodepool needs --autoscaler karpenter"), "{err}");
+    assert!(
+        err.contains("--nodepool needs --autoscaler karpenter"),
+        "{err}"
+    );
 
     let (code, err) = up(&state, &["--autoscaler", "cluster-autoscaler"]);
     assert_eq!(code, 2, "{err}");

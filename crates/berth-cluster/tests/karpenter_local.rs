@@ -180,9 +180,7 @@ async fn generated_nodepools_provision_nodes_for_the_blueprints_pods_on_the_loca
         let running: Vec<(String, String)> = list
             .items
             .iter()
-            .filter(|p| {
-                p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-            })
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
             .filter_map(|p| {
                 Some((
                     p.metadata.name.clone()?,
@@ -198,7 +196,10 @@ async fn generated_nodepools_provision_nodes_for_the_blueprints_pods_on_the_loca
             "pods not running on the generated pools' nodes: {:#?}",
             list.items
                 .iter()
-                .map(|p| (&p.metadata.name, p.status.as_ref().and_then(|s| s.conditions.clone())))
+                .map(|p| (
+                    &p.metadata.name,
+                    p.status.as_ref().and_then(|s| s.conditions.clone())
+                ))
                 .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_secs(1)).await;

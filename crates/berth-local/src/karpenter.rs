@@ -98,7 +98,12 @@ fn node_claims_resource() -> ApiResource {
     gvk("karpenter.sh", "v1", "NodeClaim", "nodeclaims")
 }
 fn node_classes_resource() -> ApiResource {
-    gvk(NODE_CLASS_GROUP, "v1alpha1", "KWOKNodeClass", "kwoknodeclasses")
+    gvk(
+        NODE_CLASS_GROUP,
+        "v1alpha1",
+        "KWOKNodeClass",
+        "kwoknodeclasses",
+    )
 }
 
 /// The NodePool API of the cluster.
@@ -273,7 +278,9 @@ pub fn adapt_node_pool(pool: &Value, zones: &[String]) -> (Value, Vec<String>) {
             // Karpenter's and its providers' other well-known keys: kept only when Karpenter's
             // own (`karpenter.sh/`); another provider's are the cloud's.
             if !key.starts_with("karpenter.sh/") && !key.starts_with(KWOK_ATTRIBUTE_PREFIX) {
-                notes.push(format!("NodePool {name}: dropped `{key}` (another provider's)"));
+                notes.push(format!(
+                    "NodePool {name}: dropped `{key}` (another provider's)"
+                ));
                 continue;
             }
         }
@@ -415,7 +422,11 @@ pub async fn ensure_node_pools(
     let mut notes = Vec::new();
     let mut wanted = Vec::new();
     let defaults = [default_node_pool(opts)];
-    let given = if pools.is_empty() { &defaults[..] } else { pools };
+    let given = if pools.is_empty() {
+        &defaults[..]
+    } else {
+        pools
+    };
     for pool in given {
         let (mut pool, mut changed) = adapt_node_pool(pool, &opts.zones);
         notes.append(&mut changed);
@@ -499,7 +510,9 @@ pub(crate) async fn wait_ready(
 async fn probe(port: u16) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let attempt = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
         s.write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
             .await
             .ok()?;
@@ -557,6 +570,20 @@ pub(crate) async fn remove(client: &kube::Client) -> Result<(), Error> {
                 .patch(&name, &Default::default(), &Patch::Merge(&unfinalize))
                 .await;
             let _ = nodes.delete(&name, &DeleteParams::default()).await;
+            // Its pods go with it, as when a cloud instance is terminated; their controllers
+            // make new ones, which the fixed nodes take or leave Pending.
+            let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::all(client.clone());
+            let on_node = ListParams::default().fields(&format!("spec.nodeName={name}"));
+            if let Ok(list) = pods.list(&on_node).await {
+                for p in list {
+                    let (Some(pod), Some(ns)) = (p.metadata.name, p.metadata.namespace) else {
+                        continue;
+                    };
+                    let _ = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns)
+                        .delete(&pod, &DeleteParams::default().grace_period(0))
+                        .await;
+                }
+            }
         }
     }
     for name in ours {
@@ -630,7 +657,10 @@ mod tests {
                 "berth.dev/node-pool",
             ]
         );
-        assert_eq!(spec["requirements"][3]["values"], json!(["local-a", "local-b"]));
+        assert_eq!(
+            spec["requirements"][3]["values"],
+            json!(["local-a", "local-b"])
+        );
         assert_eq!(spec["requirements"][0]["operator"], "Gt");
         assert_eq!(local["spec"]["limits"], pool["spec"]["limits"]);
         assert_eq!(
@@ -669,12 +699,20 @@ mod tests {
         assert_eq!(pools[0]["metadata"]["name"], "web");
 
         let bad = dir.join("bad.yaml");
-        std::fs::write(&bad, "apiVersion: karpenter.sh/v1\nkind: NodePool\nspec: [\n").unwrap();
+        std::fs::write(
+            &bad,
+            "apiVersion: karpenter.sh/v1\nkind: NodePool\nspec: [\n",
+        )
+        .unwrap();
         let e = read_node_pools(std::slice::from_ref(&bad)).unwrap_err();
         assert!(e.starts_with(&format!("{}:", bad.display())), "{e}");
 
         let none = dir.join("none.yaml");
-        std::fs::write(&none, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n").unwrap();
+        std::fs::write(
+            &none,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        )
+        .unwrap();
         let e = read_node_pools(std::slice::from_ref(&none)).unwrap_err();
         assert!(e.contains("no NodePool"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();

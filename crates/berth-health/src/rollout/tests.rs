@@ -475,8 +475,9 @@ fn an_autoscaler_that_can_add_no_node_is_not_waited_for() {
     )
     .failure;
     assert!(
-        f.as_deref().is_some_and(|f| f.starts_with("no node can run the pod")
-            && f.ends_with("(Karpenter runs but has no NodePool)")),
+        f.as_deref()
+            .is_some_and(|f| f.starts_with("no node can run the pod")
+                && f.ends_with("(Karpenter runs but has no NodePool)")),
         "{f:?}"
     );
     // Must not: with a NodePool, the same silence is waited for within the grace period.
