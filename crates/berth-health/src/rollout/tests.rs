@@ -476,7 +476,7 @@ fn an_autoscaler_that_can_add_no_node_is_not_waited_for() {
     .failure;
     assert!(
         f.as_deref()
-            .is_some_and(|f| f.starts_with("no node can run the pod")
+            .is_some_and(|f| f.starts_with("pod web-a: no node can run the pod")
                 && f.ends_with("(Karpenter runs but has no NodePool)")),
         "{f:?}"
     );
