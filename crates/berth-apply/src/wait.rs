@@ -766,13 +766,17 @@ async fn probe(cluster: &Cluster) -> bool {
 
 /// Whether a node autoscaler runs: the Karpenter API (Karpenter, EKS Auto Mode) is served, or
 /// a cluster-autoscaler Deployment is in kube-system. Unknown when berth may not look.
+/// Karpenter without a single NodePool is [`Autoscaler::Idle`]: it launches nothing and says
+/// nothing about pods (it only logs that it found no NodePool).
 pub async fn find_autoscaler(cluster: &Cluster) -> Autoscaler {
-    if cluster
-        .resolve("karpenter.sh/v1", "NodePool")
-        .await
-        .is_some()
-    {
-        return Autoscaler::Present("Karpenter".into());
+    if let Some(pools) = cluster.resolve("karpenter.sh/v1", "NodePool").await {
+        let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &pools.resource);
+        return match api.list_metadata(&ListParams::default().limit(1)).await {
+            Ok(list) if list.items.is_empty() => {
+                Autoscaler::Idle("Karpenter runs but has no NodePool".into())
+            }
+            _ => Autoscaler::Present("Karpenter".into()),
+        };
     }
     let api: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(cluster.client.clone(), "kube-system");

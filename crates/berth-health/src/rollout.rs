@@ -21,7 +21,8 @@
 //! - **Unschedulable waits for the node autoscaler's answer.** cluster-autoscaler's
 //!   `TriggeredScaleUp` or Karpenter's `Nominated` event means a node is coming: keep waiting.
 //!   `NotTriggerScaleUp` (or Karpenter's own `FailedScheduling`) fails at once with the
-//!   autoscaler's reason. With no autoscaler in the cluster the pod fails at once; with one
+//!   autoscaler's reason. With no autoscaler in the cluster, or one that can add no node
+//!   (Karpenter without a NodePool), the pod fails at once; with one
 //!   that has not answered within the grace period it fails then.
 //!
 //! Pure: the waiter passes the objects it watched and the time; [`Tracker`] keeps what must be
@@ -63,7 +64,8 @@ Deployments, StatefulSets and DaemonSets, none for Jobs and pods that never rest
 An unschedulable pod waits for the node autoscaler: cluster-autoscaler's TriggeredScaleUp or a
 Karpenter nomination means a node is coming, and `up` keeps waiting (it says so); their refusal
 (NotTriggerScaleUp, Karpenter's FailedScheduling) stops it with the autoscaler's reason. With no
-autoscaler in the cluster it stops at once; with one that does not answer within
+autoscaler in the cluster, or Karpenter without a NodePool, it stops at once; with one that does
+not answer within
 `--autoscaler-grace` (30s) it stops then.
 
 ## Why is this bad?
@@ -94,6 +96,10 @@ pub enum Autoscaler {
     Absent,
     /// One is installed (its name, for messages: `cluster-autoscaler`, `Karpenter`).
     Present(String),
+    /// One is installed and can add no node at all (why, for messages: `Karpenter runs but
+    /// has no NodePool`): Karpenter then says nothing about pods, so waiting for its answer
+    /// would only spend the grace period.
+    Idle(String),
     /// berth could not tell (it may not read kube-system): treated as present.
     Unknown,
 }
@@ -488,6 +494,7 @@ impl Tracker {
         let cause = format!("no node can run the pod: {message}");
         match ctx.autoscaler {
             Autoscaler::Absent => Err(cause),
+            Autoscaler::Idle(why) => Err(format!("{cause} ({why})")),
             present => {
                 let since = self
                     .unschedulable_since

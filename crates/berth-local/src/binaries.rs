@@ -37,6 +37,11 @@ const METRICS_SERVER: Wrapper = Wrapper {
     go_mod: include_str!("../../../testbed/go/metrics-server/go.mod"),
     go_sum: include_str!("../../../testbed/go/metrics-server/go.sum"),
 };
+const KARPENTER: Wrapper = Wrapper {
+    name: "karpenter",
+    go_mod: include_str!("../../../testbed/go/karpenter/go.mod"),
+    go_sum: include_str!("../../../testbed/go/karpenter/go.sum"),
+};
 const PEERS: Wrapper = Wrapper {
     name: "peers",
     go_mod: include_str!("../../../testbed/go/peers/go.mod"),
@@ -121,6 +126,21 @@ const CONTROL_PLANE: &[Target] = &[
     },
 ];
 
+/// Karpenter's kwok build, the node autoscaler of `berth local up --autoscaler karpenter`: built
+/// only when a cluster asks for it (it takes longer than the control plane and a newer Go).
+const KARPENTER_TARGET: Target = Target {
+    package: "sigs.k8s.io/karpenter/kwok",
+    file: "karpenter",
+    wrapper: &KARPENTER,
+    component: "karpenter",
+    module: "sigs.k8s.io/karpenter",
+};
+
+/// The Go toolchain Karpenter needs: its go.mod says `go 1.26.9`, newer than the Go berth asks
+/// for. With `GOTOOLCHAIN` set to it, the go command fetches that release from the module proxy
+/// (once per machine, about 76 MB) and builds with it.
+pub const KARPENTER_TOOLCHAIN: &str = "go1.27.3";
+
 const PEER_TOOLS: &[Target] = &[
     Target {
         package: "helm.sh/helm/v3/cmd/helm",
@@ -143,10 +163,22 @@ impl Target {
         self.wrapper.version(self.module)
     }
 
+    fn dir(&self) -> PathBuf {
+        paths::cache_root().join(format!("{}-{}", self.component, self.version()))
+    }
+
     fn path(&self) -> PathBuf {
-        paths::cache_root()
-            .join(format!("{}-{}", self.component, self.version()))
-            .join(self.file)
+        self.dir().join(self.file)
+    }
+
+    /// `GOTOOLCHAIN` for the build: the machine's Go, except for Karpenter (see
+    /// [`KARPENTER_TOOLCHAIN`]).
+    fn toolchain(&self) -> &'static str {
+        if self.component == "karpenter" {
+            KARPENTER_TOOLCHAIN
+        } else {
+            "local"
+        }
     }
 
     /// `-ldflags` for the build; Kubernetes binaries get their version stamped in, as the
@@ -200,6 +232,90 @@ pub fn versions() -> Vec<(&'static str, &'static str)> {
 /// The Kubernetes version the local cluster runs (`v1.34.4`).
 pub fn kubernetes_version() -> &'static str {
     K8S.version("k8s.io/kubernetes")
+}
+
+/// Karpenter's kwok build and the CRD YAML of its module (NodePool, NodeClaim, NodeOverlay,
+/// CapacityBuffer, KWOKNodeClass), copied next to the binary when it is built.
+#[derive(Clone, Debug)]
+pub struct Karpenter {
+    pub binary: PathBuf,
+    pub crds: Vec<PathBuf>,
+}
+
+/// The CRD files of `sigs.k8s.io/karpenter` that Karpenter's kwok build watches, as paths in
+/// the module.
+const KARPENTER_CRDS: &[&str] = &[
+    "pkg/apis/crds/karpenter.sh_nodepools.yaml",
+    "pkg/apis/crds/karpenter.sh_nodeclaims.yaml",
+    "pkg/apis/crds/karpenter.sh_nodeoverlays.yaml",
+    "pkg/apis/crds/autoscaling.x-k8s.io_capacitybuffers.yaml",
+    "kwok/apis/crds/karpenter.kwok.sh_kwoknodeclasses.yaml",
+];
+
+/// The Karpenter version `--autoscaler karpenter` runs.
+pub fn karpenter_version() -> &'static str {
+    KARPENTER_TARGET.version()
+}
+
+fn karpenter_paths() -> Karpenter {
+    let crds_dir = KARPENTER_TARGET.dir().join("crds");
+    Karpenter {
+        binary: KARPENTER_TARGET.path(),
+        crds: KARPENTER_CRDS
+            .iter()
+            .map(|f| crds_dir.join(f.rsplit('/').next().unwrap_or(f)))
+            .collect(),
+    }
+}
+
+/// Builds Karpenter's kwok build when missing (with [`KARPENTER_TOOLCHAIN`]) and copies its
+/// CRDs out of the module, printing progress to stderr.
+pub fn ensure_karpenter() -> Result<Karpenter, Error> {
+    let paths = karpenter_paths();
+    if !paths.crds.iter().all(|p| p.is_file()) {
+        copy_karpenter_crds(&paths)?;
+    }
+    build_missing(std::slice::from_ref(&KARPENTER_TARGET))?;
+    Ok(paths)
+}
+
+/// Copies the CRD YAML from the module's folder in the Go module cache (`go mod download`
+/// puts it there and says where), each file renamed into place.
+fn copy_karpenter_crds(paths: &Karpenter) -> Result<(), Error> {
+    let go = go_binary()?;
+    let t = &KARPENTER_TARGET;
+    let src = paths::cache_root().join("src").join(t.wrapper.name);
+    write_if_changed(&src.join("go.mod"), t.wrapper.go_mod)?;
+    write_if_changed(&src.join("go.sum"), t.wrapper.go_sum)?;
+    let out = Command::new(&go)
+        .current_dir(&src)
+        .env("GOTOOLCHAIN", t.toolchain())
+        .env("GOFLAGS", "-mod=mod")
+        .args(["mod", "download", "-json"])
+        .arg(format!("{}@{}", t.module, t.version()))
+        .output()
+        .map_err(|e| Error::Build(format!("could not run {}: {e}", go.display())))?;
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let Some(dir) = info["Dir"].as_str().filter(|_| out.status.success()) else {
+        return Err(Error::Build(format!(
+            "`go mod download {}@{}` failed: {}{}",
+            t.module,
+            t.version(),
+            info["Error"].as_str().unwrap_or_default(),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    };
+    for (file, dest) in KARPENTER_CRDS.iter().zip(&paths.crds) {
+        let from = Path::new(dir).join(file);
+        let text = std::fs::read_to_string(&from).map_err(Error::io(&from))?;
+        if let Some(d) = dest.parent() {
+            std::fs::create_dir_all(d).map_err(Error::io(d))?;
+        }
+        let tmp = dest.with_extension("copying");
+        std::fs::write(&tmp, text).map_err(Error::io(&tmp))?;
+        std::fs::rename(&tmp, dest).map_err(Error::io(dest))?;
+    }
+    Ok(())
 }
 
 /// Where a peer tool (`helm`, `kubeconform`) is or would be built.
@@ -281,7 +397,7 @@ fn build_missing(targets: &[Target]) -> Result<(), Error> {
         let status = Command::new(&go)
             .current_dir(&dir)
             .env("CGO_ENABLED", "0")
-            .env("GOTOOLCHAIN", "local")
+            .env("GOTOOLCHAIN", t.toolchain())
             .env("GOFLAGS", "-mod=mod")
             .args([
                 "build",
@@ -376,6 +492,7 @@ mod tests {
                 .starts_with("v0.")
         );
         assert!(PEERS.version("helm.sh/helm/v3").starts_with("v3."));
+        assert!(karpenter_version().starts_with("v1."));
     }
 
     #[test]
@@ -392,5 +509,13 @@ mod tests {
         let minor = t.version().split('.').nth(1).unwrap();
         assert!(flags.contains(&format!("gitMinor={minor} ")));
         assert_eq!(CONTROL_PLANE[0].ldflags(), "-s -w");
+    }
+
+    #[test]
+    fn only_karpenter_builds_with_the_newer_toolchain() {
+        assert_eq!(KARPENTER_TARGET.toolchain(), KARPENTER_TOOLCHAIN);
+        assert!(CONTROL_PLANE.iter().all(|t| t.toolchain() == "local"));
+        // Its go.mod says the Go it needs; the toolchain named must be at least that.
+        assert!(KARPENTER.go_mod.contains("\ngo 1.26.9\n"));
     }
 }

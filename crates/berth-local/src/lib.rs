@@ -40,6 +40,11 @@
 //! `kwok.x-k8s.io/usage-cpu` / `-memory` per container, else almost nothing;
 //! [`load`] drives `ResourceUsage` objects from a load curve.
 //!
+//! # Karpenter
+//! With [`Options::autoscaler`] set to Karpenter, `up` also runs Karpenter's kwok build as a
+//! process on 127.0.0.1, so pending pods get nodes of the instance types it picks and empty or
+//! underused nodes go again; the fixed nodes stay as the system pool. See [`karpenter`].
+//!
 //! # Failure states for tests
 //! kwok plays the kubelet, following [`STAGES`]. A pod annotated `berth.dev/test-state` gets:
 //! - `image-pull-backoff` / `err-image-pull` / `invalid-image-name`: containers waiting with
@@ -66,6 +71,7 @@
 //! berth doctor read real log lines through the API server.
 
 pub mod binaries;
+pub mod karpenter;
 pub mod load;
 pub mod objects;
 pub mod paths;
@@ -206,6 +212,9 @@ pub struct Options {
     /// Pre-created volumes per zone (block) and in all (shared).
     pub volumes_per_zone: u32,
     pub volume_size: String,
+    /// The node autoscaler that adds and removes nodes beside the fixed ones.
+    #[serde(default)]
+    pub autoscaler: karpenter::NodeAutoscaler,
 }
 
 impl Default for Options {
@@ -220,6 +229,7 @@ impl Default for Options {
             pods: 110,
             volumes_per_zone: 10,
             volume_size: "100Gi".into(),
+            autoscaler: karpenter::NodeAutoscaler::None,
         }
     }
 }
@@ -394,20 +404,36 @@ const COMPONENTS: [&str; 6] = [
     METRICS_SERVER,
 ];
 
+/// The components `opts` runs, in start order: [`COMPONENTS`], then the node autoscaler.
+fn components(opts: &Options) -> Vec<&'static str> {
+    let mut all = COMPONENTS.to_vec();
+    if opts.autoscaler == karpenter::NodeAutoscaler::Karpenter {
+        all.push(karpenter::COMPONENT);
+    }
+    all
+}
+
 /// What a component reads the address of when it starts (the API server etcd's from a flag,
 /// the others the API server's from the kubeconfig): when that moves to a new port, the
 /// component is restarted too.
 fn depends_on(component: &str) -> Option<&'static str> {
     match component {
         APISERVER => Some(ETCD),
-        CONTROLLER_MANAGER | SCHEDULER | KWOK | METRICS_SERVER => Some(APISERVER),
+        CONTROLLER_MANAGER | SCHEDULER | KWOK | METRICS_SERVER | karpenter::COMPONENT => {
+            Some(APISERVER)
+        }
         _ => None,
     }
 }
 
-/// How many ports a component listens on: etcd its client and peer ports, the others one.
+/// How many ports a component listens on: etcd its client and peer ports, Karpenter its
+/// metrics and health-probe ports, the others one.
 fn port_count(component: &str) -> usize {
-    if component == ETCD { 2 } else { 1 }
+    if component == ETCD || component == karpenter::COMPONENT {
+        2
+    } else {
+        1
+    }
 }
 
 /// Starts the cluster, or reuses it when it is healthy, or repairs it when some of its
@@ -421,6 +447,10 @@ pub async fn up(opts: &Options) -> Result<Status, Error> {
     let layout = Layout::of(&opts.name);
     let _lock = layout.lock()?;
     let bins = binaries::ensure_control_plane()?;
+    let karpenter_bins = match opts.autoscaler {
+        karpenter::NodeAutoscaler::Karpenter => Some(binaries::ensure_karpenter()?),
+        karpenter::NodeAutoscaler::None => None,
+    };
 
     let recorded = match layout.read_state() {
         Some(state) => {
@@ -439,7 +469,7 @@ pub async fn up(opts: &Options) -> Result<Status, Error> {
         None => Vec::new(),
     };
 
-    match start(&layout, &bins, opts, recorded).await {
+    match start(&layout, &bins, karpenter_bins.as_ref(), opts, recorded).await {
         Ok(status) => Ok(status),
         Err(e) => {
             // Leave nothing running behind a failed start.
@@ -538,7 +568,7 @@ impl<'a> Launcher<'a> {
             setup: setup_fingerprint(),
             api_port: 0,
             // A dead component stays listed, with its ports, until it runs again.
-            processes: COMPONENTS
+            processes: components(opts)
                 .iter()
                 .filter_map(|c| recorded.iter().find(|p| p.name == *c).cloned())
                 .collect(),
@@ -552,7 +582,7 @@ impl<'a> Launcher<'a> {
         // Recorded ports first, all of them, before any fresh one (see `PortClaim`).
         let mut claim = process::PortClaim::default();
         let mut reclaimed: Vec<(&'static str, Vec<u16>, Vec<bool>)> = Vec::new();
-        for c in COMPONENTS {
+        for c in components(opts) {
             let old = state.processes.iter().find(|p| p.name == c);
             let running = old.filter(|p| p.alive());
             let dependency_moves = depends_on(c)
@@ -630,6 +660,17 @@ impl<'a> Launcher<'a> {
         binary: &Path,
         args: impl FnOnce(&[u16]) -> Vec<String>,
     ) -> Result<Proc, Error> {
+        self.run_with_env(component, binary, &[], args)
+    }
+
+    /// [`Launcher::run`] with environment variables for the process.
+    fn run_with_env(
+        &mut self,
+        component: &str,
+        binary: &Path,
+        env: &[(&str, String)],
+        args: impl FnOnce(&[u16]) -> Vec<String>,
+    ) -> Result<Proc, Error> {
         let Some((_, ports)) = self.plan.iter().find(|(c, _)| *c == component) else {
             return self
                 .state
@@ -642,7 +683,8 @@ impl<'a> Launcher<'a> {
         let ports = ports.clone();
         self.claim.release(&ports);
         let log = self.layout.logs().join(format!("{component}.log"));
-        let mut proc = process::spawn(component, binary, &args(&ports), ports[0], &log)?;
+        let mut proc =
+            process::spawn_with_env(component, binary, &args(&ports), env, ports[0], &log)?;
         proc.other_ports = ports[1..].to_vec();
         match self
             .state
@@ -668,6 +710,7 @@ impl<'a> Launcher<'a> {
 async fn start(
     layout: &Layout,
     bins: &binaries::Binaries,
+    karpenter_bins: Option<&binaries::Karpenter>,
     opts: &Options,
     recorded: Vec<Proc>,
 ) -> Result<Status, Error> {
@@ -856,7 +899,39 @@ async fn start(
                 metrics.log_tail(15)
             ))
         })?;
+    match karpenter_bins {
+        Some(k) => start_karpenter(&mut launcher, &client, k, opts).await?,
+        None => karpenter::remove(&client).await?,
+    }
     Ok(launcher.status())
+}
+
+/// Karpenter, after what it needs (see [`karpenter`]); the default NodePool when the cluster
+/// has none yet (the user's own, applied later, replace it).
+async fn start_karpenter(
+    launcher: &mut Launcher<'_>,
+    client: &kube::Client,
+    bins: &binaries::Karpenter,
+    opts: &Options,
+) -> Result<(), Error> {
+    let kubeconfig = launcher.layout.kubeconfig().display().to_string();
+    let types = karpenter::prepare(client, &bins.crds, &launcher.layout.dir, opts).await?;
+    let proc = launcher.run_with_env(
+        karpenter::COMPONENT,
+        &bins.binary,
+        &[("KUBECONFIG", kubeconfig)],
+        |ports| karpenter::args(ports, &types),
+    )?;
+    let probe_port = proc.other_ports.first().copied().unwrap_or(0);
+    karpenter::wait_ready(&proc, probe_port, Duration::from_secs(90)).await?;
+    let pools = karpenter::node_pools(client)
+        .list(&kube::api::ListParams::default())
+        .await
+        .map_err(Error::api("list NodePools"))?;
+    if pools.items.is_empty() {
+        karpenter::ensure_node_pools(client, opts, &[]).await?;
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<String, Error> {

@@ -26,7 +26,7 @@ pub const SHARED_CLASS: &str = "berth-local-shared";
 
 const MANAGER: &str = "berth-local";
 
-fn apply() -> PatchParams {
+pub(crate) fn apply() -> PatchParams {
     PatchParams::apply(MANAGER).force()
 }
 

@@ -36,6 +36,19 @@ pub fn spawn(
     port: u16,
     log: &Path,
 ) -> Result<Proc, Error> {
+    spawn_with_env(name, binary, args, &[], port, log)
+}
+
+/// [`spawn`] with environment variables set for the process (Karpenter reads its kubeconfig
+/// from `KUBECONFIG` only: its flag set has no `--kubeconfig`).
+pub fn spawn_with_env(
+    name: &str,
+    binary: &Path,
+    args: &[String],
+    env: &[(&str, String)],
+    port: u16,
+    log: &Path,
+) -> Result<Proc, Error> {
     let out = File::options()
         .create(true)
         .append(true)
@@ -44,6 +57,7 @@ pub fn spawn(
     let err = out.try_clone().map_err(Error::io(log))?;
     let mut cmd = Command::new(binary);
     cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     os::detach(&mut cmd);
     let mut child = cmd
         .spawn()

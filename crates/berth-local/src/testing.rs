@@ -33,18 +33,58 @@ pub fn cluster_name() -> String {
 /// reason when the cluster cannot be started: tests that need it cannot run without it.
 pub fn kubeconfig() -> PathBuf {
     static KUBECONFIG: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let result = KUBECONFIG.get_or_init(|| {
+    started(
+        &KUBECONFIG,
+        Options {
+            name: cluster_name(),
+            ..Options::default()
+        },
+    )
+}
+
+/// Name of the shared test cluster that runs Karpenter: `<cluster_name()>-karpenter`. A
+/// cluster of its own, since a node autoscaler changes how `up` treats every unschedulable
+/// pod of the tests beside it.
+pub fn karpenter_cluster_name() -> String {
+    format!("{}-karpenter", cluster_name())
+}
+
+/// The Karpenter test cluster's layout: Karpenter, and three small fixed nodes (1 CPU, 2 GiB)
+/// as the system pool, so a test's pods that ask for more than that go to nodes Karpenter
+/// launches.
+pub fn karpenter_options() -> Options {
+    Options {
+        name: karpenter_cluster_name(),
+        cpu: "1".into(),
+        memory: "2Gi".into(),
+        autoscaler: crate::karpenter::NodeAutoscaler::Karpenter,
+        ..Options::default()
+    }
+}
+
+/// Starts the Karpenter test cluster ([`karpenter_options`]) if needed and returns its
+/// kubeconfig path; panics with the reason when it cannot (the first start builds Karpenter).
+pub fn karpenter_kubeconfig() -> PathBuf {
+    static KUBECONFIG: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    started(&KUBECONFIG, karpenter_options())
+}
+
+/// A client for the Karpenter test cluster (started if needed).
+pub async fn karpenter_client() -> kube::Client {
+    crate::client(&karpenter_kubeconfig())
+        .await
+        .expect("client for the local Karpenter test cluster")
+}
+
+fn started(cell: &OnceLock<Result<PathBuf, String>>, opts: Options) -> PathBuf {
+    let result = cell.get_or_init(|| {
         // `up` is async; run it on a runtime of its own thread so this works from inside a
         // test's runtime as well as from plain tests.
-        std::thread::spawn(|| {
+        std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            let opts = Options {
-                name: cluster_name(),
-                ..Options::default()
-            };
             rt.block_on(up(&opts))
                 .map(|s| s.kubeconfig)
                 .map_err(|e| e.to_string())

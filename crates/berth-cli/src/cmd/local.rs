@@ -99,6 +99,18 @@ pub struct UpArgs {
     /// Pre-created volumes per zone for the `berth-local-block` class (and in all for `berth-local-shared`).
     #[arg(long, default_value_t = 10)]
     volumes_per_zone: u32,
+    /// Node autoscaler: `karpenter` runs Karpenter's kwok build, which adds kwok nodes of the
+    /// instance types it picks for pending pods and consolidates empty or underused ones (the
+    /// fixed nodes stay as the system pool); `none` only the fixed nodes. Its first build
+    /// takes about 9 minutes and fetches Go 1.27.3 (GOTOOLCHAIN) from the module proxy.
+    #[arg(long, default_value = "none", value_name = "karpenter|none")]
+    autoscaler: berth_local::karpenter::NodeAutoscaler,
+    /// A file of NodePool manifests (karpenter.sh/v1) to use instead of the default pool;
+    /// repeatable. Pools written for a cloud (`berth cluster config --nodes karpenter`) are
+    /// adapted: the KWOKNodeClass replaces the EC2NodeClass, zones become the local ones, and
+    /// requirements no kwok instance type can meet are dropped (each change is printed).
+    #[arg(long, value_name = "FILE")]
+    nodepool: Vec<std::path::PathBuf>,
 }
 
 pub fn run(cmd: LocalCommand) -> anyhow::Result<Exit> {
@@ -111,6 +123,16 @@ pub fn run(cmd: LocalCommand) -> anyhow::Result<Exit> {
                     "--nodes and --zones must not be empty",
                 ));
             }
+            if !a.nodepool.is_empty()
+                && a.autoscaler != berth_local::karpenter::NodeAutoscaler::Karpenter
+            {
+                return Err(fail(
+                    Exit::BadInput,
+                    "--nodepool needs --autoscaler karpenter",
+                ));
+            }
+            let pools = berth_local::karpenter::read_node_pools(&a.nodepool)
+                .map_err(|e| fail(Exit::BadInput, e))?;
             let opts = berth_local::Options {
                 name: a.name.name,
                 nodes: a.nodes,
@@ -119,11 +141,21 @@ pub fn run(cmd: LocalCommand) -> anyhow::Result<Exit> {
                 cpu: a.cpu,
                 memory: a.memory,
                 volumes_per_zone: a.volumes_per_zone,
+                autoscaler: a.autoscaler,
                 ..Default::default()
             };
             let started = std::time::Instant::now();
             let rt = tokio::runtime::Runtime::new()?;
             let status = rt.block_on(berth_local::up(&opts))?;
+            if !pools.is_empty() {
+                let notes = rt.block_on(async {
+                    let client = berth_local::client(&status.kubeconfig).await?;
+                    berth_local::karpenter::ensure_node_pools(&client, &opts, &pools).await
+                })?;
+                for note in notes {
+                    eprintln!("berth: {note}");
+                }
+            }
             let verb = if status.reused {
                 "is running".to_string()
             } else if status.started.len() < status.processes.len() {
@@ -140,6 +172,17 @@ pub fn run(cmd: LocalCommand) -> anyhow::Result<Exit> {
                 opts.zones.len(),
                 started.elapsed().as_secs_f64()
             );
+            if opts.autoscaler == berth_local::karpenter::NodeAutoscaler::Karpenter {
+                eprintln!(
+                    "berth: Karpenter {} adds nodes for pending pods ({})",
+                    berth_local::binaries::karpenter_version(),
+                    if pools.is_empty() {
+                        "NodePool `default` unless the cluster has others".to_string()
+                    } else {
+                        format!("{} NodePool(s) from --nodepool", pools.len())
+                    }
+                );
+            }
             for moved in &status.moved {
                 eprintln!("berth: {moved}");
             }

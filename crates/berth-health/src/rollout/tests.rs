@@ -457,6 +457,41 @@ fn karpenter_nomination_is_waited_for_and_its_refusal_is_not() {
 }
 
 #[test]
+fn an_autoscaler_that_can_add_no_node_is_not_waited_for() {
+    let expected = HashSet::new();
+    let idle = Autoscaler::Idle("Karpenter runs but has no NodePool".into());
+    let present = Autoscaler::Present("Karpenter".into());
+    let now = Instant::now();
+    let mut tracker = Tracker::new(STARTED);
+    let p = pod("web-a", "rs", unschedulable());
+    tracker.observe(&p, now);
+    // Must act: with no NodePool, Karpenter never answers; fail at once, saying why.
+    let f = assess(
+        &tracker,
+        &deployment("1", 1, 1),
+        &[&p],
+        vec![],
+        &ctx(now, &idle, &expected),
+    )
+    .failure;
+    assert!(
+        f.as_deref()
+            .is_some_and(|f| f.starts_with("pod web-a: no node can run the pod")
+                && f.ends_with("(Karpenter runs but has no NodePool)")),
+        "{f:?}"
+    );
+    // Must not: with a NodePool, the same silence is waited for within the grace period.
+    let v = assess(
+        &tracker,
+        &deployment("1", 1, 1),
+        &[&p],
+        vec![],
+        &ctx(now, &present, &expected),
+    );
+    assert_eq!(v.failure, None);
+}
+
+#[test]
 fn not_trigger_scale_up_fails_with_the_autoscalers_reason_and_the_latest_answer_wins() {
     let (ca, expected) = (
         Autoscaler::Present("cluster-autoscaler".into()),
