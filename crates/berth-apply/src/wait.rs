@@ -766,33 +766,33 @@ async fn probe(cluster: &Cluster) -> bool {
 
 /// Whether a node autoscaler runs: the Karpenter API (Karpenter, EKS Auto Mode) is served, or
 /// a cluster-autoscaler Deployment is in kube-system. Unknown when berth may not look.
-/// Karpenter without a single NodePool is [`Autoscaler::Idle`]: it launches nothing and says
-/// nothing about pods (it only logs that it found no NodePool).
+/// Karpenter without a single NodePool is [`Autoscaler::Idle`] (it launches nothing and says
+/// nothing about pods; it only logs that it found no NodePool), unless a cluster-autoscaler
+/// runs beside it: the Karpenter API is also served where only its CRDs were installed.
 pub async fn find_autoscaler(cluster: &Cluster) -> Autoscaler {
+    let mut karpenter_idle = false;
     if let Some(pools) = cluster.resolve("karpenter.sh/v1", "NodePool").await {
         let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &pools.resource);
-        return match api.list_metadata(&ListParams::default().limit(1)).await {
-            Ok(list) if list.items.is_empty() => {
-                Autoscaler::Idle("Karpenter runs but has no NodePool".into())
-            }
-            _ => Autoscaler::Present("Karpenter".into()),
-        };
+        match api.list_metadata(&ListParams::default().limit(1)).await {
+            Ok(list) if list.items.is_empty() => karpenter_idle = true,
+            _ => return Autoscaler::Present("Karpenter".into()),
+        }
     }
     let api: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(cluster.client.clone(), "kube-system");
     match api.list_metadata(&ListParams::default()).await {
-        Ok(list) => {
+        Ok(list)
             if list.items.iter().any(|d| {
                 d.metadata
                     .name
                     .as_deref()
                     .is_some_and(|n| n.contains("cluster-autoscaler"))
-            }) {
-                Autoscaler::Present("cluster-autoscaler".into())
-            } else {
-                Autoscaler::Absent
-            }
+            }) =>
+        {
+            Autoscaler::Present("cluster-autoscaler".into())
         }
+        _ if karpenter_idle => Autoscaler::Idle("Karpenter runs but has no NodePool".into()),
+        Ok(_) => Autoscaler::Absent,
         Err(e) => {
             tracing::debug!("cannot tell whether a node autoscaler runs: {e}");
             Autoscaler::Unknown
