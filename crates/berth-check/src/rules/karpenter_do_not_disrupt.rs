@@ -179,6 +179,7 @@ spec:
             zones: vec![],
             node_groups: vec![],
             nodes,
+            file_systems: Vec::new(),
         });
         s
     }
