@@ -413,10 +413,12 @@ fn cluster_up_creates_the_file_system_once_and_down_keeps_it_unless_purge() {
     let out = berth(&moto, &["render", path], &[]);
     let printed = text(&out);
     assert!(printed.contains("fileSystemId: ${efs.shared}"), "{printed}");
+    // (The report wraps the message; its two halves are on their own lines.)
     assert!(
-        printed.contains("stays unfilled: it does not exist yet"),
+        printed.contains("`${efs.shared}` (the id of EFS file system `shared`"),
         "{printed}"
     );
+    assert!(printed.contains("does not exist yet"), "{printed}");
 
     let node_sg = eksctl_network(&moto);
     let out = berth(&moto, &["cluster", "up", "--existing", path], &[]);
