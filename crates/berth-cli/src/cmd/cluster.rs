@@ -256,9 +256,13 @@ fn file_systems(files: &ClusterFiles) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     }
     let aws = berth_aws::Aws::default();
-    let ensured =
-        berth_aws::efs::ensure(&aws, Some(files.region.as_str()), &files.name, &files.file_systems)
-            .map_err(|e| fail(Exit::Failed, format!("cluster `{}`: {e}", files.name)))?;
+    let ensured = berth_aws::efs::ensure(
+        &aws,
+        Some(files.region.as_str()),
+        &files.name,
+        &files.file_systems,
+    )
+    .map_err(|e| fail(Exit::Failed, format!("cluster `{}`: {e}", files.name)))?;
     for fs in &ensured {
         if fs.created.is_empty() {
             eprintln!(
@@ -311,8 +315,9 @@ fn cluster_down(args: DownArgs) -> anyhow::Result<Exit> {
     }
     if !files.file_systems.is_empty() {
         let aws = berth_aws::Aws::default();
-        let released = berth_aws::efs::release(&aws, Some(files.region.as_str()), &files.name, args.purge)
-            .map_err(|e| fail(Exit::Failed, format!("cluster `{}`: {e}", files.name)))?;
+        let released =
+            berth_aws::efs::release(&aws, Some(files.region.as_str()), &files.name, args.purge)
+                .map_err(|e| fail(Exit::Failed, format!("cluster `{}`: {e}", files.name)))?;
         for d in &released.deleted {
             eprintln!("deleted {d}");
         }
