@@ -191,7 +191,7 @@ fn secret_store_sources_and_their_key() {
     assert_eq!(data["sops"].sops.as_deref(), Some("secrets.enc.yaml"));
 
     let (_, findings) = parse(
-        "stack: s\nsecrets:\n  a:\n    data:\n      nokey: { sops: s.yaml }\n      stray: { env: X, key: y }\n      two: { aws-ssm: /a, env: X }\n",
+        "stack: s\nsecrets:\n  a:\n    data:\n      nokey: { sops: s.yaml }\n      stray: { env: X, key: z }\n      two: { aws-ssm: /a, env: X }\n",
     );
     assert_eq!(
         lines(&findings),
@@ -217,8 +217,8 @@ fn file_system_names_are_labels_and_unique() {
     assert_eq!(
         lines(&findings),
         [
-            "berth.yaml:6:13 stack-file file system `data` is declared twice",
-            "berth.yaml:7:13 stack-file file system name `Data_1` is not a DNS-1123 label",
+            "berth.yaml:6:9 stack-file file system `data` is declared twice",
+            "berth.yaml:7:9 stack-file file system name `Data_1` is not a DNS-1123 label",
         ]
     );
 }
