@@ -23,6 +23,9 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
 fi
 
+# moto's server mode, the local AWS endpoint of the AWS tests (a venv in ~/.cache/berth).
+scripts/moto-venv.sh
+
 start=$(date +%s)
 # The code is kept formatted and clippy-clean: a change that is not fails here, before the
 # tests (rustup's rustfmt and clippy components).

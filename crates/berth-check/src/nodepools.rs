@@ -140,6 +140,7 @@ spec:
             zones: vec![],
             node_groups: vec![],
             nodes: Some(NodeMode::AutoMode),
+            file_systems: Vec::new(),
         });
         let ctx = Context::new(&s);
         let p = pools(&ctx);

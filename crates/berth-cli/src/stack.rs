@@ -2,6 +2,7 @@
 //! and the one way findings and refusals are printed.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use berth_apply::ErrorClass;
 use berth_check::report;
@@ -48,6 +49,9 @@ impl StackArgs {
             secret_mode,
             // The last resort for `kubectl kustomize`: berth's own kubectl, when built.
             local_kubectl: berth_local::binaries::find().map(|b| b.kubectl),
+            // Read only when a stack names them: AWS secrets at `up`, file system ids on EKS.
+            cloud_secrets: Some(Arc::new(berth_aws::Secrets::new())),
+            cloud_values: Some(Arc::new(berth_aws::efs::FileSystemValues::new())),
             ..LoadOptions::default()
         }
     }

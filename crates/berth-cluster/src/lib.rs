@@ -9,10 +9,12 @@
 //! with one the stack already has), [`nodepools`] the Karpenter NodePools and EC2NodeClass,
 //! [`schema`] validates every generated file against eksctl's published JSON schema and
 //! Karpenter's CRD schemas, [`versions`] maps Kubernetes minors to autoscaler releases, and
-//! [`up`] lists the commands `berth cluster up` runs. Nothing here needs a cluster.
+//! [`up`] lists the commands `berth cluster up` runs, and [`file_systems`] says what it creates
+//! for `cluster.fileSystems` (berth-aws creates it). Nothing here needs a cluster.
 
 pub mod autoscaler;
 pub mod eksctl;
+pub mod file_systems;
 pub mod nodepools;
 pub mod schema;
 pub mod sizing;
@@ -22,7 +24,7 @@ pub mod versions;
 
 use std::path::{Path, PathBuf};
 
-use berth_model::{ClusterSpec, NodeMode, Profile, Stack};
+use berth_model::{ClusterSpec, FileSystemSpec, NodeMode, Profile, Stack};
 use berth_simulate::{Catalog, SimError};
 use serde_json::Value;
 
@@ -117,6 +119,10 @@ pub struct ClusterFiles {
     pub warnings: Vec<String>,
     /// Where a cluster-autoscaler of the stack disagrees with the generated one.
     pub differences: Vec<autoscaler::Difference>,
+    /// The cluster's region.
+    pub region: String,
+    /// `cluster.fileSystems`: what `berth cluster up` creates after the cluster.
+    pub file_systems: Vec<FileSystemSpec>,
 }
 
 /// File name of the ClusterConfig.
@@ -215,6 +221,7 @@ pub fn config(stack: &Stack, options: &Options) -> Result<ClusterFiles, ClusterE
     }
     let spec = stack.cluster.clone().unwrap_or_else(|| ClusterSpec {
         nodes: None,
+        file_systems: Vec::new(),
         name: stack.name.clone(),
         region: None,
         zones: Vec::new(),
@@ -254,6 +261,7 @@ pub fn config(stack: &Stack, options: &Options) -> Result<ClusterFiles, ClusterE
     };
     let mut explanation = plan.lines;
     let mut warnings = plan.warnings;
+    explanation.extend(file_systems::explain(&spec));
 
     let cluster_config = eksctl::cluster_config(&eksctl::Input {
         stack: &stack.name,
@@ -285,6 +293,8 @@ pub fn config(stack: &Stack, options: &Options) -> Result<ClusterFiles, ClusterE
             explanation,
             warnings,
             differences: Vec::new(),
+            region,
+            file_systems: spec.file_systems,
         });
     }
 
@@ -325,6 +335,8 @@ pub fn config(stack: &Stack, options: &Options) -> Result<ClusterFiles, ClusterE
         explanation,
         warnings,
         differences,
+        region,
+        file_systems: spec.file_systems,
     })
 }
 

@@ -93,6 +93,18 @@ pub fn steps(cluster_file: &Path, manifests: &[PathBuf], nodes: NodeMode) -> Vec
     out
 }
 
+/// The command that deletes the cluster (`berth cluster down`).
+pub fn down_steps(name: &str, region: &str) -> Vec<Step> {
+    vec![Step {
+        program: "eksctl".into(),
+        args: [
+            "delete", "cluster", "--name", name, "--region", region, "--wait",
+        ]
+        .map(String::from)
+        .to_vec(),
+    }]
+}
+
 /// The programs of `steps` that are not on `PATH` (each named once).
 pub fn missing(steps: &[Step]) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();

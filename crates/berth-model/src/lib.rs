@@ -309,6 +309,98 @@ pub struct ClusterSpec {
     /// default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<NodeMode>,
+    /// EFS file systems `berth cluster up` creates when missing; their ids are the values
+    /// `efs.<name>` of the stack (`${efs.shared}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_systems: Vec<FileSystemSpec>,
+}
+
+/// One entry of `cluster.fileSystems`: an EFS file system with one mount target per zone of
+/// the cluster, reachable over NFS from the cluster's nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileSystemSpec {
+    /// A DNS-1123 label; the value `efs.<name>` holds the file system's id.
+    pub name: String,
+    #[serde(default)]
+    pub performance_mode: EfsPerformanceMode,
+    #[serde(default)]
+    pub throughput_mode: EfsThroughputMode,
+    /// Encrypted at rest with the account's EFS KMS key (default: true).
+    #[serde(default = "yes")]
+    pub encrypted: bool,
+    /// When files move to cheaper storage classes; absent: EFS's default (none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<EfsLifecycle>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// EFS performance mode (the EFS API's spelling).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EfsPerformanceMode {
+    #[default]
+    #[serde(rename = "generalPurpose")]
+    GeneralPurpose,
+    #[serde(rename = "maxIO")]
+    MaxIo,
+}
+
+/// EFS throughput mode; `provisioned` needs a throughput berth does not size, so it is not
+/// offered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EfsThroughputMode {
+    #[default]
+    Elastic,
+    Bursting,
+}
+
+/// `lifecycle:` of a file system, in the EFS API's words (`AFTER_30_DAYS`, `AFTER_1_ACCESS`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EfsLifecycle {
+    /// `AFTER_1_DAY`, `AFTER_7_DAYS`, … `AFTER_365_DAYS`: to Infrequent Access.
+    #[serde(
+        default,
+        rename = "transitionToIA",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transition_to_ia: Option<EfsTransition>,
+    /// `AFTER_1_DAY` … `AFTER_365_DAYS`: to Archive (elastic throughput only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition_to_archive: Option<EfsTransition>,
+    /// `AFTER_1_ACCESS`: back to Standard when a file is read again.
+    #[serde(
+        default,
+        rename = "transitionToPrimaryStorageClass",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transition_to_primary: Option<EfsBackTransition>,
+}
+
+/// After how long unused a file moves (the EFS API's values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(non_camel_case_types)]
+pub enum EfsTransition {
+    AFTER_1_DAY,
+    AFTER_7_DAYS,
+    AFTER_14_DAYS,
+    AFTER_30_DAYS,
+    AFTER_60_DAYS,
+    AFTER_90_DAYS,
+    AFTER_180_DAYS,
+    AFTER_270_DAYS,
+    AFTER_365_DAYS,
+}
+
+/// When a file moves back to Standard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(non_camel_case_types)]
+pub enum EfsBackTransition {
+    AFTER_1_ACCESS,
 }
 
 /// What scales a cluster's nodes (`cluster.nodes`, `berth cluster config --nodes`).

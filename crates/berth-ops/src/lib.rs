@@ -260,7 +260,8 @@ pub struct Ready {
 impl Ready {
     /// The stack's objects as the API server must receive them: the secret values resolved
     /// (generated ones kept from the cluster) and filled in. Holds secrets: send, never print.
-    /// A value that cannot be had refuses the run (exit 1; its finding attached).
+    /// A value that cannot be had refuses the run (exit 1, or 2 for a secret store's; its
+    /// finding attached).
     pub async fn objects_for_apply(
         &self,
         cluster: &Cluster,
@@ -283,8 +284,18 @@ impl Ready {
         let source = ClusterSecrets { values, asker };
         let (data, findings) = self.loaded.resolve_secrets(&source);
         if findings.iter().any(|f| f.severity == Severity::Error) {
+            // A secret store that has no such entry (or a SOPS file that does not decrypt) is
+            // the stack naming something that is not there: bad input, exit 2. A missing
+            // environment variable or terminal is the run's environment: exit 1.
+            let store = findings.iter().any(|f| {
+                f.severity == Severity::Error && f.rule == berth_stack::secrets::SECRET_STORE
+            });
             return Err(Error::Refused(Refused {
-                class: ErrorClass::Failed,
+                class: if store {
+                    ErrorClass::BadInput
+                } else {
+                    ErrorClass::Failed
+                },
                 message: "a secret value cannot be had (above); nothing was applied".into(),
                 findings,
             }));

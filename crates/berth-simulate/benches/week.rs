@@ -94,6 +94,7 @@ fn stack() -> Stack {
         external: vec![],
         cluster: Some(ClusterSpec {
             nodes: None,
+            file_systems: Vec::new(),
             name: "bench".into(),
             region: Some("us-east-1".into()),
             zones: vec![

@@ -917,6 +917,7 @@ mod tests {
             external: vec![],
             cluster: Some(ClusterSpec {
                 nodes: None,
+                file_systems: Vec::new(),
                 name: "s".into(),
                 region: None,
                 zones: vec!["z1".into(), "z2".into()],

@@ -45,6 +45,7 @@ fn molecule_stack() -> Stack {
         external: vec![],
         cluster: Some(ClusterSpec {
             nodes: None,
+            file_systems: Vec::new(),
             name: "plot".into(),
             region: None,
             zones: vec!["a".into(), "b".into(), "c".into()],

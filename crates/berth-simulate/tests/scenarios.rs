@@ -95,6 +95,7 @@ fn stack(objects: Vec<Object>, groups: Vec<NodeGroupSpec>, zones: &[&str]) -> St
         external: vec![],
         cluster: Some(ClusterSpec {
             nodes: None,
+            file_systems: Vec::new(),
             name: "test".into(),
             region: Some("us-east-1".into()),
             zones: zones.iter().map(|z| z.to_string()).collect(),

@@ -28,7 +28,7 @@ pub mod stackfile;
 mod subprocess;
 pub mod substitute;
 
-pub use load::{LoadOptions, Loaded, load};
+pub use load::{CloudValues, LoadOptions, Loaded, load};
 pub use manifest::parse_manifest_str;
-pub use secrets::{SecretData, SecretMode, SecretSource, SecretValue};
+pub use secrets::{CloudSecrets, SecretData, SecretMode, SecretSource, SecretValue};
 pub use subprocess::find_on_path;

@@ -24,7 +24,7 @@ use crate::kinds;
 use crate::kustomize::{self, KUSTOMIZE};
 use crate::manifest::{finding_at, nearest};
 use crate::profiles;
-use crate::secrets::{self, LocalSources, SecretData, SecretMode, SecretSource};
+use crate::secrets::{self, CloudSecrets, LocalSources, SecretData, SecretMode, SecretSource};
 use crate::sources::{self, Entry, MISSING_FILE, Strictness, display_path, file_finding};
 use crate::stackfile::{
     self, ComponentSpec, OneOrMany, StackFile, parse_stack_file, parse_values_file,
@@ -53,6 +53,12 @@ pub struct LoadOptions {
     pub secret_mode: SecretMode,
     /// Where secret values come from; environment and files when `None`.
     pub secret_source: Option<Arc<dyn SecretSource>>,
+    /// AWS Secrets Manager, SSM and KMS for the secret sources that name them (read only
+    /// when values are resolved for `up`); those sources are errors when `None`.
+    pub cloud_secrets: Option<Arc<dyn CloudSecrets>>,
+    /// The ids of `cluster.fileSystems` (berth-aws), read when the profile is `eks` and the
+    /// stack declares file systems; `None`: their `${efs.<name>}` stay unfilled.
+    pub cloud_values: Option<Arc<dyn CloudValues>>,
     /// berth's cache for charts (helm's state, built chart dependencies);
     /// [`helm::default_cache`] when `None`.
     pub chart_cache: Option<PathBuf>,
@@ -65,6 +71,20 @@ pub struct LoadOptions {
     /// so the caller says.
     pub local_kubectl: Option<PathBuf>,
 }
+
+/// Values that exist only once the cloud resources of `cluster:` do: the ids of the EFS file
+/// systems of `cluster.fileSystems`, the values `efs.<name>`. berth-aws reads them.
+pub trait CloudValues: Send + Sync + std::fmt::Debug {
+    /// The ids of cluster `cluster`'s file systems that exist, by `fileSystems` name.
+    fn file_systems(
+        &self,
+        region: Option<&str>,
+        cluster: &str,
+    ) -> Result<BTreeMap<String, String>, String>;
+}
+
+/// Rule id (warning) for a value of a cloud resource of `cluster:` that cannot be read yet.
+pub const CLOUD_VALUE: &str = "cloud-value";
 
 /// The result of [`load`].
 #[derive(Debug, Default)]
@@ -88,6 +108,7 @@ struct SecretInputs {
     file: Arc<SourceFile>,
     root: PathBuf,
     namespace: String,
+    cloud: Option<Arc<dyn CloudSecrets>>,
 }
 
 impl Loaded {
@@ -116,6 +137,8 @@ impl Loaded {
                 namespace: &inputs.namespace,
                 mode: SecretMode::Strict,
                 source,
+                cloud: inputs.cloud.as_deref(),
+                region: sf.cluster.as_ref().and_then(|c| c.region.as_deref()),
             };
             build.run(&sf.secrets, &mut data, &mut findings);
         }
@@ -252,6 +275,8 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
             namespace: &namespace,
             mode: options.secret_mode,
             source,
+            cloud: options.cloud_secrets.as_deref(),
+            region: sf.cluster.as_ref().and_then(|c| c.region.as_deref()),
         };
         let objs = build.run(&sf.secrets, &mut secret_data, &mut r.findings);
         r.objects.extend(objs);
@@ -311,6 +336,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
                 .as_ref()
                 .map(|s| s.namespace.clone())
                 .unwrap_or_default(),
+            cloud: options.cloud_secrets.clone(),
         });
     }
     out.stack_file = (!plain).then_some(sf);
@@ -442,6 +468,7 @@ impl Renderer<'_> {
                 )),
             }
         }
+        self.file_system_values(sf, &mut values);
         for set in &self.options.set {
             match set.split_once('=') {
                 Some((name, text)) if !name.trim().is_empty() => {
@@ -466,6 +493,45 @@ impl Renderer<'_> {
             }
         }
         values
+    }
+
+    /// `efs.<name>`: the id of each file system of `cluster.fileSystems`, on EKS, below
+    /// `--set` (which can name one by hand). One that cannot be read is a warning: `cluster
+    /// config` and `check` work before the cluster exists, and the placeholder stays as written.
+    fn file_system_values(&mut self, sf: &StackFile, values: &mut IndexMap<String, Value>) {
+        let profile = self.options.profile.or(sf.profile).unwrap_or_default();
+        let (Some(cloud), Some(cluster), Profile::Eks) =
+            (&self.options.cloud_values, &sf.cluster, profile)
+        else {
+            return;
+        };
+        if cluster.file_systems.is_empty() {
+            return;
+        }
+        let found = cloud.file_systems(cluster.region.as_deref(), &cluster.name);
+        for (i, fs) in cluster.file_systems.iter().enumerate() {
+            let name = format!("efs.{}", fs.name);
+            let why = match &found {
+                Ok(ids) => match ids.get(&fs.name) {
+                    Some(id) => {
+                        values.insert(name, Value::String(id.clone()));
+                        continue;
+                    }
+                    None => "it does not exist yet".to_string(),
+                },
+                Err(e) => format!("AWS cannot be asked: {e}"),
+            };
+            let finding = self.stack_finding(
+                &format!("/cluster/fileSystems/{i}"),
+                CLOUD_VALUE,
+                format!("`${{{name}}}` (the id of EFS file system `{}` of cluster `{}`) stays unfilled: {why}", fs.name, cluster.name),
+                "create it with `berth cluster up`, or give it with `--set`",
+            );
+            self.findings.push(Finding {
+                severity: Severity::Warning,
+                ..finding
+            });
+        }
     }
 
     /// The position of a berth.yaml node, for findings about it (line 1 for plain folders).

@@ -9,7 +9,10 @@
 //! Values come from a [`SecretSource`]: the process environment and files for `{env}` and
 //! `{file}`, and, when `berth up` provides them, a terminal for `{prompt: true}` and the
 //! cluster for `{generate: N}` (a generated value is kept from the cluster on every later run,
-//! only generated when the cluster has none).
+//! only generated when the cluster has none). SOPS files (`{sops: FILE, key: a.b}`) are
+//! decrypted here ([`sops`]); AWS Secrets Manager and SSM Parameter Store values
+//! (`{aws-secretsmanager: NAME, key: K}`, `{aws-ssm: /path}`) and KMS data keys come from
+//! [`CloudSecrets`] (berth-aws), only in strict mode: `check` and `render` reach no cloud.
 //!
 //! Two modes ([`SecretMode`]): `Redact` (check, render, plan without values) reads nothing it
 //! does not need and turns an unavailable value into a warning; `Strict` (up) needs every value
@@ -24,6 +27,8 @@ use std::sync::Arc;
 use base64::Engine;
 use berth_model::{Finding, Object, ObjectKey, Origin, Pos, Positions, Severity, SourceFile};
 use serde_json::{Map, Value, json};
+
+pub mod sops;
 
 use crate::manifest::finding_at;
 use crate::stackfile::{SecretSpec, ValueSource};
@@ -100,6 +105,29 @@ pub trait SecretSource: Send + Sync {
         None
     }
 }
+
+/// Secret stores in the cloud: what `{aws-secretsmanager}`, `{aws-ssm}` and the AWS KMS keys
+/// of SOPS files read. berth-aws implements it with the AWS SDK. An `Err` is a sentence that
+/// names the store and the entry (never a value): not found, access denied, no credentials.
+pub trait CloudSecrets: Send + Sync + fmt::Debug {
+    /// The secret string of Secrets Manager secret `name` (a name or an ARN) in `region`
+    /// (`None`: the profile's region).
+    fn secrets_manager(&self, region: Option<&str>, name: &str) -> Result<SecretValue, String>;
+    /// The value of SSM parameter `name`, SecureStrings decrypted.
+    fn ssm_parameter(&self, region: Option<&str>, name: &str) -> Result<SecretValue, String>;
+    /// A SOPS data key encrypted with the KMS key `arn` (its region is the ARN's).
+    fn kms_decrypt(
+        &self,
+        arn: &str,
+        ciphertext: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> Result<SecretValue, String>;
+}
+
+/// Rule id (bad input, exit 2) for a value a secret store does not give: a SOPS file that is
+/// missing, tampered with or not decryptable with the keys at hand, a secret or parameter
+/// that does not exist or may not be read. The stack names something that is not there.
+pub const SECRET_STORE: &str = "secret-store";
 
 /// Environment and files only: what `check` and `render` use.
 #[derive(Clone, Copy, Debug, Default)]
@@ -179,6 +207,10 @@ pub(crate) struct Build<'a> {
     pub namespace: &'a str,
     pub mode: SecretMode,
     pub source: &'a dyn SecretSource,
+    /// AWS Secrets Manager, SSM and KMS; `None`: those sources are errors in strict mode.
+    pub cloud: Option<&'a dyn CloudSecrets>,
+    /// `cluster.region` of berth.yaml: where the AWS sources are read (else the profile's).
+    pub region: Option<&'a str>,
 }
 
 impl Build<'_> {
@@ -330,6 +362,77 @@ impl Build<'_> {
                 }
             };
         }
+        if let Some(file) = &src.sops {
+            let path = self.root.join(file);
+            let what = format!("secret `{name}` key `{key}` comes from the SOPS file `{file}`");
+            let k = src.key.as_deref().unwrap_or_default();
+            let bytes = match self.source.file(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.store_error(findings, pointer, format!("{what}, which cannot be read: {e}"), "create it with `sops --encrypt`, or fix the path (relative to the stack folder)");
+                    return None;
+                }
+            };
+            if !strict {
+                return None;
+            }
+            let var = |n: &str| {
+                self.source
+                    .env(n)
+                    .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
+            };
+            let keys = sops::AgeKeys::from_env(&var);
+            return match sops::decrypt(bytes.expose(), k, &keys, self.cloud) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    let fix = match e {
+                        sops::SopsError::NoKey(_) => {
+                            "give the age key in SOPS_AGE_KEY or SOPS_AGE_KEY_FILE (or ~/.config/sops/age/keys.txt), or AWS credentials for its KMS key"
+                        }
+                        sops::SopsError::NoSuchKey(_) => {
+                            "name a key the file has, with dots between levels (`db.password`)"
+                        }
+                        _ => "re-encrypt or edit the file with `sops`",
+                    };
+                    self.store_error(findings, pointer, format!("{what}, which {e}"), fix);
+                    None
+                }
+            };
+        }
+        if let Some(secret) = &src.aws_secretsmanager {
+            let what = match &src.key {
+                Some(k) => format!(
+                    "secret `{name}` key `{key}` comes from key `{k}` of the AWS Secrets Manager secret `{secret}`"
+                ),
+                None => format!(
+                    "secret `{name}` key `{key}` comes from the AWS Secrets Manager secret `{secret}`"
+                ),
+            };
+            let text = self.cloud_value(findings, pointer, &what, |c| {
+                c.secrets_manager(self.region, secret)
+            })?;
+            let Some(k) = &src.key else {
+                return Some(text);
+            };
+            let field = serde_json::from_slice::<Value>(text.expose())
+                .ok()
+                .and_then(|mut v| v.get_mut(k.as_str()).map(Value::take));
+            return match field {
+                Some(Value::String(s)) => Some(SecretValue::new(s)),
+                Some(Value::Null) | None => {
+                    self.store_error(findings, pointer, format!("{what}, which has no such JSON key"), "name a key of the secret's JSON, or leave `key:` out for a plain-text secret");
+                    None
+                }
+                Some(other) => Some(SecretValue::new(other.to_string())),
+            };
+        }
+        if let Some(param) = &src.aws_ssm {
+            let what =
+                format!("secret `{name}` key `{key}` comes from the AWS SSM parameter `{param}`");
+            return self.cloud_value(findings, pointer, &what, |c| {
+                c.ssm_parameter(self.region, param)
+            });
+        }
         if src.prompt == Some(true) {
             if !strict {
                 findings.push(finding_at(
@@ -375,6 +478,57 @@ impl Build<'_> {
             };
         }
         None
+    }
+}
+
+impl Build<'_> {
+    /// A value from the cloud (strict mode only); a store's refusal is a [`SECRET_STORE`] error.
+    fn cloud_value(
+        &self,
+        findings: &mut Vec<Finding>,
+        pointer: &str,
+        what: &str,
+        read: impl FnOnce(&dyn CloudSecrets) -> Result<SecretValue, String>,
+    ) -> Option<SecretValue> {
+        if self.mode != SecretMode::Strict {
+            return None;
+        }
+        let Some(cloud) = self.cloud else {
+            self.store_error(
+                findings,
+                pointer,
+                format!("{what}, and this command reads no cloud secrets"),
+                "run it with `berth up`",
+            );
+            return None;
+        };
+        match read(cloud) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.store_error(findings, pointer, format!("{what}: {e}"), "create it, or give berth's AWS identity read access to it (AWS_PROFILE, AWS_REGION or `cluster.region`)");
+                None
+            }
+        }
+    }
+
+    /// A [`SECRET_STORE`] finding: an error in strict mode, a warning otherwise.
+    fn store_error(&self, findings: &mut Vec<Finding>, pointer: &str, message: String, fix: &str) {
+        let (severity, message) = if self.mode == SecretMode::Strict {
+            (Severity::Error, message)
+        } else {
+            (
+                Severity::Warning,
+                message + "; `berth up` will refuse to run",
+            )
+        };
+        findings.push(finding_at(
+            self.stack_file,
+            SECRET_STORE,
+            severity,
+            self.pos(pointer),
+            message,
+            fix,
+        ));
     }
 }
 

@@ -151,6 +151,20 @@ pub struct ValueSource {
     /// A random value of this many characters, generated once and then kept from the cluster.
     #[serde(default)]
     pub generate: Option<u32>,
+    /// A SOPS-encrypted file (YAML or JSON, age or AWS KMS keys), relative to the stack
+    /// folder; `key:` is the path of the value in it (`db.password`).
+    #[serde(default)]
+    pub sops: Option<String>,
+    /// An AWS Secrets Manager secret (name or ARN), read by `berth up`; with `key:`, one key
+    /// of its JSON, else the whole secret string.
+    #[serde(default, rename = "aws-secretsmanager")]
+    pub aws_secretsmanager: Option<String>,
+    /// An AWS SSM parameter (`/path/name`), read by `berth up`; SecureStrings are decrypted.
+    #[serde(default, rename = "aws-ssm")]
+    pub aws_ssm: Option<String>,
+    /// With `sops:` (required) or `aws-secretsmanager:` (optional): which value of it.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// Top-level keys, for unknown-key hints.
@@ -248,7 +262,12 @@ pub fn parse_stack_file(file: &Arc<SourceFile>) -> (Option<StackFile>, Vec<Findi
                 sf.components = reader.each(&ptr, value, |r, p, _, v| r.read::<ComponentSpec>(p, v))
             }
             "external" => sf.external = reader.read(&ptr, value).unwrap_or_default(),
-            "cluster" => sf.cluster = reader.read(&ptr, value),
+            "cluster" => {
+                sf.cluster = reader.read(&ptr, value);
+                if let Some(c) = &sf.cluster {
+                    reader.check_file_systems(c);
+                }
+            }
             other => {
                 let hint = did_you_mean(other, TOP_KEYS);
                 reader.push(
@@ -401,6 +420,9 @@ impl Reader<'_> {
                 src.file.is_some(),
                 src.prompt == Some(true),
                 src.generate.is_some(),
+                src.sops.is_some(),
+                src.aws_secretsmanager.is_some(),
+                src.aws_ssm.is_some(),
             ];
             let n = set.iter().filter(|b| **b).count();
             if n != 1 {
@@ -408,7 +430,23 @@ impl Reader<'_> {
                 self.push(
                     &p,
                     format!("secret `{name}` key `{key}` needs exactly one source, found {n}"),
-                    "use one of `{ env: VAR }`, `{ file: path }`, `{ prompt: true }` or `{ generate: 32 }`",
+                    "use one of `{ env: VAR }`, `{ file: path }`, `{ prompt: true }`, `{ generate: 32 }`, `{ sops: FILE, key: a.b }`, `{ aws-secretsmanager: NAME }` or `{ aws-ssm: /path }`",
+                );
+            } else if src.sops.is_some() && src.key.as_deref().is_none_or(str::is_empty) {
+                ok = false;
+                self.push(
+                    &p,
+                    format!(
+                        "secret `{name}` key `{key}` reads a SOPS file but names no `key:` in it"
+                    ),
+                    "add `key: path.in.file` (dots between levels, e.g. `key: db.password`)",
+                );
+            } else if src.key.is_some() && src.sops.is_none() && src.aws_secretsmanager.is_none() {
+                ok = false;
+                self.push(
+                    &format!("{p}/key"),
+                    format!("secret `{name}` key `{key}`: `key:` goes with `sops:` or `aws-secretsmanager:` only"),
+                    "remove `key:`",
                 );
             }
             if src.generate == Some(0) {
@@ -454,6 +492,27 @@ impl Reader<'_> {
             }
         }
         ok.then_some(spec)
+    }
+
+    /// `cluster.fileSystems`: each name a DNS-1123 label (it is in tags and the value
+    /// `efs.<name>`), and each name once.
+    fn check_file_systems(&mut self, cluster: &ClusterSpec) {
+        for (i, fs) in cluster.file_systems.iter().enumerate() {
+            let p = format!("/cluster/fileSystems/{i}/name");
+            if !is_dns_label(&fs.name) {
+                self.push(
+                    &p,
+                    format!("file system name `{}` is not a DNS-1123 label", fs.name),
+                    "use lowercase letters, digits and `-` (it names the value `efs.<name>`)",
+                );
+            } else if cluster.file_systems[..i].iter().any(|o| o.name == fs.name) {
+                self.push(
+                    &p,
+                    format!("file system `{}` is declared twice", fs.name),
+                    "give each file system its own name",
+                );
+            }
+        }
     }
 
     /// Cross-field checks of components: a source, known `after:` names.

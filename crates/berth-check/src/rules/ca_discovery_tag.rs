@@ -113,6 +113,7 @@ spec:
         let mut s = testing::stack(yaml);
         s.cluster = Some(ClusterSpec {
             nodes: None,
+            file_systems: Vec::new(),
             name: "EKS-boomi-molecule-main".into(),
             region: Some("us-east-1".into()),
             zones: vec![

@@ -180,6 +180,7 @@ spec:
             zones: vec![],
             node_groups: vec![],
             nodes,
+            file_systems: Vec::new(),
         });
         s
     }

@@ -158,6 +158,7 @@ spec:
             zones: vec![],
             node_groups: vec![],
             nodes: Some(NodeMode::AutoMode),
+            file_systems: Vec::new(),
         });
         let f = run_rule(&RULE, &s);
         assert_eq!(f.len(), 1, "{f:#?}");

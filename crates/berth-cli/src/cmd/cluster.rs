@@ -1,11 +1,13 @@
-//! `berth cluster config | up`: the eksctl ClusterConfig and cluster-autoscaler manifest the
-//! stack needs (`berth-cluster`), and creating the cluster from them with eksctl.
+//! `berth cluster config | up | down`: the eksctl ClusterConfig and cluster-autoscaler manifest
+//! the stack needs (`berth-cluster`), creating the cluster from them with eksctl and then the
+//! cloud resources of `cluster:` (EFS file systems, `berth-aws`), and deleting it again.
 
 use std::path::PathBuf;
 
 use berth_cluster::{ClusterFiles, Options, up};
 use berth_model::{NodeMode, Profile};
 use berth_ops::Checks;
+use berth_stack::{LoadOptions, SecretMode};
 use clap::{Args, Subcommand};
 
 use crate::exit::{Exit, fail};
@@ -23,8 +25,13 @@ pub enum ClusterCommand {
     Config(ConfigArgs),
     /// Write the files, then create the cluster with `eksctl create cluster -f` and apply the
     /// autoscaler or the NodePools with kubectl once the cluster is ready; prints the commands
-    /// instead when eksctl is not installed.
+    /// instead when eksctl is not installed. Then creates the EFS file systems of
+    /// `cluster.fileSystems` that do not exist yet (mount targets, NFS security group).
     Up(UpArgs),
+    /// Delete the cluster with `eksctl delete cluster`, after removing the mount targets and
+    /// security groups of its EFS file systems; the file systems and their data are kept
+    /// unless --purge.
+    Down(DownArgs),
 }
 
 /// Options of `berth cluster config`.
@@ -57,6 +64,27 @@ pub struct UpArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub nodes: NodesArg,
+    /// The cluster exists already (made by eksctl earlier, Terraform or the console): skip
+    /// eksctl and kubectl, only create the cloud resources of `cluster:` (file systems).
+    #[arg(long)]
+    pub existing: bool,
+}
+
+/// Options of `berth cluster down`.
+#[derive(Args, Debug)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Also delete the EFS file systems of `cluster.fileSystems`, with their data.
+    #[arg(long)]
+    pub purge: bool,
+    /// Leave the cluster itself alone (it is deleted elsewhere): only remove berth's cloud
+    /// resources of `cluster:`.
+    #[arg(long)]
+    pub existing: bool,
+    /// Only print what would be run.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `--nodes`, shared by `config` and `up`.
@@ -76,6 +104,7 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<Exit> {
     match command {
         ClusterCommand::Config(a) => config(a),
         ClusterCommand::Up(a) => cluster_up(a),
+        ClusterCommand::Down(a) => cluster_down(a),
     }
 }
 
@@ -93,7 +122,13 @@ fn generate(stack_args: &StackArgs, nodes: NodesArg) -> anyhow::Result<ClusterFi
             ));
         }
     }
-    let prepared = stack_args.prepare(Checks::LoadOnly);
+    // No AWS while making the cluster's files: they come before the cluster, and so before
+    // the file systems whose ids `${efs.<name>}` are (left as written here).
+    let options = LoadOptions {
+        cloud_values: None,
+        ..stack_args.options(SecretMode::Redact)
+    };
+    let prepared = berth_ops::prepare(&stack_args.path, &options, Checks::LoadOnly);
     print_errors(&prepared.findings);
     // The error findings are printed above; a refusal adds only its message.
     let stack = prepared.loadable().map_err(refused)?;
@@ -171,6 +206,13 @@ fn cluster_up(args: UpArgs) -> anyhow::Result<Exit> {
     for m in &manifests {
         eprintln!("wrote {}", m.display());
     }
+    if args.existing {
+        if args.dry_run {
+            print_file_systems(&files);
+            return Ok(Exit::Ok);
+        }
+        return file_systems(&files);
+    }
     let steps = up::steps(&cluster, &manifests, files.nodes);
     let missing = up::missing(&steps);
     if args.dry_run || !missing.is_empty() {
@@ -183,6 +225,7 @@ fn cluster_up(args: UpArgs) -> anyhow::Result<Exit> {
         for s in &steps {
             println!("{s}");
         }
+        print_file_systems(&files);
         return if args.dry_run {
             Ok(Exit::Ok)
         } else {
@@ -194,6 +237,96 @@ fn cluster_up(args: UpArgs) -> anyhow::Result<Exit> {
                 ),
             ))
         };
+    }
+    up::run(&steps, &|s| eprintln!("$ {s}")).map_err(|e| fail(Exit::Failed, e.to_string()))?;
+    file_systems(&files)
+}
+
+/// What `cluster up` creates after the cluster, as comments after the printed commands.
+fn print_file_systems(files: &ClusterFiles) {
+    for l in berth_cluster::file_systems::explain_for(&files.name, &[], &files.file_systems) {
+        println!("# then: {l}");
+    }
+}
+
+/// After the cluster: the file systems of `cluster.fileSystems`, created when missing. Prints
+/// each `efs.<name>=<id>` on stdout.
+fn file_systems(files: &ClusterFiles) -> anyhow::Result<Exit> {
+    if files.file_systems.is_empty() {
+        return Ok(Exit::Ok);
+    }
+    let aws = berth_aws::Aws::default();
+    let ensured = berth_aws::efs::ensure(
+        &aws,
+        Some(files.region.as_str()),
+        &files.name,
+        &files.file_systems,
+    )
+    .map_err(|e| fail(Exit::Failed, format!("cluster `{}`: {e}", files.name)))?;
+    for fs in &ensured {
+        if fs.created.is_empty() {
+            eprintln!(
+                "EFS file system `{}` is {} (nothing to create)",
+                fs.name, fs.id
+            );
+        }
+        for c in &fs.created {
+            eprintln!("created {c}");
+        }
+        println!("{}={}", berth_aws::efs::value_name(&fs.name), fs.id);
+    }
+    Ok(Exit::Ok)
+}
+
+fn cluster_down(args: DownArgs) -> anyhow::Result<Exit> {
+    let files = generate(&args.stack, NodesArg { nodes: None })?;
+    let steps = up::down_steps(&files.name, &files.region);
+    if args.dry_run {
+        if !files.file_systems.is_empty() {
+            let fate = if args.purge {
+                "deleted"
+            } else {
+                "kept (their mount targets and NFS security groups are deleted)"
+            };
+            println!(
+                "# the EFS file systems of cluster `{}` are {fate}",
+                files.name
+            );
+        }
+        if !args.existing {
+            for s in &steps {
+                println!("{s}");
+            }
+        }
+        return Ok(Exit::Ok);
+    }
+    let missing = up::missing(&steps);
+    if !args.existing && !missing.is_empty() {
+        for s in &steps {
+            println!("{s}");
+        }
+        return Err(fail(
+            Exit::Failed,
+            format!(
+                "the cluster was not deleted: install {} and run the command above",
+                missing.join(" and ")
+            ),
+        ));
+    }
+    if !files.file_systems.is_empty() {
+        let aws = berth_aws::Aws::default();
+        let released =
+            berth_aws::efs::release(&aws, Some(files.region.as_str()), &files.name, args.purge)
+                .map_err(|e| fail(Exit::Failed, format!("cluster `{}`: {e}", files.name)))?;
+        for d in &released.deleted {
+            eprintln!("deleted {d}");
+        }
+        for k in &released.kept {
+            eprintln!("kept {k} (`berth cluster down --purge` deletes it)");
+        }
+    }
+    if args.existing {
+        return Ok(Exit::Ok);
     }
     up::run(&steps, &|s| eprintln!("$ {s}")).map_err(|e| fail(Exit::Failed, e.to_string()))?;
     Ok(Exit::Ok)

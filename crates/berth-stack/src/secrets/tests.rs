@@ -61,6 +61,8 @@ fn build(mode: SecretMode, fake: &Fake) -> (Vec<Object>, SecretData, Vec<Finding
         namespace: "default",
         mode,
         source: fake,
+        cloud: None,
+        region: None,
     };
     let mut data = SecretData::default();
     let mut findings = Vec::new();

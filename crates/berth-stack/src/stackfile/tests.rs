@@ -177,3 +177,48 @@ fn dns_labels() {
         assert!(!is_dns_label(bad), "{bad}");
     }
 }
+
+#[test]
+fn secret_store_sources_and_their_key() {
+    let (sf, findings) = parse(
+        "stack: s\nsecrets:\n  a:\n    data:\n      sm: { aws-secretsmanager: app/db, key: password }\n      whole: { aws-secretsmanager: app/license }\n      ssm: { aws-ssm: /app/key }\n      sops: { sops: secrets.enc.yaml, key: db.password }\n",
+    );
+    assert!(findings.is_empty(), "{:?}", lines(&findings));
+    let data = &sf.unwrap().secrets["a"].data;
+    assert_eq!(data["sm"].aws_secretsmanager.as_deref(), Some("app/db"));
+    assert_eq!(data["sm"].key.as_deref(), Some("password"));
+    assert_eq!(data["ssm"].aws_ssm.as_deref(), Some("/app/key"));
+    assert_eq!(data["sops"].sops.as_deref(), Some("secrets.enc.yaml"));
+
+    let (_, findings) = parse(
+        "stack: s\nsecrets:\n  a:\n    data:\n      nokey: { sops: s.yaml }\n      stray: { env: X, key: z }\n      two: { aws-ssm: /a, env: X }\n",
+    );
+    assert_eq!(
+        lines(&findings),
+        [
+            "berth.yaml:5:7 stack-file secret `a` key `nokey` reads a SOPS file but names no `key:` in it",
+            "berth.yaml:6:24 stack-file secret `a` key `stray`: `key:` goes with `sops:` or `aws-secretsmanager:` only",
+            "berth.yaml:7:7 stack-file secret `a` key `two` needs exactly one source, found 2",
+        ]
+    );
+}
+
+#[test]
+fn file_system_names_are_labels_and_unique() {
+    let (_, findings) = parse(
+        "stack: s\ncluster:\n  name: c\n  fileSystems:\n    - { name: data }\n    - { name: data }\n    - { name: Data_1 }\n    - { name: ok, throughputMode: provisioned }\n",
+    );
+    let l = lines(&findings);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(l[0].contains("unknown value `provisioned`"), "{l:?}");
+    let (_, findings) = parse(
+        "stack: s\ncluster:\n  name: c\n  fileSystems:\n    - { name: data }\n    - { name: data }\n    - { name: Data_1 }\n",
+    );
+    assert_eq!(
+        lines(&findings),
+        [
+            "berth.yaml:6:9 stack-file file system `data` is declared twice",
+            "berth.yaml:7:9 stack-file file system name `Data_1` is not a DNS-1123 label",
+        ]
+    );
+}
