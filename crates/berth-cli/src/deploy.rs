@@ -64,7 +64,7 @@ pub fn apply_error(e: ApplyError) -> anyhow::Error {
 /// `history`, `rollback`): loaded once without secret values, its findings printed; exit 2 on
 /// bad input, 1 on error findings (nothing is changed then).
 pub fn load_checked(stack: &StackArgs) -> anyhow::Result<Stack> {
-    let prepared = stack.prepare(Checks::LoadOnly);
+    let prepared = stack.prepare_for_cluster(Checks::LoadOnly);
     print_findings(&prepared.findings, false);
     prepared.checked().map_err(refused)
 }
@@ -73,7 +73,7 @@ pub fn load_checked(stack: &StackArgs) -> anyhow::Result<Stack> {
 /// findings printed, warnings counted), and planned once; exit 2 on bad input or a
 /// dependency cycle, 1 on error findings, before anything connects.
 pub fn load_and_check(stack: &StackArgs) -> anyhow::Result<Ready> {
-    let prepared = stack.prepare(Checks::All);
+    let prepared = stack.prepare_for_cluster(Checks::All);
     print_errors(&prepared.findings);
     prepared.ready().map_err(refused)
 }

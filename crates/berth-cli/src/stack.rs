@@ -40,8 +40,19 @@ impl StackArgs {
         }
     }
 
-    /// The load options these arguments mean.
+    /// The load options these arguments mean, for a command that works without a cluster
+    /// (`check`, `render`, `simulate`, `local load`): nothing is read from AWS, so these stay
+    /// offline and an `${efs.<name>}` stays as written.
     pub fn options(&self, secret_mode: SecretMode) -> LoadOptions {
+        LoadOptions {
+            cloud_values: None,
+            ..self.options_for_cluster(secret_mode)
+        }
+    }
+
+    /// The load options of a command that talks to the cluster (`up`, `plan`, `status`,
+    /// `down`, `doctor`): on EKS the ids of `cluster.fileSystems` are read from AWS.
+    pub fn options_for_cluster(&self, secret_mode: SecretMode) -> LoadOptions {
         LoadOptions {
             profile: self.profile,
             set: self.set.clone(),
@@ -56,9 +67,18 @@ impl StackArgs {
         }
     }
 
-    /// Loads the stack once (secret values left out) and runs `checks` on it.
+    /// Loads the stack once (secret values left out) and runs `checks` on it, offline.
     pub fn prepare(&self, checks: Checks<'_>) -> Prepared {
         berth_ops::prepare(&self.path, &self.options(SecretMode::Redact), checks)
+    }
+
+    /// As [`StackArgs::prepare`], for a command that talks to the cluster.
+    pub fn prepare_for_cluster(&self, checks: Checks<'_>) -> Prepared {
+        berth_ops::prepare(
+            &self.path,
+            &self.options_for_cluster(SecretMode::Redact),
+            checks,
+        )
     }
 
     /// As [`StackArgs::prepare`], the checks running on whatever could be read (`berth check`).

@@ -41,7 +41,7 @@ pub struct DoctorArgs {
 pub fn run(mut args: DoctorArgs) -> anyhow::Result<Exit> {
     args.stack.default_profile_for_local(args.cluster.local);
     // The doctor never needs secret values: live Secrets are read for their keys only.
-    let prepared = args.stack.prepare(Checks::LoadOnly);
+    let prepared = args.stack.prepare_for_cluster(Checks::LoadOnly);
     let stack = prepared.loadable().map_err(|r| {
         print_findings(&prepared.findings, false);
         refused(r)

@@ -11,7 +11,7 @@ use crate::stack::{StackArgs, print_errors, refused};
 #[derive(Subcommand)]
 pub enum LocalCommand {
     /// Start the local cluster, or reuse it when it runs, or repair it when part of it died.
-    /// Builds its binaries from source on first use (needs Go ≥ 1.24; a few minutes).
+    /// Builds its binaries from source on first use (needs Go ≥ 1.26; a few minutes).
     Up(UpArgs),
     /// Stop every process of the local cluster. Its data is kept unless --purge.
     Down {
