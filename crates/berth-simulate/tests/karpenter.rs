@@ -76,6 +76,7 @@ fn stack(objects: Vec<Object>) -> Stack {
             region: Some("us-east-1".into()),
             zones: vec![],
             node_groups: vec![],
+            file_systems: vec![],
         }),
         values: BTreeMap::new(),
     }
