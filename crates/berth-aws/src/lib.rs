@@ -94,7 +94,20 @@ where
                 _ => aws_sdk_ssm::error::DisplayErrorContext(e).to_string(),
             }
         }
-        other => aws_sdk_ssm::error::DisplayErrorContext(other).to_string(),
+        // Not answered: what went wrong and its first cause (`dispatch failure: Connection
+        // refused (os error 111)`), without the SDK's debug dump of every layer.
+        other => {
+            let mut cause = None;
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                cause = Some(s.to_string());
+                source = s.source();
+            }
+            match cause {
+                Some(c) if c != other.to_string() => format!("{other}: {c}"),
+                _ => other.to_string(),
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod autoscaler;
 pub mod context;
 pub mod k8s;
 pub mod nodepools;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod schemas;
@@ -43,6 +44,7 @@ pub fn check_rules(stack: &Stack, rules: &[&'static Rule]) -> Vec<Finding> {
         .collect();
     let mut findings = per_rule.concat();
     sort(&mut findings);
+    redact::redact(&ctx, &mut findings);
     findings
 }
 

@@ -54,11 +54,7 @@ impl Moto {
             "this test needs moto's server mode at {}: run scripts/moto-venv.sh (scripts/test.sh does)",
             server.display()
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = closed_port();
         let child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -84,26 +80,13 @@ impl Moto {
     /// The AWS environment of every process of the test: moto, static credentials, a region,
     /// no profile files, no instance metadata.
     fn env(&self, cmd: &mut Command) {
-        let none = self.home.path().join("none");
-        cmd.env(
-            "AWS_ENDPOINT_URL",
-            format!("http://127.0.0.1:{}", self.port),
-        )
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", &none)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &none)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN");
+        aws_env(cmd, self.port, self.home.path());
     }
 
-    /// Runs boto3 `script` (with `ec2`, `efs`, `sm`, `ssm` clients made) and returns its
+    /// Runs boto3 `script` (with `ec2`, `efs`, `sm`, `ssm`, `kms` clients made) and returns its
     /// stdout.
     fn python(&self, script: &str) -> String {
-        let prelude = "import boto3, json\nec2 = boto3.client('ec2')\nefs = boto3.client('efs')\nsm = boto3.client('secretsmanager')\nssm = boto3.client('ssm')\n";
+        let prelude = "import boto3, json\nec2 = boto3.client('ec2')\nefs = boto3.client('efs')\nsm = boto3.client('secretsmanager')\nssm = boto3.client('ssm')\nkms = boto3.client('kms')\n";
         let mut cmd = Command::new(venv().join("bin/python"));
         cmd.arg("-c").arg(format!("{prelude}{script}"));
         self.env(&mut cmd);
@@ -115,6 +98,22 @@ impl Moto {
         );
         String::from_utf8(out.stdout).unwrap()
     }
+}
+
+/// The AWS environment of every process of these tests: the endpoint on 127.0.0.1:`port`,
+/// static credentials, a region, no profile files (`home` is empty), no instance metadata.
+fn aws_env(cmd: &mut Command, port: u16, home: &Path) {
+    let none = home.join("none");
+    cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &none)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &none)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN");
 }
 
 impl Drop for Moto {
@@ -170,14 +169,20 @@ fn age_key() -> (String, String) {
 
 /// `dir/secrets.yaml`: `db.password: <value>` encrypted by sops for `recipient`.
 fn sops_file(dir: &Path, recipient: &str, value: &str) {
+    sops_encrypt(dir, &["--age", recipient], value, None);
+}
+
+/// `dir/secrets.yaml`: `db.password: <value>` encrypted by sops with the key options `keys`
+/// (sops reaching AWS through `moto` when given).
+fn sops_encrypt(dir: &Path, keys: &[&str], value: &str, moto: Option<&Moto>) {
     let plain = dir.join("plain.yaml");
     std::fs::write(&plain, format!("db:\n    password: {value}\n")).unwrap();
-    let out = Command::new(sops_binary())
-        .args(["--encrypt", "--age", recipient])
-        .arg(&plain)
-        .current_dir(dir)
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(sops_binary());
+    cmd.arg("--encrypt").args(keys).arg(&plain).current_dir(dir);
+    if let Some(moto) = moto {
+        moto.env(&mut cmd);
+    }
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -202,11 +207,21 @@ fn secrets_stack(dir: &Path, ns: &str, sm_name: &str) {
         ),
     )
     .unwrap();
-    std::fs::write(
-        dir.join("app.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("app.yaml"), SETTINGS).unwrap();
+}
+
+/// The manifest of the secrets stacks: one ConfigMap, the sign that something was applied.
+const SETTINGS: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n";
+
+/// True when namespace `ns` has no `settings` ConfigMap: nothing of the stack was applied.
+async fn nothing_applied(ns: &str) -> bool {
+    let client = berth_local::testing::client().await;
+    Api::<ConfigMap>::namespaced(client, ns)
+        .get_opt("settings")
+        .await
+        .unwrap()
+        .is_none()
 }
 
 /// Every string of the stack's revision Secrets (gzip-compressed JSON), decompressed.
@@ -261,7 +276,7 @@ async fn secrets_from_secrets_manager_ssm_and_sops_fill_the_secret_and_nothing_e
     );
     let printed = text(&out);
     assert_eq!(out.status.code(), Some(0), "{printed}");
-    let secret = Api::<Secret>::namespaced(client.clone(), &ns)
+    let secret = Api::<Secret>::namespaced(client, &ns)
         .get("db")
         .await
         .unwrap();
@@ -308,11 +323,7 @@ async fn secrets_from_secrets_manager_ssm_and_sops_fill_the_secret_and_nothing_e
     for v in ALL {
         assert!(!printed.contains(v), "{v} printed:\n{printed}");
     }
-    let applied = Api::<ConfigMap>::namespaced(client.clone(), &ns2)
-        .get_opt("settings")
-        .await
-        .unwrap();
-    assert!(applied.is_none(), "something was applied");
+    assert!(nothing_applied(&ns2).await, "something was applied");
 
     // Nor with a wrong age key.
     let (other, _) = age_key();
@@ -327,14 +338,7 @@ async fn secrets_from_secrets_manager_ssm_and_sops_fill_the_secret_and_nothing_e
     for v in ALL {
         assert!(!printed.contains(v), "{v} printed:\n{printed}");
     }
-    assert!(
-        Api::<ConfigMap>::namespaced(client.clone(), &ns2)
-            .get_opt("settings")
-            .await
-            .unwrap()
-            .is_none(),
-        "something was applied"
-    );
+    assert!(nothing_applied(&ns2).await, "something was applied");
 
     let out = berth(&moto, &["down", "--yes", "--purge", path], &[]);
     assert!(out.status.success(), "{}", text(&out));
@@ -411,9 +415,10 @@ fn cluster_up_creates_the_file_system_once_and_down_keeps_it_unless_purge() {
         "{printed}"
     );
     assert_eq!(aws_state(&moto).0, 0);
-    // And render leaves the placeholder, with a warning.
-    let out = berth(&moto, &["render", path], &[]);
+    // And render, asked for the cloud's values, leaves the placeholder, with a warning.
+    let out = berth(&moto, &["render", "--cloud-values", path], &[]);
     let printed = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{printed}");
     assert!(printed.contains("fileSystemId: ${efs.shared}"), "{printed}");
     // (The report wraps the message; its two halves are on their own lines.)
     assert!(
@@ -459,13 +464,19 @@ fn cluster_up_creates_the_file_system_once_and_down_keeps_it_unless_purge() {
     );
     assert_eq!(aws_state(&moto).0, 1);
 
-    // The id reaches the rendered StorageClass.
-    let out = berth(&moto, &["render", path], &[]);
+    // The id reaches the rendered StorageClass; offline, render leaves it as written.
+    let out = berth(&moto, &["render", "--cloud-values", path], &[]);
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     assert!(
         printed.contains(&format!("fileSystemId: {id}")),
         "{printed}"
+    );
+    let out = berth(&moto, &["render", path], &[]);
+    assert!(
+        text(&out).contains("fileSystemId: ${efs.shared}"),
+        "{}",
+        text(&out)
     );
 
     // Down keeps the file system (its mount targets and security group go with the VPC)...
@@ -500,4 +511,187 @@ fn cluster_up_creates_the_file_system_once_and_down_keeps_it_unless_purge() {
         "{printed}"
     );
     assert_eq!(aws_state(&moto).0, 0);
+}
+
+/// A port of 127.0.0.1 nothing listens on.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn sops_with_an_aws_kms_key_decrypts_through_kms() {
+    let moto = Moto::start();
+    let arn = moto
+        .python("print(kms.create_key(Description='berth sops test')['KeyMetadata']['Arn'])\n")
+        .trim()
+        .to_string();
+    assert!(arn.starts_with("arn:aws:kms:us-east-1:"), "{arn}");
+    let client = berth_local::testing::client().await;
+    let stack = |dir: &Path, ns: &str| {
+        std::fs::write(
+            dir.join("berth.yaml"),
+            format!("stack: {ns}\nnamespace: {ns}\nprofile: local\ncomponents:\n  app: {{ manifests: app.yaml }}\nsecrets:\n  db:\n    data:\n      password: {{ sops: secrets.yaml, key: db.password }}\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("app.yaml"), SETTINGS).unwrap();
+        // Encrypted by the real sops with the KMS key only (no age recipient).
+        sops_encrypt(dir, &["--kms", &arn], SOPS_VALUE, Some(&moto));
+        let file = std::fs::read_to_string(dir.join("secrets.yaml")).unwrap();
+        assert!(file.contains(&arn) && !file.contains(SOPS_VALUE), "{file}");
+    };
+
+    // Acts: the data key is decrypted by KMS, the value reaches the Secret, and only there.
+    let dir = tempfile::tempdir().unwrap();
+    let ns = format!("aws-kms-{}", std::process::id());
+    stack(dir.path(), &ns);
+    let path = dir.path().to_str().unwrap();
+    let out = berth(&moto, &["up", "--yes", path], &[]);
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{printed}");
+    assert!(!printed.contains(SOPS_VALUE), "{printed}");
+    let secret = Api::<Secret>::namespaced(client, &ns)
+        .get("db")
+        .await
+        .unwrap();
+    assert_eq!(secret.data.unwrap()["password"].0, SOPS_VALUE.as_bytes());
+    assert!(!revisions(&ns).await.contains(SOPS_VALUE));
+
+    // Must not act: KMS cannot be reached, so the file cannot be decrypted: exit 2 naming the
+    // file and the key, nothing applied.
+    let dir2 = tempfile::tempdir().unwrap();
+    let ns2 = format!("aws-kms-down-{}", std::process::id());
+    stack(dir2.path(), &ns2);
+    let path2 = dir2.path().to_str().unwrap();
+    let unreachable = format!("http://127.0.0.1:{}", closed_port());
+    let out = berth(
+        &moto,
+        &["up", "--yes", path2],
+        &[("AWS_ENDPOINT_URL", &unreachable)],
+    );
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{printed}");
+    assert!(
+        printed.contains("the SOPS file `secrets.yaml`") && printed.contains("AWS KMS key"),
+        "{printed}"
+    );
+    assert!(!printed.contains(SOPS_VALUE), "{printed}");
+    assert!(nothing_applied(&ns2).await, "something was applied");
+
+    let out = berth(&moto, &["down", "--yes", "--purge", path], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// `check`, `render`, `simulate` and `cluster config` read a stack that names AWS secrets and
+/// EFS file systems without one request to AWS: the endpoint is a listener that counts the
+/// connections it gets (and closes each at once). Must act: `render --cloud-values` and `plan`
+/// do ask it.
+#[test]
+fn offline_commands_ask_aws_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    {
+        let connections = connections.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                connections.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+    }
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    efs_stack(dir.path());
+    let mut stack = std::fs::read_to_string(dir.path().join("berth.yaml")).unwrap();
+    stack.push_str("secrets:\n  db:\n    data:\n      password: { aws-secretsmanager: berth/db, key: password }\n      api-key: { aws-ssm: /berth/api-key }\n");
+    std::fs::write(dir.path().join("berth.yaml"), stack).unwrap();
+    std::fs::write(
+        dir.path().join("web.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27.3\n          resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {memory: 64Mi}}\n",
+    )
+    .unwrap();
+    let text_of = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.args(args)
+            .env("KUBECONFIG", berth_local::testing::kubeconfig())
+            .env("XDG_CONFIG_HOME", home.path())
+            .stdin(Stdio::null());
+        aws_env(&mut cmd, port, home.path());
+        let out = cmd.output().unwrap();
+        (out.status.code(), text(&out))
+    };
+    let path = dir.path().to_str().unwrap();
+    let manifests = "components:\n  storage: { manifests: storage.yaml }\n";
+    let stack = std::fs::read_to_string(dir.path().join("berth.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("berth.yaml"),
+        stack.replace(
+            manifests,
+            "components:\n  storage: { manifests: storage.yaml }\n  web: { manifests: web.yaml }\n",
+        ),
+    )
+    .unwrap();
+    for args in [
+        vec!["check", path],
+        vec!["render", path],
+        vec![
+            "simulate",
+            path,
+            "--load",
+            "step:web:10:50:5m",
+            "--duration",
+            "10m",
+        ],
+        vec!["cluster", "config", path],
+    ] {
+        let (code, printed) = text_of(&args);
+        assert!(matches!(code, Some(0 | 1)), "{args:?}: {printed}");
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            0,
+            "`berth {}` connected to AWS:\n{printed}",
+            args[0]
+        );
+    }
+    // `render` leaves the id as written, with no warning: nothing was asked.
+    let (_, rendered) = text_of(&["render", path]);
+    assert!(
+        rendered.contains("fileSystemId: ${efs.shared}"),
+        "{rendered}"
+    );
+    assert!(!rendered.contains("stays unfilled"), "{rendered}");
+
+    // Must act: `render --cloud-values` reads the ids from AWS (none answers here: a
+    // warning, the placeholder stays), and `plan` reads them and the secret values, which it
+    // dry-runs: none can be had, so exit 2 naming the store.
+    let (code, printed) = text_of(&["render", "--cloud-values", path]);
+    let asked = connections.load(Ordering::SeqCst);
+    assert!(
+        asked > 0,
+        "render --cloud-values asked AWS nothing:\n{printed}"
+    );
+    assert_eq!(code, Some(0), "{printed}");
+    // (The report wraps long messages, so fragments.)
+    assert!(
+        printed.contains("stays unfilled") && printed.contains("cannot list EFS file systems"),
+        "{printed}"
+    );
+    assert!(!printed.contains("DispatchFailure {"), "{printed}");
+    let (code, printed) = text_of(&["plan", path]);
+    assert!(
+        connections.load(Ordering::SeqCst) > asked,
+        "plan asked AWS nothing:\n{printed}"
+    );
+    assert_eq!(code, Some(2), "{printed}");
+    assert!(
+        printed.contains("the AWS SSM parameter `/berth/api-key`")
+            && printed.contains("nothing was applied"),
+        "{printed}"
+    );
 }

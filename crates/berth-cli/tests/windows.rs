@@ -255,6 +255,10 @@ fn findings_in_crlf_manifests_point_where_they_do_in_lf_ones() {
     let human = windows(&crlf, &["check", "."], None);
     let stderr = text(&human.stderr) + &text(&human.stdout);
     assert!(stderr.contains("manifests/app.yaml:13:11"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password is printed: {stderr}"
+    );
     let _ = std::fs::remove_dir_all(&lf);
     let _ = std::fs::remove_dir_all(&crlf);
 }

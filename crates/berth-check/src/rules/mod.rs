@@ -27,7 +27,7 @@ mod nodepool_requirements;
 mod nodepool_zones;
 mod pgdata_mount;
 mod placeholder;
-mod plaintext_secret;
+pub(crate) mod plaintext_secret;
 mod probes_missing;
 mod queue_scale_down;
 pub(crate) mod ref_missing;

@@ -21,7 +21,8 @@ const EXPLAIN: &str = "\
 Finds Secrets whose `data` or `stringData` hold literal values in a manifest file, and container
 `env` entries whose name looks like a credential (`PASSWORD`, `SECRET`, `TOKEN`, `API_KEY`,
 `ACCESS_KEY`, `PRIVATE_KEY`, `CREDENTIALS`) with a literal `value`. Placeholders (`<password>`,
-`${password}`, empty values) are not reported. The finding never shows the value.
+`${password}`, empty values) are not reported. No finding shows a value: in the snippets under
+every finding, berth masks each Secret value and literal credential with `*`.
 
 ## Why is this bad?
 A manifest is committed, copied and shared; its Secret values end up in git history, CI logs and
@@ -101,64 +102,104 @@ fn decode_base64(s: &str) -> Option<String> {
 }
 
 fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
+    for (i, field, key, value) in secret_values(ctx) {
+        let o = ctx.object(i);
+        let Some(text) = value.as_str() else { continue };
+        let plain = if field == "data" {
+            decode_base64(text).unwrap_or_else(|| text.to_string())
+        } else {
+            text.to_string()
+        };
+        if is_placeholder(&plain) {
+            continue;
+        }
+        out.at(
+            o,
+            &format!("/{field}/{}", k8s::escape(key)),
+            format!("{} has the literal value of `{key}` in the manifest ({field})", o.display_name()),
+            format!(
+                "move `{}` to berth.yaml `secrets:` (env, file, prompt or generate) and delete the literal",
+                o.name()
+            ),
+        );
+    }
+    for cred in env_credentials(ctx) {
+        let o = ctx.object(cred.object);
+        out.at(
+            o,
+            &cred.pointer,
+            format!(
+                "env `{}` of container `{}` in {} holds a literal credential",
+                cred.name,
+                cred.container,
+                o.display_name()
+            ),
+            "put the value in a Secret (berth.yaml `secrets:`) and use `valueFrom.secretKeyRef`",
+        );
+    }
+}
+
+/// Every `data`/`stringData` entry of the Secrets written in manifests (not those berth builds
+/// from `secrets:`): (object, field, key, value). [`crate::redact`] masks them all.
+pub(crate) fn secret_values<'s>(
+    ctx: &Context<'s>,
+) -> Vec<(usize, &'static str, &'s str, &'s Value)> {
+    let mut out = Vec::new();
     for &i in ctx.of_kind("Secret") {
         let o = ctx.object(i);
         if matches!(o.origin, Origin::StackSecret) {
             continue;
         }
         for field in ["stringData", "data"] {
-            let Some(map) = o.value.get(field).and_then(Value::as_object) else {
-                continue;
-            };
-            for (key, value) in map {
-                let Some(text) = value.as_str() else { continue };
-                let plain = if field == "data" {
-                    decode_base64(text).unwrap_or_else(|| text.to_string())
-                } else {
-                    text.to_string()
-                };
-                if is_placeholder(&plain) {
-                    continue;
-                }
-                out.at(
-                    o,
-                    &format!("/{field}/{}", k8s::escape(key)),
-                    format!("{} has the literal value of `{key}` in the manifest ({field})", o.display_name()),
-                    format!(
-                        "move `{}` to berth.yaml `secrets:` (env, file, prompt or generate) and delete the literal",
-                        o.name()
-                    ),
-                );
+            if let Some(map) = o.value.get(field).and_then(Value::as_object) {
+                out.extend(map.iter().map(|(k, v)| (i, field, k.as_str(), v)));
             }
         }
     }
+    out
+}
+
+/// A container env variable holding a literal credential.
+pub(crate) struct EnvCredential<'s> {
+    pub object: usize,
+    /// JSON pointer of the variable's `value`.
+    pub pointer: String,
+    pub name: &'s str,
+    pub container: &'s str,
+}
+
+/// The env variables of every pod template that hold literal credentials.
+pub(crate) fn env_credentials<'s>(ctx: &Context<'s>) -> Vec<EnvCredential<'s>> {
+    let mut out = Vec::new();
     for t in &ctx.pod_templates {
-        let o = ctx.object(t.object);
         for c in t.containers() {
             let Some(env) = c.value.get("env").and_then(Value::as_array) else {
                 continue;
             };
             for (n, var) in env.iter().enumerate() {
                 let name = var.get("name").and_then(Value::as_str).unwrap_or("");
-                let upper = name.to_ascii_uppercase();
-                if !CREDENTIAL_WORDS.iter().any(|w| upper.contains(w)) {
-                    continue;
+                let value = var.get("value").and_then(Value::as_str);
+                if value.is_some_and(|v| env_holds_credential(name, v)) {
+                    out.push(EnvCredential {
+                        object: t.object,
+                        pointer: format!("{}/env/{n}/value", c.pointer()),
+                        name,
+                        container: c.name(),
+                    });
                 }
-                let Some(value) = var.get("value").and_then(Value::as_str) else {
-                    continue;
-                };
-                if is_placeholder(value) || looks_like_reference(&upper, value) {
-                    continue;
-                }
-                out.at(
-                    o,
-                    &format!("{}/env/{n}/value", c.pointer()),
-                    format!("env `{name}` of container `{}` in {} holds a literal credential", c.name(), o.display_name()),
-                    "put the value in a Secret (berth.yaml `secrets:`) and use `valueFrom.secretKeyRef`",
-                );
             }
         }
     }
+    out
+}
+
+/// True when the env variable `name` holds a literal credential `value` (not a placeholder, not
+/// where a credential is).
+fn env_holds_credential(name: &str, value: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    CREDENTIAL_WORDS.iter().any(|w| upper.contains(w))
+        && !is_placeholder(value)
+        && !looks_like_reference(&upper, value)
 }
 
 /// `*_FILE`, `*_PATH` and `*_SECRET_NAME` variables name where a credential is, not the credential.

@@ -11,6 +11,10 @@ use crate::stack::{StackArgs, print_findings, refused};
 pub struct RenderArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Fill the values only the cloud knows: the ids of `cluster.fileSystems`, read from AWS
+    /// (EKS). Without it render stays offline and `${efs.<name>}` is left as written.
+    #[arg(long)]
+    pub cloud_values: bool,
     /// Also show notes (files and documents the loader skipped): the global `-v`.
     #[arg(skip)]
     pub verbose: bool,
@@ -19,7 +23,11 @@ pub struct RenderArgs {
 /// Print the rendered objects (Secret values redacted) to stdout and findings to stderr.
 /// Exit 2 when the stack cannot be loaded, 1 when it loads with error findings.
 pub fn run(args: RenderArgs) -> anyhow::Result<Exit> {
-    let prepared = args.stack.prepare(Checks::LoadOnly);
+    let prepared = if args.cloud_values {
+        args.stack.prepare_for_cluster(Checks::LoadOnly)
+    } else {
+        args.stack.prepare(Checks::LoadOnly)
+    };
     print_findings(&prepared.findings, args.verbose);
     // Apply order: the waves `up` would apply, in order. A dependency cycle is bad input.
     let ordered = prepared.ordered().map_err(refused)?;
