@@ -19,12 +19,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{
-    Filter, IpPermission, ResourceType, Tag as Ec2Tag, TagSpecification, UserIdGroupPair,
-};
 use aws_sdk_efs::types::{LifeCycleState, LifecyclePolicy, Tag as EfsTag};
 use berth_model::FileSystemSpec;
 
+use crate::ec2::{Ec2, Filter};
 use crate::{Aws, describe};
 
 /// Tag naming the cluster a resource of berth belongs to.
@@ -63,7 +61,7 @@ pub fn ensure(
 ) -> Result<Vec<Ensured>, String> {
     aws.run(async {
         let config = aws.config(region).await;
-        let ec2 = aws_sdk_ec2::Client::new(&config);
+        let ec2 = Ec2::new(&config)?;
         let efs = aws_sdk_efs::Client::new(&config);
         let network = Network::find(&ec2, cluster).await?;
         let mut out = Vec::new();
@@ -112,7 +110,7 @@ pub fn release(
 ) -> Result<Released, String> {
     aws.run(async {
         let config = aws.config(region).await;
-        let ec2 = aws_sdk_ec2::Client::new(&config);
+        let ec2 = Ec2::new(&config)?;
         let efs = aws_sdk_efs::Client::new(&config);
         let mut out = Released::default();
         for (name, fs) in tagged_file_systems(&efs, cluster).await? {
@@ -142,11 +140,9 @@ pub fn release(
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
             for sg in nfs_groups(&ec2, cluster, &name).await? {
-                ec2.delete_security_group()
-                    .group_id(&sg)
-                    .send()
+                ec2.delete_security_group(&sg)
                     .await
-                    .map_err(|e| format!("cannot delete security group {sg}: {}", describe(&e)))?;
+                    .map_err(|e| format!("cannot delete security group {sg}: {e}"))?;
                 out.deleted
                     .push(format!("security group {sg} (NFS to {name})"));
             }
@@ -179,27 +175,16 @@ struct Network {
 }
 
 impl Network {
-    async fn find(ec2: &aws_sdk_ec2::Client, cluster: &str) -> Result<Network, String> {
+    async fn find(ec2: &Ec2, cluster: &str) -> Result<Network, String> {
         let mut subnets = Vec::new();
         for filter in [
-            tag_filter(EKSCTL_CLUSTER_TAG, cluster),
-            Filter::builder()
-                .name("tag-key")
-                .values(format!("kubernetes.io/cluster/{cluster}"))
-                .build(),
+            Filter::tag(EKSCTL_CLUSTER_TAG, cluster),
+            Filter::new("tag-key", format!("kubernetes.io/cluster/{cluster}")),
         ] {
-            let out = ec2
-                .describe_subnets()
-                .filters(filter)
-                .send()
+            subnets = ec2
+                .describe_subnets(&[filter])
                 .await
-                .map_err(|e| {
-                    format!(
-                        "cannot list the subnets of cluster `{cluster}`: {}",
-                        describe(&e)
-                    )
-                })?;
-            subnets = out.subnets.unwrap_or_default();
+                .map_err(|e| format!("cannot list the subnets of cluster `{cluster}`: {e}"))?;
             if !subnets.is_empty() {
                 break;
             }
@@ -209,7 +194,11 @@ impl Network {
                 "no subnet is tagged {EKSCTL_CLUSTER_TAG}={cluster} or kubernetes.io/cluster/{cluster}: create the cluster first (`berth cluster up`), or check the region"
             ));
         }
-        let vpcs: BTreeSet<&str> = subnets.iter().filter_map(|s| s.vpc_id.as_deref()).collect();
+        let vpcs: BTreeSet<&str> = subnets
+            .iter()
+            .map(|s| s.vpc.as_str())
+            .filter(|v| !v.is_empty())
+            .collect();
         if vpcs.len() != 1 {
             return Err(format!(
                 "the subnets of cluster `{cluster}` are in {} VPCs ({}), not one",
@@ -221,40 +210,35 @@ impl Network {
         // Private subnets (tagged for internal load balancers) first: nodes usually live there.
         subnets.sort_by_key(|s| {
             let private = s
-                .tags()
+                .tag_keys
                 .iter()
-                .any(|t| t.key() == Some("kubernetes.io/role/internal-elb"));
-            (!private, s.subnet_id.clone())
+                .any(|k| k == "kubernetes.io/role/internal-elb");
+            (!private, s.id.clone())
         });
         let mut by_zone = BTreeMap::new();
         for s in &subnets {
-            if let (Some(zone), Some(id)) = (&s.availability_zone, &s.subnet_id) {
-                by_zone.entry(zone.clone()).or_insert_with(|| id.clone());
+            if !s.zone.is_empty() && !s.id.is_empty() {
+                by_zone
+                    .entry(s.zone.clone())
+                    .or_insert_with(|| s.id.clone());
             }
         }
         let mut node_groups = Vec::new();
         for filter in [
-            tag_filter(EKSCTL_CLUSTER_TAG, cluster),
-            tag_filter(EKS_CLUSTER_TAG, cluster),
+            Filter::tag(EKSCTL_CLUSTER_TAG, cluster),
+            Filter::tag(EKS_CLUSTER_TAG, cluster),
         ] {
-            let out = ec2
-                .describe_security_groups()
-                .filters(filter)
-                .filters(Filter::builder().name("vpc-id").values(&vpc).build())
-                .send()
+            let groups = ec2
+                .describe_security_groups(&[filter, Filter::new("vpc-id", &vpc)], &[])
                 .await
                 .map_err(|e| {
-                    format!(
-                        "cannot list the security groups of cluster `{cluster}`: {}",
-                        describe(&e)
-                    )
+                    format!("cannot list the security groups of cluster `{cluster}`: {e}")
                 })?;
-            for g in out.security_groups.unwrap_or_default() {
-                let name = g.group_name.as_deref().unwrap_or_default();
-                let is_nodes = name.contains("ClusterSharedNodeSecurityGroup")
-                    || name.starts_with("eks-cluster-sg-");
-                if let (true, Some(id)) = (is_nodes, g.group_id) {
-                    node_groups.push(id);
+            for g in groups {
+                let is_nodes = g.name.contains("ClusterSharedNodeSecurityGroup")
+                    || g.name.starts_with("eks-cluster-sg-");
+                if is_nodes && !g.id.is_empty() {
+                    node_groups.push(g.id);
                 }
             }
         }
@@ -273,13 +257,6 @@ impl Network {
     }
 }
 
-fn tag_filter(key: &str, value: &str) -> Filter {
-    Filter::builder()
-        .name(format!("tag:{key}"))
-        .values(value)
-        .build()
-}
-
 /// The API spelling of a berth.yaml enum (`generalPurpose`, `AFTER_30_DAYS`).
 fn api_name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -289,7 +266,7 @@ fn api_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 async fn ensure_one(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Ec2,
     efs: &aws_sdk_efs::Client,
     network: &Network,
     cluster: &str,
@@ -360,34 +337,20 @@ async fn ensure_one(
     let sg = match nfs_groups(ec2, cluster, name).await?.into_iter().next() {
         Some(sg) => sg,
         None => {
-            let tags = TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .tags(
-                    Ec2Tag::builder()
-                        .key("Name")
-                        .value(format!("berth-efs-{cluster}-{name}"))
-                        .build(),
+            let sg_name = format!("berth-efs-{cluster}-{name}");
+            let sg = ec2
+                .create_security_group(
+                    &sg_name,
+                    &format!("NFS from the nodes of EKS cluster {cluster} to EFS {name} (berth)"),
+                    &network.vpc,
+                    &[
+                        ("Name", &sg_name),
+                        (CLUSTER_TAG, cluster),
+                        (FILE_SYSTEM_TAG, name),
+                    ],
                 )
-                .tags(Ec2Tag::builder().key(CLUSTER_TAG).value(cluster).build())
-                .tags(Ec2Tag::builder().key(FILE_SYSTEM_TAG).value(name).build())
-                .build();
-            let out = ec2
-                .create_security_group()
-                .group_name(format!("berth-efs-{cluster}-{name}"))
-                .description(format!(
-                    "NFS from the nodes of EKS cluster {cluster} to EFS {name} (berth)"
-                ))
-                .vpc_id(&network.vpc)
-                .tag_specifications(tags)
-                .send()
                 .await
-                .map_err(|e| {
-                    format!(
-                        "cannot create the NFS security group of `{name}`: {}",
-                        describe(&e)
-                    )
-                })?;
-            let sg = out.group_id.ok_or("EC2 returned no security group id")?;
+                .map_err(|e| format!("cannot create the NFS security group of `{name}`: {e}"))?;
             created.push(format!(
                 "security group {sg} (NFS from the nodes to {name})"
             ));
@@ -399,19 +362,9 @@ async fn ensure_one(
         if allowed.contains(node) {
             continue;
         }
-        ec2.authorize_security_group_ingress()
-            .group_id(&sg)
-            .ip_permissions(
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(NFS_PORT)
-                    .to_port(NFS_PORT)
-                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(node).build())
-                    .build(),
-            )
-            .send()
+        ec2.authorize_ingress(&sg, NFS_PORT, node)
             .await
-            .map_err(|e| format!("cannot allow NFS from {node} in {sg}: {}", describe(&e)))?;
+            .map_err(|e| format!("cannot allow NFS from {node} in {sg}: {e}"))?;
         created.push(format!("rule in {sg}: NFS (TCP {NFS_PORT}) from {node}"));
     }
 
@@ -530,46 +483,35 @@ async fn wait_available(efs: &aws_sdk_efs::Client, id: &str) -> Result<(), Strin
 }
 
 /// The NFS security groups berth made for file system `name` of `cluster`.
-async fn nfs_groups(
-    ec2: &aws_sdk_ec2::Client,
-    cluster: &str,
-    name: &str,
-) -> Result<Vec<String>, String> {
-    let out = ec2
-        .describe_security_groups()
-        .filters(tag_filter(CLUSTER_TAG, cluster))
-        .filters(tag_filter(FILE_SYSTEM_TAG, name))
-        .send()
+async fn nfs_groups(ec2: &Ec2, cluster: &str, name: &str) -> Result<Vec<String>, String> {
+    let groups = ec2
+        .describe_security_groups(
+            &[
+                Filter::tag(CLUSTER_TAG, cluster),
+                Filter::tag(FILE_SYSTEM_TAG, name),
+            ],
+            &[],
+        )
         .await
-        .map_err(|e| format!("cannot list security groups: {}", describe(&e)))?;
-    Ok(out
-        .security_groups
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|g| g.group_id)
-        .collect())
+        .map_err(|e| format!("cannot list security groups: {e}"))?;
+    Ok(groups.into_iter().map(|g| g.id).collect())
 }
 
 /// The security groups `sg` already lets in on the NFS port.
-async fn nfs_sources(ec2: &aws_sdk_ec2::Client, sg: &str) -> Result<BTreeSet<String>, String> {
-    let out = ec2
-        .describe_security_groups()
-        .group_ids(sg)
-        .send()
+async fn nfs_sources(ec2: &Ec2, sg: &str) -> Result<BTreeSet<String>, String> {
+    let groups = ec2
+        .describe_security_groups(&[], &[sg])
         .await
-        .map_err(|e| format!("cannot read security group {sg}: {}", describe(&e)))?;
-    Ok(out
-        .security_groups
-        .unwrap_or_default()
+        .map_err(|e| format!("cannot read security group {sg}: {e}"))?;
+    Ok(groups
         .iter()
-        .flat_map(|g| g.ip_permissions())
-        .filter(|p| {
-            p.ip_protocol() == Some("tcp")
-                && p.from_port().is_some_and(|f| f <= NFS_PORT)
-                && p.to_port().is_some_and(|t| t >= NFS_PORT)
+        .flat_map(|g| &g.rules)
+        .filter(|r| {
+            r.protocol == "tcp"
+                && r.from_port.is_some_and(|f| f <= NFS_PORT)
+                && r.to_port.is_some_and(|t| t >= NFS_PORT)
         })
-        .flat_map(|p| p.user_id_group_pairs())
-        .filter_map(|pair| pair.group_id().map(str::to_string))
+        .flat_map(|r| r.groups.iter().cloned())
         .collect())
 }
 

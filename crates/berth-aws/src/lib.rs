@@ -4,6 +4,8 @@
 //!   Manager secrets, SSM parameters and the KMS data keys of SOPS files.
 //! - [`efs`]: the EFS file systems of `cluster.fileSystems`, created by `berth cluster up` when
 //!   missing (with their mount targets and NFS security group) and found again by tag.
+//! - [`ec2`]: the EC2 calls of that step (subnets, security groups) as SigV4-signed Query API
+//!   requests: the `aws-sdk-ec2` crate cost more to build than the rest of the SDK together.
 //!
 //! Credentials and region come the standard way ([`aws_config`]'s default chain: environment,
 //! profile, SSO, web identity, container and instance roles); a region from berth.yaml's
@@ -13,6 +15,7 @@
 //! The SDK is asynchronous and its callers here are not always: [`Aws::run`] drives a future on
 //! a runtime of its own, on a thread of its own, so it works inside and outside tokio.
 
+pub mod ec2;
 pub mod efs;
 pub mod secrets;
 
