@@ -341,10 +341,13 @@ impl Ec2 {
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| format!("EC2 endpoint {}: {e}", self.endpoint))?;
         instructions.apply_to_request_http1x(&mut request);
-        let response =
-            self.http.request(request).await.map_err(|e| {
-                format!("cannot reach EC2 at {}: {}", self.endpoint, first_cause(&e))
-            })?;
+        let response = self.http.request(request).await.map_err(|e| {
+            format!(
+                "cannot reach EC2 at {}: {}",
+                self.endpoint,
+                crate::with_cause(&e)
+            )
+        })?;
         let status = response.status().as_u16();
         let bytes = response
             .into_body()
@@ -364,20 +367,6 @@ fn default_endpoint(region: &str) -> String {
         "amazonaws.com"
     };
     format!("https://ec2.{region}.{suffix}")
-}
-
-/// The error and its innermost cause (`client error (Connect): Connection refused`).
-fn first_cause(e: &dyn std::error::Error) -> String {
-    let mut cause = None;
-    let mut source = e.source();
-    while let Some(s) = source {
-        cause = Some(s.to_string());
-        source = s.source();
-    }
-    match cause {
-        Some(c) => format!("{e}: {c}"),
-        None => e.to_string(),
-    }
 }
 
 /// `Filter.N.Name` / `Filter.N.Value.M` parameters.

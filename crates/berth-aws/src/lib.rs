@@ -97,20 +97,22 @@ where
                 _ => aws_sdk_ssm::error::DisplayErrorContext(e).to_string(),
             }
         }
-        // Not answered: what went wrong and its first cause (`dispatch failure: Connection
-        // refused (os error 111)`), without the SDK's debug dump of every layer.
-        other => {
-            let mut cause = None;
-            let mut source = std::error::Error::source(other);
-            while let Some(s) = source {
-                cause = Some(s.to_string());
-                source = s.source();
-            }
-            match cause {
-                Some(c) if c != other.to_string() => format!("{other}: {c}"),
-                _ => other.to_string(),
-            }
-        }
+        // Not answered: what went wrong and why, without the SDK's debug dump of every layer.
+        other => with_cause(other),
+    }
+}
+
+/// An error and its innermost cause (`dispatch failure: Connection refused (os error 111)`).
+pub(crate) fn with_cause(e: &dyn std::error::Error) -> String {
+    let mut cause = None;
+    let mut source = e.source();
+    while let Some(s) = source {
+        cause = Some(s.to_string());
+        source = s.source();
+    }
+    match cause {
+        Some(c) if c != e.to_string() => format!("{e}: {c}"),
+        _ => e.to_string(),
     }
 }
 
