@@ -44,6 +44,9 @@ rustup target add x86_64-pc-windows-gnu >/dev/null
 win_start=$(date +%s)
 cargo build -p berth-cli --target x86_64-pc-windows-gnu
 echo "berth: Windows build finished in $(( $(date +%s) - win_start ))s"
+# macOS: berth's code type-checks and passes clippy for aarch64-apple-darwin (stand-ins for the
+# Apple C toolchain, which Linux has not; see the script).
+scripts/check-macos.sh
 berth="${CARGO_TARGET_DIR:-target}/debug/berth"
 $berth local build --peers   # the cluster (metrics-server too), and peers: helm, for the chart tests and benchmarks
 echo "berth: build finished in $(( $(date +%s) - start ))s"
