@@ -49,13 +49,15 @@ extras() {
 
 name="berth-$version-$linux"
 mkdir -p "$stage/$name"
-cp "$target_dir/$linux/release/berth" "$stage/$name/"
+# Stripped: the build keeps line tables (for backtraces of local builds), which would make the
+# archive's binary seven times larger (305 MB built, 44.5 MB stripped; Windows 400 / 75 MB).
+strip -o "$stage/$name/berth" "$target_dir/$linux/release/berth"
 extras "$stage/$name"
 tar -C "$stage" -czf "$out/$name.tar.gz" "$name"
 
 name="berth-$version-$windows"
 mkdir -p "$stage/$name"
-cp "$target_dir/$windows/release/berth.exe" "$stage/$name/"
+x86_64-w64-mingw32-strip -o "$stage/$name/berth.exe" "$target_dir/$windows/release/berth.exe"
 extras "$stage/$name"
 rm -f "$out/$name.zip"
 (cd "$stage" && zip -qr - "$name") >"$out/$name.zip"
