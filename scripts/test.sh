@@ -52,7 +52,13 @@ $berth local build --peers   # the cluster (metrics-server too), and peers: helm
 echo "berth: build finished in $(( $(date +%s) - start ))s"
 
 export BERTH_TEST_CLUSTER=test
-cleanup() { $berth local down --name "$BERTH_TEST_CLUSTER" >/dev/null 2>&1 || true; }
+# The tests' clusters: the shared one, and the one with Karpenter (berth-apply/tests/karpenter.rs,
+# berth-cluster/tests/karpenter_local.rs).
+cleanup() {
+  for name in "$BERTH_TEST_CLUSTER" "$BERTH_TEST_CLUSTER-karpenter"; do
+    $berth local down --name "$name" >/dev/null 2>&1 || true
+  done
+}
 trap cleanup EXIT
 
 cargo test --workspace "$@"

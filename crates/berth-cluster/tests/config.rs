@@ -2,31 +2,21 @@
 //! schema validation of every generated ClusterConfig, and agreement of the autoscaler with
 //! the cluster file as berth-check's `ca-*` rules see it.
 
+mod common;
+
 use std::path::Path;
 
 use berth_cluster::{ClusterError, ClusterFiles, Options, config, schema};
 use berth_model::{NodeMode, Profile, Severity, Stack};
-use berth_stack::{LoadOptions, SecretMode};
 use serde_json::{Value, json};
+
+use common::{blueprint, load_stack};
 
 fn load(dir: &str) -> Stack {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(dir);
-    let loaded = berth_stack::load(
-        &path,
-        &LoadOptions {
-            secret_mode: SecretMode::Redact,
-            ..LoadOptions::default()
-        },
-    );
-    let errors: Vec<_> = loaded
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    loaded.stack.expect("fixture loads")
+    load_stack(&path, None)
 }
 
 fn report(files: &ClusterFiles) -> String {
@@ -354,29 +344,6 @@ fn usage_drives_policies_and_addons() {
         json!("owned")
     );
     assert_eq!(files.cluster_config["iam"]["withOIDC"], json!(true));
-}
-
-/// A blueprint of the repository under the eks profile, with `set` values.
-fn blueprint(name: &str, set: &[&str]) -> Stack {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../blueprints")
-        .join(name);
-    let loaded = berth_stack::load(
-        &path,
-        &LoadOptions {
-            profile: Some(Profile::Eks),
-            set: set.iter().map(|s| s.to_string()).collect(),
-            secret_mode: SecretMode::Redact,
-            ..LoadOptions::default()
-        },
-    );
-    let errors: Vec<_> = loaded
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    loaded.stack.expect("blueprint loads")
 }
 
 /// The real Boomi Molecule blueprint: per-zone groups, EFS, and an autoscaler in the stack

@@ -12,37 +12,17 @@
 //!
 //! Uses the Karpenter test cluster (`<BERTH_TEST_CLUSTER>-karpenter`), started if needed.
 
-use std::path::Path;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use berth_cluster::{Options, config};
-use berth_model::{NodeMode, Profile, Severity, Stack};
-use berth_stack::{LoadOptions, SecretMode};
+use berth_model::{NodeMode, Stack};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-/// A blueprint of the repository under the eks profile, as `berth cluster config` reads it.
-fn blueprint(name: &str) -> Stack {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../blueprints")
-        .join(name);
-    let loaded = berth_stack::load(
-        &path,
-        &LoadOptions {
-            profile: Some(Profile::Eks),
-            secret_mode: SecretMode::Redact,
-            ..LoadOptions::default()
-        },
-    );
-    let errors: Vec<_> = loaded
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    loaded.stack.expect("blueprint loads")
-}
+use common::blueprint;
 
 /// One pod per workload of `stack`: its pod spec as scheduling sees it (see the file docs).
 fn pods(stack: &Stack, ns: &str, pools: &[String]) -> Vec<Value> {
@@ -120,7 +100,7 @@ impl Drop for PoolsGuard {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_nodepools_provision_nodes_for_the_blueprints_pods_on_the_local_cluster() {
-    let stack = blueprint("openremote");
+    let stack = blueprint("openremote", &[]);
     let files = config(
         &stack,
         &Options {

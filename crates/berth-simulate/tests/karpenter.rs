@@ -2,26 +2,15 @@
 //! rises and falls, the nodes Karpenter launches for it and consolidates after, and what keeps
 //! it from consolidating (`consolidateAfter: Never`, `karpenter.sh/do-not-disrupt`).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
 
-use berth_model::{ClusterSpec, NodeMode, Object, Origin, Profile, SourceFile, Stack};
+use std::collections::BTreeMap;
+
+use berth_model::{ClusterSpec, NodeMode, Object, Profile, Stack};
 use berth_simulate::{Load, Report, SimOptions, simulate};
 use serde_json::{Value, json};
 
-fn obj(value: Value) -> Object {
-    Object {
-        value,
-        file: Arc::new(SourceFile {
-            path: "test.yaml".into(),
-            text: "".into(),
-        }),
-        doc: 0,
-        component: "app".into(),
-        origin: Origin::Manifest,
-        positions: Default::default(),
-    }
-}
+use common::obj;
 
 /// `web`: 500m and 256Mi per pod, an HPA from 2 to 20 replicas at 50% CPU; its pod template
 /// carries `annotations`.

@@ -3,26 +3,15 @@
 //! Stacks are built in code (objects from `json!`, no positions), so these tests exercise the
 //! simulator alone.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
 
-use berth_model::{ClusterSpec, NodeGroupSpec, Object, Origin, Profile, SourceFile, Stack};
+use std::collections::BTreeMap;
+
+use berth_model::{ClusterSpec, NodeGroupSpec, Object, Profile, Stack};
 use berth_simulate::{Load, Scaled, Series, SimOptions, simulate};
 use serde_json::{Value, json};
 
-fn obj(value: Value) -> Object {
-    Object {
-        value,
-        file: Arc::new(SourceFile {
-            path: "test.yaml".into(),
-            text: "".into(),
-        }),
-        doc: 0,
-        component: "app".into(),
-        origin: Origin::Manifest,
-        positions: Default::default(),
-    }
-}
+use common::obj;
 
 fn workload(kind: &str, name: &str, replicas: u32, cpu: &str, annotations: Value) -> Object {
     obj(json!({
