@@ -207,6 +207,21 @@ async fn pending_pods_get_a_karpenter_node_that_goes_when_they_go() {
         .and_then(|l| l.get("node.kubernetes.io/instance-type").cloned())
         .unwrap_or_default();
     assert!(instance_type.ends_with("-amd64-linux"), "{instance_type}");
+    // It names the path of its resource metrics, as berth's own nodes do, so metrics-server
+    // (and the HPA) see its pods' usage.
+    for n in &nodes {
+        let path = n
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(berth_local::objects::RESOURCE_METRICS_PATH).cloned());
+        assert_eq!(
+            path.as_deref(),
+            Some(berth_local::objects::resource_metrics_path(&name(n)).as_str()),
+            "node {} has no resource-metrics path",
+            name(n)
+        );
+    }
 
     // The pods go (scaled to 0): Karpenter consolidates the node away.
     Api::<Deployment>::namespaced(client.clone(), &ns)
