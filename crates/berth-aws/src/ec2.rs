@@ -278,17 +278,21 @@ impl Ec2 {
             attempt += 1;
             match self.send(&body).await {
                 Ok((status, text)) => {
-                    let doc = Node::parse(&text).map_err(|e| {
-                        format!("{action}: EC2 answered {status} with no XML ({e})")
-                    })?;
+                    let doc = Node::parse(&text);
                     if status < 300 {
-                        return Ok(doc);
+                        return doc.map_err(|e| {
+                            format!("{action}: EC2 answered {status} with no XML ({e})")
+                        });
                     }
-                    let code = doc.find("Code").map(|n| n.text.clone()).unwrap_or_default();
-                    let message = doc
-                        .find("Message")
-                        .map(|n| n.text.clone())
-                        .unwrap_or_default();
+                    // An error's `<Code>` and `<Message>`; a 5xx from a proxy may have none.
+                    let field = |name: &str| {
+                        doc.as_ref()
+                            .ok()
+                            .and_then(|d| d.find(name))
+                            .map(|n| n.text.clone())
+                            .unwrap_or_default()
+                    };
+                    let (code, message) = (field("Code"), field("Message"));
                     let retry =
                         status >= 500 || code.contains("Throttl") || code == "RequestLimitExceeded";
                     if !retry || attempt == 3 {
