@@ -5,7 +5,7 @@
 //! - [`efs`]: the EFS file systems of `cluster.fileSystems`, created by `berth cluster up` when
 //!   missing (with their mount targets and NFS security group) and found again by tag.
 //! - [`ec2`]: the EC2 calls of that step (subnets, security groups) as SigV4-signed Query API
-//!   requests: the `aws-sdk-ec2` crate cost more to build than the rest of the SDK together.
+//!   requests: the `aws-sdk-ec2` crate was the largest unit of berth's build (README "Speed").
 //!
 //! Credentials and region come the standard way ([`aws_config`]'s default chain: environment,
 //! profile, SSO, web identity, container and instance roles); a region from berth.yaml's
