@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use berth_model::{ClusterSpec, NodeMode, Object, Profile, Stack};
+use berth_model::{ClusterSpec, NodeMode, Object, Stack};
 use berth_simulate::{Load, Report, SimOptions, simulate};
 use serde_json::{Value, json};
 
-use common::obj;
+use common::{eks_stack, obj};
 
 /// `web`: 500m and 256Mi per pod, an HPA from 2 to 20 replicas at 50% CPU; its pod template
 /// carries `annotations`.
@@ -50,25 +48,17 @@ fn nodepool(disruption: Value, limits: Option<Value>) -> Object {
 }
 
 fn stack(objects: Vec<Object>) -> Stack {
-    Stack {
-        name: "test".into(),
-        root: ".".into(),
-        namespace: "shop".into(),
-        kubernetes: "1.33".into(),
-        profile: Profile::Eks,
-        components: vec![],
+    eks_stack(
         objects,
-        external: vec![],
-        cluster: Some(ClusterSpec {
+        ClusterSpec {
             nodes: Some(NodeMode::Karpenter),
             name: "test".into(),
             region: Some("us-east-1".into()),
             zones: vec![],
             node_groups: vec![],
             file_systems: vec![],
-        }),
-        values: BTreeMap::new(),
-    }
+        },
+    )
 }
 
 /// 300m in total, 6000m from 1 min to 20 min, then 300m again; 50 minutes.

@@ -7,11 +7,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use berth_model::{ClusterSpec, NodeGroupSpec, Object, Profile, Stack};
+use berth_model::{ClusterSpec, NodeGroupSpec, Object, Stack};
 use berth_simulate::{Load, Scaled, Series, SimOptions, simulate};
 use serde_json::{Value, json};
 
-use common::obj;
+use common::{eks_stack, obj};
 
 fn workload(kind: &str, name: &str, replicas: u32, cpu: &str, annotations: Value) -> Object {
     obj(json!({
@@ -73,25 +73,17 @@ fn group(name: &str, instance: &str, min: u32, max: u32, per_zone: bool) -> Node
 }
 
 fn stack(objects: Vec<Object>, groups: Vec<NodeGroupSpec>, zones: &[&str]) -> Stack {
-    Stack {
-        name: "test".into(),
-        root: ".".into(),
-        namespace: "shop".into(),
-        kubernetes: "1.33".into(),
-        profile: Profile::Eks,
-        components: vec![],
+    eks_stack(
         objects,
-        external: vec![],
-        cluster: Some(ClusterSpec {
+        ClusterSpec {
             nodes: None,
             file_systems: Vec::new(),
             name: "test".into(),
             region: Some("us-east-1".into()),
             zones: zones.iter().map(|z| z.to_string()).collect(),
             node_groups: groups,
-        }),
-        values: BTreeMap::new(),
-    }
+        },
+    )
 }
 
 fn load(shapes: &[&str]) -> Load {
