@@ -80,7 +80,7 @@ pub const NODE_CLASS_GROUP: &str = "karpenter.kwok.sh";
 /// The NodePool `up` writes when the user gives none.
 pub const DEFAULT_NODE_POOL: &str = "default";
 /// Label Karpenter puts on the nodes it launches (and a NodeClaim's pool).
-pub const NODEPOOL_LABEL: &str = "karpenter.sh/nodepool";
+pub use berth_model::karpenter::NODEPOOL_LABEL;
 /// Label prefix of the kwok provider's instance attributes (`instance-cpu`, `instance-family`).
 pub const KWOK_ATTRIBUTE_PREFIX: &str = "karpenter.kwok.sh/";
 

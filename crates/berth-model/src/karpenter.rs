@@ -28,6 +28,8 @@ pub const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
 pub const DISCOVERY_TAG: &str = "karpenter.sh/discovery";
 /// The node label of a node's zone.
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// The label naming the NodePool a node was launched for.
+pub const NODEPOOL_LABEL: &str = "karpenter.sh/nodepool";
 
 /// `VERSION` of the embedded schemas: `karpenter-provider-aws X` and `sigs.k8s.io/karpenter Y`.
 const VERSIONS: &str = include_str!("../schema/karpenter/VERSION");
@@ -179,7 +181,7 @@ pub fn is_well_known(key: &str) -> bool {
         "topology.kubernetes.io/zone",
         "topology.kubernetes.io/region",
         "karpenter.sh/capacity-type",
-        "karpenter.sh/nodepool",
+        NODEPOOL_LABEL,
     ];
     KEYS.contains(&key)
         || key.starts_with("karpenter.k8s.aws/")

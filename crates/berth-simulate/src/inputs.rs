@@ -174,6 +174,54 @@ pub(crate) struct GroupSpec {
     /// For Karpenter: the NodePool (index into [`Inputs::pools`]) whose nodes of this
     /// instance type the group stands for.
     pub pool: Option<usize>,
+    /// The node group's `labels` (none for a NodePool's group: its labels are the pool's).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl GroupSpec {
+    /// What the nodes of this group are, as requirements on their labels: a node group's
+    /// labels, instance type and zone, and no Karpenter label; a NodePool's template labels
+    /// and requirements, its name as `karpenter.sh/nodepool` and the instance type's labels.
+    pub fn node_requirements(&self, pools: &[NodePool]) -> Vec<Requirement> {
+        let mut reqs: Vec<Requirement> = self
+            .labels
+            .iter()
+            .map(|(k, v)| Requirement::equals(k, v))
+            .collect();
+        match self.pool.map(|p| &pools[p]) {
+            Some(pool) => {
+                reqs.extend(pool.requirements.iter().cloned());
+                reqs.push(Requirement::equals(karpenter::NODEPOOL_LABEL, &pool.name));
+                let labels = self.instance.karpenter_labels();
+                reqs.extend(labels.iter().map(|(k, v)| Requirement::equals(k, v)));
+            }
+            None => {
+                reqs.push(Requirement::equals(
+                    "node.kubernetes.io/instance-type",
+                    &self.instance.name,
+                ));
+                for key in [karpenter::NODEPOOL_LABEL, "karpenter.sh/capacity-type"] {
+                    reqs.push(Requirement {
+                        key: key.to_string(),
+                        operator: karpenter::Operator::DoesNotExist,
+                        values: Vec::new(),
+                    });
+                }
+            }
+        }
+        if let Some(zone) = &self.zone {
+            reqs.push(Requirement::equals(karpenter::ZONE_LABEL, zone));
+        }
+        reqs
+    }
+}
+
+impl WorkloadSpec {
+    /// Whether a node with `node` requirements ([`GroupSpec::node_requirements`]) meets the
+    /// pods' node selector and required node affinity (any one term).
+    pub fn admitted_by(&self, node: &[Requirement]) -> bool {
+        self.node_terms.is_empty() || self.node_terms.iter().any(|t| karpenter::admits(node, t))
+    }
 }
 
 /// A cluster-autoscaler expander, tried in the order given by `--expander`.
@@ -552,6 +600,7 @@ fn karpenter_groups(
                 max: u32::MAX,
                 similarity: format!("{}/{name}", pool.name),
                 pool: Some(p),
+                labels: BTreeMap::new(),
             });
         }
     }
@@ -609,6 +658,7 @@ fn read_groups(
                 max: g.max,
                 similarity: similarity.clone(),
                 pool: None,
+                labels: g.labels.clone(),
             });
         }
     }

@@ -113,7 +113,7 @@ pub fn offers(requirements: &[Requirement], t: &InstanceType) -> bool {
         karpenter::ZONE_LABEL,
         "topology.kubernetes.io/region",
         "kubernetes.io/hostname",
-        "karpenter.sh/nodepool",
+        karpenter::NODEPOOL_LABEL,
     ];
     let labels = t.karpenter_labels();
     requirements

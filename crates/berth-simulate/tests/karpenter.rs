@@ -159,3 +159,64 @@ fn limits_cap_the_nodes_and_leave_pods_pending() {
         "pods wait: the pool is at its limit"
     );
 }
+
+/// The stack of `run` with two fixed m5.4xlarge nodes (`cluster.nodeGroups`, room for every
+/// pod of web) beside the NodePool.
+fn with_fixed_nodes(objects: Vec<Object>) -> Stack {
+    let mut s = stack(objects);
+    let cluster = s.cluster.as_mut().unwrap();
+    cluster.node_groups = vec![berth_model::NodeGroupSpec {
+        name: "system".into(),
+        instance_type: "m5.4xlarge".into(),
+        min: 2,
+        max: 2,
+        per_zone: false,
+        labels: Default::default(),
+    }];
+    s
+}
+
+#[test]
+fn pods_that_select_the_pool_get_its_nodes_even_beside_fixed_nodes_with_room() {
+    let load = Load::from_csv(
+        "load.csv",
+        "time_s,workload,cpu_millicores\n0,web,300\n60,web,300\n61,web,6000\n1200,web,6000\n1201,web,300\n",
+    )
+    .unwrap();
+    let opts = SimOptions {
+        duration_s: 50 * 60,
+        pod_ready_s: 0,
+        ..SimOptions::default()
+    };
+    let pool_nodes = |r: &Report, t: u64| nodes_at(r, t) - 2;
+
+    let mut objects = web(json!({}));
+    objects[0].value["spec"]["template"]["spec"]["nodeSelector"] =
+        json!({"karpenter.sh/nodepool": "general"});
+    objects.push(nodepool(consolidating("2m"), None));
+    let r = simulate(&with_fixed_nodes(objects), &load, &opts).expect("simulates");
+    assert_eq!(
+        pool_nodes(&r, 0),
+        1,
+        "web's two pods start on a node of the pool"
+    );
+    assert!(pool_nodes(&r, 19 * 60) >= 2, "the pool grew for the peak");
+    assert_eq!(pool_nodes(&r, 50 * 60), 1, "and was consolidated after it");
+
+    // Must not: without the selector web's pods run on the fixed nodes and the pool launches
+    // nothing.
+    let mut objects = web(json!({}));
+    objects.push(nodepool(consolidating("2m"), None));
+    let r = simulate(&with_fixed_nodes(objects), &load, &opts).expect("simulates");
+    assert_eq!(r.summary.peak_nodes, 2);
+    assert_eq!(r.summary.pending_pod_seconds, 0);
+
+    // A pod selecting a pool the stack does not have stays pending; nothing is launched.
+    let mut objects = web(json!({}));
+    objects[0].value["spec"]["template"]["spec"]["nodeSelector"] =
+        json!({"karpenter.sh/nodepool": "gpu"});
+    objects.push(nodepool(consolidating("2m"), None));
+    let r = simulate(&with_fixed_nodes(objects), &load, &opts).expect("simulates");
+    assert_eq!(r.summary.peak_nodes, 2);
+    assert!(r.summary.pending_pod_seconds > 0);
+}

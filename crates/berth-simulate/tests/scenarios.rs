@@ -605,3 +605,41 @@ fn a_load_drives_the_workloads_it_names_the_way_simulate_reads_it_without_node_g
     let err = berth_simulate::driven_workloads(&s, &load(&["const:nope:1"])).unwrap_err();
     assert!(err.to_string().contains("`nope`"), "{err}");
 }
+
+// Node selection: `web` (500m per pod, HPA 2..20 at 50%) selects `role: web`. Group `general`
+// (m5.4xlarge, 2 nodes, room for every pod) lacks the label; group `web` (m5.large, 1.93
+// cores, 3 pods of 500m each) has it and scales from 1 to 10. Load: 500m, then 4000m from 60 s
+// (16 pods).
+fn pinned_stack(selector: Value) -> Stack {
+    let mut web = workload("Deployment", "web", 2, "500m", json!({}));
+    web.value["spec"]["template"]["spec"]["nodeSelector"] = selector;
+    let mut labelled = group("web", "m5.large", 1, 10, false);
+    labelled.labels.insert("role".into(), "web".into());
+    stack(
+        vec![web, hpa("Deployment", "web", 2, 20, None)],
+        vec![group("general", "m5.4xlarge", 2, 2, false), labelled],
+        &[],
+    )
+}
+
+#[test]
+fn pods_run_only_on_node_groups_whose_labels_they_select() {
+    let load = load(&["step:web:500:4000:60s"]);
+    let r = simulate(&pinned_stack(json!({"role": "web"})), &load, &opts(600)).unwrap();
+    // 16 pods of 500m, 3 per m5.large: 6 nodes of group `web`, though `general` has room.
+    assert_eq!(r.workloads[0].peak_replicas, 16);
+    let web = r.node_groups.iter().find(|g| g.name == "web").unwrap();
+    assert_eq!(web.peak_nodes, 6, "{:?}", r.node_groups);
+    assert!(r.summary.pending_pod_seconds > 0, "pods waited for nodes");
+
+    // Must not: without the selector every pod fits on `general`, and `web` stays at 1.
+    let r = simulate(&pinned_stack(json!({})), &load, &opts(600)).unwrap();
+    let web = r.node_groups.iter().find(|g| g.name == "web").unwrap();
+    assert_eq!(web.peak_nodes, 1);
+    assert_eq!(r.summary.pending_pod_seconds, 0);
+
+    // A selector no group meets: the pods stay pending and no group scales for them.
+    let r = simulate(&pinned_stack(json!({"role": "db"})), &load, &opts(600)).unwrap();
+    assert!(r.node_groups.iter().all(|g| g.peak_nodes == g.start_nodes));
+    assert!(r.summary.pending_pod_seconds > 0);
+}

@@ -16,7 +16,7 @@
 use crate::inputs::{AutoscalerConfig, Expander};
 use crate::report::Scaled;
 
-use super::cluster::{Cluster, Room, first_fit};
+use super::cluster::{Cluster, Room, first_fit, first_fit_where};
 use super::recorder::Recorder;
 use super::scheduler;
 use super::scheduler::Need;
@@ -100,8 +100,8 @@ impl Autoscaler {
         };
         for Need { workload, pods } in order {
             let r = c.shapes[workload].requests;
-            if empty.count_fit(r) == 0 {
-                continue; // never fits a node of this group
+            if empty.count_fit(r) == 0 || !c.admits(workload, g) {
+                continue; // never fits (or may not run on) a node of this group
             }
             let mut left = first_fit(&mut bins, r, pods);
             while left > 0 && (bins.len() as u32) < limit {
@@ -339,15 +339,13 @@ impl Autoscaler {
     /// Moves the pods of node `id` elsewhere and removes it, if they all fit on other nodes.
     fn drain(c: &mut Cluster, id: u32, rec: &mut Recorder) -> bool {
         let on_node = c.pods_on(id);
-        let mut room: Vec<Room> = c
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(i, n)| n.alive && n.ready && *i as u32 != id)
-            .map(|(i, _)| c.room(i as u32))
+        let others: Vec<u32> = (0..c.nodes.len() as u32)
+            .filter(|&i| i != id && c.nodes[i as usize].alive && c.nodes[i as usize].ready)
             .collect();
+        let mut room: Vec<Room> = others.iter().map(|&i| c.room(i)).collect();
         for &(w, count) in &on_node {
-            if first_fit(&mut room, c.shapes[w].requests, count) > 0 {
+            let admitted = |k: usize| c.admits_on(w, others[k]);
+            if first_fit_where(&mut room, c.shapes[w].requests, count, admitted) > 0 {
                 return false;
             }
         }

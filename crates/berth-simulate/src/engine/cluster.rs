@@ -92,8 +92,21 @@ impl Room {
 /// Puts `count` pods of `r` into the first rooms they fit, in order; returns how many found no
 /// room.
 pub(super) fn first_fit(rooms: &mut [Room], r: Resources, count: i64) -> i64 {
+    first_fit_where(rooms, r, count, |_| true)
+}
+
+/// [`first_fit`] into the rooms whose index `ok` accepts.
+pub(super) fn first_fit_where(
+    rooms: &mut [Room],
+    r: Resources,
+    count: i64,
+    ok: impl Fn(usize) -> bool,
+) -> i64 {
     let mut left = count;
-    for room in rooms.iter_mut() {
+    for (i, room) in rooms.iter_mut().enumerate() {
+        if !ok(i) {
+            continue;
+        }
         left -= room.fill(r, left);
         if left == 0 {
             break;
@@ -186,6 +199,9 @@ pub(super) struct Cluster {
     /// Pods not placed on a node, per workload.
     pub unplaced: Vec<u32>,
     readiness: Vec<CachedReadiness>,
+    /// `admits[w][g]`: pods of workload `w` may run on nodes of group `g` (their node
+    /// selector and required node affinity against the group's labels). All true unless set.
+    pub admits: Vec<Vec<bool>>,
     pub epoch: u64,
     pub usage_epoch: u64,
 }
@@ -219,6 +235,7 @@ impl Cluster {
                 };
                 nw
             ],
+            admits: vec![vec![true; ng]; nw],
             epoch: 1,
             usage_epoch: 1,
         }
@@ -265,7 +282,28 @@ impl Cluster {
             },
             pods: inp.ds_pods,
         };
-        Cluster::new(groups, shapes, daemonsets, pod_ready_s)
+        let mut c = Cluster::new(groups, shapes, daemonsets, pod_ready_s);
+        let nodes: Vec<_> = inp
+            .groups
+            .iter()
+            .map(|g| g.node_requirements(&inp.pools))
+            .collect();
+        c.admits = inp
+            .workloads
+            .iter()
+            .map(|w| nodes.iter().map(|n| w.admitted_by(n)).collect())
+            .collect();
+        c
+    }
+
+    /// Whether pods of workload `w` may run on nodes of group `g`.
+    pub fn admits(&self, w: usize, g: usize) -> bool {
+        self.admits[w][g]
+    }
+
+    /// Whether pods of workload `w` may run on node `id`.
+    pub fn admits_on(&self, w: usize, id: u32) -> bool {
+        self.admits[w][self.nodes[id as usize].group]
     }
 
     pub fn total_nodes(&self) -> u32 {

@@ -1,12 +1,13 @@
 //! The scheduler: places pending pods on Ready nodes.
 //!
-//! First fit by CPU, memory and pod count, preferring the most-allocated node (like the
-//! `MostAllocated` scoring strategy; the default scheduler spreads pods instead, which leaves
-//! nodes emptier but needs the same number of nodes as long as requests decide). Taints,
-//! affinity and topology spread are not modelled. A pod is Ready `pod_ready_s` after it is
-//! placed.
+//! First fit by CPU, memory and pod count on the nodes whose labels meet the pod's node
+//! selector and required node affinity ([`Cluster::admits`]), preferring the most-allocated
+//! node (like the `MostAllocated` scoring strategy; the default scheduler spreads pods
+//! instead, which leaves nodes emptier but needs the same number of nodes as long as requests
+//! decide). Taints, preferred affinity, pod affinity and topology spread are not modelled. A
+//! pod is Ready `pod_ready_s` after it is placed.
 
-use super::cluster::{Cluster, Resources, Room, first_fit};
+use super::cluster::{Cluster, Room, first_fit_where};
 
 /// Pending pods of a workload that no node, Ready or starting, has room for: what a node
 /// autoscaler must add nodes for.
@@ -25,7 +26,13 @@ pub(super) fn unschedulable(c: &Cluster) -> Vec<Need> {
         if c.unplaced[w] == 0 {
             continue;
         }
-        let left = first_fit(&mut room, c.shapes[w].requests, c.unplaced[w] as i64);
+        let admitted = |i: usize| c.admits_on(w, c.starting[i]);
+        let left = first_fit_where(
+            &mut room,
+            c.shapes[w].requests,
+            c.unplaced[w] as i64,
+            admitted,
+        );
         if left > 0 {
             out.push(Need {
                 workload: w,
@@ -36,11 +43,12 @@ pub(super) fn unschedulable(c: &Cluster) -> Vec<Need> {
     out
 }
 
-/// The most-allocated Ready node a pod of `r` fits on.
-pub(super) fn best_node(c: &Cluster, r: Resources) -> Option<u32> {
+/// The most-allocated Ready node a pod of workload `w` may run on and fits on.
+pub(super) fn best_node(c: &Cluster, w: usize) -> Option<u32> {
+    let r = c.shapes[w].requests;
     let mut best: Option<(f64, u32)> = None;
     for (id, n) in c.nodes.iter().enumerate() {
-        if !n.alive || !n.ready || n.cordoned || !c.fits(n, r) {
+        if !n.alive || !n.ready || n.cordoned || !c.admits(w, n.group) || !c.fits(n, r) {
             continue;
         }
         let g = &c.groups[n.group];
@@ -56,7 +64,6 @@ pub(super) fn best_node(c: &Cluster, r: Resources) -> Option<u32> {
 /// Places the pending pods of every workload; what fits nowhere stays pending.
 pub(super) fn schedule(c: &mut Cluster) {
     for w in 0..c.pods.len() {
-        let r = c.shapes[w].requests;
         if c.unplaced[w] == 0 {
             continue;
         }
@@ -71,7 +78,7 @@ pub(super) fn schedule(c: &mut Cluster) {
                 c.pods[w][i].fail_epoch = c.epoch;
                 continue;
             }
-            match best_node(c, r) {
+            match best_node(c, w) {
                 Some(node) => c.place(w, i, node),
                 None => {
                     failed = true;
@@ -131,7 +138,7 @@ mod tests {
         c.create_pods(0, 1, Pod::PENDING);
         schedule(&mut c);
         assert_eq!(c.unplaced[0], 1);
-        assert_eq!(best_node(&c, c.shapes[0].requests), None);
+        assert_eq!(best_node(&c, 0), None);
     }
 
     #[test]

@@ -36,19 +36,25 @@ pub(in crate::engine) enum Command {
     Replace { node: u32, group: usize },
 }
 
-/// [`first_fit`] that records in `undo` each room it changes, with its value before.
+/// [`first_fit`] of workload `w`'s pods into the rooms of the nodes in `order` that may run
+/// them, recording in `undo` each room it changes, with its value before.
 fn fill_logged(
-    rooms: &mut [Room],
-    r: super::super::cluster::Resources,
+    c: &Cluster,
+    w: usize,
     count: i64,
+    (rooms, order): (&mut [Room], &[usize]),
     undo: &mut Vec<(usize, Room)>,
 ) -> i64 {
+    let r = c.shapes[w].requests;
     let mut left = count;
     for (i, room) in rooms.iter_mut().enumerate() {
         if left == 0 {
             break;
         }
         if room.pods <= 0 || room.cpu_m < r.cpu_m || room.mem_b < r.mem_b {
+            continue;
+        }
+        if order.get(i).is_some_and(|&id| !c.admits_on(w, id as u32)) {
             continue;
         }
         let before = *room;
@@ -251,7 +257,7 @@ pub(in crate::engine) fn underutilized(c: &Cluster, pools: &[Pool]) -> Option<Co
         rooms[at[id as usize]] = zero;
         let fits = on_node[id as usize]
             .iter()
-            .all(|&(w, k)| fill_logged(&mut rooms, c.shapes[w].requests, k, &mut undo) == 0);
+            .all(|&(w, k)| fill_logged(c, w, k, (&mut rooms, &order), &mut undo) == 0);
         if fits {
             for &(i, _) in &undo[1..] {
                 took[order[i]] = true;
@@ -284,7 +290,7 @@ pub(in crate::engine) fn underutilized(c: &Cluster, pools: &[Pool]) -> Option<Co
         rooms[at[id as usize]] = zero;
         rest.clear();
         for &(w, k) in &on_node[id as usize] {
-            let l = fill_logged(&mut rooms, c.shapes[w].requests, k, &mut undo);
+            let l = fill_logged(c, w, k, (&mut rooms, &order), &mut undo);
             if l > 0 {
                 rest.push((w, l));
             }
@@ -295,9 +301,9 @@ pub(in crate::engine) fn underutilized(c: &Cluster, pools: &[Pool]) -> Option<Co
         let replacement = pools[p].groups.iter().copied().find(|&g| {
             let mut room = [c.empty_room(g)];
             cheaper(g)
-                && rest
-                    .iter()
-                    .all(|&(w, k)| first_fit(&mut room, c.shapes[w].requests, k) == 0)
+                && rest.iter().all(|&(w, k)| {
+                    c.admits(w, g) && first_fit(&mut room, c.shapes[w].requests, k) == 0
+                })
         });
         if let Some(group) = replacement {
             return Some(Command::Replace { node: id, group });

@@ -12,8 +12,6 @@ mod budgets;
 mod disruption;
 mod provisioner;
 
-use berth_model::karpenter;
-
 use crate::inputs::Inputs;
 use crate::nodepools::NodePool;
 use crate::report::Scaled;
@@ -50,8 +48,6 @@ struct Stuck {
 
 pub(super) struct Karpenter {
     pools: Vec<Pool>,
-    /// `admits[w][p]`: pods of workload `w` may land on pool `p`.
-    admits: Vec<Vec<bool>>,
     node_startup_s: u64,
     next_disruption: u64,
     replacing: Option<Replacement>,
@@ -76,24 +72,8 @@ impl Karpenter {
                     .collect(),
             })
             .collect();
-        let admits = inp
-            .workloads
-            .iter()
-            .map(|w| {
-                pools
-                    .iter()
-                    .map(|p| {
-                        w.node_terms.is_empty()
-                            || w.node_terms
-                                .iter()
-                                .any(|t| karpenter::admits(&p.spec.requirements, t))
-                    })
-                    .collect()
-            })
-            .collect();
         Karpenter {
             pools,
-            admits,
             node_startup_s,
             next_disruption: 0,
             replacing: None,
@@ -128,7 +108,7 @@ impl Karpenter {
         if !warm && self.stuck == Some(key) {
             return false;
         }
-        let launches = provisioner::plan(c, &self.pools, &self.admits, &need);
+        let launches = provisioner::plan(c, &self.pools, &need);
         if launches.is_empty() {
             self.stuck = Some(key);
             return false;
@@ -279,12 +259,10 @@ pub(super) mod tests {
         let groups = vec![sized(2, 0.1), sized(4, 0.2)];
         let names = vec!["p/small".into(), "p/large".into()];
         let workloads = (0..shapes.len()).map(|w| format!("w{w}")).collect();
-        let nw = shapes.len();
         Parts {
             c: Cluster::new(groups, shapes, DaemonSets::default(), 30),
             k: Karpenter {
                 pools: vec![pool(vec![0, 1])],
-                admits: vec![vec![true]; nw],
                 node_startup_s: STARTUP,
                 next_disruption: 0,
                 replacing: None,

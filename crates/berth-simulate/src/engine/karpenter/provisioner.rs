@@ -1,9 +1,9 @@
 //! Karpenter's provisioner: NodeClaims for the pods that fit on no node, Ready or launching.
 //!
 //! Pods are taken largest first and packed onto claims the way Karpenter's scheduler does: a
-//! pod goes on the first open claim of a pool that admits it (its node selector and required
-//! node affinity against the pool's requirements) while some instance type of the claim can
-//! still hold all of the claim's pods; otherwise a new claim is opened in the admitting pool of
+//! pod goes on the first open claim whose instance types admit it (its node selector and
+//! required node affinity against the pool's requirements and the type's labels,
+//! [`Cluster::admits`]) while one of them can still hold all of the claim's pods; otherwise a new claim is opened in the admitting pool of
 //! highest weight that has room under its `limits`. Each claim launches the **cheapest**
 //! instance type that holds its pods (EC2 Fleet's lowest-price strategy for on-demand) and
 //! whose capacity stays within the pool's limits; a claim no type can serve within them is not
@@ -31,10 +31,12 @@ struct Claim {
 }
 
 impl Claim {
-    /// Pods of `r` that the largest option can still take.
-    fn can_take(&self, c: &Cluster, r: Resources) -> i64 {
+    /// Pods of workload `w` that the largest option admitting them can still take.
+    fn can_take(&self, c: &Cluster, w: usize) -> i64 {
+        let r = c.shapes[w].requests;
         self.options
             .iter()
+            .filter(|&&g| c.admits(w, g))
             .map(|&g| self.room_on(c, g).count_fit(r))
             .max()
             .unwrap_or(0)
@@ -49,7 +51,8 @@ impl Claim {
         room
     }
 
-    fn add(&mut self, c: &Cluster, r: Resources, k: i64) {
+    fn add(&mut self, c: &Cluster, w: usize, k: i64) {
+        let r = c.shapes[w].requests;
         self.used.cpu_m += k * r.cpu_m;
         self.used.mem_b += k * r.mem_b;
         self.pods += k;
@@ -60,7 +63,7 @@ impl Claim {
             .copied()
             .filter(|&g| {
                 let room = claim.room_on(c, g);
-                room.cpu_m >= 0 && room.mem_b >= 0 && room.pods >= 0
+                c.admits(w, g) && room.cpu_m >= 0 && room.mem_b >= 0 && room.pods >= 0
             })
             .collect();
         self.options = keep;
@@ -92,13 +95,8 @@ impl Usage {
     }
 }
 
-/// The nodes to launch for `need`. `admits[w][p]`: workload `w`'s pods may land on pool `p`.
-pub(in crate::engine) fn plan(
-    c: &Cluster,
-    pools: &[Pool],
-    admits: &[Vec<bool>],
-    need: &[Need],
-) -> Vec<Launch> {
+/// The nodes to launch for `need`.
+pub(in crate::engine) fn plan(c: &Cluster, pools: &[Pool], need: &[Need]) -> Vec<Launch> {
     // Capacity each pool has launched, for its limits.
     let mut usage: Vec<Usage> = pools
         .iter()
@@ -124,10 +122,10 @@ pub(in crate::engine) fn plan(
     for Need { workload: w, pods } in order {
         let r = c.shapes[w].requests;
         let mut left = pods;
-        for claim in claims.iter_mut().filter(|cl| admits[w][cl.pool]) {
-            let k = claim.can_take(c, r).min(left);
+        for claim in claims.iter_mut() {
+            let k = claim.can_take(c, w).min(left);
             if k > 0 {
-                claim.add(c, r, k);
+                claim.add(c, w, k);
                 left -= k;
             }
             if left == 0 {
@@ -146,15 +144,14 @@ pub(in crate::engine) fn plan(
                 u
             };
             let opened = pools.iter().enumerate().find_map(|(p, pool)| {
-                if !admits[w][p] {
-                    return None;
-                }
                 let u = reserved(p);
                 let options: Vec<usize> = pool
                     .groups
                     .iter()
                     .copied()
-                    .filter(|&g| c.empty_room(g).count_fit(r) > 0 && u.within(pool, c, g))
+                    .filter(|&g| {
+                        c.admits(w, g) && c.empty_room(g).count_fit(r) > 0 && u.within(pool, c, g)
+                    })
                     .collect();
                 (!options.is_empty()).then_some(Claim {
                     pool: p,
@@ -166,8 +163,8 @@ pub(in crate::engine) fn plan(
             let Some(mut claim) = opened else {
                 break; // no pool can take these pods: they stay pending
             };
-            let k = claim.can_take(c, r).min(left);
-            claim.add(c, r, k);
+            let k = claim.can_take(c, w).min(left);
+            claim.add(c, w, k);
             left -= k;
             claims.push(claim);
         }
@@ -223,13 +220,13 @@ mod tests {
     fn the_cheapest_type_that_holds_the_batch() {
         let (c, pools) = setup(vec![shape(1000, 1)]);
         // Three 1-CPU pods: a 4-CPU node, not two 2-CPU ones nor the 8-CPU one.
-        let l = plan(&c, &pools, &[vec![true]], &[need(0, 3)]);
+        let l = plan(&c, &pools, &[need(0, 3)]);
         assert_eq!(l, [Launch { group: 1, pods: 3 }]);
         // One pod: the smallest node.
-        let l = plan(&c, &pools, &[vec![true]], &[need(0, 1)]);
+        let l = plan(&c, &pools, &[need(0, 1)]);
         assert_eq!(l, [Launch { group: 0, pods: 1 }]);
         // Eleven: one full 8-CPU node and a 4-CPU one for the rest.
-        let l = plan(&c, &pools, &[vec![true]], &[need(0, 11)]);
+        let l = plan(&c, &pools, &[need(0, 11)]);
         assert_eq!(
             l,
             [Launch { group: 2, pods: 8 }, Launch { group: 1, pods: 3 }]
@@ -241,25 +238,34 @@ mod tests {
         let (mut c, mut pools) = setup(vec![shape(1000, 1), shape(1000, 1)]);
         pools[0].spec.cpu_limit_m = Some(6000);
         // Within the limit: 4 CPUs for three pods.
-        let l = plan(&c, &pools, &[vec![true], vec![true]], &[need(0, 3)]);
+        let l = plan(&c, &pools, &[need(0, 3)]);
         assert_eq!(l, [Launch { group: 1, pods: 3 }]);
         // With 4 CPUs already launched only a 2-CPU node fits under the limit.
         c.add_node(1, 0);
-        let l = plan(&c, &pools, &[vec![true], vec![true]], &[need(0, 3)]);
+        let l = plan(&c, &pools, &[need(0, 3)]);
         assert_eq!(l, [Launch { group: 0, pods: 2 }], "one pod stays pending");
         c.add_node(0, 0);
-        let l = plan(&c, &pools, &[vec![true], vec![true]], &[need(0, 3)]);
+        let l = plan(&c, &pools, &[need(0, 3)]);
         assert!(l.is_empty(), "at the limit nothing is launched");
-        // A workload the pool does not admit.
-        let (c, pools) = setup(vec![shape(1000, 1), shape(1000, 1)]);
-        let l = plan(&c, &pools, &[vec![true], vec![false]], &[need(1, 2)]);
+        // A workload no type of the pool admits.
+        let (mut c, pools) = setup(vec![shape(1000, 1), shape(1000, 1)]);
+        c.admits[1] = vec![false; 3];
+        let l = plan(&c, &pools, &[need(1, 2)]);
         assert!(l.is_empty());
+        // One the 2-CPU type does not admit gets the next cheapest that holds it.
+        c.admits[1] = vec![false, true, true];
+        let l = plan(&c, &pools, &[need(1, 1)]);
+        assert_eq!(l, [Launch { group: 1, pods: 1 }]);
+        // A claim keeps only the types that admit every pod on it: the workload-1 pod joins
+        // the claim the workload-0 pod opened, which then launches the 4-CPU type.
+        let l = plan(&c, &pools, &[need(0, 1), need(1, 1)]);
+        assert_eq!(l, [Launch { group: 1, pods: 2 }]);
     }
 
     #[test]
     fn a_pod_larger_than_every_type_is_left_pending() {
         let (c, pools) = setup(vec![shape(9000, 1)]);
-        assert!(plan(&c, &pools, &[vec![true]], &[need(0, 1)]).is_empty());
+        assert!(plan(&c, &pools, &[need(0, 1)]).is_empty());
     }
 
     #[test]
@@ -272,9 +278,11 @@ mod tests {
         let c = Cluster::new(groups, vec![shape(500, 1)], DaemonSets::default(), 30);
         // Pools come sorted by weight: the first (dearer) one is used while it admits the pod.
         let pools = vec![pool(vec![1]), pool(vec![0])];
-        let l = plan(&c, &pools, &[vec![true, true]], &[need(0, 2)]);
+        let l = plan(&c, &pools, &[need(0, 2)]);
         assert_eq!(l, [Launch { group: 1, pods: 2 }]);
-        let l = plan(&c, &pools, &[vec![false, true]], &[need(0, 2)]);
+        let mut c = c;
+        c.admits[0] = vec![true, false];
+        let l = plan(&c, &pools, &[need(0, 2)]);
         assert_eq!(l, [Launch { group: 0, pods: 2 }]);
     }
 }
