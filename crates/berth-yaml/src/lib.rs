@@ -59,7 +59,7 @@ mod split;
 pub use emit::to_yaml;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use berth_model::{PointerHash, Pos, Positions};
 use granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
@@ -285,12 +285,66 @@ fn exact_list(mut items: Vec<Value>) -> Vec<Value> {
     items
 }
 
-/// `map` rebuilt at its exact size. A serde_json map (an `IndexMap`) grown member by member
-/// keeps room for as many members as its hash table could hold: a mapping of one member had
-/// room for three, of five for seven, at about 110 bytes each. That spare room was half of
-/// `berth check`'s heap (heaptrack, 10,000 objects); rebuilding hashes each key once more.
-fn exact_map(map: Map<String, Value>) -> Map<String, Value> {
-    map.into_iter().collect()
+/// The members of a mapping being read, in order, until it ends.
+///
+/// A serde_json map (an `IndexMap`) grown member by member keeps room for as many members as
+/// its hash table could hold (a mapping of one member had room for three), and every stack
+/// object stays in memory until the checks are done; and looking a key up hashes it. So the
+/// members are gathered in a list, with duplicates found by comparing keys (through an index
+/// of the keys only in a large mapping), and the map is built once at its exact size when the
+/// mapping ends: each key is hashed once.
+#[derive(Default)]
+struct Members {
+    /// Key, value, and whether the key was written here (not merged in with `<<`).
+    entries: Vec<(String, Value, bool)>,
+    /// Key → position in `entries`, kept once the mapping has more than [`Members::SCAN`].
+    index: Option<HashMap<String, usize>>,
+}
+
+impl Members {
+    /// Up to this many members a key is found by comparing it with each.
+    const SCAN: usize = 16;
+
+    fn find(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _, _)| k == key),
+        }
+    }
+
+    /// Whether `key` was already written in this mapping (not merged in).
+    fn written(&self, key: &str) -> bool {
+        self.find(key).is_some_and(|i| self.entries[i].2)
+    }
+
+    /// Sets `key` to `value`: in place when the mapping has it (from `<<`, or written before
+    /// a `<<` brought it in), else as the last member.
+    fn set(&mut self, key: String, value: Value, written: bool) {
+        if let Some(i) = self.find(&key) {
+            let entry = &mut self.entries[i];
+            entry.1 = value;
+            entry.2 |= written;
+            return;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key.clone(), self.entries.len());
+        } else if self.entries.len() == Self::SCAN {
+            let mut index: HashMap<String, usize> = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _, _))| (k.clone(), i))
+                .collect();
+            index.insert(key.clone(), self.entries.len());
+            self.index = Some(index);
+        }
+        self.entries.push((key, value, written));
+    }
+
+    /// The map, at its exact size.
+    fn into_map(self) -> Map<String, Value> {
+        self.entries.into_iter().map(|(k, v, _)| (k, v)).collect()
+    }
 }
 
 /// Offsets of the `\'` escapes of the double-quoted scalar whose opening quote is at `quote`.
@@ -552,11 +606,10 @@ struct Frame {
 enum FrameKind {
     Seq(Vec<Value>),
     Map {
-        map: Map<String, Value>,
+        /// The members so far; a key written twice is an error.
+        map: Members,
         /// The key read, waiting for its value.
         key: Option<Key>,
-        /// Keys written in this mapping (not merged in): one of them twice is an error.
-        explicit: HashSet<String>,
     },
 }
 
@@ -710,9 +763,8 @@ impl<'t> Builder<'t> {
                 let hash = self.child_hash(pos);
                 let kind = if is_map {
                     FrameKind::Map {
-                        map: Map::new(),
+                        map: Members::default(),
                         key: None,
-                        explicit: HashSet::new(),
                     }
                 } else {
                     FrameKind::Seq(Vec::new())
@@ -731,7 +783,7 @@ impl<'t> Builder<'t> {
                 };
                 let value = match frame.kind {
                     FrameKind::Seq(items) => Value::Array(exact_list(items)),
-                    FrameKind::Map { map, .. } => Value::Object(exact_map(map)),
+                    FrameKind::Map { map, .. } => Value::Object(map.into_map()),
                 };
                 let nodes = self.nodes - frame.start_nodes;
                 self.anchor(frame.anchor, &value, nodes);
@@ -895,13 +947,13 @@ impl<'t> Builder<'t> {
         };
         let Some(Frame {
             hash,
-            kind: FrameKind::Map { key, explicit, .. },
+            kind: FrameKind::Map { key, map, .. },
             ..
         }) = self.stack.last_mut()
         else {
             return Ok(());
         };
-        if !merge && !explicit.insert(name.clone()) {
+        if !merge && map.written(&name) {
             let member = hash.child(&name);
             let first = self
                 .positions
@@ -1077,7 +1129,7 @@ impl<'t> Builder<'t> {
                     merge: true, pos, ..
                 }) => (value, pos),
                 Some(k) => {
-                    map.insert(k.name, value);
+                    map.set(k.name, value, true);
                     return Ok(());
                 }
                 None => return Ok(()),
@@ -1117,7 +1169,7 @@ impl<'t> Builder<'t> {
                     ..
                 }) = self.stack.last_mut()
                 {
-                    map.insert(k, v);
+                    map.set(k, v, false);
                 }
             }
         }
