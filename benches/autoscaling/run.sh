@@ -14,11 +14,11 @@
 # Then `berth simulate --observed observed.csv` prints both timelines side by side with their
 # differences — per workload the largest replica difference once neither side changed for
 # 30s, the time offsets of paired scale events, node counts and node-hours — and writes
-# observed.png. With `--nodes karpenter` the cluster runs Karpenter (`berth local up
-# --autoscaler karpenter`) and the simulation models it.
-#
-# PRICES=FILE passes a price file to the simulation (the kwok provider's instance types, for
-# --nodes karpenter).
+# observed.png. With `--nodes karpenter` the stack is stack-karpenter/ (the same workloads,
+# their pods selecting its NodePool `bench`), the cluster runs Karpenter (`berth local up
+# --autoscaler karpenter`) and the simulation models it, with the NodePool's two kwok
+# instance types given as a price file (prices.csv, written here with the sizes and prices of
+# berth-local's instance-types file).
 # Output goes to $OUT (default target/autoscaling/<time>): load.csv, observed.csv,
 # simulated/ (timeline.csv, report.json, charts), observed.json, observed.png, comparison.txt.
 # Needs: kubectl and jq on PATH, Go for the first `berth local up` (see README), a release
@@ -51,6 +51,7 @@ fi
 out="${OUT:-target/autoscaling/$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$out"
 stack=benches/autoscaling/stack
+[[ "$nodes" == karpenter ]] && stack=benches/autoscaling/stack-karpenter
 ns=autoscaling-bench
 duration=$((minutes * 60))
 
@@ -70,12 +71,17 @@ sim_args=(--load "$out/load.csv" --duration "${minutes}m" --step 5s --hpa-sync 5
   --pod-ready 2s --node-startup 5s)
 up_args=()
 if [[ "$nodes" == karpenter ]]; then
-  sim_args+=(--nodes karpenter)
+  # The instance types the NodePool allows are the kwok provider's: their sizes and prices as
+  # berth-local writes them ($0.025 per vCPU-hour plus $0.001 per GB-hour; pods 16 per vCPU).
+  {
+    echo "instance_type,usd_per_hour,vcpu,memory_gib,max_pods"
+    for cpu in 2 4; do
+      awk -v c="$cpu" 'BEGIN { printf "c-%dx-amd64-linux,%.6f,%d,%d,%d\n", c, 0.025 * c + 0.001 * 2 * c * 1.073741824, c, 2 * c, 16 * c }'
+    done
+  } > "$out/prices.csv"
+  sim_args+=(--nodes karpenter --prices "$out/prices.csv")
   up_args+=(--autoscaler karpenter)
 fi
-# The instance types Karpenter launches on the local cluster are its kwok provider's: give
-# their sizes and prices to the simulation as a price file (see `berth simulate --help`).
-if [[ -n "${PRICES:-}" ]]; then sim_args+=(--prices "$PRICES"); fi
 
 echo "== local cluster $name ${up_args[*]:-}"
 "$BERTH" local up --name "$name" "${up_args[@]}" >/dev/null
