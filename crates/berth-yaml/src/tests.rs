@@ -387,21 +387,39 @@ fn large_mappings_keep_order_find_duplicates_and_merge_like_small_ones() {
     let text: String = keys.iter().map(|k| format!("{k}: 1\n")).collect();
     let d = one(&text);
     let read: Vec<&String> = d.value.as_object().unwrap().keys().collect();
-    assert_eq!(read, keys.iter().collect::<Vec<_>>(), "in the order written");
+    assert_eq!(
+        read,
+        keys.iter().collect::<Vec<_>>(),
+        "in the order written"
+    );
     let e = err(&format!("{text}k3: 2\n"));
     assert_eq!(e.kind, ErrorKind::DuplicateKey);
-    assert!(e.message.contains("`k3` (first on line 4)"), "{}", e.message);
+    assert!(
+        e.message.contains("`k3` (first on line 4)"),
+        "{}",
+        e.message
+    );
     let e = err(&format!("{text}k39: 2\n"));
-    assert!(e.message.contains("`k39` (first on line 40)"), "{}", e.message);
+    assert!(
+        e.message.contains("`k39` (first on line 40)"),
+        "{}",
+        e.message
+    );
     // A merge into a large mapping replaces in place; a key written after it replaces the
     // merged value, and is no duplicate of it.
-    let d = one(&format!("d: &d {{k5: 9, extra: 9}}\nobj:\n{}  <<: *d\n  extra: 3\n",
-        text.lines().map(|l| format!("  {l}\n")).collect::<String>()));
+    let d = one(&format!(
+        "d: &d {{k5: 9, extra: 9}}\nobj:\n{}  <<: *d\n  extra: 3\n",
+        text.lines().map(|l| format!("  {l}\n")).collect::<String>()
+    ));
     let obj = d.value["obj"].as_object().unwrap();
     assert_eq!(obj["k5"], json!(9));
     assert_eq!(obj["extra"], json!(3));
     assert_eq!(obj.len(), 41);
-    assert_eq!(obj.keys().nth(5).map(String::as_str), Some("k5"), "kept its place");
+    assert_eq!(
+        obj.keys().nth(5).map(String::as_str),
+        Some("k5"),
+        "kept its place"
+    );
     // Must not: the same key in two mappings, or merged and then written, is no error.
     one("a: {x: 1}\nb: {x: 1}\n");
     one("d: &d {x: 1}\nobj:\n  <<: *d\n  x: 2\n");
