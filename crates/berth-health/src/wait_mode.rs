@@ -6,7 +6,7 @@
 //! - `none`: not at all.
 //!
 //! Any other value is waited for as `ready`, and the message says the value was not understood;
-//! `berth check` is the place that should reject it before anything is applied.
+//! `berth check` rejects it before anything is applied (rule `berth-annotation`).
 
 use serde_json::Value;
 

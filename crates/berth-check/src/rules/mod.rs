@@ -9,6 +9,7 @@ use berth_model::{Finding, Object, Severity};
 use crate::context::Context;
 
 mod api_removed;
+mod berth_annotation;
 mod ca_discovery_tag;
 mod ca_max_nodes;
 mod ca_version_skew;
@@ -75,6 +76,7 @@ pub static REGISTRY: &[&Rule] = &[
     &heap_headroom::RULE,
     &grace_period::RULE,
     &queue_scale_down::RULE,
+    &berth_annotation::RULE,
     &plaintext_secret::RULE,
     &mutable_image::RULE,
     &probes_missing::RULE,
