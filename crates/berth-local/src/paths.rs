@@ -9,15 +9,10 @@ fn home() -> PathBuf {
 }
 
 /// Built binaries: `$BERTH_LOCAL_CACHE`, else `$XDG_CACHE_HOME/berth/local`, else
-/// `~/.cache/berth/local`. Shared by every cluster of the user.
+/// `~/.cache/berth/local`. Shared by every cluster of the user
+/// ([`berth_model::dirs::local_cache_root`], where the loader looks for helm too).
 pub fn cache_root() -> PathBuf {
-    if let Some(p) = std::env::var_os("BERTH_LOCAL_CACHE") {
-        return PathBuf::from(p);
-    }
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(".cache"))
-        .join("berth/local")
+    berth_model::dirs::local_cache_root()
 }
 
 /// Cluster state (PKI, etcd data, logs, kubeconfig): `$BERTH_LOCAL_STATE`, else

@@ -6,6 +6,7 @@
 //! stays small and free of I/O. Nothing here talks to a cluster.
 
 pub mod autoscaler_flags;
+pub mod dirs;
 pub mod duration;
 pub mod jvm;
 pub mod karpenter;

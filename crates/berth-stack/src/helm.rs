@@ -2,7 +2,9 @@
 //!
 //! No Rust crate renders real charts (Sprig, `include`, `tpl`, subcharts), so berth runs helm
 //! like Argo CD does and reads its output with the same loader as any manifest. The binary is
-//! `$BERTH_HELM`, else `helm` on `PATH`, else the newest `~/.cache/berth/local/helm-*/helm`.
+//! `$BERTH_HELM`, else `helm` on `PATH`, else the newest `helm-*/helm` in the local cluster's
+//! cache (`$BERTH_LOCAL_CACHE`, else `$XDG_CACHE_HOME/berth/local`, else
+//! `~/.cache/berth/local`).
 //! Values go to helm on stdin (`--values -`), so nothing is written to disk.
 //!
 //! Where a chart comes from:
@@ -80,7 +82,9 @@ pub fn is_network_failure(finding: &Finding) -> bool {
     finding.rule == HELM && finding.message.contains(NETWORK_FAILURE)
 }
 
-/// Where helm is: `$BERTH_HELM`, `PATH`, then berth's own cache.
+/// Where helm is: `$BERTH_HELM`, `PATH`, then the newest `helm-*` that `berth local up` built
+/// in its cache ([`berth_model::dirs::local_cache_root`]: `$BERTH_LOCAL_CACHE` and
+/// `$XDG_CACHE_HOME` count, as they do for the local cluster).
 pub fn find_helm() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BERTH_HELM").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
@@ -88,7 +92,7 @@ pub fn find_helm() -> Option<PathBuf> {
     if let Some(found) = subprocess::on_path("helm") {
         return Some(found);
     }
-    let cache = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/berth/local"))?;
+    let cache = berth_model::dirs::local_cache_root();
     let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
         .ok()?
         .filter_map(|e| e.ok())
@@ -100,8 +104,24 @@ pub fn find_helm() -> Option<PathBuf> {
         .map(|e| e.path().join("helm"))
         .filter(|p| p.is_file())
         .collect();
-    found.sort();
+    // By version, not by text: `helm-v3.22.0` is newer than `helm-v3.9.0`.
+    found.sort_by_key(|p| version_key(p));
     found.pop()
+}
+
+/// The numbers of a `helm-vX.Y.Z` folder's version, for ordering.
+fn version_key(helm: &std::path::Path) -> Vec<u64> {
+    helm.parent()
+        .and_then(|d| d.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("helm-"))
+        .map(|v| {
+            v.trim_start_matches('v')
+                .split(['.', '-', '+'])
+                .map(|part| part.parse().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// berth's cache folder for charts: `$XDG_CACHE_HOME/berth`, else `~/.cache/berth` (`%LOCALAPPDATA%\berth` on Windows). helm's
