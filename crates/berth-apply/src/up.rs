@@ -243,22 +243,22 @@ async fn run(
         Some(_) => Action::Configured,
     };
     let mut report = UpReport::default();
-    let (failure, last_healthy) = match run_graph(
+    let run = GraphRun {
         cluster,
-        &target,
+        target: &target,
         plan,
-        &new_keys,
-        &prepared,
-        &inv.id,
-        (opts, rules, &wait_options),
-        &initial,
-        &action_of,
-        &mut report,
+        keys: &new_keys,
+        prepared: &prepared,
+        applyset: &inv.id,
+        opts,
+        rules,
+        wait_options: &wait_options,
+        initial: &initial,
+        action_of: &action_of,
         sink,
         deadline,
-    )
-    .await
-    {
+    };
+    let (failure, last_healthy) = match run_graph(&run, &mut report).await {
         Ok(last_healthy) => (None, last_healthy),
         Err(e) => (Some(e), Instant::now()),
     };
@@ -348,28 +348,52 @@ async fn run(
     Ok((report, last_healthy))
 }
 
+/// What one run of the graph works from (see [`run_graph`]).
+struct GraphRun<'a> {
+    cluster: &'a Cluster,
+    target: &'a Target<'a>,
+    plan: &'a berth_plan::Plan,
+    /// The objects' keys, in stack order.
+    keys: &'a [ObjectKey],
+    /// The objects as applied, in the same order.
+    prepared: &'a [Value],
+    /// The ApplySet id members are labelled with.
+    applyset: &'a str,
+    opts: &'a UpOptions,
+    rules: &'a dyn HealthRules,
+    wait_options: &'a WaitOptions,
+    /// HPA targets created by this run, with the replicas they start at.
+    initial: &'a HashMap<ObjectKey, i64>,
+    /// Created, configured or unchanged, from the object before the run.
+    action_of: &'a (dyn Fn(&apply::Applied) -> Action + Sync),
+    sink: Sink<'a>,
+    deadline: Instant,
+}
+
 /// Runs the plan's graph (see `berth_plan::Schedule`): applies each object once everything it
 /// depends on is healthy, at most `--concurrency` requests at once, and waits for it with one
 /// [`wait::Waiter`] for the whole run. A rejected apply stops new applies (those in flight
 /// finish, so every rejected object of the moment is reported); an unhealthy object or the
 /// deadline stops the run. Returns when the last object became healthy.
-#[allow(clippy::too_many_arguments)]
-async fn run_graph(
-    cluster: &Cluster,
-    target: &Target<'_>,
-    plan: &berth_plan::Plan,
-    keys: &[ObjectKey],
-    prepared: &[Value],
-    applyset: &str,
-    (opts, rules, wait_options): (&UpOptions, &dyn HealthRules, &WaitOptions),
-    initial: &HashMap<ObjectKey, i64>,
-    action_of: &(dyn Fn(&apply::Applied) -> Action + Sync),
-    report: &mut UpReport,
-    sink: Sink<'_>,
-    deadline: Instant,
-) -> Result<Instant> {
+async fn run_graph(run: &GraphRun<'_>, report: &mut UpReport) -> Result<Instant> {
     use futures::StreamExt;
     use futures::stream::FuturesUnordered;
+
+    let GraphRun {
+        cluster,
+        target,
+        plan,
+        keys,
+        prepared,
+        applyset,
+        opts,
+        rules,
+        wait_options,
+        initial,
+        action_of,
+        sink,
+        deadline,
+    } = *run;
 
     let index: HashMap<&ObjectKey, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
     // Per component: its objects, how many are healthy, when its first apply started.
