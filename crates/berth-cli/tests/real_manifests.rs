@@ -131,6 +131,72 @@ async fn a_shell_script_with_dollar_braces_is_applied_as_written() {
     assert_eq!(down.status.code(), Some(0), "down: {}", text(&down));
 }
 
+/// A manifest saved from `kubectl get -o yaml` (uid, resourceVersion, managedFields, status of
+/// the live object it was copied from) comes up, with a warning that names those fields; a
+/// second `up` changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_saved_from_kubectl_get_comes_up() {
+    let ns = unique("exported");
+    let dir = std::env::temp_dir().join(&ns);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("settings.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\n  \
+             uid: 5f0c2f0e-8d7b-4a36-9f5e-0d6f8c1c2b11\n  resourceVersion: \"123456\"\n  \
+             creationTimestamp: \"2026-01-02T03:04:05Z\"\n  managedFields:\n    - manager: kubectl-client-side-apply\n      \
+             operation: Update\n      apiVersion: v1\n      time: \"2026-01-02T03:04:05Z\"\n      fieldsType: FieldsV1\n      \
+             fieldsV1: {{f:data: {{.: {{}}, f:a: {{}}}}}}\ndata:\n  a: b\n"
+        ),
+    )
+    .unwrap();
+    let up = berth()
+        .args(["up", "--yes", "--timeout", "1m"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let again = berth()
+        .args(["up", "--yes", "--timeout", "1m"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let check = berth().arg("check").arg(&file).output().unwrap();
+    let client = berth_local::testing::client().await;
+    let live = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), &ns)
+        .get("settings")
+        .await;
+    let down = berth()
+        .args(["down", "--yes", "--purge"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    berth_local::testing::delete_namespace(&client, &ns).await;
+
+    assert_eq!(up.status.code(), Some(0), "up: {}", text(&up));
+    let live = live.expect("the ConfigMap exists");
+    assert_eq!(
+        live.data.unwrap_or_default().get("a").map(String::as_str),
+        Some("b")
+    );
+    assert_ne!(
+        live.metadata.uid.as_deref(),
+        Some("5f0c2f0e-8d7b-4a36-9f5e-0d6f8c1c2b11"),
+        "the server gave it its own uid"
+    );
+    assert_eq!(again.status.code(), Some(0), "second up: {}", text(&again));
+    assert!(
+        text(&again).contains("0 created, 0 configured, 2 unchanged"),
+        "the second up changes nothing (namespace and ConfigMap): {}",
+        text(&again)
+    );
+    let check = text(&check);
+    assert!(check.contains("server-fields"), "{check}");
+    assert!(check.contains("`metadata.managedFields`"), "{check}");
+    assert_eq!(down.status.code(), Some(0), "down: {}", text(&down));
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {

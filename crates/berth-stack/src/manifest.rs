@@ -4,6 +4,11 @@
 //! - `yaml-syntax` (error): the text is not YAML that kubectl could read (see `berth-yaml`).
 //! - `manifest-shape` (error): a document is YAML but not a Kubernetes object: not a mapping,
 //!   no string `apiVersion` or `kind`, or no `metadata.name` (nor `generateName`).
+//! - `server-fields` (warning): an object carries what the API server writes
+//!   (`metadata.managedFields`, `resourceVersion`, `uid`, ...), as `kubectl get -o yaml` prints
+//!   it. Those fields are dropped from the object (server-side apply refuses `managedFields`,
+//!   and a stale `resourceVersion` makes the apply a conflict), and so is `status`, silently:
+//!   the API server never takes it from an apply (vendor CRD files carry an empty one).
 //!
 //! A `kind: List` document (what `kubectl get -o yaml` prints) is expanded into its items, as
 //! kubectl does on apply; each item keeps its own positions.
@@ -17,6 +22,78 @@ use serde_json::Value;
 
 /// Rule id for documents that are YAML but not Kubernetes objects.
 pub const MANIFEST_SHAPE: &str = "manifest-shape";
+/// Rule id for fields the API server writes, found in a manifest and dropped.
+pub const SERVER_FIELDS: &str = "server-fields";
+
+/// `metadata` fields only the API server writes.
+const SERVER_METADATA: &[&str] = &[
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// Drops from `value` what only the API server writes (see the module docs); the
+/// `metadata` fields dropped that had a value, in the order written.
+fn drop_server_fields(value: &mut Value) -> Vec<String> {
+    let mut dropped = Vec::new();
+    let Some(map) = value.as_object_mut() else {
+        return dropped;
+    };
+    map.shift_remove("status");
+    if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+        let present: Vec<String> = meta
+            .keys()
+            .filter(|k| SERVER_METADATA.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for k in present {
+            // `creationTimestamp: null` is what `kubectl create --dry-run -o yaml` writes into
+            // every template: dropped without a word.
+            if meta.shift_remove(&k).is_some_and(|v| !v.is_null()) {
+                dropped.push(k);
+            }
+        }
+    }
+    dropped
+}
+
+/// The `server-fields` warning for the `dropped` fields of `value`.
+fn server_fields_finding(
+    file: &Arc<SourceFile>,
+    positions: &Positions,
+    value: &Value,
+    dropped: &[String],
+) -> Finding {
+    let pos = nearest(positions, &format!("/metadata/{}", dropped[0]));
+    let name = format!(
+        "{}/{}",
+        value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("object"),
+        value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    );
+    let fields: Vec<String> = dropped.iter().map(|f| format!("`metadata.{f}`")).collect();
+    finding_at(
+        file,
+        SERVER_FIELDS,
+        Severity::Warning,
+        pos,
+        format!(
+            "{name} carries {}, which the API server writes (a copy of a live object?): berth applies it without them",
+            fields.join(", ")
+        ),
+        "remove them from the manifest (`kubectl get -o yaml` output needs them removed before it is a manifest)",
+    )
+}
 /// Rule id for YAML that does not parse.
 pub const YAML_SYNTAX: &str = "yaml-syntax";
 
@@ -223,13 +300,19 @@ pub(crate) fn expand(
     origin: &Origin,
     findings: &mut Vec<Finding>,
 ) -> Vec<Object> {
-    let make = |value: Value, positions: Positions| Object {
-        value,
-        file: file.clone(),
-        doc: doc.index,
-        component: component.to_string(),
-        origin: origin.clone(),
-        positions: Arc::new(positions),
+    let make = |mut value: Value, positions: Positions, findings: &mut Vec<Finding>| {
+        let dropped = drop_server_fields(&mut value);
+        if !dropped.is_empty() {
+            findings.push(server_fields_finding(file, &positions, &value, &dropped));
+        }
+        Object {
+            value,
+            file: file.clone(),
+            doc: doc.index,
+            component: component.to_string(),
+            origin: origin.clone(),
+            positions: Arc::new(positions),
+        }
     };
     let is_list = doc
         .value
@@ -241,7 +324,7 @@ pub(crate) fn expand(
         let berth_yaml::Document {
             value, positions, ..
         } = doc;
-        return vec![make(value, positions)];
+        return vec![make(value, positions, findings)];
     }
     let items = match doc.value.get("items") {
         Some(Value::Array(items)) => items.clone(),
@@ -252,7 +335,7 @@ pub(crate) fn expand(
         let prefix = format!("/items/{i}");
         let positions = doc.positions.rebase(&prefix, &item);
         match check_shape(&item) {
-            Ok(()) => out.push(make(item, positions)),
+            Ok(()) => out.push(make(item, positions, findings)),
             Err(p) => {
                 let sub = berth_yaml::Document {
                     index: doc.index,
@@ -290,6 +373,73 @@ mod tests {
         assert_eq!(objs[1].pos("/spec/replicas").line, 11);
         assert_eq!(objs[1].pos("/spec/replicas/nope").line, 11);
         assert_eq!(objs[1].file.path, Path::new("m.yaml"));
+    }
+
+    #[test]
+    fn fields_the_api_server_writes_are_dropped_with_a_warning() {
+        // As `kubectl get -o yaml` prints a live object, and inside a List.
+        let exported = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  \
+            namespace: shop\n  uid: 5f0c2f0e-8d7b-4a36-9f5e-0d6f8c1c2b11\n  \
+            resourceVersion: \"123456\"\n  creationTimestamp: \"2026-01-02T03:04:05Z\"\n  \
+            managedFields:\n    - {manager: kubectl, operation: Update}\n  \
+            ownerReferences: [{apiVersion: v1, kind: Secret, name: s, uid: x}]\n  \
+            finalizers: [example.com/keep]\ndata: {a: b}\nstatus: {phase: Active}\n";
+        let (objs, findings) = run(exported);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        let f = &findings[0];
+        assert_eq!(
+            (f.rule.as_str(), f.severity),
+            (SERVER_FIELDS, Severity::Warning)
+        );
+        assert_eq!((f.line, f.column), (6, 3), "at the first of them: uid");
+        assert!(
+            f.message.contains("ConfigMap/settings carries `metadata.uid`, `metadata.resourceVersion`, `metadata.creationTimestamp`, `metadata.managedFields`"),
+            "{}",
+            f.message
+        );
+        let v = &objs[0].value;
+        for gone in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+        ] {
+            assert!(v["metadata"].get(gone).is_none(), "{gone} dropped");
+        }
+        assert!(v.get("status").is_none());
+        // Must not: what the user may mean stays.
+        assert_eq!(v["metadata"]["ownerReferences"][0]["name"], "s");
+        assert_eq!(v["metadata"]["finalizers"][0], "example.com/keep");
+        assert_eq!(v["metadata"]["namespace"], "shop");
+        assert_eq!(v["data"]["a"], "b");
+        assert_eq!(objs[0].pos("/data/a").line, 13, "positions unchanged");
+
+        let list = "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    \
+            metadata: {name: a, resourceVersion: \"1\"}\n  - apiVersion: v1\n    kind: ConfigMap\n    \
+            metadata: {name: b}\n";
+        let (objs, findings) = run(list);
+        assert_eq!(objs.len(), 2);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].line, 6);
+        assert!(objs[0].value["metadata"].get("resourceVersion").is_none());
+    }
+
+    #[test]
+    fn a_status_alone_is_dropped_without_a_word_and_manifests_say_nothing() {
+        // controller-gen writes an empty status into CRD files.
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+            metadata: {name: widgets.example.com}\nspec: {group: example.com}\n\
+            status: {acceptedNames: {kind: \"\", plural: \"\"}, conditions: [], storedVersions: []}\n";
+        let (objs, findings) = run(crd);
+        assert!(findings.is_empty(), "{findings:?}");
+        assert!(objs[0].value.get("status").is_none());
+        // `kubectl create --dry-run=client -o yaml` output.
+        let (objs, findings) = run(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  creationTimestamp: null\n  name: b\n  labels: {uid: x}\nspec:\n  replicas: 2\nstatus: {}\n",
+        );
+        assert!(objs[0].value["metadata"].get("creationTimestamp").is_none());
+        assert!(findings.is_empty(), "{findings:?}");
+        assert_eq!(objs[0].value["metadata"]["labels"]["uid"], "x");
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod replicas_with_hpa;
 mod resources_missing;
 mod schema;
 mod selector_mismatch;
+mod server_fields;
 mod shared_on_block;
 mod statefulset_service;
 mod volume_capacity;
@@ -60,6 +61,7 @@ pub struct Rule {
 /// Every rule, in the order of PRODUCT.md's table.
 pub static REGISTRY: &[&Rule] = &[
     &yaml_syntax::RULE,
+    &server_fields::RULE,
     &placeholder::RULE,
     &schema::RULE,
     &api_removed::RULE,
