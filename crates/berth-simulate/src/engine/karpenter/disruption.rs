@@ -15,7 +15,11 @@
 //!
 //! A node is *consolidatable* when it is Ready, no pod was placed on or removed from it for
 //! the pool's `consolidateAfter` (`Never` turns consolidation off), and no pod on it carries
-//! `karpenter.sh/do-not-disrupt`. PodDisruptionBudgets and drift are not modelled.
+//! `karpenter.sh/do-not-disrupt`. Moved pods go only to nodes that are not themselves within
+//! their `consolidateAfter` (Karpenter's scheduling simulation skips such nodes for the pods
+//! of a candidate, `isUnderConsolidateAfter`), so a load drop that freed room on a node does
+//! not let another node's pods move there until its window has passed. PodDisruptionBudgets
+//! and drift are not modelled.
 
 use crate::nodepools::{ConsolidationPolicy, Reason};
 
@@ -99,22 +103,14 @@ pub(in crate::engine) fn consolidatable(c: &Cluster, pools: &[Pool], id: u32) ->
         && c.t >= n.pod_event_at.max(n.ready_at) + after
 }
 
-/// The earliest time after now at which a node of a pool becomes consolidatable (u64::MAX
-/// when none will without a change), so passes in between can be skipped.
-pub(in crate::engine) fn next_consolidatable(c: &Cluster, pools: &[Pool]) -> u64 {
-    let mut next = u64::MAX;
-    for n in c.nodes.iter().filter(|n| n.alive && n.ready && !n.cordoned) {
-        let Some(p) = c.groups[n.group].pool else {
-            continue;
-        };
-        if let Some(after) = pools[p].spec.consolidate_after_s {
-            let at = n.pod_event_at.max(n.ready_at) + after;
-            if at > c.t {
-                next = next.min(at);
-            }
-        }
-    }
-    next
+/// Whether node `id` is a NodePool's and within its `consolidateAfter` of its last pod change:
+/// Karpenter moves no candidate's pods onto it.
+fn under_consolidate_after(c: &Cluster, pools: &[Pool], id: u32) -> bool {
+    let n = &c.nodes[id as usize];
+    let after = c.groups[n.group]
+        .pool
+        .and_then(|p| pools[p].spec.consolidate_after_s);
+    after.is_some_and(|after| c.t < n.pod_event_at.max(n.ready_at) + after)
 }
 
 /// Nodes whose `expireAfter` has passed.
@@ -202,6 +198,7 @@ pub(in crate::engine) fn underutilized(c: &Cluster, pools: &[Pool]) -> Option<Co
         n.alive
             && n.ready
             && !n.cordoned
+            && !under_consolidate_after(c, pools, id as u32)
             && room.pods > 0
             && room.cpu_m >= smallest.0
             && room.mem_b >= smallest.1
@@ -368,7 +365,6 @@ mod tests {
         assert!(empty(&c, &pools).is_empty());
         c.t = 500;
         assert_eq!(empty(&c, &pools), [1]);
-        assert_eq!(next_consolidatable(&c, &pools), u64::MAX);
     }
 
     #[test]
@@ -423,6 +419,30 @@ mod tests {
         // WhenEmpty leaves them.
         pools[0].spec.consolidation_policy = ConsolidationPolicy::WhenEmpty;
         assert_eq!(underutilized(&c, &pools), None);
+    }
+
+    #[test]
+    fn pods_do_not_move_onto_a_node_within_its_consolidate_after() {
+        let (mut c, mut pools) = setup(vec![shape(1000, 1)]);
+        pools[0].spec.budgets[0].nodes = BudgetNodes::Percent(100);
+        // A 2-CPU node (the cheapest type: no replacement) with 1 CPU used, and a 4-CPU one
+        // with 2: the light one fits on the other...
+        c.add_node(0, 0);
+        c.add_node(1, 0);
+        put(&mut c, 0, 0, 1);
+        put(&mut c, 0, 1, 3);
+        // ...but a pod left node 1 at 200, so until 500 nothing may move onto it.
+        c.t = 200;
+        c.delete_pod(0, 3);
+        c.t = 400;
+        assert_eq!(
+            underutilized(&c, &pools),
+            None,
+            "node 1 is within its window"
+        );
+        // Must act once the window has passed.
+        c.t = 500;
+        assert_eq!(underutilized(&c, &pools), Some(Command::Delete(vec![0])));
     }
 
     #[test]

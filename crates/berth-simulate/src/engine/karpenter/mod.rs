@@ -52,12 +52,24 @@ pub(super) struct Karpenter {
     next_disruption: u64,
     replacing: Option<Replacement>,
     stuck: Option<Stuck>,
-    /// After a consolidation pass that found nothing with no pod pending: the capacity epoch
-    /// and node count it saw, and when a node next becomes consolidatable. Until then, with
-    /// no room freed or added and no node gone, passes would find nothing either (pods placed
-    /// meanwhile only take room, and restart their node's `consolidateAfter`).
-    idle: Option<(u64, u32, u64)>,
+    /// The cluster state as consolidation sees it (pods placed or removed, nodes added,
+    /// removed or Ready: [`Cluster::usage_epoch`] and the node count), and since when it has
+    /// not changed (reset every [`RECHECK_S`], as Karpenter's `ConsolidationState` is).
+    state: ((u64, u32), u64),
+    /// The state in which the last consolidation pass found nothing to do. Karpenter does not
+    /// look again until the state changes (`IsConsolidated`): a node whose `consolidateAfter`
+    /// runs out meanwhile waits for the next change (a pod placed, or gone [`POD_GONE_S`] after
+    /// its removal), or for the five-minute recheck.
+    consolidated: Option<(u64, u32)>,
 }
+
+/// Karpenter looks at an unchanged cluster again after this long (`ConsolidationState` resets
+/// five minutes after the last change).
+const RECHECK_S: u64 = 300;
+
+/// A deleted pod stays (terminating) for its grace period, 30 s by default, and its going away
+/// is one more change; the simulation removes pods at once, so it counts this change then.
+const POD_GONE_S: u64 = 30;
 
 impl Karpenter {
     pub fn new(inp: &Inputs, node_startup_s: u64) -> Karpenter {
@@ -78,7 +90,8 @@ impl Karpenter {
             next_disruption: 0,
             replacing: None,
             stuck: None,
-            idle: None,
+            state: ((0, 0), 0),
+            consolidated: None,
         }
     }
 
@@ -173,14 +186,26 @@ impl Karpenter {
             Self::remove(c, rec, &expired);
             return;
         }
+        let now = (c.usage_epoch, c.total_nodes());
+        // A pod removed at t is gone from the API at t + its grace period: a change again.
+        let gone = c
+            .nodes
+            .iter()
+            .filter(|n| n.alive)
+            .map(|n| n.pod_event_at + POD_GONE_S)
+            .filter(|&at| at <= c.t)
+            .max()
+            .unwrap_or(0);
+        if now != self.state.0 || c.t >= self.state.1 + RECHECK_S || gone > self.state.1 {
+            self.state = (now, c.t);
+            self.consolidated = None;
+        }
+        if self.consolidated == Some(now) {
+            return; // nothing changed since a pass found nothing
+        }
         let empty = disruption::empty(c, &self.pools);
         if !empty.is_empty() {
             Self::remove(c, rec, &empty);
-            return;
-        }
-        if self.idle.is_some_and(|(epoch, nodes, until)| {
-            epoch == c.epoch && nodes == c.total_nodes() && c.t < until
-        }) {
             return;
         }
         match disruption::underutilized(c, &self.pools) {
@@ -192,14 +217,9 @@ impl Karpenter {
                 rec.scaled(c.t, Scaled::NodeGroup, group, from, from + 1);
                 self.replacing = Some(Replacement { old: node, new });
             }
-            None if c.unplaced.iter().all(|&u| u == 0) => {
-                self.idle = Some((
-                    c.epoch,
-                    c.total_nodes(),
-                    disruption::next_consolidatable(c, &self.pools),
-                ));
-            }
-            None => self.idle = None,
+            // With pods pending Karpenter does not consolidate, and their placement is a change.
+            None if c.unplaced.iter().all(|&u| u == 0) => self.consolidated = Some(now),
+            None => {}
         }
     }
 }
@@ -267,7 +287,8 @@ pub(super) mod tests {
                 next_disruption: 0,
                 replacing: None,
                 stuck: None,
-                idle: None,
+                state: ((0, 0), 0),
+                consolidated: None,
             },
             rec: Recorder::new(workloads, names, 600, 15, 1),
         }
