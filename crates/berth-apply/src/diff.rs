@@ -324,15 +324,8 @@ pub fn normalise(v: &Value) -> Value {
         m.remove("status");
     }
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in [
-            "managedFields",
-            "resourceVersion",
-            "uid",
-            "creationTimestamp",
-            "generation",
-            "selfLink",
-        ] {
-            meta.remove(k);
+        for k in berth_model::SERVER_METADATA {
+            meta.remove(*k);
         }
         if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
             ann.remove("deployment.kubernetes.io/revision");

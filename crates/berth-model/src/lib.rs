@@ -465,6 +465,19 @@ impl std::str::FromStr for NodeMode {
 /// Queues): removing a pod strands them, so nothing may scale it down or move it.
 pub const HOLDS_QUEUE: &str = "berth.dev/holds-queue";
 
+/// `metadata` fields only the API server writes: what a diff leaves out, and what the loader
+/// drops from a manifest copied from a live object.
+pub const SERVER_METADATA: &[&str] = &[
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
 /// Whether a workload is annotated [`HOLDS_QUEUE`] `"true"` (any case, or a YAML boolean), on
 /// itself or its pod template. `berth check`, `berth simulate` and `berth cluster config` all
 /// ask here, so they agree on which workloads hold queues.

@@ -63,6 +63,11 @@ fn stack(objects: Vec<Object>) -> Stack {
 
 /// 300m in total, 6000m from 1 min to 20 min, then 300m again; 50 minutes.
 fn run(objects: Vec<Object>) -> Report {
+    run_stack(&stack(objects))
+}
+
+/// [`run`]'s load on a whole stack.
+fn run_stack(s: &Stack) -> Report {
     let load = Load::from_csv(
         "load.csv",
         "time_s,workload,cpu_millicores\n0,web,300\n60,web,300\n61,web,6000\n1200,web,6000\n1201,web,300\n",
@@ -73,7 +78,7 @@ fn run(objects: Vec<Object>) -> Report {
         pod_ready_s: 0,
         ..SimOptions::default()
     };
-    simulate(&stack(objects), &load, &opts).expect("simulates")
+    simulate(s, &load, &opts).expect("simulates")
 }
 
 fn nodes_at(r: &Report, t: u64) -> u32 {
@@ -178,23 +183,13 @@ fn with_fixed_nodes(objects: Vec<Object>) -> Stack {
 
 #[test]
 fn pods_that_select_the_pool_get_its_nodes_even_beside_fixed_nodes_with_room() {
-    let load = Load::from_csv(
-        "load.csv",
-        "time_s,workload,cpu_millicores\n0,web,300\n60,web,300\n61,web,6000\n1200,web,6000\n1201,web,300\n",
-    )
-    .unwrap();
-    let opts = SimOptions {
-        duration_s: 50 * 60,
-        pod_ready_s: 0,
-        ..SimOptions::default()
-    };
     let pool_nodes = |r: &Report, t: u64| nodes_at(r, t) - 2;
 
     let mut objects = web(json!({}));
     objects[0].value["spec"]["template"]["spec"]["nodeSelector"] =
         json!({"karpenter.sh/nodepool": "general"});
     objects.push(nodepool(consolidating("2m"), None));
-    let r = simulate(&with_fixed_nodes(objects), &load, &opts).expect("simulates");
+    let r = run_stack(&with_fixed_nodes(objects));
     assert_eq!(
         pool_nodes(&r, 0),
         1,
@@ -207,7 +202,7 @@ fn pods_that_select_the_pool_get_its_nodes_even_beside_fixed_nodes_with_room() {
     // nothing.
     let mut objects = web(json!({}));
     objects.push(nodepool(consolidating("2m"), None));
-    let r = simulate(&with_fixed_nodes(objects), &load, &opts).expect("simulates");
+    let r = run_stack(&with_fixed_nodes(objects));
     assert_eq!(r.summary.peak_nodes, 2);
     assert_eq!(r.summary.pending_pod_seconds, 0);
 
@@ -216,7 +211,7 @@ fn pods_that_select_the_pool_get_its_nodes_even_beside_fixed_nodes_with_room() {
     objects[0].value["spec"]["template"]["spec"]["nodeSelector"] =
         json!({"karpenter.sh/nodepool": "gpu"});
     objects.push(nodepool(consolidating("2m"), None));
-    let r = simulate(&with_fixed_nodes(objects), &load, &opts).expect("simulates");
+    let r = run_stack(&with_fixed_nodes(objects));
     assert_eq!(r.summary.peak_nodes, 2);
     assert!(r.summary.pending_pod_seconds > 0);
 }

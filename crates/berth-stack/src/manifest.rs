@@ -25,18 +25,6 @@ pub const MANIFEST_SHAPE: &str = "manifest-shape";
 /// Rule id for fields the API server writes, found in a manifest and dropped.
 pub const SERVER_FIELDS: &str = "server-fields";
 
-/// `metadata` fields only the API server writes.
-const SERVER_METADATA: &[&str] = &[
-    "managedFields",
-    "resourceVersion",
-    "uid",
-    "creationTimestamp",
-    "generation",
-    "selfLink",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-];
-
 /// Drops from `value` what only the API server writes (see the module docs); the
 /// `metadata` fields dropped that had a value, in the order written.
 fn drop_server_fields(value: &mut Value) -> Vec<String> {
@@ -48,7 +36,7 @@ fn drop_server_fields(value: &mut Value) -> Vec<String> {
     if let Some(Value::Object(meta)) = map.get_mut("metadata") {
         let present: Vec<String> = meta
             .keys()
-            .filter(|k| SERVER_METADATA.contains(&k.as_str()))
+            .filter(|k| berth_model::SERVER_METADATA.contains(&k.as_str()))
             .cloned()
             .collect();
         for k in present {
