@@ -50,7 +50,7 @@ mod fields;
 mod kind;
 mod problem;
 pub mod rollout;
-mod wait_mode;
+pub mod wait_mode;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

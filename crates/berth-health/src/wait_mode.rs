@@ -13,7 +13,12 @@ use serde_json::Value;
 use crate::Health;
 
 /// The annotation key.
-pub(crate) const ANNOTATION: &str = "berth.dev/wait";
+pub const ANNOTATION: &str = "berth.dev/wait";
+
+/// Whether `value` (trimmed) is a wait mode berth knows: `ready`, `created` or `none`.
+pub fn is_known(value: &str) -> bool {
+    !matches!(mode_of(Some(value)), WaitMode::Unknown(_))
+}
 
 /// What the annotation asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +39,11 @@ pub(crate) fn wait_mode(obj: &Value) -> WaitMode<'_> {
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(ANNOTATION))
         .and_then(Value::as_str);
+    mode_of(value)
+}
+
+/// The wait mode an annotation value (None: no annotation) asks for.
+fn mode_of(value: Option<&str>) -> WaitMode<'_> {
     match value.map(str::trim) {
         None | Some("ready") => WaitMode::Ready,
         Some("created") => WaitMode::Created,

@@ -44,10 +44,10 @@ Write the key and value as berth documents them (`berth.dev/wait: created`,
 `berth.dev/holds-queue: \"true\"`).
 ";
 
-/// `berth.dev/wait`: how long `up` waits for the object.
-const WAIT: &str = "berth.dev/wait";
+/// `berth.dev/wait`: how long `up` waits for the object (read by berth-health).
+const WAIT: &str = berth_health::wait_mode::ANNOTATION;
 /// `berth.dev/failures-allowed`: crashes and failed pulls a rollout may have.
-const FAILURES_ALLOWED: &str = "berth.dev/failures-allowed";
+const FAILURES_ALLOWED: &str = berth_health::rollout::FAILURES_ALLOWED;
 
 /// Every `berth.dev/` annotation berth reads or writes: what users write in manifests, and
 /// what berth itself puts on the objects it applies (which an exported manifest still has).
@@ -70,10 +70,9 @@ const KNOWN: &[&str] = &[
 fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     for (i, o) in ctx.objects.iter().enumerate() {
         annotations(out, o, "", &o.value);
-        for t in ctx.pod_templates.iter().filter(|t| t.object == i) {
-            if !t.pointer.is_empty() {
-                annotations(out, o, t.pointer, t.value);
-            }
+        // A bare Pod is its own template: its annotations were read above.
+        if let Some(t) = ctx.template_of(i).filter(|t| !t.pointer.is_empty()) {
+            annotations(out, o, t.pointer, t.value);
         }
     }
 }
@@ -93,7 +92,8 @@ fn annotations(out: &mut Out<'_>, o: &Object, base: &str, value: &Value) {
         }
         let pointer = format!("{base}/metadata/annotations/{}", key.replace('/', "~1"));
         if !KNOWN.contains(&key.as_str()) {
-            let hint = nearest(key)
+            let near = nearest(key);
+            let hint = near
                 .map(|k| format!(" (did you mean `{k}`?)"))
                 .unwrap_or_default();
             out.at_severity(
@@ -104,7 +104,7 @@ fn annotations(out: &mut Out<'_>, o: &Object, base: &str, value: &Value) {
                     "{} has the annotation `{key}`, which berth does not know{hint}: it does nothing",
                     o.display_name()
                 ),
-                match nearest(key) {
+                match near {
                     Some(k) => format!("write `{k}`, or remove the annotation"),
                     None => "remove the annotation, or write one berth knows (`berth explain berth-annotation`)".to_string(),
                 },
@@ -131,7 +131,7 @@ fn bad_value(key: &str, value: &Value) -> Option<(&'static str, &'static str)> {
         _ => return None,
     };
     match key {
-        WAIT if !["ready", "created", "none"].contains(&text) => Some((
+        WAIT if !berth_health::wait_mode::is_known(text) => Some((
             "berth waits for it as `ready`, the default",
             "write `ready`, `created` (wait until it exists) or `none` (do not wait)",
         )),
