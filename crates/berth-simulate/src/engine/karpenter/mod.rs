@@ -58,8 +58,8 @@ pub(super) struct Karpenter {
     state: ((u64, u32), u64),
     /// The state in which the last consolidation pass found nothing to do. Karpenter does not
     /// look again until the state changes (`IsConsolidated`): a node whose `consolidateAfter`
-    /// runs out meanwhile waits for the next change (a pod placed, or gone [`POD_GONE_S`] after
-    /// its removal), or for the five-minute recheck.
+    /// runs out meanwhile waits for the next change (a pod placed or removed, and
+    /// [`POD_GONE_S`] after a node's last pod change), or for the five-minute recheck.
     consolidated: Option<(u64, u32)>,
 }
 
@@ -69,6 +69,9 @@ const RECHECK_S: u64 = 300;
 
 /// A deleted pod stays (terminating) for its grace period, 30 s by default, and its going away
 /// is one more change; the simulation removes pods at once, so it counts this change then.
+/// Nodes keep only the time of their last pod change, placement or removal alike, so a
+/// placement counts once more too: an extra look that can only find what one after the
+/// placement would.
 const POD_GONE_S: u64 = 30;
 
 impl Karpenter {
@@ -187,7 +190,8 @@ impl Karpenter {
             return;
         }
         let now = (c.usage_epoch, c.total_nodes());
-        // A pod removed at t is gone from the API at t + its grace period: a change again.
+        // A pod removed at t is gone from the API at t + its grace period: a change again (see
+        // POD_GONE_S for placements).
         let gone = c
             .nodes
             .iter()

@@ -3,8 +3,9 @@
 //! Pods are taken largest first and packed onto claims the way Karpenter's scheduler does: a
 //! pod goes on the first open claim whose instance types admit it (its node selector and
 //! required node affinity against the pool's requirements and the type's labels,
-//! [`Cluster::admits`]) while one of them can still hold all of the claim's pods; otherwise a new claim is opened in the admitting pool of
-//! highest weight that has room under its `limits`. Each claim launches the **cheapest**
+//! [`Cluster::admits`]) while one of them can still hold all of the claim's pods; otherwise a
+//! new claim is opened in the admitting pool of highest weight that has room under its
+//! `limits`. Each claim launches the **cheapest**
 //! instance type that holds its pods (EC2 Fleet's lowest-price strategy for on-demand) and
 //! whose capacity stays within the pool's limits; a claim no type can serve within them is not
 //! launched and its pods stay pending. Zones, spot and topology spread are not modelled.
