@@ -200,10 +200,7 @@ mod tests {
     fn obj(value: Value) -> Object {
         Object {
             value,
-            file: Arc::new(SourceFile {
-                path: "m.yaml".into(),
-                text: "".into(),
-            }),
+            file: Arc::new(SourceFile::new("m.yaml", "")),
             doc: 0,
             component: "c".into(),
             origin: Origin::Manifest,

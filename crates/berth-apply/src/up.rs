@@ -710,10 +710,7 @@ pub(crate) fn teardown_order<'a>(
 pub fn object_from_value(value: Value, component: &str) -> Object {
     Object {
         value,
-        file: Arc::new(SourceFile {
-            path: "<cluster>".into(),
-            text: "".into(),
-        }),
+        file: Arc::new(SourceFile::new("<cluster>", "")),
         doc: 0,
         component: component.into(),
         origin: Origin::Manifest,

@@ -40,11 +40,9 @@ pub fn redact(ctx: &Context<'_>, findings: &mut [Finding]) {
     let masked: HashMap<*const SourceFile, Arc<SourceFile>> = keys
         .into_iter()
         .map(|(ptr, (file, offsets))| {
-            let text = mask(&file.text, &offsets);
-            let copy = SourceFile {
-                path: file.path.clone(),
-                text: text.into(),
-            };
+            // A file that cannot be read back gets no snippet rather than an unmasked one.
+            let text = file.text().map(|t| mask(&t, &offsets)).unwrap_or_default();
+            let copy = SourceFile::new(file.path.clone(), text);
             (ptr, Arc::new(copy))
         })
         .collect();

@@ -7,10 +7,11 @@
 //!   `column`, `message`, `fix`.
 //! * [`sarif`]: SARIF 2.1.0 for code-scanning tools, with rule metadata from the registry.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use berth_model::{Finding, Severity};
+use berth_model::{Finding, Severity, SourceFile};
 use miette::{
     Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
     SourceSpan,
@@ -180,16 +181,34 @@ fn token_len(text: &str, offset: usize) -> usize {
     end.max(1).min(rest.len())
 }
 
-fn diag(f: &Finding) -> Diag<'_> {
-    let (source, span) = match (&f.source, f.span) {
-        (Some(src), Some((offset, len))) if (offset as usize) <= src.text.len() => {
+/// The texts of the findings' files, each read once per report (a manifest's text is read
+/// back from disk: see [`SourceFile::text`]).
+#[derive(Default)]
+struct Texts(HashMap<*const SourceFile, Option<Arc<str>>>);
+
+impl Texts {
+    fn of(&mut self, src: &Arc<SourceFile>) -> Option<Arc<str>> {
+        self.0
+            .entry(Arc::as_ptr(src))
+            .or_insert_with(|| src.text())
+            .clone()
+    }
+}
+
+fn diag<'f>(f: &'f Finding, texts: &mut Texts) -> Diag<'f> {
+    let text = f
+        .source
+        .as_ref()
+        .and_then(|src| Some((src, texts.of(src)?)));
+    let (source, span) = match (text, f.span) {
+        (Some((src, text)), Some((offset, len))) if (offset as usize) <= text.len() => {
             let offset = offset as usize;
             let len = if len == 0 {
-                token_len(&src.text, offset)
+                token_len(&text, offset)
             } else {
                 len as usize
             };
-            let named = NamedSource::new(src.path.display().to_string(), src.text.clone());
+            let named = NamedSource::new(src.path.display().to_string(), text);
             (Some(named), Some(SourceSpan::from((offset, len))))
         }
         _ => (None, None),
@@ -216,8 +235,9 @@ pub fn human(findings: &[Finding], color: bool) -> String {
         .with_links(false)
         .with_context_lines(1);
     let mut out = String::new();
+    let mut texts = Texts::default();
     for f in findings {
-        let d = diag(f);
+        let d = diag(f, &mut texts);
         if d.source.is_some() {
             if handler.render_report(&mut out, &d).is_err() {
                 plain(&mut out, f);

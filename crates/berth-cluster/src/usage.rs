@@ -211,10 +211,7 @@ mod tests {
     use std::sync::Arc;
 
     fn stack(values: Vec<Value>) -> Stack {
-        let file = Arc::new(SourceFile {
-            path: "a.yaml".into(),
-            text: "".into(),
-        });
+        let file = Arc::new(SourceFile::new("a.yaml", ""));
         Stack {
             name: "s".into(),
             root: PathBuf::from("."),

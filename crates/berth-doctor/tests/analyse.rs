@@ -57,10 +57,7 @@ fn object(value: Value, i: usize) -> Object {
         .join("\n");
     Object {
         value,
-        file: Arc::new(SourceFile {
-            path: format!("manifests/{i}.yaml").into(),
-            text: text.into(),
-        }),
+        file: Arc::new(SourceFile::new(format!("manifests/{i}.yaml"), text)),
         doc: 0,
         component: "app".into(),
         origin: Origin::Manifest,
@@ -93,7 +90,12 @@ fn render(stack: &[Object], ds: &[Diagnosis]) -> String {
         out.push_str(&d.render());
         if let (Some(file), Some(line)) = (&d.file, d.line) {
             let o = stack.iter().find(|o| o.file.path == *file).unwrap();
-            let pointer = o.file.text.lines().nth(line as usize - 1).unwrap_or("?");
+            let pointer = o
+                .file
+                .kept_text()
+                .lines()
+                .nth(line as usize - 1)
+                .unwrap_or("?");
             out.push_str(&format!("  (points at {pointer})\n"));
         }
     }

@@ -21,7 +21,7 @@ pub mod storage;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -43,14 +43,99 @@ pub struct Pos {
     pub offset: u32,
 }
 
-/// A file a stack was read from, with its text kept for snippets in findings.
+/// A file a stack was read from: the path findings print, and its text for the snippets
+/// under them.
 ///
 /// `path` is what findings print: relative to the stack folder when the file is inside it.
 /// Output of `helm template` is a source file too (its path names the chart and template).
+///
+/// Text berth made or was given (helm's and kustomize's output, a string handed to the
+/// parser) is kept. A manifest read from disk is not, once it is loaded
+/// ([`SourceFile::left_on_disk`]): [`SourceFile::text`] reads it back when a snippet is shown,
+/// and gives nothing if the file changed since. Findings are few and files many: a check of
+/// 10,000 objects held 6 MB of text for snippets it never showed.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SourceFile {
     pub path: PathBuf,
-    pub text: Arc<str>,
+    text: SourceText,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum SourceText {
+    Kept(Arc<str>),
+    /// On disk at `path`; `len` and `hash` are the loaded text's ([`fingerprint`]).
+    OnDisk {
+        path: PathBuf,
+        len: usize,
+        hash: u64,
+    },
+}
+
+/// A hash of a file's text that says whether it is still the text berth loaded.
+fn fingerprint(text: &str) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+impl SourceFile {
+    /// A source whose text is kept in memory.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> SourceFile {
+        SourceFile {
+            path: path.into(),
+            text: SourceText::Kept(text.into()),
+        }
+    }
+
+    /// The same source with its text left on disk at `disk`, where it was read from: what
+    /// [`SourceFile::text`] reads back must be what is held now (the same length and hash).
+    pub fn left_on_disk(&self, disk: &Path) -> SourceFile {
+        let text = match &self.text {
+            SourceText::Kept(text) => text,
+            SourceText::OnDisk { path, len, hash } => {
+                return SourceFile {
+                    path: self.path.clone(),
+                    text: SourceText::OnDisk {
+                        path: path.clone(),
+                        len: *len,
+                        hash: *hash,
+                    },
+                };
+            }
+        };
+        SourceFile {
+            path: self.path.clone(),
+            text: SourceText::OnDisk {
+                path: disk.to_path_buf(),
+                len: text.len(),
+                hash: fingerprint(text),
+            },
+        }
+    }
+
+    /// The text offsets in [`Pos`] point into: the kept text, or the file read back from
+    /// disk; `None` when it can no longer be read or is not what was loaded.
+    pub fn text(&self) -> Option<Arc<str>> {
+        match &self.text {
+            SourceText::Kept(text) => Some(text.clone()),
+            SourceText::OnDisk { path, len, hash } => {
+                let text = std::fs::read(path)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())?;
+                (text.len() == *len && fingerprint(&text) == *hash).then(|| text.into())
+            }
+        }
+    }
+
+    /// The kept text, or `""` once it is left on disk. For the loader, which reads a file's
+    /// text before it leaves it there.
+    pub fn kept_text(&self) -> &str {
+        match &self.text {
+            SourceText::Kept(text) => text,
+            SourceText::OnDisk { .. } => "",
+        }
+    }
 }
 
 /// Where an object came from, which decides how later steps treat it.
@@ -532,13 +617,40 @@ pub struct Stack {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_source_left_on_disk_is_read_back_only_while_it_is_what_was_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = dir.path().join("app.yaml");
+        let text = "kind: ConfigMap\r\ndata: {a: b}\n";
+        std::fs::write(&disk, text).unwrap();
+        let kept = SourceFile::new("app.yaml", text);
+        assert_eq!(kept.text().as_deref(), Some(text));
+        assert_eq!(kept.kept_text(), text);
+
+        let left = kept.left_on_disk(&disk);
+        assert_eq!(left.path, PathBuf::from("app.yaml"));
+        assert_eq!(left.kept_text(), "", "the text is no longer held");
+        assert_eq!(
+            left.text().as_deref(),
+            Some(text),
+            "read back, CRLF and all"
+        );
+        assert_eq!(left.left_on_disk(Path::new("elsewhere")), left);
+
+        // Changed after loading (same length, then another length), or gone: no text, so
+        // no snippet can show lines the offsets do not belong to.
+        std::fs::write(&disk, text.replace("a", "x")).unwrap();
+        assert_eq!(left.text(), None);
+        std::fs::write(&disk, "kind: Secret\n").unwrap();
+        assert_eq!(left.text(), None);
+        std::fs::remove_file(&disk).unwrap();
+        assert_eq!(left.text(), None);
+    }
+
     fn obj(value: Value, positions: &[(&str, u32)]) -> Object {
         Object {
             value,
-            file: Arc::new(SourceFile {
-                path: "a.yaml".into(),
-                text: "".into(),
-            }),
+            file: Arc::new(SourceFile::new("a.yaml", "")),
             doc: 0,
             component: "c".into(),
             origin: Origin::Manifest,

@@ -142,10 +142,7 @@ mod tests {
     fn obj(value: Value) -> Object {
         Object {
             value,
-            file: Arc::new(SourceFile {
-                path: "a.yaml".into(),
-                text: "".into(),
-            }),
+            file: Arc::new(SourceFile::new("a.yaml", "")),
             doc: 0,
             component: "c".into(),
             origin: Origin::Manifest,

@@ -8,10 +8,7 @@ use super::*;
 fn obj(component: &str, value: Value) -> Object {
     Object {
         value,
-        file: Arc::new(SourceFile {
-            path: "m.yaml".into(),
-            text: "".into(),
-        }),
+        file: Arc::new(SourceFile::new("m.yaml", "")),
         doc: 0,
         component: component.into(),
         origin: Origin::Manifest,

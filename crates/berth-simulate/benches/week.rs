@@ -27,10 +27,7 @@ use serde_json::json;
 fn obj(value: serde_json::Value) -> Object {
     Object {
         value,
-        file: Arc::new(SourceFile {
-            path: "bench.yaml".into(),
-            text: "".into(),
-        }),
+        file: Arc::new(SourceFile::new("bench.yaml", "")),
         doc: 0,
         component: "bench".into(),
         origin: Origin::Manifest,

@@ -930,10 +930,7 @@ mod tests {
     fn obj(value: Value, positions: &[(&str, u32, u32)]) -> Object {
         Object {
             value,
-            file: Arc::new(SourceFile {
-                path: "m.yaml".into(),
-                text: "".into(),
-            }),
+            file: Arc::new(SourceFile::new("m.yaml", "")),
             doc: 0,
             component: "c".into(),
             origin: Origin::Manifest,

@@ -350,10 +350,7 @@ mod tests {
             .into_iter()
             .map(|value| Object {
                 value,
-                file: Arc::new(SourceFile {
-                    path: "pools.yaml".into(),
-                    text: "".into(),
-                }),
+                file: Arc::new(SourceFile::new("pools.yaml", "")),
                 doc: 0,
                 component: "c".into(),
                 origin: Origin::Manifest,

@@ -11,10 +11,7 @@ use serde_json::json;
 fn molecule_stack() -> Stack {
     let o = |value| Object {
         value,
-        file: Arc::new(SourceFile {
-            path: "m.yaml".into(),
-            text: "".into(),
-        }),
+        file: Arc::new(SourceFile::new("m.yaml", "")),
         doc: 0,
         component: "molecule".into(),
         origin: Origin::Manifest,

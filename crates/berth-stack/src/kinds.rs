@@ -26,10 +26,7 @@ mod tests {
     fn obj(v: Value, component: &str) -> Object {
         Object {
             value: v,
-            file: Arc::new(SourceFile {
-                path: "x.yaml".into(),
-                text: "".into(),
-            }),
+            file: Arc::new(SourceFile::new("x.yaml", "")),
             doc: 0,
             component: component.into(),
             origin: Origin::Manifest,

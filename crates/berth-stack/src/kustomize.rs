@@ -645,10 +645,7 @@ impl Sources {
         let source = std::fs::read_to_string(path).ok().map(|text| {
             let docs = berth_yaml::parse(&text).documents;
             Arc::new(Source {
-                file: Arc::new(SourceFile {
-                    path: self.shown(path),
-                    text: Arc::from(text),
-                }),
+                file: Arc::new(SourceFile::new(self.shown(path), Arc::from(text))),
                 docs,
             })
         });
@@ -858,10 +855,7 @@ pub(crate) fn read_built(
             .to_string();
         let (file, index, positions) = locate(&mut sources, &from, &kind, &name, &root_file)
             .unwrap_or_else(|| {
-                let file = Arc::new(SourceFile {
-                    path: shown_root.clone(),
-                    text: Arc::from(""),
-                });
+                let file = Arc::new(SourceFile::new(shown_root.clone(), Arc::from("")));
                 (file, 0, [("", START)].into_iter().collect())
             });
         let mut doc = berth_yaml::Document {

@@ -196,10 +196,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Loaded {
                     return out;
                 }
             };
-            let file = Arc::new(SourceFile {
-                path: display_path(&root, p),
-                text: Arc::from(text),
-            });
+            let file = Arc::new(SourceFile::new(display_path(&root, p), Arc::from(text)));
             let (sf, findings) = parse_stack_file(&file);
             out.findings.extend(findings);
             let Some(sf) = sf else { return out };
@@ -452,10 +449,7 @@ impl Renderer<'_> {
         for path in &self.options.values_files {
             match std::fs::read_to_string(path) {
                 Ok(text) => {
-                    let file = Arc::new(SourceFile {
-                        path: path.clone(),
-                        text: Arc::from(text),
-                    });
+                    let file = Arc::new(SourceFile::new(path.clone(), Arc::from(text)));
                     let (v, findings) = parse_values_file(&file);
                     values.extend(v);
                     self.findings.extend(findings);
@@ -863,10 +857,10 @@ impl Renderer<'_> {
                     .clone()
                     .or_else(|| chart.path.clone())
                     .unwrap_or_else(|| component.to_string());
-                let file = Arc::new(SourceFile {
-                    path: PathBuf::from(format!("helm template {component} ({label})")),
-                    text: Arc::from(text),
-                });
+                let file = Arc::new(SourceFile::new(
+                    PathBuf::from(format!("helm template {component} ({label})")),
+                    Arc::from(text),
+                ));
                 let origin = Origin::Chart { chart: label };
                 sources::read_source(
                     &file,
@@ -943,10 +937,7 @@ fn read_file(
             return (objects, findings);
         }
     };
-    let file = Arc::new(SourceFile {
-        path: shown,
-        text: Arc::from(text),
-    });
+    let file = Arc::new(SourceFile::new(shown, Arc::from(text)));
     let substitute_doc = substitution(values);
     let transform: Option<&sources::Transform<'_>> = match strictness {
         Strictness::Strict => Some(&substitute_doc),
@@ -961,6 +952,16 @@ fn read_file(
         &mut objects,
         &mut findings,
     );
+    // Read, the text goes: findings read it back for their snippets (`SourceFile::text`).
+    let on_disk = Arc::new(file.left_on_disk(path));
+    for o in objects.iter_mut().filter(|o| Arc::ptr_eq(&o.file, &file)) {
+        o.file = on_disk.clone();
+    }
+    for source in findings.iter_mut().filter_map(|f| f.source.as_mut()) {
+        if Arc::ptr_eq(source, &file) {
+            *source = on_disk.clone();
+        }
+    }
     (objects, findings)
 }
 

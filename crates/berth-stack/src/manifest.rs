@@ -89,10 +89,7 @@ pub const YAML_SYNTAX: &str = "yaml-syntax";
 /// [`Origin::Manifest`]. Never fails: what cannot be read becomes a finding, and the other
 /// documents of the file are still returned.
 pub fn parse_manifest_str(path: &Path, text: &str, component: &str) -> (Vec<Object>, Vec<Finding>) {
-    let file = Arc::new(SourceFile {
-        path: path.to_path_buf(),
-        text: Arc::from(text),
-    });
+    let file = Arc::new(SourceFile::new(path.to_path_buf(), Arc::from(text)));
     let docs = parse_documents(&file);
     let mut objects = Vec::new();
     let mut findings = docs.findings;
@@ -118,7 +115,7 @@ pub(crate) struct FileDocuments {
 }
 
 pub(crate) fn parse_documents(file: &Arc<SourceFile>) -> FileDocuments {
-    let parsed = berth_yaml::parse(&file.text);
+    let parsed = berth_yaml::parse(file.kept_text());
     let findings = parsed
         .errors
         .iter()

@@ -534,10 +534,7 @@ mod tests {
     fn obj(v: Value) -> Object {
         Object {
             value: v,
-            file: Arc::new(SourceFile {
-                path: "x.yaml".into(),
-                text: "".into(),
-            }),
+            file: Arc::new(SourceFile::new("x.yaml", "")),
             doc: 0,
             component: "c".into(),
             origin: Origin::Manifest,

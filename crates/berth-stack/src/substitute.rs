@@ -72,7 +72,7 @@ pub(crate) fn document(
         let at = doc
             .dollar_scalars
             .get(&u.pointer)
-            .and_then(|s| placeholder_pos(&file.text, s, &u.name, u.nth));
+            .and_then(|s| placeholder_pos(file.kept_text(), s, &u.name, u.nth));
         let pos = at.unwrap_or_else(|| nearest(&doc.positions, &u.pointer));
         let mut finding = finding_at(file, PLACEHOLDER, Severity::Error, pos, u.message, u.fix);
         if at.is_some() {

@@ -337,7 +337,7 @@ fn a_typo_points_at_the_placeholder_inside_a_block_scalar() {
     );
     let f = &l.findings[0];
     let (offset, len) = f.span.unwrap();
-    let text = &f.source.as_ref().unwrap().text;
+    let text = f.source.as_ref().unwrap().text().unwrap();
     assert_eq!(
         &text[offset as usize..(offset + len) as usize],
         "${replicsa}"
@@ -593,5 +593,26 @@ fn when_switches_components_by_value() {
     assert_eq!(
         on(&l)[..2],
         [("proxy".to_string(), true), ("ingress".to_string(), false)]
+    );
+}
+
+#[test]
+fn a_manifest_from_disk_is_not_held_in_memory_and_reads_back_for_findings() {
+    let manifest =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  n: ${replicsa}\n";
+    let dir = stack_dir(&[("berth.yaml", STACK_WITH_REPLICAS), ("app.yaml", manifest)]);
+    let l = load(dir.path(), &LoadOptions::default());
+    let o = &l.stack.as_ref().unwrap().objects[0];
+    assert_eq!(o.file.path, PathBuf::from("app.yaml"));
+    assert_eq!(o.file.kept_text(), "", "the object's file keeps no text");
+    assert_eq!(o.file.text().as_deref(), Some(manifest));
+    // The finding's source is the same light file, and its span still points into the text.
+    let f = &l.findings[0];
+    let source = f.source.as_ref().unwrap();
+    assert!(std::sync::Arc::ptr_eq(source, &o.file));
+    let (offset, len) = f.span.unwrap();
+    assert_eq!(
+        &source.text().unwrap()[offset as usize..(offset + len) as usize],
+        "${replicsa}"
     );
 }

@@ -127,10 +127,7 @@ fn check(text: &str) {
         assert!(offset <= text.len(), "offset outside the text: {f:?}");
     }
     let _ = berth_stack::output::render_yaml(&objects);
-    let file = Arc::new(SourceFile {
-        path: "berth.yaml".into(),
-        text: Arc::from(text),
-    });
+    let file = Arc::new(SourceFile::new("berth.yaml", Arc::from(text)));
     let _ = berth_stack::stackfile::parse_stack_file(&file);
     for doc in berth_yaml::parse(text).documents {
         let written = berth_yaml::to_yaml(&doc.value);

@@ -10,10 +10,7 @@ use serde_json::Value;
 pub fn obj(value: Value) -> Object {
     Object {
         value,
-        file: Arc::new(SourceFile {
-            path: "test.yaml".into(),
-            text: "".into(),
-        }),
+        file: Arc::new(SourceFile::new("test.yaml", "")),
         doc: 0,
         component: "app".into(),
         origin: Origin::Manifest,

@@ -47,10 +47,10 @@ impl SecretSource for Fake {
 const STACK: &str = "stack: s\nsecrets:\n  app:\n    namespaces: [a, b]\n    data:\n      user: { env: APP_USER }\n      pw: { file: secrets/present }\n      token: { generate: 24 }\n      typed: { prompt: true }\n  pull:\n    type: kubernetes.io/dockerconfigjson\n    data:\n      registry: { env: REG }\n      username: { env: REG_USER }\n      password: { file: secrets/missing }\n";
 
 fn build(mode: SecretMode, fake: &Fake) -> (Vec<Object>, SecretData, Vec<Finding>) {
-    let file = Arc::new(SourceFile {
-        path: PathBuf::from("berth.yaml"),
-        text: Arc::from(STACK),
-    });
+    let file = Arc::new(SourceFile::new(
+        PathBuf::from("berth.yaml"),
+        Arc::from(STACK),
+    ));
     let (sf, findings) = parse_stack_file(&file);
     assert!(findings.is_empty(), "{findings:?}");
     let sf = sf.unwrap();

@@ -2,10 +2,10 @@ use super::*;
 use std::path::PathBuf;
 
 fn parse(text: &str) -> (Option<StackFile>, Vec<Finding>) {
-    let file = Arc::new(SourceFile {
-        path: PathBuf::from("berth.yaml"),
-        text: Arc::from(text),
-    });
+    let file = Arc::new(SourceFile::new(
+        PathBuf::from("berth.yaml"),
+        Arc::from(text),
+    ));
     parse_stack_file(&file)
 }
 
