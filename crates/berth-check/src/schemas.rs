@@ -3,9 +3,13 @@
 //! `schemas/k8s.json.gz` is produced by `schemas/generate.py` from the PyPI package
 //! `kubernetes-validate` (strict sets: unknown fields are rejected, as `kubectl` does). It holds
 //! a pool of distinct definitions and, per Kubernetes minor version, a map from definition name
-//! to pool entry plus a `apiVersion/Kind` index. It is decompressed and parsed once, on first
-//! use; each version's `$defs` document is built once, and one validator per kind is compiled
-//! once and cached, so checking 10,000 objects of a dozen kinds compiles a dozen validators.
+//! to pool entry plus a `apiVersion/Kind` index. Its index is parsed once, on first use; a
+//! version's definitions stay JSON text until a validator needs them. One validator per kind is
+//! compiled once and cached, so checking 10,000 objects of a dozen kinds compiles a dozen
+//! validators: [`SchemaSet::prepare`] compiles the kinds of a stack together, from a registry of
+//! the definitions they reach (170 of 1.34's 730 for a stack of Deployments, StatefulSets,
+//! Services, ConfigMaps, HPAs and PVCs), which is dropped once they are compiled (a compiled
+//! validator keeps nothing of it).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -110,7 +114,8 @@ pub fn minor_of(version: &str) -> u32 {
 pub struct SchemaSet {
     version: String,
     index: &'static VersionIndex,
-    registry: Registry<'static>,
+    /// The version's definitions as JSON text, by name.
+    defs: HashMap<&'static str, Box<RawValue>>,
     validators: Mutex<HashMap<String, Option<Arc<Validator>>>>,
 }
 
@@ -123,6 +128,8 @@ impl std::fmt::Debug for SchemaSet {
 }
 
 const BASE: &str = "urn:berth:k8s";
+/// How the embedded schemas write a reference to a definition.
+const DEF_REF: &str = "#/$defs/";
 
 impl SchemaSet {
     /// The set for `version` (`"1.33"`, `"v1.33"` or `"1.33.2"`), built once per process.
@@ -140,33 +147,22 @@ impl SchemaSet {
                 supported: supported_versions().join(", "),
             });
         };
-        // The pool holds the schemas of every version; this set parses the ones of its
-        // version from their raw text (a schema two names share is parsed for each).
+        // The pool holds the schemas of every version; this set copies the text of its own.
         let text = decompress()?;
         let pool = parse_blob(&text)?.pool;
-        let mut defs = Map::with_capacity(index.defs.len());
+        let mut defs = HashMap::with_capacity(index.defs.len());
         for (name, &i) in &index.defs {
-            let def = pool
+            let raw = pool
                 .get(i)
-                .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+                .map(|raw| (*raw).to_owned())
                 .ok_or_else(|| SchemaError::Corrupt(name.clone()))?;
-            defs.insert(name.clone(), def);
+            defs.insert(name.as_str(), raw);
         }
-        drop(pool);
-        drop(text);
-        let doc = serde_json::json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$defs": defs,
-        });
-        let registry = Registry::new()
-            .add(BASE, doc)
-            .and_then(|b| b.prepare())
-            .map_err(|e| SchemaError::Corrupt(e.to_string()))?;
         // Leaked on purpose: one per supported version at most, alive for the whole process.
         let set: &'static SchemaSet = Box::leak(Box::new(SchemaSet {
             version: key.clone(),
             index,
-            registry,
+            defs,
             validators: Mutex::new(HashMap::new()),
         }));
         sets.insert(key, set);
@@ -199,26 +195,110 @@ impl SchemaSet {
         v
     }
 
+    /// Compiles the validators of `kinds` (`(apiVersion, kind)`) that are not compiled yet,
+    /// together: one registry holds the definitions they reach, and goes once they are built.
+    pub fn prepare<'k>(&self, kinds: impl IntoIterator<Item = (&'k str, &'k str)>) {
+        let mut cache = self.validators.lock().unwrap_or_else(|e| e.into_inner());
+        let mut wanted: Vec<(String, Option<&'static str>)> = Vec::new();
+        for (api_version, kind) in kinds {
+            let key = gvk_key(api_version, kind);
+            if !cache.contains_key(&key) && !wanted.iter().any(|(k, _)| *k == key) {
+                let def = self.index.gvk.get(&key).map(String::as_str);
+                wanted.push((key, def));
+            }
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        let roots = wanted.iter().filter_map(|(_, def)| *def);
+        let registry = match self.registry_for(roots) {
+            Ok(registry) => Some(registry),
+            Err(_) => None,
+        };
+        for (key, def) in wanted {
+            let compiled = def.zip(registry.as_ref()).and_then(|(def, registry)| {
+                let schema = serde_json::json!({ "$ref": format!("{BASE}{DEF_REF}{def}") });
+                jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft202012)
+                    .with_registry(registry)
+                    .should_validate_formats(false)
+                    .build(&schema)
+                    .ok()
+                    .map(Arc::new)
+            });
+            cache.insert(key, compiled);
+        }
+    }
+
+    /// A registry of the definitions `roots` reach through `$ref`, parsed from their text.
+    fn registry_for<'d>(
+        &self,
+        roots: impl Iterator<Item = &'d str>,
+    ) -> Result<Registry<'static>, SchemaError> {
+        let mut defs = Map::new();
+        let mut todo: Vec<&str> = roots.collect();
+        while let Some(name) = todo.pop() {
+            if defs.contains_key(name) {
+                continue;
+            }
+            let def: Value = self
+                .defs
+                .get(name)
+                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                .ok_or_else(|| SchemaError::Corrupt(name.to_string()))?;
+            let mut found = Vec::new();
+            references(&def, &mut found);
+            // A name nothing defines stays out: compiling the kind that refers to it fails.
+            todo.extend(
+                found
+                    .drain(..)
+                    .filter_map(|r| self.defs.get_key_value(r).map(|(k, _)| *k)),
+            );
+            defs.insert(name.to_string(), def);
+        }
+        let doc = serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$defs": defs,
+        });
+        Registry::new()
+            .add(BASE, doc)
+            .and_then(|b| b.prepare())
+            .map_err(|e| SchemaError::Corrupt(e.to_string()))
+    }
+
     /// The compiled validator for `apiVersion`/`kind`, or None when this version does not
-    /// know the kind.
+    /// know the kind. Compiled on first use when [`SchemaSet::prepare`] did not.
     pub fn validator(&self, api_version: &str, kind: &str) -> Option<Arc<Validator>> {
         let key = gvk_key(api_version, kind);
-        let mut cache = self.validators.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = cache.get(&key) {
-            return v.clone();
+        let cached = |key: &str| {
+            let cache = self.validators.lock().unwrap_or_else(|e| e.into_inner());
+            cache.get(key).cloned()
+        };
+        if let Some(v) = cached(&key) {
+            return v;
         }
-        let compiled = self.index.gvk.get(&key).and_then(|def| {
-            let schema = serde_json::json!({ "$ref": format!("{BASE}#/$defs/{def}") });
-            jsonschema::options()
-                .with_draft(jsonschema::Draft::Draft202012)
-                .with_registry(&self.registry)
-                .should_validate_formats(false)
-                .build(&schema)
-                .ok()
-                .map(Arc::new)
-        });
-        cache.insert(key, compiled.clone());
-        compiled
+        self.prepare([(api_version, kind)]);
+        cached(&key).flatten()
+    }
+}
+
+/// Pushes the definitions `schema` refers to (`{"$ref": "#/$defs/<name>"}`) onto `out`.
+fn references<'v>(schema: &'v Value, out: &mut Vec<&'v str>) {
+    match schema {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("$ref", Value::String(r)) => {
+                        if let Some(name) = r.strip_prefix(DEF_REF) {
+                            out.push(name);
+                        }
+                    }
+                    _ => references(value, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, out)),
+        _ => {}
     }
 }
 

@@ -90,6 +90,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         }
     };
     let crds = CrdSchemas::new(ctx);
+    set.prepare(ctx.objects.iter().map(|o| (o.api_version(), o.kind())));
     // Validation is most of `berth check`'s work: objects are validated in parallel (rayon),
     // each into its own list, joined in object order so the findings are those of one loop.
     use rayon::prelude::*;
