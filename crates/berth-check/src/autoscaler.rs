@@ -37,7 +37,7 @@ impl Autoscaler<'_> {
     pub fn image(&self) -> &str {
         self.container
             .value
-            .get("image")
+            .member("image")
             .and_then(Value::as_str)
             .unwrap_or("")
     }
@@ -95,7 +95,7 @@ pub fn cluster_facts(ctx: &Context<'_>) -> Option<ClusterFacts> {
     let mut known = false;
     for field in ["nodeGroups", "managedNodeGroups"] {
         for g in v.get(field).and_then(Value::as_array).into_iter().flatten() {
-            if let Some(m) = g.get("maxSize").and_then(Value::as_u64) {
+            if let Some(m) = g.member("maxSize").and_then(Value::as_u64) {
                 max += m;
                 known = true;
             }

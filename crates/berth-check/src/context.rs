@@ -29,7 +29,7 @@ pub struct PodTemplate<'s> {
 impl<'s> PodTemplate<'s> {
     /// The pod spec.
     pub fn spec(&self) -> Option<&'s Value> {
-        self.value.get("spec")
+        berth_model::member(self.value, "spec")
     }
 
     /// The pod labels.
@@ -43,7 +43,7 @@ impl<'s> PodTemplate<'s> {
         for (field, init) in [("containers", false), ("initContainers", true)] {
             if let Some(list) = self
                 .spec()
-                .and_then(|s| s.get(field))
+                .and_then(|s| berth_model::member(s, field))
                 .and_then(Value::as_array)
             {
                 for (i, c) in list.iter().enumerate() {
@@ -63,7 +63,7 @@ impl<'s> PodTemplate<'s> {
     /// The pod's volumes, each with its JSON pointer.
     pub fn volumes(&self) -> Vec<(String, &'s Value)> {
         self.spec()
-            .and_then(|s| s.get("volumes"))
+            .and_then(|s| berth_model::member(s, "volumes"))
             .and_then(Value::as_array)
             .map(|list| {
                 list.iter()
@@ -98,7 +98,9 @@ impl<'s> Container<'s> {
 
     /// The container's name.
     pub fn name(&self) -> &'s str {
-        self.value.get("name").and_then(Value::as_str).unwrap_or("")
+        berth_model::member(self.value, "name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 }
 

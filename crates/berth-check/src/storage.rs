@@ -71,7 +71,7 @@ pub fn pv_has_node_affinity(pv: &Value) -> bool {
 
 /// Access modes of a claim or volume spec.
 pub fn access_modes(spec: Option<&Value>) -> Vec<&str> {
-    spec.and_then(|s| s.get("accessModes"))
+    spec.and_then(|s| s.member("accessModes"))
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()

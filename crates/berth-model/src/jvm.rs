@@ -2,6 +2,7 @@
 //! container's memory request and limit. One reader for `berth check` (heap-headroom) and
 //! `berth doctor` (oom-killed), so both read the same flag the same way.
 
+use crate::ValueExt;
 use serde_json::Value;
 
 /// A `-Xmx` flag and the bytes it asks for.
@@ -64,7 +65,7 @@ pub fn container_max_heap(container: &Value) -> Option<MaxHeap> {
     };
     let env = list("env")
         .iter()
-        .filter_map(|e| e.get("value").and_then(Value::as_str));
+        .filter_map(|e| e.member("value").and_then(Value::as_str));
     let line = list("command")
         .iter()
         .chain(list("args"))

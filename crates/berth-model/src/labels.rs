@@ -53,25 +53,25 @@ pub fn matches_labels(selector: &Map<String, Value>, labels: Option<&Map<String,
 pub fn matches_selector(selector: &Value, labels: Option<&Map<String, Value>>) -> bool {
     let empty = Map::new();
     let labels = labels.unwrap_or(&empty);
-    if let Some(ml) = selector.get("matchLabels").and_then(Value::as_object)
+    if let Some(ml) = selector.member("matchLabels").and_then(Value::as_object)
         && !ml.iter().all(|(k, v)| labels.get(k) == Some(v))
     {
         return false;
     }
     let exprs = selector
-        .get("matchExpressions")
+        .member("matchExpressions")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
     exprs.iter().all(|e| {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let key = e.member("key").and_then(Value::as_str).unwrap_or("");
         let values: Vec<&str> = e
-            .get("values")
+            .member("values")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         let have = labels.get(key).and_then(Value::as_str);
-        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+        match e.member("operator").and_then(Value::as_str).unwrap_or("") {
             "In" => have.is_some_and(|h| values.contains(&h)),
             "NotIn" => have.is_none_or(|h| !values.contains(&h)),
             "Exists" => have.is_some(),

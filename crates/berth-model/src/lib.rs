@@ -259,9 +259,17 @@ pub fn member<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
 pub trait ValueExt {
     /// The node at `pointer` (`/spec/template/spec`), like `Value::pointer`.
     fn at(&self, pointer: &str) -> Option<&Value>;
+
+    /// The member `key` of an object, like `Value::get(key)` but without hashing `key` in
+    /// small objects ([`member`]).
+    fn member(&self, key: &str) -> Option<&Value>;
 }
 
 impl ValueExt for Value {
+    fn member(&self, key: &str) -> Option<&Value> {
+        member(self, key)
+    }
+
     fn at(&self, pointer: &str) -> Option<&Value> {
         if pointer.is_empty() {
             return Some(self);

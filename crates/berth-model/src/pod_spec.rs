@@ -116,7 +116,7 @@ mod tests {
             assert_eq!(found, &spec, "{kind}");
             assert_eq!(v.at(p), Some(&spec), "{kind}");
             let (tp, t) = pod_template(kind, &v).unwrap_or_else(|| panic!("{kind}"));
-            assert_eq!(t.get("spec"), Some(&spec), "{kind}");
+            assert_eq!(t.member("spec"), Some(&spec), "{kind}");
             assert_eq!(format!("{tp}/spec"), p, "{kind}");
         }
         assert_eq!(spec_pointer("Service"), None);

@@ -155,7 +155,9 @@ fn items<'a>(v: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
 }
 
 fn is_optional(v: Option<&Value>) -> bool {
-    v.and_then(|v| v.get("optional")).and_then(Value::as_bool) == Some(true)
+    v.and_then(|v| v.member("optional"))
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 /// Escapes a key for use in a JSON pointer (`~` → `~0`, `/` → `~1`).
@@ -256,10 +258,10 @@ impl<'a> Collector<'a> {
         self.cluster("RuntimeClass", format!("{base}/runtimeClassName"));
         for (v, vol) in items(spec, "/volumes").enumerate() {
             let vp = format!("{base}/volumes/{v}");
-            if let Some(r) = vol.get("secret") {
+            if let Some(r) = vol.member("secret") {
                 self.projected("Secret", r, format!("{vp}/secret/secretName"));
             }
-            if let Some(r) = vol.get("configMap") {
+            if let Some(r) = vol.member("configMap") {
                 self.projected("ConfigMap", r, format!("{vp}/configMap/name"));
             }
             for (k, src) in items(vol, "/projected/sources").enumerate() {
@@ -330,7 +332,7 @@ impl<'a> Collector<'a> {
             "Ingress" => {
                 self.cluster("IngressClass", "/spec/ingressClassName".into());
                 let mut backends = Vec::new();
-                if let Some(spec) = v.get("spec") {
+                if let Some(spec) = v.member("spec") {
                     collect_backends(spec, "/spec".into(), &mut backends);
                 }
                 for p in backends {
@@ -437,7 +439,7 @@ fn collect_backends(v: &Value, path: String, out: &mut Vec<String>) {
         Value::Object(map) => {
             for (k, child) in map {
                 let p = format!("{path}/{}", escape(k));
-                if k == "service" && child.get("name").is_some_and(Value::is_string) {
+                if k == "service" && child.member("name").is_some_and(Value::is_string) {
                     out.push(format!("{p}/name"));
                 } else if k == "serviceName" && child.is_string() {
                     out.push(p);

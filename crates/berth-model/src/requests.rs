@@ -115,11 +115,11 @@ fn list(v: Option<&Value>, pointer: &str) -> Result<Resources, BadQuantity> {
 /// of a `resources` object at `pointer`.
 fn requests_of(resources: Option<&Value>, pointer: &str) -> Result<Resources, BadQuantity> {
     let mut req = list(
-        resources.and_then(|r| r.get("requests")),
+        resources.and_then(|r| r.member("requests")),
         &format!("{pointer}/requests"),
     )?;
     let limits = list(
-        resources.and_then(|r| r.get("limits")),
+        resources.and_then(|r| r.member("limits")),
         &format!("{pointer}/limits"),
     )?;
     for (k, v) in limits.0 {
@@ -130,7 +130,7 @@ fn requests_of(resources: Option<&Value>, pointer: &str) -> Result<Resources, Ba
 
 /// The requests of one container (`requests`, a limit where a request is missing).
 pub fn container_requests(container: &Value) -> Result<Resources, BadQuantity> {
-    requests_of(container.get("resources"), "/resources")
+    requests_of(container.member("resources"), "/resources")
 }
 
 /// The effective request of a pod with `spec` (a pod's or a pod template's `spec`), per
@@ -159,7 +159,7 @@ pub fn pod_requests(spec: &Value) -> Result<Resources, BadQuantity> {
     let mut init_peak = Resources::default();
     for (i, c) in items("initContainers").iter().enumerate() {
         let r = with_base(format!("/initContainers/{i}"), container_requests(c))?;
-        if c.get("restartPolicy").and_then(Value::as_str) == Some("Always") {
+        if c.member("restartPolicy").and_then(Value::as_str) == Some("Always") {
             // A sidecar runs from its start to the pod's end: next to the app containers, and
             // next to every init container after it.
             total.add(&r);
@@ -177,7 +177,7 @@ pub fn pod_requests(spec: &Value) -> Result<Resources, BadQuantity> {
             total.0.insert(k, v);
         }
     }
-    total.add(&list(spec.get("overhead"), "/overhead")?);
+    total.add(&list(spec.member("overhead"), "/overhead")?);
     Ok(total)
 }
 

@@ -82,17 +82,18 @@ pub const CLUSTER_SCOPED: &[(&str, &str)] = &[
 pub fn is_builtin_cluster_scoped(group: &str, kind: &str) -> bool {
     CLUSTER_SCOPED
         .iter()
-        .any(|(g, k)| *g == group && *k == kind)
+        .any(|(g, k)| *k == kind && *g == group)
 }
 
 /// The scope of each kind the stack defines a CRD for, over the built-in table.
 ///
-/// Built once per stack in one pass over its objects; a lookup is one hash lookup and, for
-/// kinds the stack does not define, a scan of [`CLUSTER_SCOPED`].
+/// Built once per stack in one pass over its objects; a lookup is one hash lookup of the kind
+/// (no allocation: every rule asks it of every object) and, for kinds the stack does not
+/// define, a scan of [`CLUSTER_SCOPED`].
 #[derive(Clone, Debug, Default)]
 pub struct Scopes {
-    /// (group, kind) → cluster-scoped, for the CRDs among the objects.
-    crds: HashMap<(String, String), bool>,
+    /// kind → (group, cluster-scoped) of the CRDs among the objects that define it.
+    crds: HashMap<String, Vec<(String, bool)>>,
 }
 
 impl Scopes {
@@ -105,30 +106,33 @@ impl Scopes {
             }
             let v = &o.value;
             let text = |p: &str| v.at(p).and_then(Value::as_str).unwrap_or("");
-            crds.insert(
-                (
-                    text("/spec/group").to_string(),
-                    text("/spec/names/kind").to_string(),
-                ),
-                text("/spec/scope") == "Cluster",
-            );
+            let groups: &mut Vec<(String, bool)> = crds
+                .entry(text("/spec/names/kind").to_string())
+                .or_default();
+            let (group, cluster) = (text("/spec/group"), text("/spec/scope") == "Cluster");
+            // A second CRD for the same group and kind wins, as the last one applied does.
+            groups.retain(|(g, _)| g != group);
+            groups.push((group.to_string(), cluster));
         }
         Scopes { crds }
+    }
+
+    /// The scope the stack's CRD for `group`/`kind` gives, if the stack defines one.
+    fn crd(&self, group: &str, kind: &str) -> Option<bool> {
+        let groups = self.crds.get(kind)?;
+        groups.iter().find(|(g, _)| g == group).map(|(_, c)| *c)
     }
 
     /// Whether objects of `group`/`kind` live outside namespaces: a CRD of the stack decides
     /// for its kind, then the built-in table; unknown kinds are namespaced.
     pub fn is_cluster_scoped(&self, group: &str, kind: &str) -> bool {
-        match self.crds.get(&(group.to_string(), kind.to_string())) {
-            Some(cluster) => *cluster,
-            None => is_builtin_cluster_scoped(group, kind),
-        }
+        self.crd(group, kind)
+            .unwrap_or_else(|| is_builtin_cluster_scoped(group, kind))
     }
 
     /// True when the stack defines a CRD for `group`/`kind`.
     pub fn defines(&self, group: &str, kind: &str) -> bool {
-        self.crds
-            .contains_key(&(group.to_string(), kind.to_string()))
+        self.crd(group, kind).is_some()
     }
 }
 

@@ -104,7 +104,7 @@ const SOURCES: &[(&str, VolumeKind)] = &[
 /// The kind of a PersistentVolume (the whole object): by its in-tree source, or its CSI
 /// driver as a provisioner.
 pub fn volume_kind(pv: &Value) -> VolumeKind {
-    let Some(spec) = pv.get("spec") else {
+    let Some(spec) = pv.member("spec") else {
         return VolumeKind::Unknown;
     };
     if let Some((_, k)) = SOURCES.iter().find(|(s, _)| spec.get(*s).is_some()) {

@@ -1,6 +1,7 @@
 //! `berth-annotation`: a `berth.dev/` annotation berth does not know, or a value it cannot
 //! read, which would otherwise do nothing without a word.
 
+use berth_model::ValueExt;
 use berth_model::{HOLDS_QUEUE, Object, Severity};
 use serde_json::Value;
 
@@ -80,8 +81,8 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
 /// The findings on the `metadata.annotations` of `value`, which is at `base` in `o`.
 fn annotations(out: &mut Out<'_>, o: &Object, base: &str, value: &Value) {
     let Some(map) = value
-        .get("metadata")
-        .and_then(|m| m.get("annotations"))
+        .member("metadata")
+        .and_then(|m| m.member("annotations"))
         .and_then(Value::as_object)
     else {
         return;

@@ -83,7 +83,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         let grace_ptr = format!("{}/spec/terminationGracePeriodSeconds", t.pointer);
         let grace = t
             .spec()
-            .and_then(|s| s.get("terminationGracePeriodSeconds"))
+            .and_then(|s| s.member("terminationGracePeriodSeconds"))
             .and_then(Value::as_u64);
         for c in t.containers() {
             let Some(d) = drain(c.value) else { continue };

@@ -90,9 +90,9 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                     "drop `privileged` and add only the capabilities the process needs",
                 );
             }
-            if let Some(ports) = c.value.get("ports").and_then(Value::as_array) {
+            if let Some(ports) = c.value.member("ports").and_then(Value::as_array) {
                 for (n, p) in ports.iter().enumerate() {
-                    if let Some(hp) = p.get("hostPort").and_then(Value::as_u64) {
+                    if let Some(hp) = p.member("hostPort").and_then(Value::as_u64) {
                         out.at(
                             o,
                             &format!("{}/ports/{n}/hostPort", c.pointer()),
@@ -124,7 +124,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
 }
 
 fn name_of(v: &Value) -> &str {
-    v.get("name").and_then(Value::as_str).unwrap_or("")
+    v.member("name").and_then(Value::as_str).unwrap_or("")
 }
 
 #[cfg(test)]

@@ -45,27 +45,29 @@ scale on `AverageValue` instead of `Utilization`.
 
 /// The resources `hpa` scales on by utilisation.
 fn utilization_resources(hpa: &Value) -> Vec<String> {
-    let spec = hpa.get("spec");
-    if let Some(pct) = spec.and_then(|s| s.get("targetCPUUtilizationPercentage"))
+    let spec = hpa.member("spec");
+    if let Some(pct) = spec.and_then(|s| s.member("targetCPUUtilizationPercentage"))
         && !pct.is_null()
     {
         return vec!["cpu".into()];
     }
     let Some(metrics) = spec
-        .and_then(|s| s.get("metrics"))
+        .and_then(|s| s.member("metrics"))
         .and_then(Value::as_array)
     else {
         return vec!["cpu".into()]; // both v1 and v2 default to 80 % CPU
     };
     let mut out = Vec::new();
     for m in metrics {
-        if m.get("type").and_then(Value::as_str) != Some("Resource") {
+        if m.member("type").and_then(Value::as_str) != Some("Resource") {
             continue;
         }
-        let Some(r) = m.get("resource") else { continue };
+        let Some(r) = m.member("resource") else {
+            continue;
+        };
         let by_utilization = r.at("/target/type").and_then(Value::as_str) == Some("Utilization")
-            || r.get("targetAverageUtilization").is_some();
-        if let (true, Some(name)) = (by_utilization, r.get("name").and_then(Value::as_str)) {
+            || r.member("targetAverageUtilization").is_some();
+        if let (true, Some(name)) = (by_utilization, r.member("name").and_then(Value::as_str)) {
             out.push(name.to_string());
         }
     }
@@ -95,7 +97,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 if has {
                     continue;
                 }
-                let ptr = if c.value.get("resources").is_some() {
+                let ptr = if c.value.member("resources").is_some() {
                     format!("{}/resources", c.pointer())
                 } else {
                     c.pointer()

@@ -86,7 +86,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         } else {
             continue;
         };
-        if karpenter::do_not_disrupt(t.value.get("metadata")) {
+        if karpenter::do_not_disrupt(t.value.member("metadata")) {
             continue;
         }
         // Safe when every pool it can land on only removes empty nodes.

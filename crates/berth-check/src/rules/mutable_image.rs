@@ -1,6 +1,7 @@
 //! `mutable-image`: images without a pinned tag or digest.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use serde_json::Value;
 
 use super::{Out, Rule};
@@ -46,7 +47,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     for t in &ctx.pod_templates {
         let o = ctx.object(t.object);
         for c in t.containers() {
-            let Some(image) = c.value.get("image").and_then(Value::as_str) else {
+            let Some(image) = c.value.member("image").and_then(Value::as_str) else {
                 continue;
             };
             if k8s::has_digest(image) {

@@ -2,6 +2,7 @@
 //! satisfy.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 use berth_model::karpenter;
 
 use super::{Out, Rule};
@@ -63,7 +64,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             continue;
         }
         let o = ctx.object(t.object);
-        let field = if spec.get("nodeSelector").is_some() {
+        let field = if spec.member("nodeSelector").is_some() {
             "nodeSelector"
         } else {
             "affinity/nodeAffinity"

@@ -75,13 +75,13 @@ fn zone_values<'v>(
             .flatten()
             .enumerate()
         {
-            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-            let op = e.get("operator").and_then(Value::as_str).unwrap_or("In");
+            let key = e.member("key").and_then(Value::as_str).unwrap_or("");
+            let op = e.member("operator").and_then(Value::as_str).unwrap_or("In");
             if !ZONE_KEYS.contains(&key) || op != "In" {
                 continue;
             }
             let zones = e
-                .get("values")
+                .member("values")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -122,7 +122,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         volumes.push((
             i,
             zone_values(
-                v.get("allowedTopologies"),
+                v.member("allowedTopologies"),
                 "/allowedTopologies",
                 "matchLabelExpressions",
             ),

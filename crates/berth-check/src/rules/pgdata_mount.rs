@@ -45,7 +45,10 @@ non-root user, an init container may need to `chown` the directory.
 const DEFAULT_PGDATA: &str = "/var/lib/postgresql/data";
 
 fn is_postgres(container: &Value) -> bool {
-    let image = container.get("image").and_then(Value::as_str).unwrap_or("");
+    let image = container
+        .member("image")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let repo = image.split('@').next().unwrap_or(image);
     let name = repo
         .rsplit('/')
@@ -63,12 +66,12 @@ fn is_postgres(container: &Value) -> bool {
 
 fn pgdata(container: &Value) -> Option<&str> {
     container
-        .get("env")
+        .member("env")
         .and_then(Value::as_array)?
         .iter()
         .find_map(|e| {
-            (e.get("name").and_then(Value::as_str) == Some("PGDATA"))
-                .then(|| e.get("value").and_then(Value::as_str))
+            (e.member("name").and_then(Value::as_str) == Some("PGDATA"))
+                .then(|| e.member("value").and_then(Value::as_str))
                 .flatten()
         })
 }
@@ -121,10 +124,10 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         let persistent = |name: &str| {
             claim_templates.contains(&name)
                 || t.volumes().iter().any(|(_, v)| {
-                    if v.get("name").and_then(Value::as_str) != Some(name) {
+                    if v.member("name").and_then(Value::as_str) != Some(name) {
                         return false;
                     }
-                    if v.get("ephemeral").is_some() {
+                    if v.member("ephemeral").is_some() {
                         return true;
                     }
                     match v
@@ -145,22 +148,22 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
                 .trim_end_matches('/');
             for (n, m) in c
                 .value
-                .get("volumeMounts")
+                .member("volumeMounts")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
                 .enumerate()
             {
                 let path = m
-                    .get("mountPath")
+                    .member("mountPath")
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .trim_end_matches('/');
                 let sub = m
-                    .get("subPath")
+                    .member("subPath")
                     .and_then(Value::as_str)
                     .is_some_and(|s| !s.is_empty());
-                let name = m.get("name").and_then(Value::as_str).unwrap_or("");
+                let name = m.member("name").and_then(Value::as_str).unwrap_or("");
                 if path == dir && !sub && persistent(name) {
                     out.at(
                         w,

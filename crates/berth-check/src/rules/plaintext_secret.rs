@@ -1,5 +1,6 @@
 //! `plaintext-secret`: credentials written into manifests.
 
+use berth_model::ValueExt;
 use berth_model::{Origin, Severity};
 use serde_json::Value;
 
@@ -173,12 +174,12 @@ pub(crate) fn env_credentials<'s>(ctx: &Context<'s>) -> Vec<EnvCredential<'s>> {
     let mut out = Vec::new();
     for t in &ctx.pod_templates {
         for c in t.containers() {
-            let Some(env) = c.value.get("env").and_then(Value::as_array) else {
+            let Some(env) = c.value.member("env").and_then(Value::as_array) else {
                 continue;
             };
             for (n, var) in env.iter().enumerate() {
-                let name = var.get("name").and_then(Value::as_str).unwrap_or("");
-                let value = var.get("value").and_then(Value::as_str);
+                let name = var.member("name").and_then(Value::as_str).unwrap_or("");
+                let value = var.member("value").and_then(Value::as_str);
                 if value.is_some_and(|v| env_holds_credential(name, v)) {
                     out.push(EnvCredential {
                         object: t.object,

@@ -1,6 +1,7 @@
 //! `probes-missing`: long-running containers without a readiness probe.
 
 use berth_model::Severity;
+use berth_model::ValueExt;
 
 use super::{Out, Rule};
 use crate::context::Context;
@@ -49,7 +50,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             continue;
         }
         for c in t.containers() {
-            if c.init || c.value.get("readinessProbe").is_some() {
+            if c.init || c.value.member("readinessProbe").is_some() {
                 continue;
             }
             out.at(

@@ -53,7 +53,7 @@ fn has_cluster_autoscaler(ctx: &Context<'_>) -> bool {
     ctx.pod_templates.iter().any(|t| {
         t.containers().iter().any(|c| {
             c.value
-                .get("image")
+                .member("image")
                 .and_then(Value::as_str)
                 .is_some_and(|i| i.contains("cluster-autoscaler"))
         })

@@ -51,7 +51,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
             if c.init {
                 continue;
             }
-            let r = c.value.get("resources");
+            let r = c.value.member("resources");
             let has = |p: &str| r.and_then(|r| r.at(p)).is_some_and(|v| !v.is_null());
             let mut missing = Vec::new();
             for (p, what) in [

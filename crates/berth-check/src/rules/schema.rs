@@ -298,7 +298,7 @@ impl CrdSchemas {
                 .into_iter()
                 .flatten()
             {
-                let Some(name) = ver.get("name").and_then(Value::as_str) else {
+                let Some(name) = ver.member("name").and_then(Value::as_str) else {
                     continue;
                 };
                 let schema = ver.at("/schema/openAPIV3Schema").or(shared);

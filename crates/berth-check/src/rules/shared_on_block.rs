@@ -72,7 +72,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
         let Some(claim) = o.value.at(&base) else {
             continue;
         };
-        if !access_modes(claim.get("spec")).contains(&"ReadWriteMany") {
+        if !access_modes(claim.member("spec")).contains(&"ReadWriteMany") {
             continue;
         }
         let class = claim.at("/spec/storageClassName").and_then(Value::as_str);
@@ -103,7 +103,7 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     for &p in ctx.of_kind("PersistentVolume") {
         let o = ctx.object(p);
         let kind = pv_kind(&o.value);
-        if kind.single_node() && access_modes(o.value.get("spec")).contains(&"ReadWriteMany") {
+        if kind.single_node() && access_modes(o.value.member("spec")).contains(&"ReadWriteMany") {
             let device = if kind == VolumeKind::NodeLocal {
                 "a node-local volume"
             } else {

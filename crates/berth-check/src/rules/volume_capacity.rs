@@ -54,9 +54,9 @@ fn run(ctx: &Context<'_>, out: &mut Out<'_>) {
     for &c in ctx.of_kind("PersistentVolumeClaim") {
         let claim = ctx.object(c);
         let ns = ctx.namespace_of(c);
-        let spec = claim.value.get("spec");
+        let spec = claim.value.member("spec");
         let class = spec
-            .and_then(|s| s.get("storageClassName"))
+            .and_then(|s| s.member("storageClassName"))
             .and_then(Value::as_str);
         let pv = k8s::str_at(&claim.value, "/spec/volumeName")
             .and_then(|n| ctx.find("PersistentVolume", "", n))
@@ -140,8 +140,8 @@ fn mismatches(claim: &Value, pv: &Value) -> Vec<(&'static str, String, String)> 
             format!("request at most {} or make the volume larger", show(have)),
         ));
     }
-    let pv_modes = access_modes(pv.get("spec"));
-    let missing: Vec<&str> = access_modes(claim.get("spec"))
+    let pv_modes = access_modes(pv.member("spec"));
+    let missing: Vec<&str> = access_modes(claim.member("spec"))
         .into_iter()
         .filter(|m| !pv_modes.contains(m))
         .collect();

@@ -52,7 +52,7 @@ Use a topology-aware class (`volumeBindingMode: WaitForFirstConsumer`, as berth'
 
 fn pinned_to_zone(t: &PodTemplate<'_>) -> bool {
     let Some(spec) = t.spec() else { return false };
-    if let Some(sel) = spec.get("nodeSelector").and_then(Value::as_object)
+    if let Some(sel) = spec.member("nodeSelector").and_then(Value::as_object)
         && ZONE_KEYS.iter().any(|k| sel.contains_key(*k))
     {
         return true;
@@ -61,12 +61,12 @@ fn pinned_to_zone(t: &PodTemplate<'_>) -> bool {
         .at("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
         .and_then(Value::as_array);
     terms.into_iter().flatten().any(|term| {
-        term.get("matchExpressions")
+        term.member("matchExpressions")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .any(|e| {
-                e.get("key")
+                e.member("key")
                     .and_then(Value::as_str)
                     .is_some_and(|k| ZONE_KEYS.contains(&k))
             })
