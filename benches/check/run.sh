@@ -14,8 +14,8 @@
 # berth runs every rule (schema validation is one of them) and writes JSON to /dev/null;
 # kubeconform runs `-strict -summary` with its default 4 workers.
 #
-# Needs: python3, pip (to fetch the wheel once into $KV_DIR), a release build of berth
-# (built here unless BERTH is set), kubeconform (KUBECONFORM, default
+# Needs: python3, pip (to fetch the wheel once into $KV_DIR), berth as the release archives
+# ship it (the `dist` profile, built here unless BERTH is set), kubeconform (KUBECONFORM, default
 # ~/.cache/berth/local/kubeconform-v0.8.0/kubeconform; build it with
 # `GOFLAGS=-mod=mod go build -o /tmp/kubeconform github.com/yannh/kubeconform/cmd/kubeconform`
 # inside testbed/go/peers). Set KEEP=1 to reuse the inputs of a previous run in $WORK.
@@ -31,8 +31,8 @@ kubeconform="${KUBECONFORM:-$HOME/.cache/berth/local/kubeconform-v0.8.0/kubeconf
 [[ -f "$wheel" ]] || pip download --no-deps kubernetes-validate==1.37.0 -d "$kv_dir" >/dev/null
 [[ -x "$kubeconform" ]] || { echo "kubeconform not found at $kubeconform (set KUBECONFORM)" >&2; exit 2; }
 if [[ -z "${BERTH:-}" ]]; then
-  cargo build --release -q -p berth-cli
-  BERTH="${CARGO_TARGET_DIR:-target}/release/berth"
+  cargo build --profile dist -q -p berth-cli
+  BERTH="${CARGO_TARGET_DIR:-target}/dist/berth"
 fi
 
 if [[ -z "${KEEP:-}" || ! -d "$work/stack" ]]; then
