@@ -616,3 +616,35 @@ fn a_manifest_from_disk_is_not_held_in_memory_and_reads_back_for_findings() {
         "${replicsa}"
     );
 }
+
+/// Snippets of files left on disk are read back when findings are shown: masked where the file
+/// holds secret values, and never from a file that changed since it was loaded.
+#[test]
+fn snippets_are_read_back_masked_and_never_from_a_changed_file() {
+    let with_secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  \
+        password: hunter2-secret\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  \
+        containers: [{name: a, image: nginx:latest}]\n";
+    let plain = "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec:\n  \
+        containers: [{name: b, image: redis:latest}]\n";
+    let dir = stack_dir(&[("secret.yaml", with_secret), ("plain.yaml", plain)]);
+    let l = load(dir.path(), &LoadOptions::default());
+    let findings = berth_check::check(l.stack.as_ref().unwrap());
+    let shown = berth_check::report::human(&findings, false);
+    assert!(shown.contains("image: nginx:latest"), "{shown}");
+    assert!(shown.contains("image: redis:latest"), "{shown}");
+    assert!(!shown.contains("hunter2-secret"), "{shown}");
+
+    // plain.yaml changes after loading: its findings keep their place, without a snippet.
+    std::fs::write(
+        dir.path().join("plain.yaml"),
+        plain.replace("redis", "valkey"),
+    )
+    .unwrap();
+    let shown = berth_check::report::human(&findings, false);
+    assert!(shown.contains("--> plain.yaml:5:"), "{shown}");
+    assert!(
+        !shown.contains("valkey") && !shown.contains("image: redis"),
+        "{shown}"
+    );
+    assert!(shown.contains("image: nginx:latest"), "{shown}");
+}
