@@ -188,30 +188,7 @@ impl<'s> Context<'s> {
                 }
             }
         }
-        ctx.shrink();
         ctx
-    }
-
-    /// The indexes at their final size. Most names and label values have one object, and a
-    /// list grown by one push keeps room for four; with the maps' own slack that was a third
-    /// of the indexes (0.6 MB of a 10,000-object check's peak).
-    fn shrink(&mut self) {
-        fn lists<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Vec<usize>>) {
-            map.shrink_to_fit();
-            map.values_mut().for_each(Vec::shrink_to_fit);
-        }
-        lists(&mut self.by_kind);
-        for names in self.by_kind_name.values_mut() {
-            lists(names);
-        }
-        for namespaces in self.by_key.values_mut() {
-            namespaces.values_mut().for_each(lists);
-        }
-        for keys in self.by_label.values_mut() {
-            keys.values_mut().for_each(lists);
-        }
-        self.pod_templates.shrink_to_fit();
-        self.templates_of.shrink_to_fit();
     }
 
     /// True when objects of `kind` (in `group`) are cluster-scoped (see
@@ -304,19 +281,12 @@ impl<'s> Context<'s> {
                 .map(|j| {
                     let o = &self.objects[j];
                     let ns = Some(self.namespace_of(j)).filter(|ns| !ns.is_empty());
-                    let mut refs: Vec<Ref> = berth_model::refs::references(o.kind(), ns, &o.value)
+                    berth_model::refs::references(o.kind(), ns, &o.value)
                         .into_iter()
                         .filter(|r| {
                             r.names_object() && crate::rules::ref_missing::follows(o.kind(), r)
                         })
-                        .collect();
-                    // Kept to the end of the check: without the room the walk grew them with
-                    // (lists and pointers built piece by piece), 1 MB less at 10,000 objects.
-                    refs.shrink_to_fit();
-                    for r in &mut refs {
-                        r.pointer.shrink_to_fit();
-                    }
-                    refs
+                        .collect()
                 })
                 .collect()
         });
