@@ -211,10 +211,7 @@ impl SchemaSet {
             return;
         }
         let roots = wanted.iter().filter_map(|(_, def)| *def);
-        let registry = match self.registry_for(roots) {
-            Ok(registry) => Some(registry),
-            Err(_) => None,
-        };
+        let registry = self.registry_for(roots).ok();
         for (key, def) in wanted {
             let compiled = def.zip(registry.as_ref()).and_then(|(def, registry)| {
                 let schema = serde_json::json!({ "$ref": format!("{BASE}{DEF_REF}{def}") });
