@@ -83,7 +83,8 @@ impl Proc {
     }
 
     /// SIGTERM to the process group, SIGKILL after `grace` if anything of it still runs.
-    /// Returns once the process is gone.
+    /// Returns once the process is gone and its group too: a process this one started stays a
+    /// zombie, its group still there, until the thread of [`spawn_with_env`] has reaped it.
     pub fn stop(&self, grace: Duration) {
         if !self.alive() {
             return;
@@ -99,7 +100,7 @@ impl Proc {
         // The group may hold helpers even when the leader exited; kill what is left.
         os::kill_group(self.pid);
         let deadline = Instant::now() + Duration::from_secs(5);
-        while self.alive() && Instant::now() < deadline {
+        while (self.alive() || os::group_exists(self.pid)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -174,6 +175,11 @@ mod os {
     pub fn kill_group(pid: i32) {
         let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
+
+    /// True while any process of the group led by `pid` exists, zombies included.
+    pub fn group_exists(pid: i32) -> bool {
+        killpg(Pid::from_raw(pid), None).is_ok()
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -191,6 +197,10 @@ mod os {
     pub fn terminate_group(_pid: i32) {}
 
     pub fn kill_group(_pid: i32) {}
+
+    pub fn group_exists(_pid: i32) -> bool {
+        false
+    }
 }
 
 /// How long [`PortClaim::reclaim`] waits for a port to be let go of.
