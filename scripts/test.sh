@@ -60,5 +60,10 @@ cleanup() {
   done
 }
 trap cleanup EXIT
+# Every run starts from empty clusters: pods an earlier run left behind filled a node (kube-
+# scheduler: "Too many pods") and failed tests that ask for room. This run's data stays for reading.
+for name in "$BERTH_TEST_CLUSTER" "$BERTH_TEST_CLUSTER-karpenter"; do
+  $berth local down --name "$name" --purge >/dev/null 2>&1 || true
+done
 
 cargo test --workspace "$@"
